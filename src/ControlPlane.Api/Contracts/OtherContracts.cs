@@ -1,0 +1,32 @@
+using ControlPlane.Domain;
+
+namespace ControlPlane.Api.Contracts;
+
+public sealed record CreateSnapshotRequest(string Name, string ReplicationGroupId);
+
+public sealed record CopySnapshotRequest(string TargetName);
+
+public sealed record SnapshotFileResponse(string ShardId, string Slots, long SizeBytes, string Sha256);
+
+public sealed record SnapshotResponse(
+    string Name,
+    string ReplicationGroupId,
+    SnapshotStatus Status,
+    SnapshotSource Source,
+    ClusterMode ClusterMode,
+    string EngineVersion,
+    string NodeType,
+    int NumShards,
+    IReadOnlyList<SnapshotFileResponse> Files,
+    DateTimeOffset CreatedAt,
+    string Etag);
+
+public sealed record EventResponse(DateTimeOffset Time, SourceType SourceType, string SourceId, string Message);
+
+public sealed record NodeTypeResponse(string Name, int MemoryMiB, double Cpus);
+
+public sealed record EngineVersionResponse(string Engine, string Version, string Image);
+
+public enum ZoneStatus { Available, Unreachable }
+
+public sealed record AvailabilityZoneResponse(string Name, ZoneStatus Status);

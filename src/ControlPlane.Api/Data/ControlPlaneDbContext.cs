@@ -1,0 +1,105 @@
+using ControlPlane.Domain;
+using Microsoft.EntityFrameworkCore;
+
+namespace ControlPlane.Api.Data;
+
+public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext> options) : DbContext(options)
+{
+    public const string MigrationsAssembly = "ControlPlane.Migrations";
+
+    public DbSet<ReplicationGroupEntity> ReplicationGroups => Set<ReplicationGroupEntity>();
+    public DbSet<ShardEntity> Shards => Set<ShardEntity>();
+    public DbSet<RedisNodeEntity> RedisNodes => Set<RedisNodeEntity>();
+    public DbSet<CacheClusterEntity> CacheClusters => Set<CacheClusterEntity>();
+    public DbSet<CacheNodeEntity> CacheNodes => Set<CacheNodeEntity>();
+    public DbSet<SnapshotEntity> Snapshots => Set<SnapshotEntity>();
+    public DbSet<SnapshotFileEntity> SnapshotFiles => Set<SnapshotFileEntity>();
+    public DbSet<EventEntity> Events => Set<EventEntity>();
+    public DbSet<IdempotencyRecordEntity> IdempotencyRecords => Set<IdempotencyRecordEntity>();
+    public DbSet<TestFailoverEntity> TestFailovers => Set<TestFailoverEntity>();
+
+    protected override void ConfigureConventions(ModelConfigurationBuilder builder)
+    {
+        // Enums are stored by name so the rows read the same as the API.
+        builder.Properties<ClusterMode>().HaveConversion<string>();
+        builder.Properties<AzMode>().HaveConversion<string>();
+        builder.Properties<NodeRole>().HaveConversion<string>();
+        builder.Properties<GroupStatus>().HaveConversion<string>();
+        builder.Properties<ShardStatus>().HaveConversion<string>();
+        builder.Properties<NodeStatus>().HaveConversion<string>();
+        builder.Properties<CacheClusterStatus>().HaveConversion<string>();
+        builder.Properties<SnapshotStatus>().HaveConversion<string>();
+        builder.Properties<SnapshotSource>().HaveConversion<string>();
+        builder.Properties<SourceType>().HaveConversion<string>();
+    }
+
+    protected override void OnModelCreating(ModelBuilder model)
+    {
+        model.Entity<ReplicationGroupEntity>(e =>
+        {
+            e.ToTable("replication_groups");
+            e.HasKey(g => g.Id);
+            e.Property(g => g.Id).HasMaxLength(Limits.MaxGroupIdLength);
+            e.Property(g => g.Description).HasMaxLength(Limits.MaxDescriptionLength);
+            e.Property(g => g.Version).IsRowVersion();
+            e.HasMany(g => g.Shards).WithOne().HasForeignKey(s => s.ReplicationGroupId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(g => g.ExpiresAt);
+        });
+        model.Entity<ShardEntity>(e =>
+        {
+            e.ToTable("shards");
+            e.HasKey(s => new { s.ReplicationGroupId, s.Id });
+            e.HasMany(s => s.Nodes).WithOne().HasForeignKey(n => new { n.ReplicationGroupId, n.ShardId }).OnDelete(DeleteBehavior.Cascade);
+        });
+        model.Entity<RedisNodeEntity>(e =>
+        {
+            e.ToTable("redis_nodes");
+            e.HasKey(n => n.Id);
+        });
+        model.Entity<CacheClusterEntity>(e =>
+        {
+            e.ToTable("cache_clusters");
+            e.HasKey(c => c.Id);
+            e.Property(c => c.Id).HasMaxLength(Limits.MaxCacheClusterIdLength);
+            e.Property(c => c.Version).IsRowVersion();
+            e.HasMany(c => c.Nodes).WithOne().HasForeignKey(n => n.CacheClusterId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(c => c.ExpiresAt);
+        });
+        model.Entity<CacheNodeEntity>(e =>
+        {
+            e.ToTable("cache_nodes");
+            e.HasKey(n => n.Id);
+        });
+        model.Entity<SnapshotEntity>(e =>
+        {
+            e.ToTable("snapshots");
+            e.HasKey(s => s.Name);
+            e.Property(s => s.Version).IsRowVersion();
+            e.HasIndex(s => s.ReplicationGroupId);
+            e.HasMany(s => s.Files).WithOne().HasForeignKey(f => f.SnapshotName).OnDelete(DeleteBehavior.Cascade);
+        });
+        model.Entity<SnapshotFileEntity>(e =>
+        {
+            e.ToTable("snapshot_files");
+            e.HasKey(f => new { f.SnapshotName, f.ShardId });
+        });
+        model.Entity<EventEntity>(e =>
+        {
+            e.ToTable("events");
+            e.HasKey(x => x.Id);
+            e.HasIndex(x => new { x.Time, x.Id });
+            e.HasIndex(x => new { x.SourceType, x.SourceId, x.Time });
+        });
+        model.Entity<IdempotencyRecordEntity>(e =>
+        {
+            e.ToTable("idempotency_keys");
+            e.HasKey(x => x.Key);
+        });
+        model.Entity<TestFailoverEntity>(e =>
+        {
+            e.ToTable("test_failovers");
+            e.HasKey(x => x.Id);
+            e.HasIndex(x => new { x.ReplicationGroupId, x.RequestedAt });
+        });
+    }
+}

@@ -1,0 +1,147 @@
+using ControlPlane.Domain;
+
+namespace ControlPlane.Api.Data;
+
+// Entities are the stored shape; requests and responses are separate records in Contracts/.
+// The API writes the desired fields and bumps Generation; the reconciler writes status, roles,
+// endpoints and ObservedGeneration. Version maps to Postgres xmin and backs ETag/If-Match.
+
+public sealed class ReplicationGroupEntity
+{
+    public required string Id { get; set; }
+    public string Description { get; set; } = "";
+    public required string EngineVersion { get; set; }
+    public required string NodeType { get; set; }
+    public ClusterMode ClusterMode { get; set; }
+    public int NumShards { get; set; }
+    public int ReplicasPerShard { get; set; }
+    public bool AutomaticFailover { get; set; }
+    public bool MultiAz { get; set; }
+    public bool TransitEncryption { get; set; }
+    /// <summary>PBKDF2 hash of the auth token; the token itself is never stored.</summary>
+    public string? AuthTokenHash { get; set; }
+    public int SnapshotRetentionLimit { get; set; }
+    public string? SnapshotWindow { get; set; }
+    public string? RestoreFromSnapshot { get; set; }
+    public string? FinalSnapshotName { get; set; }
+    public GroupStatus Status { get; set; }
+    /// <summary>The fields a PATCH asked for that the reconciler has not applied yet, as JSON.</summary>
+    public string? PendingChanges { get; set; }
+    public long Generation { get; set; }
+    public long ObservedGeneration { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+    public DateTimeOffset? ExpiresAt { get; set; }
+    public uint Version { get; set; }
+    public List<ShardEntity> Shards { get; set; } = [];
+}
+
+public sealed class ShardEntity
+{
+    public required string ReplicationGroupId { get; set; }
+    public required string Id { get; set; }
+    public required string Slots { get; set; }
+    public ShardStatus Status { get; set; }
+    public List<RedisNodeEntity> Nodes { get; set; } = [];
+}
+
+public sealed class RedisNodeEntity
+{
+    public required string Id { get; set; }
+    public required string ReplicationGroupId { get; set; }
+    public required string ShardId { get; set; }
+    public NodeRole Role { get; set; }
+    public required string AvailabilityZone { get; set; }
+    public NodeStatus Status { get; set; }
+    public string? Host { get; set; }
+    public int? Port { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class CacheClusterEntity
+{
+    public required string Id { get; set; }
+    public string Engine { get; set; } = Catalog.Memcached;
+    public required string EngineVersion { get; set; }
+    public required string NodeType { get; set; }
+    public int NumNodes { get; set; }
+    public AzMode AzMode { get; set; }
+    public List<string>? PreferredAvailabilityZones { get; set; }
+    public CacheClusterStatus Status { get; set; }
+    public string? PendingChanges { get; set; }
+    public long Generation { get; set; }
+    public long ObservedGeneration { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+    public DateTimeOffset? ExpiresAt { get; set; }
+    public uint Version { get; set; }
+    public List<CacheNodeEntity> Nodes { get; set; } = [];
+}
+
+public sealed class CacheNodeEntity
+{
+    public required string Id { get; set; }
+    public required string CacheClusterId { get; set; }
+    public required string AvailabilityZone { get; set; }
+    public NodeStatus Status { get; set; }
+    public string? Host { get; set; }
+    public int? Port { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class SnapshotEntity
+{
+    public required string Name { get; set; }
+    public required string ReplicationGroupId { get; set; }
+    public SnapshotStatus Status { get; set; }
+    public SnapshotSource Source { get; set; }
+    public ClusterMode ClusterMode { get; set; }
+    public required string EngineVersion { get; set; }
+    public required string NodeType { get; set; }
+    public int NumShards { get; set; }
+    /// <summary>For a copy: the snapshot whose files are copied.</summary>
+    public string? CopiedFrom { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public uint Version { get; set; }
+    public List<SnapshotFileEntity> Files { get; set; } = [];
+}
+
+public sealed class SnapshotFileEntity
+{
+    public required string SnapshotName { get; set; }
+    public required string ShardId { get; set; }
+    public required string Slots { get; set; }
+    public long SizeBytes { get; set; }
+    public required string Sha256 { get; set; }
+}
+
+public sealed class EventEntity
+{
+    public long Id { get; set; }
+    public DateTimeOffset Time { get; set; }
+    public SourceType SourceType { get; set; }
+    public required string SourceId { get; set; }
+    public required string Message { get; set; }
+}
+
+/// <summary>The first answer to a create with an Idempotency-Key, replayed for the same key and body.</summary>
+public sealed class IdempotencyRecordEntity
+{
+    public required string Key { get; set; }
+    public required string RequestHash { get; set; }
+    public int StatusCode { get; set; }
+    public required string ResponseBody { get; set; }
+    public string? Location { get; set; }
+    public string? ETag { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>One test failover asked for; the count over a rolling 24 hours is the budget.</summary>
+public sealed class TestFailoverEntity
+{
+    public long Id { get; set; }
+    public required string ReplicationGroupId { get; set; }
+    public required string ShardId { get; set; }
+    public DateTimeOffset RequestedAt { get; set; }
+    public DateTimeOffset? CompletedAt { get; set; }
+}

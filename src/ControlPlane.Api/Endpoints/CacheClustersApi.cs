@@ -1,0 +1,182 @@
+using System.Text.Json;
+using ControlPlane.Api.Contracts;
+using ControlPlane.Api.Data;
+using ControlPlane.Api.Http;
+using ControlPlane.Api.Validation;
+using ControlPlane.Domain;
+using FluentValidation;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+
+namespace ControlPlane.Api.Endpoints;
+
+public static class CacheClustersApi
+{
+    public static IEndpointRouteBuilder MapCacheClusters(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/v1/cache-clusters").WithTags("Memcached cache clusters");
+        api.MapPost("/", Create).WithName("CreateCacheCluster").WithSummary("Create a Memcached cluster")
+            .ProducesProblem(400).ProducesProblem(409).ProducesProblem(422).ProducesProblem(503);
+        api.MapGet("/", List).WithName("ListCacheClusters").WithSummary("List Memcached clusters");
+        api.MapGet("/{id}", Get).WithName("GetCacheCluster").WithSummary("Describe a Memcached cluster");
+        api.MapPatch("/{id}", Patch).WithName("ModifyCacheCluster").WithSummary("Modify a Memcached cluster (JSON merge patch)")
+            .Accepts<CacheClusterPatch>("application/merge-patch+json", "application/json")
+            .ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(412).ProducesProblem(503);
+        api.MapDelete("/{id}", Delete).WithName("DeleteCacheCluster").WithSummary("Delete a Memcached cluster")
+            .ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(412).ProducesProblem(503);
+        return app;
+    }
+
+    public static CacheClusterSpec ToSpec(this CreateCacheClusterRequest r, Catalog catalog) => new(
+        Identifiers.Normalize(r.Id ?? ""), r.Engine ?? "", r.EngineVersion ?? catalog.NewestVersion(Catalog.Memcached),
+        r.NodeType ?? "cache.small", r.NumNodes ?? 1, r.AzMode ?? AzMode.SingleAz, r.PreferredAvailabilityZones, r.ExpiresAt);
+
+    private static async Task<IResult> Create(
+        CreateCacheClusterRequest request, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
+        IValidator<CacheClusterSpec> validator, Idempotency idempotency,
+        [FromHeader(Name = Idempotency.Header)] string? idempotencyKey, CancellationToken ct)
+    {
+        var fingerprint = idempotency.Fingerprint(http.Request, request);
+        if (await idempotency.ReplayAsync(idempotencyKey, fingerprint, ct) is { } replay)
+            return replay;
+        var spec = request.ToSpec(catalog);
+        if (await validator.ProblemAsync(spec, ct) is { } invalid)
+            return invalid;
+        if (await db.CacheClusters.AnyAsync(c => c.Id == spec.Id, ct))
+            return Problems.Conflict(ErrorCodes.CacheClusterAlreadyExists, $"Cache cluster {spec.Id} already exists.");
+
+        var now = time.GetUtcNow();
+        var cluster = new CacheClusterEntity
+        {
+            Id = spec.Id, Engine = spec.Engine, EngineVersion = spec.EngineVersion, NodeType = spec.NodeType, NumNodes = spec.NumNodes,
+            AzMode = spec.AzMode, PreferredAvailabilityZones = spec.PreferredAvailabilityZones?.ToList(), Status = CacheClusterStatus.Creating,
+            Generation = 1, CreatedAt = now, UpdatedAt = now, ExpiresAt = spec.ExpiresAt,
+            Nodes = Topology.ForCacheCluster(spec, catalog.AvailabilityZones).Select(n => new CacheNodeEntity
+            {
+                Id = n.Id, CacheClusterId = spec.Id, AvailabilityZone = n.AvailabilityZone, Status = NodeStatus.Creating, CreatedAt = now,
+            }).ToList(),
+        };
+        db.CacheClusters.Add(cluster);
+        db.Record(time, SourceType.CacheCluster, cluster.Id, $"Cache cluster {cluster.Id} creation requested with {spec.NumNodes} node(s)");
+        return await Store.CreateAsync(db, http, idempotency, idempotencyKey, fingerprint, $"/v1/cache-clusters/{cluster.Id}",
+            () => cluster.ToResponse(), r => r.Etag, ErrorCodes.CacheClusterAlreadyExists, $"Cache cluster {spec.Id} already exists.", ct);
+    }
+
+    private static async Task<Results<Ok<Page<CacheClusterResponse>>, ProblemHttpResult>> List(
+        ControlPlaneDbContext db, int? limit, string? cursor, CancellationToken ct)
+    {
+        if (!PageRequest.TryParse(limit, cursor, out var page, out var problem))
+            return problem!;
+        var query = db.CacheClusters.Include(c => c.Nodes).AsNoTracking();
+        if (page.After is { } after)
+            query = query.Where(c => string.Compare(c.Id, after) > 0);
+        var rows = await query.OrderBy(c => c.Id).Take(page.Limit + 1).ToListAsync(ct);
+        var (items, next) = rows.Cut(page, c => c.Id);
+        return TypedResults.Ok(new Page<CacheClusterResponse>(items.Select(c => c.ToResponse()).ToList(), next));
+    }
+
+    private static async Task<Results<Ok<CacheClusterResponse>, ProblemHttpResult>> Get(
+        string id, ControlPlaneDbContext db, HttpResponse response, CancellationToken ct)
+    {
+        var cluster = await Find(db, id, ct);
+        if (cluster is null)
+            return NotFound(id);
+        var body = cluster.ToResponse();
+        ETags.Set(response, body.Etag);
+        return TypedResults.Ok(body);
+    }
+
+    private static readonly HashSet<string> Patchable = ["numNodes", "nodeIdsToRemove", "nodeType", "expiresAt"];
+    private static readonly HashSet<string> Clearable = ["nodeIdsToRemove", "expiresAt"];
+    private static readonly HashSet<string> CreateOnly =
+    [
+        "id", "engine", "engineVersion", "azMode", "preferredAvailabilityZones", "status", "configurationEndpoint",
+        "nodes", "createdAt", "updatedAt", "etag",
+    ];
+
+    private static async Task<IResult> Patch(
+        string id, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
+        IValidator<CacheClusterSpec> validator, JsonBodies bodies, CancellationToken ct)
+    {
+        var (fields, patch, bad) = await bodies.ReadPatchAsync<CacheClusterPatch>(http.Request, Patchable, CreateOnly, Clearable, ct);
+        if (bad is not null)
+            return bad;
+        var cluster = await Find(db, id, ct);
+        if (cluster is null)
+            return NotFound(id);
+        if (Store.CheckIfMatch(http.Request, cluster.Version) is { } stale)
+            return stale;
+        if (cluster.Status != CacheClusterStatus.Available)
+            return Problems.Conflict(ErrorCodes.InvalidCacheClusterState, $"Cache cluster {cluster.Id} is {JsonBodies.EnumText(cluster.Status)}, not available.");
+
+        var numNodes = patch!.NumNodes ?? cluster.NumNodes;
+        var next = new CacheClusterSpec(cluster.Id, cluster.Engine, cluster.EngineVersion, patch.NodeType ?? cluster.NodeType, numNodes,
+            cluster.AzMode, null, fields.Contains("expiresAt") ? patch.ExpiresAt : null);
+        if (await validator.ProblemAsync(next, ct) is { } invalid)
+            return invalid;
+        var toRemove = patch.NodeIdsToRemove ?? [];
+        if (toRemove.Count > 0)
+        {
+            if (numNodes >= cluster.NumNodes)
+                return Problems.Invalid("nodeIdsToRemove", "nodeIdsToRemove needs numNodes lower than the current node count.", ErrorCodes.InvalidParameterCombination);
+            if (toRemove.Count != cluster.NumNodes - numNodes)
+                return Problems.Invalid("nodeIdsToRemove", $"Removing {cluster.NumNodes - numNodes} node(s) needs exactly that many ids.", ErrorCodes.InvalidParameterCombination);
+            if (toRemove.FirstOrDefault(n => cluster.Nodes.All(node => node.Id != n)) is { } unknown)
+                return Problems.Invalid("nodeIdsToRemove", $"Cache cluster {cluster.Id} has no node {unknown}.");
+        }
+
+        var changes = new Dictionary<string, object?>();
+        if (numNodes != cluster.NumNodes)
+        {
+            changes["numNodes"] = numNodes;
+            if (toRemove.Count > 0)
+                changes["nodeIdsToRemove"] = toRemove;
+        }
+        if (next.NodeType != cluster.NodeType)
+            changes["nodeType"] = next.NodeType;
+        var expiryChanged = fields.Contains("expiresAt") && next.ExpiresAt != cluster.ExpiresAt;
+        if (changes.Count == 0 && !expiryChanged)
+            return Problems.NoOperation("The modification changes nothing.");
+
+        cluster.NumNodes = numNodes;
+        cluster.NodeType = next.NodeType;
+        if (fields.Contains("expiresAt"))
+            cluster.ExpiresAt = next.ExpiresAt;
+        if (changes.Count > 0)
+        {
+            cluster.Status = CacheClusterStatus.Modifying;
+            cluster.PendingChanges = JsonSerializer.Serialize(changes);
+        }
+        cluster.Generation++;
+        cluster.UpdatedAt = time.GetUtcNow();
+        db.Record(time, SourceType.CacheCluster, cluster.Id,
+            $"Modification requested for cache cluster {cluster.Id}: {string.Join(", ", changes.Keys.Concat(expiryChanged ? ["expiresAt"] : []))}");
+        return await Store.SaveAsync(db, http, cluster.Version, () => cluster.ToResponse(), r => r.Etag, ct);
+    }
+
+    private static async Task<IResult> Delete(
+        string id, string? finalSnapshotName, HttpContext http, ControlPlaneDbContext db, TimeProvider time, CancellationToken ct)
+    {
+        var cluster = await Find(db, id, ct);
+        if (cluster is null)
+            return NotFound(id);
+        if (finalSnapshotName is not null)
+            return Problems.Create(StatusCodes.Status400BadRequest, ErrorCodes.SnapshotFeatureNotSupported, "Memcached clusters have no snapshots.");
+        if (Store.CheckIfMatch(http.Request, cluster.Version) is { } stale)
+            return stale;
+        if (cluster.Status is not (CacheClusterStatus.Available or CacheClusterStatus.Creating or CacheClusterStatus.CreateFailed))
+            return Problems.Conflict(ErrorCodes.InvalidCacheClusterState, $"Cache cluster {cluster.Id} is {JsonBodies.EnumText(cluster.Status)} and cannot be deleted now.");
+        cluster.Status = CacheClusterStatus.Deleting;
+        cluster.Generation++;
+        cluster.UpdatedAt = time.GetUtcNow();
+        db.Record(time, SourceType.CacheCluster, cluster.Id, $"Cache cluster {cluster.Id} deletion requested");
+        return await Store.SaveAsync(db, http, cluster.Version, () => cluster.ToResponse(), r => r.Etag, ct);
+    }
+
+    private static Task<CacheClusterEntity?> Find(ControlPlaneDbContext db, string id, CancellationToken ct) =>
+        db.CacheClusters.Include(c => c.Nodes).FirstOrDefaultAsync(c => c.Id == Identifiers.Normalize(id), ct);
+
+    private static ProblemHttpResult NotFound(string id) =>
+        Problems.NotFound(ErrorCodes.CacheClusterNotFound, $"Cache cluster {Identifiers.Normalize(id)} does not exist.");
+}

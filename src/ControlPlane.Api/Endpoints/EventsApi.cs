@@ -1,0 +1,54 @@
+using System.Globalization;
+using ControlPlane.Api.Contracts;
+using ControlPlane.Api.Data;
+using ControlPlane.Api.Http;
+using ControlPlane.Api.Options;
+using ControlPlane.Domain;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace ControlPlane.Api.Endpoints;
+
+public static class EventsApi
+{
+    public static IEndpointRouteBuilder MapEvents(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/v1/events", List).WithTags("Events").WithName("ListEvents")
+            .WithSummary("Events, newest first; the default window is the last hour, kept for 14 days");
+        return app;
+    }
+
+    private static async Task<Results<Ok<Page<EventResponse>>, ProblemHttpResult>> List(
+        ControlPlaneDbContext db, TimeProvider time, IOptions<ControlPlaneOptions> options,
+        SourceType? sourceType, string? sourceId, DateTimeOffset? since, DateTimeOffset? until, int? limit, string? cursor, CancellationToken ct)
+    {
+        if (!PageRequest.TryParse(limit, cursor, out var page, out var problem))
+            return problem!;
+        var now = time.GetUtcNow();
+        var from = since ?? now.AddHours(-1);
+        var oldest = now - options.Value.EventRetention;
+        if (from < oldest)
+            from = oldest;
+        var query = db.Events.AsNoTracking().Where(e => e.Time >= from);
+        if (until is { } to)
+            query = query.Where(e => e.Time <= to);
+        if (sourceType is { } type)
+            query = query.Where(e => e.SourceType == type);
+        if (sourceId is not null)
+        {
+            var id = Identifiers.Normalize(sourceId);
+            query = query.Where(e => e.SourceId == id);
+        }
+        if (page.After is { } after)
+        {
+            // The cursor is the last event's id: newest first means lower ids come next.
+            if (!long.TryParse(after, NumberStyles.None, CultureInfo.InvariantCulture, out var lastId))
+                return Problems.Invalid("cursor", "cursor is not one this service handed out.");
+            query = query.Where(e => e.Id < lastId);
+        }
+        var rows = await query.OrderByDescending(e => e.Id).Take(page.Limit + 1).ToListAsync(ct);
+        var (items, next) = rows.Cut(page, e => e.Id.ToString(CultureInfo.InvariantCulture));
+        return TypedResults.Ok(new Page<EventResponse>(items.Select(e => e.ToResponse()).ToList(), next));
+    }
+}

@@ -1,0 +1,305 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ControlPlane.Api.Contracts;
+using ControlPlane.Api.Data;
+using ControlPlane.Api.Http;
+using ControlPlane.Api.Validation;
+using ControlPlane.Domain;
+using FluentValidation;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+
+namespace ControlPlane.Api.Endpoints;
+
+public static class ReplicationGroupsApi
+{
+    public static IEndpointRouteBuilder MapReplicationGroups(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/v1/replication-groups").WithTags("Replication groups");
+        api.MapPost("/", Create).WithName("CreateReplicationGroup").WithSummary("Create a Redis replication group")
+            .ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(422).ProducesProblem(503);
+        api.MapGet("/", List).WithName("ListReplicationGroups").WithSummary("List replication groups");
+        api.MapGet("/{id}", Get).WithName("GetReplicationGroup").WithSummary("Describe a replication group");
+        api.MapPatch("/{id}", Patch).WithName("ModifyReplicationGroup").WithSummary("Modify a replication group (JSON merge patch)")
+            .Accepts<ReplicationGroupPatch>("application/merge-patch+json", "application/json")
+            .ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(412).ProducesProblem(503);
+        api.MapDelete("/{id}", Delete).WithName("DeleteReplicationGroup").WithSummary("Delete a replication group, optionally after a final snapshot")
+            .ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(412).ProducesProblem(503);
+        api.MapPost("/{id}/test-failover", TestFailover).WithName("TestFailover").WithSummary("Fail over a shard's primary to its best replica")
+            .ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(429).ProducesProblem(503);
+        return app;
+    }
+
+    /// <summary>Applies the contract's defaults; the id is lowercased as the contract stores it.</summary>
+    public static ReplicationGroupSpec ToSpec(this CreateReplicationGroupRequest r, Catalog catalog)
+    {
+        var replicas = r.ReplicasPerShard ?? 1;
+        var failover = r.AutomaticFailover ?? replicas >= 1;
+        return new ReplicationGroupSpec(
+            Identifiers.Normalize(r.Id ?? ""), r.Description ?? "", r.EngineVersion ?? catalog.NewestVersion(Catalog.Redis),
+            r.NodeType ?? "cache.small", r.ClusterMode ?? ClusterMode.Disabled, r.NumShards ?? 1, replicas,
+            failover, r.MultiAz ?? (failover && replicas >= 1), r.TransitEncryption ?? false, r.AuthToken,
+            r.SnapshotRetentionLimit ?? 0, r.SnapshotWindow, r.RestoreFromSnapshot is { } s ? Identifiers.Normalize(s) : null,
+            r.Shards?.Select(s => new ShardSpec(s.Slots, s.PrimaryAz, s.ReplicaAzs)).ToList(), r.ExpiresAt);
+    }
+
+    private static async Task<IResult> Create(
+        CreateReplicationGroupRequest request, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
+        IValidator<ReplicationGroupSpec> validator, Idempotency idempotency,
+        [FromHeader(Name = Idempotency.Header)] string? idempotencyKey, CancellationToken ct)
+    {
+        var fingerprint = idempotency.Fingerprint(http.Request, request);
+        if (await idempotency.ReplayAsync(idempotencyKey, fingerprint, ct) is { } replay)
+            return replay;
+        var spec = request.ToSpec(catalog);
+        if (await validator.ProblemAsync(spec, ct) is { } invalid)
+            return invalid;
+        if (spec.RestoreFromSnapshot is { } snapshotName && await CheckRestoreSource(db, spec, snapshotName, ct) is { } badSource)
+            return badSource;
+        if (await db.ReplicationGroups.AnyAsync(g => g.Id == spec.Id, ct))
+            return Problems.Conflict(ErrorCodes.ReplicationGroupAlreadyExists, $"Replication group {spec.Id} already exists.");
+
+        var now = time.GetUtcNow();
+        var group = NewGroup(spec, catalog, now);
+        db.ReplicationGroups.Add(group);
+        db.Record(time, SourceType.ReplicationGroup, group.Id,
+            $"Replication group {group.Id} creation requested: {spec.NumShards} shard(s) of {spec.ReplicasPerShard + 1} node(s), cluster mode {Json(spec.ClusterMode)}");
+        var location = $"/v1/replication-groups/{group.Id}";
+        return await Store.CreateAsync(db, http, idempotency, idempotencyKey, fingerprint, location, () => group.ToResponse(), r => r.Etag,
+            ErrorCodes.ReplicationGroupAlreadyExists, $"Replication group {spec.Id} already exists.", ct);
+    }
+
+    private static ReplicationGroupEntity NewGroup(ReplicationGroupSpec spec, Catalog catalog, DateTimeOffset now)
+    {
+        var group = new ReplicationGroupEntity
+        {
+            Id = spec.Id, Description = spec.Description, EngineVersion = spec.EngineVersion, NodeType = spec.NodeType,
+            ClusterMode = spec.ClusterMode, NumShards = spec.NumShards, ReplicasPerShard = spec.ReplicasPerShard,
+            AutomaticFailover = spec.AutomaticFailover, MultiAz = spec.MultiAz, TransitEncryption = spec.TransitEncryption,
+            AuthTokenHash = spec.AuthToken is null ? null : Secrets.Hash(spec.AuthToken),
+            SnapshotRetentionLimit = spec.SnapshotRetentionLimit, SnapshotWindow = spec.SnapshotWindow,
+            RestoreFromSnapshot = spec.RestoreFromSnapshot, Status = GroupStatus.Creating, Generation = 1,
+            CreatedAt = now, UpdatedAt = now, ExpiresAt = spec.ExpiresAt,
+        };
+        foreach (var planned in Topology.ForReplicationGroup(spec, catalog.AvailabilityZones))
+            group.Shards.Add(new ShardEntity
+            {
+                ReplicationGroupId = spec.Id, Id = planned.Id, Slots = planned.Slots, Status = ShardStatus.Creating,
+                Nodes = planned.Nodes.Select(n => new RedisNodeEntity
+                {
+                    Id = n.Id, ReplicationGroupId = spec.Id, ShardId = planned.Id, Role = n.Role,
+                    AvailabilityZone = n.AvailabilityZone, Status = NodeStatus.Creating, CreatedAt = now,
+                }).ToList(),
+            });
+        return group;
+    }
+
+    private static async Task<IResult?> CheckRestoreSource(ControlPlaneDbContext db, ReplicationGroupSpec spec, string name, CancellationToken ct)
+    {
+        var snapshot = await db.Snapshots.AsNoTracking().FirstOrDefaultAsync(s => s.Name == name, ct);
+        if (snapshot is null)
+            return Problems.NotFound(ErrorCodes.SnapshotNotFound, $"Snapshot {name} does not exist.");
+        if (snapshot.Status != SnapshotStatus.Available)
+            return Problems.Conflict(ErrorCodes.InvalidSnapshotState, $"Snapshot {name} is {Json(snapshot.Status)}, not available.");
+        if (snapshot.ClusterMode == ClusterMode.Enabled && spec.ClusterMode == ClusterMode.Disabled)
+            return Problems.Invalid("restoreFromSnapshot", "A snapshot of a cluster-mode-enabled group cannot seed a cluster-mode-disabled group.",
+                ErrorCodes.InvalidParameterCombination);
+        return null;
+    }
+
+    private static async Task<Results<Ok<Page<ReplicationGroupResponse>>, ProblemHttpResult>> List(
+        ControlPlaneDbContext db, int? limit, string? cursor, CancellationToken ct)
+    {
+        if (!PageRequest.TryParse(limit, cursor, out var page, out var problem))
+            return problem!;
+        var query = Load(db).AsNoTracking();
+        if (page.After is { } after)
+            query = query.Where(g => string.Compare(g.Id, after) > 0);
+        var rows = await query.OrderBy(g => g.Id).Take(page.Limit + 1).ToListAsync(ct);
+        var (items, next) = rows.Cut(page, g => g.Id);
+        return TypedResults.Ok(new Page<ReplicationGroupResponse>(items.Select(g => g.ToResponse()).ToList(), next));
+    }
+
+    private static async Task<Results<Ok<ReplicationGroupResponse>, ProblemHttpResult>> Get(
+        string id, ControlPlaneDbContext db, HttpResponse response, CancellationToken ct)
+    {
+        var group = await Find(db, id, ct);
+        if (group is null)
+            return NotFound(id);
+        var body = group.ToResponse();
+        ETags.Set(response, body.Etag);
+        return TypedResults.Ok(body);
+    }
+
+    private static readonly HashSet<string> Patchable =
+    [
+        "description", "nodeType", "replicasPerShard", "numShards", "automaticFailover", "multiAz", "authToken",
+        "authTokenUpdateStrategy", "snapshotRetentionLimit", "snapshotWindow", "expiresAt",
+    ];
+
+    private static readonly HashSet<string> Clearable = ["description", "snapshotWindow", "expiresAt"];
+
+    private static readonly HashSet<string> CreateOnly =
+    [
+        "id", "engine", "engineVersion", "clusterMode", "transitEncryption", "restoreFromSnapshot", "shards",
+        "status", "primaryEndpoint", "readerEndpoint", "configurationEndpoint", "createdAt", "updatedAt", "etag",
+        "authTokenEnabled", "pendingChanges",
+    ];
+
+    /// <summary>Fields whose change the reconciler must carry out; the others take effect as stored.</summary>
+    private static readonly HashSet<string> NeedsReconciler = ["nodeType", "replicasPerShard", "numShards", "authToken"];
+
+    private static async Task<IResult> Patch(
+        string id, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
+        IValidator<ReplicationGroupSpec> validator, JsonBodies bodies, CancellationToken ct)
+    {
+        var (fields, patch, bad) = await bodies.ReadPatchAsync<ReplicationGroupPatch>(http.Request, Patchable, CreateOnly, Clearable, ct);
+        if (bad is not null)
+            return bad;
+        var group = await Find(db, id, ct);
+        if (group is null)
+            return NotFound(id);
+        if (Store.CheckIfMatch(http.Request, group.Version) is { } stale)
+            return stale;
+        if (group.Status != GroupStatus.Available)
+            return Problems.Conflict(ErrorCodes.InvalidReplicationGroupState, $"Replication group {group.Id} is {Json(group.Status)}, not available.");
+
+        if (fields.Contains("authTokenUpdateStrategy") && !fields.Contains("authToken") && group.AuthTokenHash is null)
+            return Problems.Invalid("authTokenUpdateStrategy", "The group has no auth token to change.", ErrorCodes.InvalidParameterCombination);
+        if (fields.Contains("authToken") && !fields.Contains("authTokenUpdateStrategy"))
+            return Problems.Invalid("authTokenUpdateStrategy", "authTokenUpdateStrategy (rotate, set or delete) is required with authToken.", ErrorCodes.InvalidParameterCombination);
+        var current = ToSpec(group);
+        var next = current with
+        {
+            Description = fields.Contains("description") ? patch!.Description ?? "" : current.Description,
+            NodeType = patch!.NodeType ?? current.NodeType,
+            ReplicasPerShard = patch.ReplicasPerShard ?? current.ReplicasPerShard,
+            NumShards = patch.NumShards ?? current.NumShards,
+            AutomaticFailover = patch.AutomaticFailover ?? current.AutomaticFailover,
+            MultiAz = patch.MultiAz ?? current.MultiAz,
+            AuthToken = patch.AuthToken,
+            SnapshotRetentionLimit = patch.SnapshotRetentionLimit ?? current.SnapshotRetentionLimit,
+            SnapshotWindow = fields.Contains("snapshotWindow") ? patch.SnapshotWindow : current.SnapshotWindow,
+            // An expiry already stored is not re-judged against the clock; a new one is.
+            ExpiresAt = fields.Contains("expiresAt") ? patch.ExpiresAt : null,
+        };
+        if (await validator.ProblemAsync(next, ct) is { } invalid)
+            return invalid;
+
+        var changes = new Dictionary<string, object?>();
+        void Changed<T>(string field, T before, T after)
+        {
+            if (!EqualityComparer<T>.Default.Equals(before, after))
+                changes[field] = after;
+        }
+        Changed("description", current.Description, next.Description);
+        Changed("nodeType", current.NodeType, next.NodeType);
+        Changed("replicasPerShard", current.ReplicasPerShard, next.ReplicasPerShard);
+        Changed("automaticFailover", current.AutomaticFailover, next.AutomaticFailover);
+        Changed("multiAz", current.MultiAz, next.MultiAz);
+        Changed("snapshotRetentionLimit", current.SnapshotRetentionLimit, next.SnapshotRetentionLimit);
+        Changed("snapshotWindow", current.SnapshotWindow, next.SnapshotWindow);
+        if (fields.Contains("expiresAt"))
+            Changed("expiresAt", group.ExpiresAt, next.ExpiresAt);
+        if (next.NumShards != current.NumShards)
+            changes["numShards"] = next.NumShards;
+        else if (fields.Contains("numShards") && !SlotRanges.IsBalanced(group.Shards.Select(s => s.Slots)))
+            changes["rebalance"] = true;
+        if (changes.Count == 0)
+            return Problems.NoOperation(fields.Contains("numShards")
+                ? $"Replication group {group.Id} already has {group.NumShards} shard(s) with its slots evenly balanced."
+                : "The modification changes nothing.");
+
+        group.Description = next.Description;
+        group.NodeType = next.NodeType;
+        group.ReplicasPerShard = next.ReplicasPerShard;
+        group.NumShards = next.NumShards;
+        group.AutomaticFailover = next.AutomaticFailover;
+        group.MultiAz = next.MultiAz;
+        group.SnapshotRetentionLimit = next.SnapshotRetentionLimit;
+        group.SnapshotWindow = next.SnapshotWindow;
+        if (fields.Contains("expiresAt"))
+            group.ExpiresAt = next.ExpiresAt;
+        var pending = changes.Where(c => NeedsReconciler.Contains(c.Key) || c.Key == "rebalance").ToDictionary();
+        if (pending.Count > 0)
+        {
+            group.Status = GroupStatus.Modifying;
+            group.PendingChanges = JsonSerializer.Serialize(pending);
+        }
+        group.Generation++;
+        group.UpdatedAt = time.GetUtcNow();
+        db.Record(time, SourceType.ReplicationGroup, group.Id, $"Modification requested for replication group {group.Id}: {string.Join(", ", changes.Keys)}");
+        return await Store.SaveAsync(db, http, group.Version, () => group.ToResponse(), r => r.Etag, ct);
+    }
+
+    private static async Task<IResult> Delete(
+        string id, string? finalSnapshotName, HttpContext http, ControlPlaneDbContext db, TimeProvider time, CancellationToken ct)
+    {
+        var group = await Find(db, id, ct);
+        if (group is null)
+            return NotFound(id);
+        if (Store.CheckIfMatch(http.Request, group.Version) is { } stale)
+            return stale;
+        if (group.Status is not (GroupStatus.Available or GroupStatus.Creating or GroupStatus.CreateFailed))
+            return Problems.Conflict(ErrorCodes.InvalidReplicationGroupState, $"Replication group {group.Id} is {Json(group.Status)} and cannot be deleted now.");
+        if (finalSnapshotName is not null)
+        {
+            var name = Identifiers.Normalize(finalSnapshotName);
+            if (Identifiers.Check(name, Limits.MaxSnapshotNameLength) is { } error)
+                return Problems.Invalid("finalSnapshotName", $"The snapshot name {error}");
+            if (group.Status != GroupStatus.Available)
+                return Problems.Conflict(ErrorCodes.InvalidReplicationGroupState, $"A final snapshot needs replication group {group.Id} to be available; it is {Json(group.Status)}.");
+            if (await db.Snapshots.AnyAsync(s => s.Name == name, ct))
+                return Problems.Conflict(ErrorCodes.SnapshotAlreadyExists, $"Snapshot {name} already exists.");
+            group.FinalSnapshotName = name;
+        }
+        group.Status = GroupStatus.Deleting;
+        group.Generation++;
+        group.UpdatedAt = time.GetUtcNow();
+        db.Record(time, SourceType.ReplicationGroup, group.Id, group.FinalSnapshotName is { } final
+            ? $"Replication group {group.Id} deletion requested with final snapshot {final}"
+            : $"Replication group {group.Id} deletion requested");
+        return await Store.SaveAsync(db, http, group.Version, () => group.ToResponse(), r => r.Etag, ct);
+    }
+
+    private static async Task<IResult> TestFailover(
+        string id, TestFailoverRequest request, HttpContext http, ControlPlaneDbContext db, TimeProvider time, CancellationToken ct)
+    {
+        var group = await Find(db, id, ct);
+        if (group is null)
+            return NotFound(id);
+        var shard = group.Shards.FirstOrDefault(s => s.Id == request.ShardId);
+        if (shard is null)
+            return Problems.NotFound(ErrorCodes.NodeGroupNotFound, $"Replication group {group.Id} has no shard {request.ShardId}.");
+        if (group.Status != GroupStatus.Available)
+            return Problems.Conflict(ErrorCodes.InvalidReplicationGroupState, $"Replication group {group.Id} is {Json(group.Status)}, not available.");
+        if (!group.AutomaticFailover || group.ReplicasPerShard < 1)
+            return Problems.Invalid("shardId", "Test failover needs automatic failover and at least one replica.", ErrorCodes.InvalidParameterCombination);
+        var now = time.GetUtcNow();
+        var used = await db.TestFailovers.CountAsync(f => f.ReplicationGroupId == group.Id && f.RequestedAt > now.AddDays(-1), ct);
+        if (used >= Limits.TestFailoverShardsPerDay)
+            return Problems.Create(StatusCodes.Status429TooManyRequests, ErrorCodes.TestFailoverNotAvailable,
+                $"Replication group {group.Id} used its {Limits.TestFailoverShardsPerDay} test failovers of the last 24 hours.");
+        db.TestFailovers.Add(new TestFailoverEntity { ReplicationGroupId = group.Id, ShardId = shard.Id, RequestedAt = now });
+        group.Status = GroupStatus.Modifying;
+        group.UpdatedAt = now;
+        db.Record(time, SourceType.ReplicationGroup, group.Id, $"Test Failover API called for node group {shard.Id}");
+        return await Store.SaveAsync(db, http, group.Version, () => group.ToResponse(), r => r.Etag, ct);
+    }
+
+    internal static IQueryable<ReplicationGroupEntity> Load(ControlPlaneDbContext db) =>
+        db.ReplicationGroups.Include(g => g.Shards).ThenInclude(s => s.Nodes).AsSplitQuery();
+
+    private static Task<ReplicationGroupEntity?> Find(ControlPlaneDbContext db, string id, CancellationToken ct) =>
+        Load(db).FirstOrDefaultAsync(g => g.Id == Identifiers.Normalize(id), ct);
+
+    private static ProblemHttpResult NotFound(string id) =>
+        Problems.NotFound(ErrorCodes.ReplicationGroupNotFound, $"Replication group {Identifiers.Normalize(id)} does not exist.");
+
+    private static ReplicationGroupSpec ToSpec(ReplicationGroupEntity g) => new(
+        g.Id, g.Description, g.EngineVersion, g.NodeType, g.ClusterMode, g.NumShards, g.ReplicasPerShard, g.AutomaticFailover,
+        g.MultiAz, g.TransitEncryption, null, g.SnapshotRetentionLimit, g.SnapshotWindow, null, null, g.ExpiresAt);
+
+    internal static string Json<T>(T value) where T : struct, Enum => JsonBodies.EnumText(value);
+}

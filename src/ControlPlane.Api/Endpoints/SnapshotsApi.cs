@@ -1,0 +1,136 @@
+using ControlPlane.Api.Contracts;
+using ControlPlane.Api.Data;
+using ControlPlane.Api.Http;
+using ControlPlane.Domain;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+
+namespace ControlPlane.Api.Endpoints;
+
+public static class SnapshotsApi
+{
+    public static IEndpointRouteBuilder MapSnapshots(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/v1/snapshots").WithTags("Snapshots");
+        api.MapPost("/", Create).WithName("CreateSnapshot").WithSummary("Snapshot a replication group")
+            .ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(422).ProducesProblem(503);
+        api.MapGet("/", List).WithName("ListSnapshots").WithSummary("List snapshots, optionally of one replication group");
+        api.MapGet("/{name}", Get).WithName("GetSnapshot").WithSummary("Describe a snapshot");
+        api.MapDelete("/{name}", Delete).WithName("DeleteSnapshot").WithSummary("Delete a snapshot and its files")
+            .ProducesProblem(404).ProducesProblem(409).ProducesProblem(412).ProducesProblem(503);
+        api.MapPost("/{name}/copy", Copy).WithName("CopySnapshot").WithSummary("Copy a snapshot under a new name")
+            .ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(503);
+        return app;
+    }
+
+    private static async Task<IResult> Create(
+        CreateSnapshotRequest request, HttpContext http, ControlPlaneDbContext db, TimeProvider time, Idempotency idempotency,
+        [FromHeader(Name = Idempotency.Header)] string? idempotencyKey, CancellationToken ct)
+    {
+        var fingerprint = idempotency.Fingerprint(http.Request, request);
+        if (await idempotency.ReplayAsync(idempotencyKey, fingerprint, ct) is { } replay)
+            return replay;
+        var name = Identifiers.Normalize(request.Name ?? "");
+        if (Identifiers.Check(name, Limits.MaxSnapshotNameLength) is { } nameError)
+            return Problems.Invalid("name", $"The snapshot name {nameError}");
+        var groupId = Identifiers.Normalize(request.ReplicationGroupId ?? "");
+        var group = await db.ReplicationGroups.AsNoTracking().FirstOrDefaultAsync(g => g.Id == groupId, ct);
+        if (group is null)
+            return await db.CacheClusters.AnyAsync(c => c.Id == groupId, ct)
+                ? Problems.Create(StatusCodes.Status400BadRequest, ErrorCodes.SnapshotFeatureNotSupported, $"{groupId} is a Memcached cluster; Memcached has no snapshots.")
+                : Problems.NotFound(ErrorCodes.ReplicationGroupNotFound, $"Replication group {groupId} does not exist.");
+        if (await db.Snapshots.AnyAsync(s => s.Name == name, ct))
+            return Problems.Conflict(ErrorCodes.SnapshotAlreadyExists, $"Snapshot {name} already exists.");
+        if (group.Status != GroupStatus.Available)
+            return Problems.Conflict(ErrorCodes.InvalidReplicationGroupState, $"Replication group {groupId} is {JsonBodies.EnumText(group.Status)}, not available.");
+
+        var snapshot = NewRecord(name, group.Id, group.ClusterMode, group.EngineVersion, group.NodeType, group.NumShards, time.GetUtcNow());
+        db.Snapshots.Add(snapshot);
+        db.Record(time, SourceType.Snapshot, name, $"Snapshot {name} of replication group {group.Id} requested");
+        return await Store.CreateAsync(db, http, idempotency, idempotencyKey, fingerprint, $"/v1/snapshots/{name}",
+            () => snapshot.ToResponse(), r => r.Etag, ErrorCodes.SnapshotAlreadyExists, $"Snapshot {name} already exists.", ct);
+    }
+
+    private static async Task<IResult> Copy(
+        string name, CopySnapshotRequest request, HttpContext http, ControlPlaneDbContext db, TimeProvider time, Idempotency idempotency,
+        [FromHeader(Name = Idempotency.Header)] string? idempotencyKey, CancellationToken ct)
+    {
+        var fingerprint = idempotency.Fingerprint(http.Request, request);
+        if (await idempotency.ReplayAsync(idempotencyKey, fingerprint, ct) is { } replay)
+            return replay;
+        var target = Identifiers.Normalize(request.TargetName ?? "");
+        if (Identifiers.Check(target, Limits.MaxSnapshotNameLength) is { } nameError)
+            return Problems.Invalid("targetName", $"The snapshot name {nameError}");
+        var source = await Find(db, name, ct);
+        if (source is null)
+            return NotFound(name);
+        if (source.Status != SnapshotStatus.Available)
+            return Problems.Conflict(ErrorCodes.InvalidSnapshotState, $"Snapshot {source.Name} is {JsonBodies.EnumText(source.Status)}, not available.");
+        if (await db.Snapshots.AnyAsync(s => s.Name == target, ct))
+            return Problems.Conflict(ErrorCodes.SnapshotAlreadyExists, $"Snapshot {target} already exists.");
+
+        var copy = NewRecord(target, source.ReplicationGroupId, source.ClusterMode, source.EngineVersion, source.NodeType, source.NumShards, time.GetUtcNow());
+        copy.CopiedFrom = source.Name;
+        db.Snapshots.Add(copy);
+        db.Record(time, SourceType.Snapshot, target, $"Copy of snapshot {source.Name} to {target} requested");
+        return await Store.CreateAsync(db, http, idempotency, idempotencyKey, fingerprint, $"/v1/snapshots/{target}",
+            () => copy.ToResponse(), r => r.Etag, ErrorCodes.SnapshotAlreadyExists, $"Snapshot {target} already exists.", ct);
+    }
+
+    private static SnapshotEntity NewRecord(string name, string groupId, ClusterMode mode, string engineVersion, string nodeType, int shards, DateTimeOffset now) =>
+        new()
+        {
+            Name = name, ReplicationGroupId = groupId, Status = SnapshotStatus.Creating, Source = SnapshotSource.Manual,
+            ClusterMode = mode, EngineVersion = engineVersion, NodeType = nodeType, NumShards = shards, CreatedAt = now,
+        };
+
+    private static async Task<Results<Ok<Page<SnapshotResponse>>, ProblemHttpResult>> List(
+        ControlPlaneDbContext db, string? replicationGroupId, int? limit, string? cursor, CancellationToken ct)
+    {
+        if (!PageRequest.TryParse(limit, cursor, out var page, out var problem))
+            return problem!;
+        var query = db.Snapshots.Include(s => s.Files).AsNoTracking();
+        if (replicationGroupId is not null)
+        {
+            var groupId = Identifiers.Normalize(replicationGroupId);
+            query = query.Where(s => s.ReplicationGroupId == groupId);
+        }
+        if (page.After is { } after)
+            query = query.Where(s => string.Compare(s.Name, after) > 0);
+        var rows = await query.OrderBy(s => s.Name).Take(page.Limit + 1).ToListAsync(ct);
+        var (items, next) = rows.Cut(page, s => s.Name);
+        return TypedResults.Ok(new Page<SnapshotResponse>(items.Select(s => s.ToResponse()).ToList(), next));
+    }
+
+    private static async Task<Results<Ok<SnapshotResponse>, ProblemHttpResult>> Get(
+        string name, ControlPlaneDbContext db, HttpResponse response, CancellationToken ct)
+    {
+        var snapshot = await Find(db, name, ct);
+        if (snapshot is null)
+            return NotFound(name);
+        var body = snapshot.ToResponse();
+        ETags.Set(response, body.Etag);
+        return TypedResults.Ok(body);
+    }
+
+    private static async Task<IResult> Delete(string name, HttpContext http, ControlPlaneDbContext db, TimeProvider time, CancellationToken ct)
+    {
+        var snapshot = await Find(db, name, ct);
+        if (snapshot is null)
+            return NotFound(name);
+        if (Store.CheckIfMatch(http.Request, snapshot.Version) is { } stale)
+            return stale;
+        if (snapshot.Status is not (SnapshotStatus.Available or SnapshotStatus.Failed))
+            return Problems.Conflict(ErrorCodes.InvalidSnapshotState, $"Snapshot {snapshot.Name} is {JsonBodies.EnumText(snapshot.Status)} and cannot be deleted now.");
+        snapshot.Status = SnapshotStatus.Deleting;
+        db.Record(time, SourceType.Snapshot, snapshot.Name, $"Snapshot {snapshot.Name} deletion requested");
+        return await Store.SaveAsync(db, http, snapshot.Version, () => snapshot.ToResponse(), r => r.Etag, ct);
+    }
+
+    private static Task<SnapshotEntity?> Find(ControlPlaneDbContext db, string name, CancellationToken ct) =>
+        db.Snapshots.Include(s => s.Files).FirstOrDefaultAsync(s => s.Name == Identifiers.Normalize(name), ct);
+
+    private static ProblemHttpResult NotFound(string name) =>
+        Problems.NotFound(ErrorCodes.SnapshotNotFound, $"Snapshot {Identifiers.Normalize(name)} does not exist.");
+}

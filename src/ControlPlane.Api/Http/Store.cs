@@ -1,0 +1,69 @@
+using ControlPlane.Api.Data;
+using ControlPlane.Domain;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+
+namespace ControlPlane.Api.Http;
+
+/// <summary>
+/// Saving an accepted change: one transaction for the resource, its event and its idempotency
+/// record, and a NOTIFY (delivered on commit) that wakes every reconciler listening.
+/// </summary>
+public static class Store
+{
+    public const string ChangesChannel = "controlplane_changes";
+
+    public static async Task<IResult> CreateAsync<TResponse>(
+        ControlPlaneDbContext db, HttpContext http, Idempotency idempotency, string? key, string fingerprint, string location,
+        Func<TResponse> respond, Func<TResponse, string> etagOf, string conflictCode, string conflictDetail, CancellationToken ct)
+        where TResponse : notnull
+    {
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+            var body = respond();
+            idempotency.Remember(key, fingerprint, StatusCodes.Status202Accepted, body, location, etagOf(body));
+            await db.SaveChangesAsync(ct);
+            await NotifyAsync(db, ct);
+            await tx.CommitAsync(ct);
+            ETags.Set(http.Response, etagOf(body));
+            return TypedResults.Accepted(location, body);
+        }
+        catch (DbUpdateException e) when (e.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+        {
+            // Another request created the same id (or used the same key) between our check and our insert.
+            return Problems.Conflict(conflictCode, conflictDetail);
+        }
+    }
+
+    public static async Task<IResult> SaveAsync<TResponse>(
+        ControlPlaneDbContext db, HttpContext http, uint loadedVersion, Func<TResponse> respond, Func<TResponse, string> etagOf, CancellationToken ct)
+        where TResponse : notnull
+    {
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+            await NotifyAsync(db, ct);
+            await tx.CommitAsync(ct);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            return ETags.IfMatch(http.Request) is not null
+                ? Problems.PreconditionFailed(ETags.Format(loadedVersion))
+                : Problems.Create(StatusCodes.Status409Conflict, "ConcurrentModification", "The resource changed while this request was handled; read it again and retry.");
+        }
+        var body = respond();
+        ETags.Set(http.Response, etagOf(body));
+        return TypedResults.Accepted((string?)null, body);
+    }
+
+    /// <summary>412 when If-Match names another version than the one loaded; the save's xmin check covers the rest.</summary>
+    public static ProblemHttpResult? CheckIfMatch(HttpRequest request, uint version) =>
+        ETags.IfMatch(request) is { } expected && expected != version ? Problems.PreconditionFailed(ETags.Format(version)) : null;
+
+    private static Task NotifyAsync(ControlPlaneDbContext db, CancellationToken ct) =>
+        db.Database.ExecuteSqlRawAsync($"NOTIFY {ChangesChannel}", ct);
+}

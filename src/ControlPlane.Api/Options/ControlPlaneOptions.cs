@@ -1,0 +1,69 @@
+using System.ComponentModel.DataAnnotations;
+using ControlPlane.Domain;
+
+namespace ControlPlane.Api.Options;
+
+/// <summary>An availability zone: a Docker engine and the address its nodes are reached on.</summary>
+public sealed class AvailabilityZoneOptions
+{
+    [Required, RegularExpression("^[a-z][a-z0-9-]*$")]
+    public string Name { get; set; } = "";
+    /// <summary>unix:///var/run/docker.sock or tcp://127.0.0.1:2375.</summary>
+    [Required]
+    public string DockerEndpoint { get; set; } = "unix:///var/run/docker.sock";
+    [Required]
+    public string Host { get; set; } = "127.0.0.1";
+}
+
+public sealed class NodeTypeOptions
+{
+    [Required]
+    public string Name { get; set; } = "";
+    [Range(16, 1024 * 1024)]
+    public int MemoryMiB { get; set; }
+    [Range(0.01, 256)]
+    public double Cpus { get; set; }
+}
+
+public sealed class EngineVersionOptions
+{
+    [Required, RegularExpression("^(redis|memcached)$")]
+    public string Engine { get; set; } = "";
+    [Required]
+    public string Version { get; set; } = "";
+    [Required]
+    public string Image { get; set; } = "";
+}
+
+/// <summary>The "ControlPlane" configuration section. Empty lists take the defaults below.</summary>
+public sealed class ControlPlaneOptions
+{
+    public const string Section = "ControlPlane";
+
+    [Range(1, Limits.MaxNodeQuota)]
+    public int NodeQuota { get; set; } = Limits.DefaultNodeQuota;
+
+    [Range(1, Limits.MaxShards)]
+    public int ShardQuota { get; set; } = Limits.DefaultShardQuota;
+
+    public List<AvailabilityZoneOptions> AvailabilityZones { get; set; } = [];
+    public List<NodeTypeOptions> NodeTypes { get; set; } = [];
+    public List<EngineVersionOptions> EngineVersions { get; set; } = [];
+
+    /// <summary>How long events are kept.</summary>
+    public TimeSpan EventRetention { get; set; } = TimeSpan.FromDays(14);
+
+    public IReadOnlyList<AvailabilityZoneOptions> Zones =>
+        AvailabilityZones.Count > 0 ? AvailabilityZones : [new AvailabilityZoneOptions { Name = "az-a" }];
+
+    public Limits Limits => new(NodeQuota, ShardQuota);
+
+    public Catalog Catalog => new(
+        NodeTypes.Count > 0
+            ? NodeTypes.Select(t => new NodeType(t.Name, t.MemoryMiB, t.Cpus)).ToList()
+            : [new("cache.micro", 128, 0.25), new("cache.small", 512, 0.5), new("cache.medium", 1024, 1), new("cache.large", 4096, 2)],
+        EngineVersions.Count > 0
+            ? EngineVersions.Select(v => new EngineVersion(v.Engine, v.Version, v.Image)).ToList()
+            : [new(Catalog.Redis, "7.0", "controlplane/redis:7.0"), new(Catalog.Memcached, "1.6", "controlplane/memcached:1.6")],
+        Zones.Select(z => z.Name).ToList());
+}

@@ -1,0 +1,95 @@
+using ControlPlane.Api.Data;
+using ControlPlane.Api.Endpoints;
+using ControlPlane.Api.Http;
+using ControlPlane.Api.Options;
+using ControlPlane.Api.Runtime;
+using ControlPlane.Api.Validation;
+using ControlPlane.Domain;
+using FluentValidation;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Microsoft.OpenApi;
+using Npgsql;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.Services.AddOptions<ControlPlaneOptions>()
+    .Bind(builder.Configuration.GetSection(ControlPlaneOptions.Section))
+    .ValidateDataAnnotations()
+    .Validate(o => o.Zones.Select(z => z.Name).Distinct().Count() == o.Zones.Count, "Availability zone names must be unique.")
+    .ValidateOnStart();
+builder.Services.AddSingleton(sp => sp.GetRequiredService<IOptions<ControlPlaneOptions>>().Value.Catalog);
+builder.Services.AddSingleton(sp => sp.GetRequiredService<IOptions<ControlPlaneOptions>>().Value.Limits);
+builder.Services.AddSingleton(TimeProvider.System);
+
+builder.Services.AddDbContext<ControlPlaneDbContext>(options =>
+    options.UseNpgsql(Database.ConnectionString(builder.Configuration), npgsql => npgsql.MigrationsAssembly(ControlPlaneDbContext.MigrationsAssembly)));
+
+builder.Services.AddSingleton<IValidator<ReplicationGroupSpec>, ReplicationGroupSpecValidator>();
+builder.Services.AddSingleton<IValidator<CacheClusterSpec>, CacheClusterSpecValidator>();
+builder.Services.AddScoped<Idempotency>();
+builder.Services.AddSingleton<JsonBodies>();
+builder.Services.AddSingleton<ZoneHealth>();
+
+builder.Services.ConfigureHttpJsonOptions(o => JsonBodies.Configure(o.SerializerOptions));
+// A body that does not bind throws, so ApiExceptionHandler can answer with the contract's problem details.
+builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+builder.Services.AddProblemDetails();
+builder.Services.AddExceptionHandler<ApiExceptionHandler>();
+
+builder.Services.AddEndpointsApiExplorer();
+builder.Services.AddSwaggerGen(o =>
+{
+    o.SwaggerDoc("v1", new OpenApiInfo
+    {
+        Title = "ControlPlane",
+        Version = "v1",
+        Description = "Managed Redis and Memcached on your own machines: the REST contract of shared/contract/API.md.",
+    });
+    o.SupportNonNullableReferenceTypes();
+    o.CustomSchemaIds(t => t.Name.Replace("Response", "", StringComparison.Ordinal));
+});
+
+var app = builder.Build();
+
+app.UseExceptionHandler();
+app.UseSwagger(o => o.RouteTemplate = "openapi/{documentName}.{extension:regex(^(json|yaml)$)}");
+app.UseSwaggerUI(o =>
+{
+    o.RoutePrefix = "swagger";
+    o.SwaggerEndpoint("/openapi/v1.json", "ControlPlane v1");
+});
+
+app.MapReplicationGroups();
+app.MapCacheClusters();
+app.MapSnapshots();
+app.MapEvents();
+app.MapCatalog();
+app.MapHealth();
+
+app.Run();
+
+public partial class Program;
+
+namespace ControlPlane.Api.Data
+{
+    public static class Database
+    {
+        public const string DefaultConnectionString = "Host=127.0.0.1;Port=55432;Database=controlplane;Username=postgres";
+
+        /// <summary>
+        /// The "ControlPlane" connection string, with short timeouts unless it sets its own, so an
+        /// unreachable database answers 503 in seconds rather than hanging the request.
+        /// </summary>
+        public static string ConnectionString(IConfiguration configuration)
+        {
+            var csb = new NpgsqlConnectionStringBuilder(configuration.GetConnectionString("ControlPlane") ?? DefaultConnectionString);
+            if (!csb.ContainsKey("Timeout"))
+                csb.Timeout = 3;
+            if (!csb.ContainsKey("Command Timeout"))
+                csb.CommandTimeout = 15;
+            return csb.ConnectionString;
+        }
+    }
+}

@@ -1,0 +1,29 @@
+namespace ControlPlane.Domain;
+
+/// <summary>The machine-readable <c>code</c> values of the REST contract's problem details.</summary>
+public static class ErrorCodes
+{
+    public const string InvalidParameterValue = nameof(InvalidParameterValue);
+    public const string InvalidParameterCombination = nameof(InvalidParameterCombination);
+    public const string NodeQuotaForClusterExceeded = nameof(NodeQuotaForClusterExceeded);
+    public const string NodeGroupsPerReplicationGroupQuotaExceeded = nameof(NodeGroupsPerReplicationGroupQuotaExceeded);
+    public const string NoOperation = nameof(NoOperation);
+    public const string SnapshotFeatureNotSupported = nameof(SnapshotFeatureNotSupported);
+    public const string ReplicationGroupNotFound = nameof(ReplicationGroupNotFound);
+    public const string CacheClusterNotFound = nameof(CacheClusterNotFound);
+    public const string SnapshotNotFound = nameof(SnapshotNotFound);
+    public const string NodeGroupNotFound = nameof(NodeGroupNotFound);
+    public const string ReplicationGroupAlreadyExists = nameof(ReplicationGroupAlreadyExists);
+    public const string CacheClusterAlreadyExists = nameof(CacheClusterAlreadyExists);
+    public const string SnapshotAlreadyExists = nameof(SnapshotAlreadyExists);
+    public const string InvalidReplicationGroupState = nameof(InvalidReplicationGroupState);
+    public const string InvalidCacheClusterState = nameof(InvalidCacheClusterState);
+    public const string InvalidSnapshotState = nameof(InvalidSnapshotState);
+    public const string PreconditionFailed = nameof(PreconditionFailed);
+    public const string IdempotencyKeyReused = nameof(IdempotencyKeyReused);
+    public const string TestFailoverNotAvailable = nameof(TestFailoverNotAvailable);
+    public const string ServiceUnavailable = nameof(ServiceUnavailable);
+}
+
+/// <summary>One broken rule: which field, what is wrong, and the contract code it answers with.</summary>
+public sealed record Violation(string Code, string Field, string Message);

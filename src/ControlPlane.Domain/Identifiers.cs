@@ -1,0 +1,31 @@
+using System.Text.RegularExpressions;
+
+namespace ControlPlane.Domain;
+
+/// <summary>Identifier rules shared by groups, clusters and snapshots, and the derived shard and node ids.</summary>
+public static partial class Identifiers
+{
+    [GeneratedRegex("^[a-z](?:[a-z0-9]|-(?=[a-z0-9]))*$")]
+    private static partial Regex Shape();
+
+    /// <summary>Ids are stored lowercased, so <c>Orders</c> and <c>orders</c> are the same group.</summary>
+    public static string Normalize(string id) => id.Trim().ToLowerInvariant();
+
+    /// <summary>The reason an id breaks the rules, or null when it is valid.</summary>
+    public static string? Check(string? id, int maxLength)
+    {
+        if (string.IsNullOrEmpty(id))
+            return "is required.";
+        if (id.Length > maxLength)
+            return $"must be at most {maxLength} characters.";
+        if (!Shape().IsMatch(id))
+            return "must contain only lowercase ASCII letters, digits and hyphens, start with a letter, not end with a hyphen and not contain two hyphens in a row.";
+        return null;
+    }
+
+    public static string ShardId(int index) => (index + 1).ToString("0000");
+
+    public static string RedisNodeId(string groupId, string shardId, int ordinal) => $"{groupId}-{shardId}-{ordinal:000}";
+
+    public static string MemcachedNodeId(string clusterId, int ordinal) => $"{clusterId}-{ordinal:0000}";
+}

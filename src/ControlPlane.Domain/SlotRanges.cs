@@ -1,0 +1,72 @@
+namespace ControlPlane.Domain;
+
+/// <summary>Redis Cluster hash slots: parsing "0-100,200-300", printing, and the even split.</summary>
+public static class SlotRanges
+{
+    public const int SlotCount = 16384;
+
+    /// <summary>Parses a slot list; false when it is malformed, out of 0-16383 or overlaps itself.</summary>
+    public static bool TryParse(string? text, out IReadOnlyList<(int Start, int End)> ranges)
+    {
+        var parsed = new List<(int, int)>();
+        ranges = parsed;
+        if (string.IsNullOrWhiteSpace(text))
+            return false;
+        foreach (var part in text.Split(','))
+        {
+            var bounds = part.Trim().Split('-');
+            if (bounds.Length is < 1 or > 2
+                || !int.TryParse(bounds[0], out var start)
+                || !int.TryParse(bounds[^1], out var end)
+                || start < 0 || end >= SlotCount || start > end)
+                return false;
+            parsed.Add((start, end));
+        }
+        return true;
+    }
+
+    public static IEnumerable<int> Expand(IEnumerable<(int Start, int End)> ranges) =>
+        ranges.SelectMany(r => Enumerable.Range(r.Start, r.End - r.Start + 1));
+
+    /// <summary>Prints a set of slots as compact ranges, "0-5460" or "0-100,200".</summary>
+    public static string Format(IEnumerable<int> slots)
+    {
+        var sorted = slots.Distinct().Order().ToList();
+        var parts = new List<string>();
+        for (var i = 0; i < sorted.Count;)
+        {
+            var j = i;
+            while (j + 1 < sorted.Count && sorted[j + 1] == sorted[j] + 1)
+                j++;
+            parts.Add(i == j ? $"{sorted[i]}" : $"{sorted[i]}-{sorted[j]}");
+            i = j + 1;
+        }
+        return string.Join(',', parts);
+    }
+
+    /// <summary>The even split redis-cli --cluster create makes: 3 shards are 0-5460, 5461-10922, 10923-16383.</summary>
+    public static IReadOnlyList<string> EvenSplit(int shards)
+    {
+        var result = new List<string>(shards);
+        var perShard = (double)SlotCount / shards;
+        var first = 0;
+        var cursor = 0.0;
+        for (var i = 0; i < shards; i++)
+        {
+            var last = (int)Math.Round(cursor + perShard - 1);
+            if (last > SlotCount - 1 || i == shards - 1)
+                last = SlotCount - 1;
+            result.Add($"{first}-{last}");
+            first = last + 1;
+            cursor += perShard;
+        }
+        return result;
+    }
+
+    /// <summary>Balanced when no shard has more than one slot above another, as the even split leaves them.</summary>
+    public static bool IsBalanced(IEnumerable<string> shardSlots)
+    {
+        var counts = shardSlots.Select(s => TryParse(s, out var ranges) ? ranges.Sum(r => r.End - r.Start + 1) : 0).ToList();
+        return counts.Count == 0 || counts.Max() - counts.Min() <= 1;
+    }
+}

@@ -1,0 +1,50 @@
+using ControlPlane.Api.Data;
+using ControlPlane.Migrations;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace ControlPlane.Api.Tests.Infrastructure;
+
+/// <summary>The real API host on a real database; the clock is a FakeTimeProvider the test moves.</summary>
+public sealed class ApiFactory(string connectionString, IReadOnlyDictionary<string, string?>? settings = null) : WebApplicationFactory<Program>
+{
+    public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        builder.UseSetting("ConnectionStrings:ControlPlane", connectionString);
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+            builder.UseSetting(key, value);
+        builder.ConfigureServices(services => services.AddSingleton<TimeProvider>(Clock));
+    }
+
+    public ControlPlaneDbContext NewDbContext() => Migrator.CreateContext(connectionString);
+}
+
+/// <summary>One Postgres for the API tests, each test class with its own database, migrated by the real migrator.</summary>
+public sealed class PostgresFixture : IAsyncLifetime
+{
+    private static int _databases;
+
+    public PostgresServer Server { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Server = await PostgresServer.StartAsync();
+
+    public async Task<string> NewDatabaseAsync()
+    {
+        var connectionString = await Server.CreateDatabaseAsync($"test_{Interlocked.Increment(ref _databases)}");
+        await Migrator.MigrateAsync(connectionString, CancellationToken.None);
+        return connectionString;
+    }
+
+    public async Task DisposeAsync() => await Server.DisposeAsync();
+}
+
+[CollectionDefinition(Name)]
+public sealed class PostgresCollection : ICollectionFixture<PostgresFixture>
+{
+    public const string Name = "postgres";
+}

@@ -1,0 +1,89 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ControlPlane.Api.Data;
+using ControlPlane.Domain;
+using Microsoft.EntityFrameworkCore;
+
+namespace ControlPlane.Api.Tests.Infrastructure;
+
+/// <summary>A test class with its own database and API host.</summary>
+[Collection(PostgresCollection.Name)]
+public abstract class ApiTest(PostgresFixture postgres) : IAsyncLifetime
+{
+    protected string ConnectionString { get; private set; } = "";
+    protected ApiFactory Factory { get; set; } = null!;
+    protected HttpClient Client { get; set; } = null!;
+
+    protected virtual IReadOnlyDictionary<string, string?>? Settings => null;
+
+    public virtual async Task InitializeAsync()
+    {
+        ConnectionString = await postgres.NewDatabaseAsync();
+        Factory = new ApiFactory(ConnectionString, Settings);
+        Client = Factory.CreateClient();
+    }
+
+    public virtual async Task DisposeAsync() => await Factory.DisposeAsync();
+
+    protected static StringContent Json(string json, string mediaType = "application/json") => new(json, Encoding.UTF8, mediaType);
+
+    protected static StringContent Json(object body) => Json(JsonSerializer.Serialize(body, new JsonSerializerOptions(JsonSerializerDefaults.Web)));
+
+    protected Task<HttpResponseMessage> PostAsync(string path, object body) => Client.PostAsync(path, Json(body));
+
+    protected Task<HttpResponseMessage> PatchAsync(string path, object body, string? ifMatch = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Patch, path) { Content = Json(JsonSerializer.Serialize(body, new JsonSerializerOptions(JsonSerializerDefaults.Web)), "application/merge-patch+json") };
+        if (ifMatch is not null)
+            request.Headers.TryAddWithoutValidation("If-Match", ifMatch);
+        return Client.SendAsync(request);
+    }
+
+    protected static async Task<JsonObject> BodyAsync(HttpResponseMessage response) =>
+        (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+
+    /// <summary>Asserts a problem response: its status, its code, and (when given) the field it names.</summary>
+    protected static async Task<JsonObject> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string code, string? field = null)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == status, $"expected {(int)status} {code}, got {(int)response.StatusCode}: {text}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = JsonNode.Parse(text)!.AsObject();
+        Assert.Equal(code, (string?)problem["code"]);
+        if (field is not null)
+        {
+            var errors = problem["errors"]?.AsObject();
+            Assert.True(errors is not null && errors.ContainsKey(field), $"expected an error for field {field}: {text}");
+        }
+        return problem;
+    }
+
+    protected static async Task<JsonObject> AssertAcceptedAsync(HttpResponseMessage response)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"expected 202, got {(int)response.StatusCode}: {text}");
+        return JsonNode.Parse(text)!.AsObject();
+    }
+
+    /// <summary>Plays the reconciler's part for API tests: marks a group available.</summary>
+    protected async Task MarkAvailableAsync(string groupId)
+    {
+        await using var db = Factory.NewDbContext();
+        await db.ReplicationGroups.Where(g => g.Id == groupId).ExecuteUpdateAsync(s => s.SetProperty(g => g.Status, GroupStatus.Available));
+    }
+
+    protected async Task MarkClusterAvailableAsync(string clusterId)
+    {
+        await using var db = Factory.NewDbContext();
+        await db.CacheClusters.Where(c => c.Id == clusterId).ExecuteUpdateAsync(s => s.SetProperty(c => c.Status, CacheClusterStatus.Available));
+    }
+
+    protected async Task<int> CountAsync<T>(Func<ControlPlaneDbContext, IQueryable<T>> query)
+    {
+        await using var db = Factory.NewDbContext();
+        return await query(db).CountAsync();
+    }
+}
