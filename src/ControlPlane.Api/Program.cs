@@ -48,7 +48,7 @@ builder.Services.AddSwaggerGen(o =>
         Description = "Managed Redis and Memcached on your own machines: the REST contract of shared/contract/API.md.",
     });
     o.SupportNonNullableReferenceTypes();
-    o.CustomSchemaIds(t => t.Name.Replace("Response", "", StringComparison.Ordinal));
+    o.CustomSchemaIds(SchemaId);
 });
 
 var app = builder.Build();
@@ -69,6 +69,11 @@ app.MapCatalog();
 app.MapHealth();
 
 app.Run();
+
+// "ReplicationGroupResponse" is "ReplicationGroup" in the document; Page<ReplicationGroupResponse> is "ReplicationGroupPage".
+static string SchemaId(Type type) => type.IsGenericType
+    ? string.Concat(type.GetGenericArguments().Select(SchemaId)) + type.Name[..type.Name.IndexOf('`')]
+    : type.Name.Replace("Response", "", StringComparison.Ordinal);
 
 public partial class Program;
 

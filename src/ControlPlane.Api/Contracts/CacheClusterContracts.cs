@@ -32,6 +32,7 @@ public sealed record CacheClusterResponse(
     AzMode AzMode,
     EndpointAddress? ConfigurationEndpoint,
     IReadOnlyList<CacheNodeResponse> Nodes,
+    IReadOnlyDictionary<string, object?>? PendingChanges,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     DateTimeOffset? ExpiresAt,

@@ -38,7 +38,7 @@ public static class Representations
         return new CacheClusterResponse(
             c.Id, c.Engine, c.EngineVersion, c.NodeType, c.Status, c.NumNodes, c.AzMode,
             nodes.FirstOrDefault(n => n.Endpoint is not null)?.Endpoint,
-            nodes, c.CreatedAt, c.UpdatedAt, c.ExpiresAt, ETags.Format(c.Version));
+            nodes, PendingChanges(c.PendingChanges), c.CreatedAt, c.UpdatedAt, c.ExpiresAt, ETags.Format(c.Version));
     }
 
     public static SnapshotResponse ToResponse(this SnapshotEntity s) => new(

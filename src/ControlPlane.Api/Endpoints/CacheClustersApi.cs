@@ -17,13 +17,16 @@ public static class CacheClustersApi
     {
         var api = app.MapGroup("/v1/cache-clusters").WithTags("Memcached cache clusters");
         api.MapPost("/", Create).WithName("CreateCacheCluster").WithSummary("Create a Memcached cluster")
+            .Produces<CacheClusterResponse>(StatusCodes.Status202Accepted)
             .ProducesProblem(400).ProducesProblem(409).ProducesProblem(422).ProducesProblem(503);
         api.MapGet("/", List).WithName("ListCacheClusters").WithSummary("List Memcached clusters");
         api.MapGet("/{id}", Get).WithName("GetCacheCluster").WithSummary("Describe a Memcached cluster");
         api.MapPatch("/{id}", Patch).WithName("ModifyCacheCluster").WithSummary("Modify a Memcached cluster (JSON merge patch)")
+            .Produces<CacheClusterResponse>(StatusCodes.Status202Accepted)
             .Accepts<CacheClusterPatch>("application/merge-patch+json", "application/json")
             .ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(412).ProducesProblem(503);
         api.MapDelete("/{id}", Delete).WithName("DeleteCacheCluster").WithSummary("Delete a Memcached cluster")
+            .Produces<CacheClusterResponse>(StatusCodes.Status202Accepted)
             .ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(412).ProducesProblem(503);
         return app;
     }

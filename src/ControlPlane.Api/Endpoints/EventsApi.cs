@@ -21,7 +21,7 @@ public static class EventsApi
 
     private static async Task<Results<Ok<Page<EventResponse>>, ProblemHttpResult>> List(
         ControlPlaneDbContext db, TimeProvider time, IOptions<ControlPlaneOptions> options,
-        SourceType? sourceType, string? sourceId, DateTimeOffset? since, DateTimeOffset? until, int? limit, string? cursor, CancellationToken ct)
+        string? sourceType, string? sourceId, DateTimeOffset? since, DateTimeOffset? until, int? limit, string? cursor, CancellationToken ct)
     {
         if (!PageRequest.TryParse(limit, cursor, out var page, out var problem))
             return problem!;
@@ -33,8 +33,12 @@ public static class EventsApi
         var query = db.Events.AsNoTracking().Where(e => e.Time >= from);
         if (until is { } to)
             query = query.Where(e => e.Time <= to);
-        if (sourceType is { } type)
+        if (sourceType is not null)
+        {
+            if (!JsonBodies.TryParseEnum<SourceType>(sourceType, out var type))
+                return Problems.Invalid("sourceType", "sourceType must be replication-group, cache-cluster or snapshot.");
             query = query.Where(e => e.SourceType == type);
+        }
         if (sourceId is not null)
         {
             var id = Identifiers.Normalize(sourceId);

@@ -18,15 +18,19 @@ public static class ReplicationGroupsApi
     {
         var api = app.MapGroup("/v1/replication-groups").WithTags("Replication groups");
         api.MapPost("/", Create).WithName("CreateReplicationGroup").WithSummary("Create a Redis replication group")
+            .Produces<ReplicationGroupResponse>(StatusCodes.Status202Accepted)
             .ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(422).ProducesProblem(503);
         api.MapGet("/", List).WithName("ListReplicationGroups").WithSummary("List replication groups");
         api.MapGet("/{id}", Get).WithName("GetReplicationGroup").WithSummary("Describe a replication group");
         api.MapPatch("/{id}", Patch).WithName("ModifyReplicationGroup").WithSummary("Modify a replication group (JSON merge patch)")
+            .Produces<ReplicationGroupResponse>(StatusCodes.Status202Accepted)
             .Accepts<ReplicationGroupPatch>("application/merge-patch+json", "application/json")
             .ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(412).ProducesProblem(503);
         api.MapDelete("/{id}", Delete).WithName("DeleteReplicationGroup").WithSummary("Delete a replication group, optionally after a final snapshot")
+            .Produces<ReplicationGroupResponse>(StatusCodes.Status202Accepted)
             .ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(412).ProducesProblem(503);
         api.MapPost("/{id}/test-failover", TestFailover).WithName("TestFailover").WithSummary("Fail over a shard's primary to its best replica")
+            .Produces<ReplicationGroupResponse>(StatusCodes.Status202Accepted)
             .ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(429).ProducesProblem(503);
         return app;
     }

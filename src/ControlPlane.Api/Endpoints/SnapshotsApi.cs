@@ -14,12 +14,15 @@ public static class SnapshotsApi
     {
         var api = app.MapGroup("/v1/snapshots").WithTags("Snapshots");
         api.MapPost("/", Create).WithName("CreateSnapshot").WithSummary("Snapshot a replication group")
+            .Produces<SnapshotResponse>(StatusCodes.Status202Accepted)
             .ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(422).ProducesProblem(503);
         api.MapGet("/", List).WithName("ListSnapshots").WithSummary("List snapshots, optionally of one replication group");
         api.MapGet("/{name}", Get).WithName("GetSnapshot").WithSummary("Describe a snapshot");
         api.MapDelete("/{name}", Delete).WithName("DeleteSnapshot").WithSummary("Delete a snapshot and its files")
+            .Produces<SnapshotResponse>(StatusCodes.Status202Accepted)
             .ProducesProblem(404).ProducesProblem(409).ProducesProblem(412).ProducesProblem(503);
         api.MapPost("/{name}/copy", Copy).WithName("CopySnapshot").WithSummary("Copy a snapshot under a new name")
+            .Produces<SnapshotResponse>(StatusCodes.Status202Accepted)
             .ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(503);
         return app;
     }

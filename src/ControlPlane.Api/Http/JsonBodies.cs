@@ -22,6 +22,19 @@ public sealed class JsonBodies(IOptions<JsonOptions> options)
 
     public static string EnumText<T>(T value) where T : struct, Enum => JsonNamingPolicy.KebabCaseLower.ConvertName(value.ToString());
 
+    /// <summary>Reads an enum as it is written in JSON ("replication-group"), for query strings.</summary>
+    public static bool TryParseEnum<T>(string text, out T value) where T : struct, Enum
+    {
+        foreach (var candidate in Enum.GetValues<T>())
+            if (EnumText(candidate) == text)
+            {
+                value = candidate;
+                return true;
+            }
+        value = default;
+        return false;
+    }
+
     /// <summary>
     /// Reads a JSON merge patch. A field that exists but cannot be patched is InvalidParameterCombination;
     /// a field the resource does not have is InvalidParameterValue; null clears only the optional fields.

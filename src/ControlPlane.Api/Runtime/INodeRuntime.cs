@@ -1,0 +1,58 @@
+namespace ControlPlane.Api.Runtime;
+
+/// <summary>The labels every managed container carries; the reconciler finds its containers by them.</summary>
+public static class Labels
+{
+    public const string Managed = "controlplane.managed";
+    public const string Kind = "controlplane.kind";          // "redis" | "memcached"
+    public const string Group = "controlplane.group";        // replication group or cache cluster id
+    public const string Shard = "controlplane.shard";        // "0001" (Redis only)
+    public const string Node = "controlplane.node";          // node id
+    public const string Port = "controlplane.port";
+    public const string SpecHash = "controlplane.spec-hash";
+}
+
+/// <summary>What to run for one node: host networking, one loopback port, limits from the node type.</summary>
+public sealed record ContainerSpec(
+    string Name,
+    string Image,
+    IReadOnlyList<string> Command,
+    IReadOnlyDictionary<string, string> Labels,
+    long MemoryBytes,
+    double Cpus);
+
+public sealed record ContainerInfo(
+    string Id,
+    string Name,
+    IReadOnlyDictionary<string, string> Labels,
+    bool Running,
+    string State,
+    long? ExitCode);
+
+/// <summary>A container of ours that changed: die, oom, stop, destroy, start.</summary>
+public sealed record ContainerEvent(string Zone, string Action, string ContainerId, IReadOnlyDictionary<string, string> Labels);
+
+/// <summary>
+/// The container engine of one availability zone. Every call is idempotent: removing what is
+/// already gone is success, creating a name that exists with the same spec returns it.
+/// </summary>
+public interface INodeRuntime
+{
+    string Zone { get; }
+
+    Task PingAsync(CancellationToken ct);
+
+    /// <summary>Every container labelled managed by us, running or not: one call per zone per pass.</summary>
+    Task<IReadOnlyList<ContainerInfo>> ListAsync(CancellationToken ct);
+
+    /// <summary>Creates (if missing) and starts the container; returns its id. No restart policy, ever.</summary>
+    Task<string> RunAsync(ContainerSpec spec, CancellationToken ct);
+
+    /// <summary>Force-removes the container and its anonymous volumes; false when it was already gone.</summary>
+    Task<bool> RemoveAsync(string nameOrId, CancellationToken ct);
+
+    Task StopAsync(string nameOrId, CancellationToken ct);
+
+    /// <summary>Events of our containers until cancelled; reconnects are the caller's business.</summary>
+    IAsyncEnumerable<ContainerEvent> EventsAsync(CancellationToken ct);
+}
