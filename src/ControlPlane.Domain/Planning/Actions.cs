@@ -1,0 +1,37 @@
+namespace ControlPlane.Domain.Planning;
+
+/// <summary>A step the reconciler takes. Every step is idempotent: it checks the real state before it changes it.</summary>
+public abstract record NodeAction;
+
+public sealed record AllocatePort(string NodeId) : NodeAction;
+
+public sealed record StartContainer(string NodeId) : NodeAction;
+
+public sealed record RemoveContainer(string NodeId) : NodeAction;
+
+/// <summary>REPLICAOF the primary (cluster mode disabled).</summary>
+public sealed record ReplicateFrom(string NodeId, string PrimaryNodeId) : NodeAction;
+
+/// <summary>CLUSTER MEET from a node that is in the cluster to one that is not known to it yet.</summary>
+public sealed record ClusterMeet(string NodeId, string PeerNodeId) : NodeAction;
+
+/// <summary>CLUSTER ADDSLOTSRANGE on a shard's primary, for slots nobody serves yet.</summary>
+public sealed record AssignSlots(string NodeId, string Slots) : NodeAction;
+
+/// <summary>CLUSTER REPLICATE the shard's primary.</summary>
+public sealed record ClusterReplicate(string NodeId, string PrimaryNodeId) : NodeAction;
+
+public sealed record MarkNode(string NodeId, NodeStatus Status, NodeRole Role) : NodeAction;
+
+public sealed record MarkShard(string ShardId, ShardStatus Status) : NodeAction;
+
+/// <summary>Converged for now: the group's status becomes this, with an event when it changes.</summary>
+public sealed record MarkGroup(GroupStatus Status, string Message) : NodeAction;
+
+/// <summary>Nothing to do but wait: a node is starting, gossip or a sync is under way.</summary>
+public sealed record Wait(string Reason) : NodeAction;
+
+/// <summary>The create cannot finish: the group becomes create-failed with this reason.</summary>
+public sealed record Fail(string Reason) : NodeAction;
+
+public sealed record ReleaseAll : NodeAction;

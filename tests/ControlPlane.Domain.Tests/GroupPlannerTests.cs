@@ -1,0 +1,104 @@
+using ControlPlane.Domain;
+using ControlPlane.Domain.Planning;
+
+namespace ControlPlane.Domain.Tests;
+
+/// <summary>The planner as a pure function: a stored group and an observation in, the next steps out.</summary>
+public sealed class GroupPlannerTests
+{
+    private static DesiredGroup Cmd(GroupStatus status = GroupStatus.Creating, NodeStatus nodes = NodeStatus.Creating, bool ports = true) =>
+        new("g", ClusterMode.Disabled, status,
+        [
+            new DesiredShard("0001", "0-16383", ShardStatus.Creating,
+            [
+                new DesiredNode("g-0001-001", "0001", NodeRole.Primary, "az-a", nodes, ports ? 7001 : null),
+                new DesiredNode("g-0001-002", "0001", NodeRole.Replica, "az-b", nodes, ports ? 7002 : null),
+            ]),
+        ]);
+
+    private static DesiredGroup Cme(GroupStatus status = GroupStatus.Creating) =>
+        new("c", ClusterMode.Enabled, status,
+        [
+            new DesiredShard("0001", "0-8191", ShardStatus.Creating,
+                [new DesiredNode("c-0001-001", "0001", NodeRole.Primary, "az-a", NodeStatus.Creating, 7001), new DesiredNode("c-0001-002", "0001", NodeRole.Replica, "az-b", NodeStatus.Creating, 7002)]),
+            new DesiredShard("0002", "8192-16383", ShardStatus.Creating,
+                [new DesiredNode("c-0002-001", "0002", NodeRole.Primary, "az-b", NodeStatus.Creating, 7003), new DesiredNode("c-0002-002", "0002", NodeRole.Replica, "az-a", NodeStatus.Creating, 7004)]),
+        ]);
+
+    private static readonly string[] CmeIds = ["c-0001-001", "c-0001-002", "c-0002-001", "c-0002-002"];
+
+    private static ObservedNode Up(string id, bool primary = true, string? of = null, bool link = true) =>
+        new(id, ContainerState.Running, Reachable: true, IsPrimary: primary, PrimaryNodeId: of, LinkUp: link);
+
+    private static ObservedNode ClusterNode(string id, bool primary, string? slots = null, string? master = null, bool ok = true, string[]? knows = null) =>
+        new(id, ContainerState.Running, Reachable: true, IsPrimary: primary, ClusterId: "cid-" + id,
+            KnownNodeIds: (knows ?? CmeIds).ToHashSet(), ClusterPrimaryNodeId: master, OwnedSlots: slots, ClusterStateOk: ok);
+
+    private static Dictionary<string, ObservedNode> Seen(params ObservedNode[] nodes) => nodes.ToDictionary(n => n.NodeId);
+
+    private static IReadOnlyList<NodeAction> Plan(DesiredGroup group, params ObservedNode[] nodes) => GroupPlanner.Plan(group, Seen(nodes));
+
+    public static TheoryData<string, DesiredGroup, ObservedNode[], NodeAction[]> CmdRows => new()
+    {
+        { "ports first", Cmd(ports: false), [], [new AllocatePort("g-0001-001"), new AllocatePort("g-0001-002")] },
+        { "start missing containers", Cmd(), [], [new StartContainer("g-0001-001"), new StartContainer("g-0001-002")] },
+        { "outdated container is replaced", Cmd(), [new ObservedNode("g-0001-001", ContainerState.Outdated), Up("g-0001-002", false, "g-0001-001")], [new RemoveContainer("g-0001-001")] },
+        { "wait for a starting node", Cmd(), [Up("g-0001-001"), new ObservedNode("g-0001-002", ContainerState.Running)], [new Wait("node g-0001-002 is starting")] },
+        { "a node that exits while creating fails the create", Cmd(), [Up("g-0001-001"), new ObservedNode("g-0001-002", ContainerState.Exited, ExitCode: 1)], [new Fail("Node g-0001-002 exited with code 1 while starting")] },
+        { "replica is pointed at the primary", Cmd(), [Up("g-0001-001"), Up("g-0001-002")], [new ReplicateFrom("g-0001-002", "g-0001-001")] },
+        { "replica of the wrong node is repointed", Cmd(), [Up("g-0001-001"), Up("g-0001-002", false, "elsewhere")], [new ReplicateFrom("g-0001-002", "g-0001-001")] },
+        { "wait while the replica syncs", Cmd(), [Up("g-0001-001"), Up("g-0001-002", false, "g-0001-001", link: false)], [new Wait("node g-0001-002 is syncing from g-0001-001")] },
+        { "wired group becomes available", Cmd(), [Up("g-0001-001"), Up("g-0001-002", false, "g-0001-001")],
+            [new MarkNode("g-0001-001", NodeStatus.Available, NodeRole.Primary), new MarkNode("g-0001-002", NodeStatus.Available, NodeRole.Replica),
+             new MarkShard("0001", ShardStatus.Available), new MarkGroup(GroupStatus.Available, "Replication group g created")] },
+        { "a converged group needs nothing", Cmd(GroupStatus.Available, NodeStatus.Available) with { Shards = [Cmd().Shards[0] with { Status = ShardStatus.Available, Nodes = Cmd(nodes: NodeStatus.Available).Shards[0].Nodes }] },
+            [Up("g-0001-001"), Up("g-0001-002", false, "g-0001-001")], [] },
+        { "a dead node of an available group is reported failed", Cmd(GroupStatus.Available, NodeStatus.Available),
+            [Up("g-0001-001"), new ObservedNode("g-0001-002", ContainerState.Exited, ExitCode: 137)], [new MarkNode("g-0001-002", NodeStatus.Failed, NodeRole.Replica)] },
+        { "a hung node of an available group is reported failed", Cmd(GroupStatus.Available, NodeStatus.Available),
+            [Up("g-0001-001"), new ObservedNode("g-0001-002", ContainerState.Running, Reachable: false)], [new MarkNode("g-0001-002", NodeStatus.Failed, NodeRole.Replica)] },
+        { "delete removes containers first", Cmd(GroupStatus.Deleting), [Up("g-0001-001"), new ObservedNode("g-0001-002", ContainerState.Exited)], [new RemoveContainer("g-0001-001"), new RemoveContainer("g-0001-002")] },
+        { "delete releases everything once no container is left", Cmd(GroupStatus.Deleting), [], [new ReleaseAll()] },
+        { "a failed create is left alone", Cmd(GroupStatus.CreateFailed), [], [] },
+    };
+
+    [Theory]
+    [MemberData(nameof(CmdRows))]
+    public void Cluster_mode_disabled(string name, DesiredGroup group, ObservedNode[] observed, NodeAction[] expected) =>
+        Assert.True(expected.SequenceEqual(Plan(group, observed)), $"{name}: got {string.Join(", ", Plan(group, observed))}");
+
+    public static TheoryData<string, ObservedNode[], NodeAction[]> CmeRows => new()
+    {
+        { "wait for cluster ids", [ClusterNode("c-0001-001", true), new ObservedNode("c-0001-002", ContainerState.Running, Reachable: true), ClusterNode("c-0002-001", true), ClusterNode("c-0002-002", true)],
+            [new Wait("node c-0001-002 has no cluster id yet")] },
+        { "everyone meets the seed", [ClusterNode("c-0001-001", true, knows: ["c-0001-001", "c-0002-001"]), ClusterNode("c-0001-002", true), ClusterNode("c-0002-001", true), ClusterNode("c-0002-002", true)],
+            [new ClusterMeet("c-0001-001", "c-0001-002"), new ClusterMeet("c-0001-001", "c-0002-002")] },
+        { "wait for gossip", [ClusterNode("c-0001-001", true), ClusterNode("c-0001-002", true, knows: ["c-0001-001", "c-0001-002"]), ClusterNode("c-0002-001", true), ClusterNode("c-0002-002", true)],
+            [new Wait("gossip has not introduced every node to c-0001-002 yet")] },
+        { "slots and replicas", [ClusterNode("c-0001-001", true), ClusterNode("c-0001-002", true), ClusterNode("c-0002-001", true, slots: "8192-9000"), ClusterNode("c-0002-002", true)],
+            [new AssignSlots("c-0001-001", "0-8191"), new AssignSlots("c-0002-001", "9001-16383"), new ClusterReplicate("c-0001-002", "c-0001-001"), new ClusterReplicate("c-0002-002", "c-0002-001")] },
+        { "wait for cluster state ok", [ClusterNode("c-0001-001", true, "0-8191"), ClusterNode("c-0001-002", false, master: "c-0001-001", ok: false), ClusterNode("c-0002-001", true, "8192-16383"), ClusterNode("c-0002-002", false, master: "c-0002-001")],
+            [new Wait("cluster_state is not ok on c-0001-002")] },
+        { "a slot another primary serves is not assigned twice", [ClusterNode("c-0001-001", true, "0-8191,9000"), ClusterNode("c-0001-002", false, master: "c-0001-001"), ClusterNode("c-0002-001", true, "8192-8999,9001-16383"), ClusterNode("c-0002-002", false, master: "c-0002-001")],
+            [new MarkNode("c-0001-001", NodeStatus.Available, NodeRole.Primary), new MarkNode("c-0001-002", NodeStatus.Available, NodeRole.Replica),
+             new MarkNode("c-0002-001", NodeStatus.Available, NodeRole.Primary), new MarkNode("c-0002-002", NodeStatus.Available, NodeRole.Replica),
+             new MarkShard("0001", ShardStatus.Available), new MarkShard("0002", ShardStatus.Available), new MarkGroup(GroupStatus.Available, "Replication group c created")] },
+    };
+
+    [Theory]
+    [MemberData(nameof(CmeRows))]
+    public void Cluster_mode_enabled(string name, ObservedNode[] observed, NodeAction[] expected) =>
+        Assert.True(expected.SequenceEqual(Plan(Cme(), observed)), $"{name}: got {string.Join(", ", Plan(Cme(), observed))}");
+
+    [Fact]
+    public void Memcached_cluster_becomes_available_when_every_node_answers()
+    {
+        var cluster = new DesiredCluster("m", CacheClusterStatus.Creating,
+            [new DesiredNode("m-0001", null, NodeRole.Primary, "az-a", NodeStatus.Creating, 7001), new DesiredNode("m-0002", null, NodeRole.Primary, "az-a", NodeStatus.Creating, 7002)]);
+        Assert.Equal([new StartContainer("m-0002")], GroupPlanner.Plan(cluster, Seen(Up("m-0001"))));
+        Assert.Equal([new Wait("node m-0002 is starting")], GroupPlanner.Plan(cluster, Seen(Up("m-0001"), new ObservedNode("m-0002", ContainerState.Running))));
+        Assert.Equal(
+            [new MarkNode("m-0001", NodeStatus.Available, NodeRole.Primary), new MarkNode("m-0002", NodeStatus.Available, NodeRole.Primary), new MarkGroup(GroupStatus.Available, "Cache cluster m created")],
+            GroupPlanner.Plan(cluster, Seen(Up("m-0001"), Up("m-0002"))));
+    }
+}
