@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
+# Build the node images from Debian's packages, without any registry:
+#   ${CONTROLPLANE_REDIS_IMAGE:-controlplane/redis:7.0}          redis-server (+ redis-cli)
+#   ${CONTROLPLANE_MEMCACHED_IMAGE:-controlplane/memcached:1.6}  memcached
+# Each is a single-layer image (like FROM scratch): the binaries, the shared libraries that ldd
+# finds for them, the dynamic loader, /etc/passwd+group (root, nobody), /tmp and /data.
+# No entrypoint: run e.g. `redis-server --port 7000` or `memcached -p 11211 -u nobody`.
+#
+# Usage: deploy/images/build.sh [DOCKER_HOST_URI...]   (default: $DOCKER_HOST or the default engine)
+# An image whose label controlplane.image.key matches is left alone, so re-runs take a second.
+# Root file systems are cached as tarballs in ${CONTROLPLANE_IMAGE_CACHE:-/var/cache/controlplane/images}.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../lib/common.sh
+source "$here/../lib/common.sh"
+
+redis_image=${CONTROLPLANE_REDIS_IMAGE:-controlplane/redis:7.0}
+memcached_image=${CONTROLPLANE_MEMCACHED_IMAGE:-controlplane/memcached:1.6}
+if (($# > 0)); then hosts=("$@"); else hosts=("${DOCKER_HOST:-}"); fi
+
+# redis-tools ships the real redis-server binary (redis-server's package only adds a symlink to
+# redis-check-rdb); redis-cli and redis-benchmark are wanted on the host by the benchmarks anyway.
+cp_ensure_apt_packages redis-tools
+
+recipe=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-12)
+redis_version=$(dpkg-query -W -f='${Version}' redis-tools)
+memcached_version=$(apt-cache policy memcached | sed -n 's/^ *Candidate: //p')
+if [[ -z $memcached_version || $memcached_version == "(none)" ]]; then
+  _cp_apt_update_once
+  memcached_version=$(apt-cache policy memcached | sed -n 's/^ *Candidate: //p')
+fi
+redis_key="redis-tools=$redis_version;recipe=$recipe"
+memcached_key="memcached=$memcached_version;recipe=$recipe"
+
+cache=${CONTROLPLANE_IMAGE_CACHE:-/var/cache/controlplane/images}
+work=$(mktemp -d /tmp/cp-images.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+dk() { local host=$1; shift; if [[ -n $host ]]; then docker -H "$host" "$@"; else docker "$@"; fi; }
+
+image_key() {
+  dk "$1" image inspect -f '{{index .Config.Labels "controlplane.image.key"}}' "$2" 2>/dev/null || true
+}
+
+# Copy each binary and every library ldd resolves for it (plus the loader) into ROOTFS.
+copy_with_libs() {
+  local rootfs=$1 bin lib
+  shift
+  for bin in "$@"; do
+    ldd "$bin" | grep -q 'not found' && { ldd "$bin" >&2; cp_die "missing libraries for $bin"; return; }
+    for lib in $(ldd "$bin" | grep -oE '(^|[[:space:]])/[^[:space:]]+'); do
+      mkdir -p "$rootfs$(dirname "$lib")"
+      cp -L "$lib" "$rootfs$lib"
+    done
+  done
+}
+
+base_rootfs() {
+  local rootfs=$1
+  mkdir -p "$rootfs"/{etc,usr/bin,data,tmp}
+  chmod 1777 "$rootfs/tmp" "$rootfs/data"
+  printf '%s\n' 'root:x:0:0:root:/root:/sbin/nologin' \
+    'nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin' >"$rootfs/etc/passwd"
+  printf '%s\n' 'root:x:0:' 'nogroup:x:65534:' >"$rootfs/etc/group"
+  printf '%s\n' 'passwd: files' 'group: files' 'hosts: files' >"$rootfs/etc/nsswitch.conf"
+  printf '%s\n' '127.0.0.1 localhost' '::1 localhost' >"$rootfs/etc/hosts"
+}
+
+build_redis_rootfs() {
+  local rootfs=$work/redis
+  base_rootfs "$rootfs"
+  cp /usr/bin/redis-check-rdb "$rootfs/usr/bin/redis-server"
+  cp /usr/bin/redis-cli "$rootfs/usr/bin/redis-cli"
+  ln -s redis-server "$rootfs/usr/bin/redis-sentinel"
+  copy_with_libs "$rootfs" /usr/bin/redis-check-rdb /usr/bin/redis-cli
+}
+
+build_memcached_rootfs() {
+  local rootfs=$work/memcached deps
+  base_rootfs "$rootfs"
+  # Take the binary from the .deb (no memcached service on the host), its libraries from the host.
+  deps=$(apt-cache depends --important memcached | sed -n 's/^ *Depends: \(lib[^ <>]*\)$/\1/p')
+  # shellcheck disable=SC2086  # one package name a word
+  cp_ensure_apt_packages $deps
+  (cd "$work" && apt-get download -qq -o APT::Sandbox::User=root "memcached=$memcached_version") >&2
+  dpkg -x "$work"/memcached_*.deb "$work/memcached-deb"
+  cp "$work/memcached-deb/usr/bin/memcached" "$rootfs/usr/bin/memcached"
+  copy_with_libs "$rootfs" "$rootfs/usr/bin/memcached"
+}
+
+# rootfs_tar KIND KEY: print the path of KIND's root file system as a tarball, built when the
+# cache has none for KEY (test runs start new engines every time; the cache makes that quick).
+rootfs_tar() {
+  local kind=$1 key=$2 tar
+  tar=$cache/$kind-$(printf '%s' "$key" | sha256sum | cut -c1-16).tar
+  if [[ ! -s $tar ]]; then
+    "build_${kind}_rootfs"
+    mkdir -p "$cache"
+    rm -f "$cache/$kind"-*.tar
+    tar -C "$work/$kind" --numeric-owner --owner=0 --group=0 -cf "$tar.$$" . && mv "$tar.$$" "$tar"
+  fi
+  printf '%s\n' "$tar"
+}
+
+# import_image HOST TAR IMAGE KEY CMD: load the root file system TAR into HOST as IMAGE.
+import_image() {
+  local host=$1 tar=$2 image=$3 key=$4 cmd=$5
+  cp_log "importing $image into ${host:-default engine} ($key)"
+  dk "$host" image import \
+    --change "LABEL controlplane.image.key=\"$key\"" \
+    --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
+    --change 'WORKDIR /data' \
+    --change "CMD [\"$cmd\"]" \
+    --message "controlplane $key" - "$image" <"$tar" >/dev/null
+}
+
+for spec in "redis|$redis_image|$redis_key|redis-server" \
+  "memcached|$memcached_image|$memcached_key|memcached"; do
+  IFS='|' read -r kind image key cmd <<<"$spec"
+  stale=()
+  for host in "${hosts[@]}"; do
+    if [[ $(image_key "$host" "$image") == "$key" ]]; then
+      cp_log "$image is up to date on ${host:-default engine}"
+    else
+      stale+=("$host")
+    fi
+  done
+  ((${#stale[@]} > 0)) || continue
+  tar=$(rootfs_tar "$kind" "$key")
+  pids=()
+  for host in "${stale[@]}"; do
+    import_image "$host" "$tar" "$image" "$key" "$cmd" &
+    pids+=("$!")
+  done
+  for pid in "${pids[@]}"; do wait "$pid"; done
+done

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Run the control plane locally: Postgres, one Docker engine (az-a), the node images, the
+# migrations, then the API in the foreground. Ctrl-C stops what this script started; the data
+# stays in the state folder and the next run reuses it.
+#
+#   CONTROLPLANE_STATE_DIR   state folder (default ./.state, relative to the repo root)
+#   CONTROLPLANE_PG_PORT     Postgres port on 127.0.0.1 (default 55432)
+#   CONTROLPLANE_URL         API address (default http://127.0.0.1:8080)
+#   CONTROLPLANE_DOCKER_HOST use this Docker engine for az-a instead of starting one, if it answers
+#   CONTROLPLANE_REDIS_IMAGE, CONTROLPLANE_MEMCACHED_IMAGE   image names (see images/build.sh)
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+# shellcheck source=lib/common.sh
+source deploy/lib/common.sh
+
+state=$(_cp_abs_dir "${CONTROLPLANE_STATE_DIR:-./.state}")
+pg_port=${CONTROLPLANE_PG_PORT:-55432}
+url=${CONTROLPLANE_URL:-http://127.0.0.1:8080}
+conn="Host=127.0.0.1;Port=$pg_port;Database=controlplane;Username=postgres"
+
+api_env=(
+  "ConnectionStrings__ControlPlane=$conn"
+  "ASPNETCORE_URLS=$url"
+  "ControlPlane__AvailabilityZones__0__Name=az-a"
+  "ControlPlane__AvailabilityZones__0__Host=127.0.0.1"
+  "ControlPlane__SnapshotDir=$state/snapshots"
+)
+# The API's catalog has the default image names; tell it only about overridden ones.
+if [[ -n ${CONTROLPLANE_REDIS_IMAGE:-}${CONTROLPLANE_MEMCACHED_IMAGE:-} ]]; then
+  api_env+=(
+    ControlPlane__EngineVersions__0__Engine=redis
+    ControlPlane__EngineVersions__0__Version=7.0
+    "ControlPlane__EngineVersions__0__Image=${CONTROLPLANE_REDIS_IMAGE:-controlplane/redis:7.0}"
+    ControlPlane__EngineVersions__1__Engine=memcached
+    ControlPlane__EngineVersions__1__Version=1.6
+    "ControlPlane__EngineVersions__1__Image=${CONTROLPLANE_MEMCACHED_IMAGE:-controlplane/memcached:1.6}"
+  )
+fi
+
+CP_PG_STARTED=0
+CP_ENGINE_STARTED=0
+api_pid=
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  trap '' PIPE # a closed terminal or pipe must not cut the cleanup short
+  set +e
+  if [[ -n $api_pid ]] && _cp_pid_alive "$api_pid"; then
+    cp_log "stopping the API"
+    kill -TERM -- "-$api_pid" 2>/dev/null || true
+    for _ in $(seq 100); do _cp_pid_alive "$api_pid" || break; sleep 0.1; done
+    kill -KILL -- "-$api_pid" 2>/dev/null || true
+  fi
+  if ((CP_ENGINE_STARTED)); then cp_stop_engine az-a "$state" || true; fi
+  if ((CP_PG_STARTED)); then cp_stop_postgres "$state" || true; fi
+  cp_log "stopped; data kept in $state"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+cp_start_postgres "$state" "$pg_port"
+
+if [[ -n ${CONTROLPLANE_DOCKER_HOST:-} ]] && _cp_engine_answers "$CONTROLPLANE_DOCKER_HOST"; then
+  docker_uri=$CONTROLPLANE_DOCKER_HOST
+  cp_log "using Docker engine $docker_uri for az-a"
+else
+  if [[ -n ${CONTROLPLANE_DOCKER_HOST:-} ]]; then
+    cp_log "CONTROLPLANE_DOCKER_HOST=$CONTROLPLANE_DOCKER_HOST does not answer; starting our own engine"
+  fi
+  cp_start_engine az-a "$state" >/dev/null
+  docker_uri=$CP_ENGINE_URI
+fi
+
+deploy/images/build.sh "$docker_uri"
+mkdir -p "$state/snapshots"
+
+cp_log "applying migrations"
+dotnet run --project migrations/ControlPlane.Migrations -c Release -- "$conn"
+
+echo "Swagger UI: $url/swagger"
+# Own session and process group: stopping it reaches both `dotnet run` and the API it launched.
+env "${api_env[@]}" "ControlPlane__AvailabilityZones__0__DockerEndpoint=$docker_uri" \
+  setsid dotnet run --project src/ControlPlane.Api -c Release --no-launch-profile &
+api_pid=$!
+wait "$api_pid"
