@@ -1,5 +1,7 @@
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Endpoints;
+using ControlPlane.Api.Engines;
+using ControlPlane.Api.Reconciliation;
 using ControlPlane.Api.Http;
 using ControlPlane.Api.Options;
 using ControlPlane.Api.Runtime;
@@ -31,6 +33,20 @@ builder.Services.AddSingleton<IValidator<CacheClusterSpec>, CacheClusterSpecVali
 builder.Services.AddScoped<Idempotency>();
 builder.Services.AddSingleton<JsonBodies>();
 builder.Services.AddSingleton<ZoneHealth>();
+
+// The reconciler: zones, engine admin clients, the planner's executor and its wake-ups.
+builder.Services.AddSingleton<ZoneRegistry>();
+builder.Services.AddSingleton<RedisAdmin>();
+builder.Services.AddSingleton<MemcachedAdmin>();
+builder.Services.AddSingleton<NodeSpecs>();
+builder.Services.AddSingleton<PortAllocator>();
+builder.Services.AddSingleton<Observer>();
+builder.Services.AddSingleton<Converger>();
+builder.Services.AddSingleton<ReconcileSignal>();
+builder.Services.AddSingleton<Reconciler>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
+builder.Services.AddHostedService<ChangeListener>();
+builder.Services.AddHostedService<ContainerEventWatcher>();
 
 builder.Services.ConfigureHttpJsonOptions(o => JsonBodies.Configure(o.SerializerOptions));
 // A body that does not bind throws, so ApiExceptionHandler can answer with the contract's problem details.

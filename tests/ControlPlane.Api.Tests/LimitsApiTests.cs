@@ -27,6 +27,7 @@ public sealed class LimitsApiTests(PostgresFixture postgres) : ApiTest(postgres)
         { "unknown node type", "\"nodeType\":\"cache.galactic\"", ErrorCodes.InvalidParameterValue, "nodeType" },
         { "disabled with 2 shards", "\"numShards\":2", ErrorCodes.InvalidParameterCombination, "numShards" },
         { "enabled with 500 shards over the default quota", "\"clusterMode\":\"enabled\",\"numShards\":500,\"replicasPerShard\":0", ErrorCodes.NodeGroupsPerReplicationGroupQuotaExceeded, "numShards" },
+        { "enabled without replicas keeps failover on", "\"clusterMode\":\"enabled\",\"numShards\":2,\"replicasPerShard\":0", null, null },
         { "enabled with 501 shards", "\"clusterMode\":\"enabled\",\"numShards\":501", ErrorCodes.InvalidParameterValue, "numShards" },
         { "enabled with 0 shards", "\"clusterMode\":\"enabled\",\"numShards\":0", ErrorCodes.InvalidParameterValue, "numShards" },
         { "enabled with 3 shards and 2 replicas", "\"clusterMode\":\"enabled\",\"numShards\":3,\"replicasPerShard\":2", null, null },

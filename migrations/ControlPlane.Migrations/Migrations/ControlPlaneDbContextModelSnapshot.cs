@@ -181,6 +181,26 @@ namespace ControlPlane.Migrations.Migrations
                     b.ToTable("idempotency_keys", (string)null);
                 });
 
+            modelBuilder.Entity("ControlPlane.Api.Data.PortLeaseEntity", b =>
+                {
+                    b.Property<string>("Host")
+                        .HasColumnType("text");
+
+                    b.Property<int>("Port")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("NodeId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.HasKey("Host", "Port");
+
+                    b.HasIndex("NodeId")
+                        .IsUnique();
+
+                    b.ToTable("port_leases", (string)null);
+                });
+
             modelBuilder.Entity("ControlPlane.Api.Data.RedisNodeEntity", b =>
                 {
                     b.Property<string>("Id")

@@ -17,6 +17,7 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
     public DbSet<EventEntity> Events => Set<EventEntity>();
     public DbSet<IdempotencyRecordEntity> IdempotencyRecords => Set<IdempotencyRecordEntity>();
     public DbSet<TestFailoverEntity> TestFailovers => Set<TestFailoverEntity>();
+    public DbSet<PortLeaseEntity> PortLeases => Set<PortLeaseEntity>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder builder)
     {
@@ -94,6 +95,12 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
         {
             e.ToTable("idempotency_keys");
             e.HasKey(x => x.Key);
+        });
+        model.Entity<PortLeaseEntity>(e =>
+        {
+            e.ToTable("port_leases");
+            e.HasKey(x => new { x.Host, x.Port });
+            e.HasIndex(x => x.NodeId).IsUnique();
         });
         model.Entity<TestFailoverEntity>(e =>
         {

@@ -145,3 +145,11 @@ public sealed class TestFailoverEntity
     public DateTimeOffset RequestedAt { get; set; }
     public DateTimeOffset? CompletedAt { get; set; }
 }
+
+/// <summary>A port handed to a node on a host; unique per host. Redis Cluster also takes port + 10000 for its bus.</summary>
+public sealed class PortLeaseEntity
+{
+    public required string Host { get; set; }
+    public int Port { get; set; }
+    public required string NodeId { get; set; }
+}

@@ -39,10 +39,12 @@ public static class ReplicationGroupsApi
     public static ReplicationGroupSpec ToSpec(this CreateReplicationGroupRequest r, Catalog catalog)
     {
         var replicas = r.ReplicasPerShard ?? 1;
-        var failover = r.AutomaticFailover ?? replicas >= 1;
+        var mode = r.ClusterMode ?? ClusterMode.Disabled;
+        // Cluster mode enabled always has automatic failover, as on ElastiCache, even without a replica to fail over to.
+        var failover = r.AutomaticFailover ?? (mode == ClusterMode.Enabled || replicas >= 1);
         return new ReplicationGroupSpec(
             Identifiers.Normalize(r.Id ?? ""), r.Description ?? "", r.EngineVersion ?? catalog.NewestVersion(Catalog.Redis),
-            r.NodeType ?? "cache.small", r.ClusterMode ?? ClusterMode.Disabled, r.NumShards ?? 1, replicas,
+            r.NodeType ?? "cache.small", mode, r.NumShards ?? 1, replicas,
             failover, r.MultiAz ?? (failover && replicas >= 1), r.TransitEncryption ?? false, r.AuthToken,
             r.SnapshotRetentionLimit ?? 0, r.SnapshotWindow, r.RestoreFromSnapshot is { } s ? Identifiers.Normalize(s) : null,
             r.Shards?.Select(s => new ShardSpec(s.Slots, s.PrimaryAz, s.ReplicaAzs)).ToList(), r.ExpiresAt);

@@ -50,6 +50,8 @@ public sealed class ControlPlaneOptions
     public List<NodeTypeOptions> NodeTypes { get; set; } = [];
     public List<EngineVersionOptions> EngineVersions { get; set; } = [];
 
+    public ReconcilerOptions Reconciler { get; set; } = new();
+
     /// <summary>How long events are kept.</summary>
     public TimeSpan EventRetention { get; set; } = TimeSpan.FromDays(14);
 
@@ -66,4 +68,34 @@ public sealed class ControlPlaneOptions
             ? EngineVersions.Select(v => new EngineVersion(v.Engine, v.Version, v.Image)).ToList()
             : [new(Catalog.Redis, "7.0", "controlplane/redis:7.0"), new(Catalog.Memcached, "1.6", "controlplane/memcached:1.6")],
         Zones.Select(z => z.Name).ToList());
+}
+
+public sealed class ReconcilerOptions
+{
+    /// <summary>Off for API-only processes and tests; the API then only stores desired state.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Marks this control plane's containers, so several control planes can share an engine.</summary>
+    [Required, RegularExpression("^[a-z][a-z0-9-]{0,19}$")]
+    public string Instance { get; set; } = "cp";
+
+    /// <summary>Node ports come from this range; the cluster bus takes port + 10000, so the range ends below 55536.</summary>
+    [Range(1024, 55535)]
+    public int PortRangeStart { get; set; } = 7000;
+
+    [Range(1024, 55535)]
+    public int PortRangeEnd { get; set; } = 7999;
+
+    /// <summary>A periodic pass catches what events missed; health probes run on it too.</summary>
+    public TimeSpan PassInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Consecutive failed probes before a running node is declared failed.</summary>
+    [Range(1, 100)]
+    public int FailureThreshold { get; set; } = 3;
+
+    /// <summary>How long a create may wait for nodes, sync and gossip before the group is create-failed.</summary>
+    public TimeSpan CreateTimeout { get; set; } = TimeSpan.FromMinutes(3);
+
+    /// <summary>How long one group's convergence may hold a pass while it only waits.</summary>
+    public TimeSpan ConvergeBudget { get; set; } = TimeSpan.FromSeconds(20);
 }

@@ -10,6 +10,7 @@ public static class Labels
     public const string Node = "controlplane.node";          // node id
     public const string Port = "controlplane.port";
     public const string SpecHash = "controlplane.spec-hash";
+    public const string Instance = "controlplane.instance"; // which control plane owns it (engines may be shared)
 }
 
 /// <summary>What to run for one node: host networking, one loopback port, limits from the node type.</summary>

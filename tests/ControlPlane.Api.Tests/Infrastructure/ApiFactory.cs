@@ -8,7 +8,7 @@ using Microsoft.Extensions.Time.Testing;
 namespace ControlPlane.Api.Tests.Infrastructure;
 
 /// <summary>The real API host on a real database; the clock is a FakeTimeProvider the test moves.</summary>
-public sealed class ApiFactory(string connectionString, IReadOnlyDictionary<string, string?>? settings = null) : WebApplicationFactory<Program>
+public sealed class ApiFactory(string connectionString, IReadOnlyDictionary<string, string?>? settings = null, bool fakeClock = true) : WebApplicationFactory<Program>
 {
     public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
 
@@ -16,9 +16,12 @@ public sealed class ApiFactory(string connectionString, IReadOnlyDictionary<stri
     {
         builder.UseEnvironment("Testing");
         builder.UseSetting("ConnectionStrings:ControlPlane", connectionString);
+        // API tests play the reconciler's part themselves; the reconciler tests turn it on.
+        builder.UseSetting("ControlPlane:Reconciler:Enabled", "false");
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
             builder.UseSetting(key, value);
-        builder.ConfigureServices(services => services.AddSingleton<TimeProvider>(Clock));
+        if (fakeClock)
+            builder.ConfigureServices(services => services.AddSingleton<TimeProvider>(Clock));
     }
 
     public ControlPlaneDbContext NewDbContext() => Migrator.CreateContext(connectionString);

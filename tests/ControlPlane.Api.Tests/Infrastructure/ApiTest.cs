@@ -19,10 +19,13 @@ public abstract class ApiTest(PostgresFixture postgres) : IAsyncLifetime
 
     protected virtual IReadOnlyDictionary<string, string?>? Settings => null;
 
+    /// <summary>API tests move a fake clock; tests of the running reconciler need real time.</summary>
+    protected virtual bool FakeClock => true;
+
     public virtual async Task InitializeAsync()
     {
         ConnectionString = await postgres.NewDatabaseAsync();
-        Factory = new ApiFactory(ConnectionString, Settings);
+        Factory = new ApiFactory(ConnectionString, Settings, FakeClock);
         Client = Factory.CreateClient();
     }
 

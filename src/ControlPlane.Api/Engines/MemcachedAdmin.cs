@@ -1,0 +1,60 @@
+using System.Net.Sockets;
+using System.Text;
+
+namespace ControlPlane.Api.Engines;
+
+/// <summary>Probes of Memcached nodes over its text protocol; a node that does not answer within a second is null.</summary>
+public sealed class MemcachedAdmin
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(1);
+
+    /// <summary>"1.6.18" from "VERSION 1.6.18", or null when the node does not answer.</summary>
+    public async Task<string?> VersionAsync(string host, int port, CancellationToken ct)
+    {
+        var lines = await RequestAsync(host, port, "version", line => line.StartsWith("VERSION ", StringComparison.Ordinal), ct);
+        return lines?[^1]["VERSION ".Length..];
+    }
+
+    /// <summary>The STAT lines of "stats" (curr_items, bytes, limit_maxbytes, evictions...), or null when the node does not answer.</summary>
+    public async Task<IReadOnlyDictionary<string, string>?> StatsAsync(string host, int port, CancellationToken ct)
+    {
+        var lines = await RequestAsync(host, port, "stats", line => line == "END", ct);
+        return lines?
+            .Select(line => line.Split(' ', 3))
+            .Where(parts => parts.Length == 3 && parts[0] == "STAT")
+            .ToDictionary(parts => parts[1], parts => parts[2]);
+    }
+
+    // One connection per request: probes are rare and Memcached connections are cheap, so there is
+    // no pool to keep healthy. Reads lines until `last` matches; null on any failure or timeout.
+    private static async Task<List<string>?> RequestAsync(
+        string host, int port, string command, Func<string, bool> last, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(Timeout);
+        try
+        {
+            using var client = new TcpClient { NoDelay = true };
+            await client.ConnectAsync(host, port, timeout.Token);
+            var stream = client.GetStream();
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(command + "\r\n"), timeout.Token);
+
+            using var reader = new StreamReader(stream, Encoding.ASCII);
+            var lines = new List<string>();
+            while (await reader.ReadLineAsync(timeout.Token) is { } line)
+            {
+                if (line == "ERROR" || line.StartsWith("CLIENT_ERROR", StringComparison.Ordinal)
+                    || line.StartsWith("SERVER_ERROR", StringComparison.Ordinal))
+                    return null;
+                lines.Add(line);
+                if (last(line))
+                    return lines;
+            }
+            return null;
+        }
+        catch (Exception e) when (e is SocketException or IOException || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,288 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using StackExchange.Redis;
+
+namespace ControlPlane.Api.Engines;
+
+public enum RedisRole { Master, Replica }
+
+public enum ClusterFailoverMode { Default, Force, Takeover }
+
+/// <summary>What one probe of a Redis node saw. Cluster fields are null when cluster mode is off.</summary>
+public sealed record RedisNodeState(
+    RedisRole Role,
+    string? MasterHost,
+    int? MasterPort,
+    bool MasterLinkUp,
+    long ReplicationOffset,
+    int ConnectedReplicas,
+    bool Loading,
+    bool SyncInProgress,
+    long KeyCount,
+    string Version,
+    long UsedMemoryBytes,
+    long MaxMemoryBytes,
+    bool ClusterEnabled,
+    string? ClusterState,
+    string? MyId,
+    int? ClusterKnownNodes,
+    int? SlotsAssigned,
+    int? SlotsOk);
+
+/// <summary>
+/// Administration of Redis nodes by host and port. One connection per node, kept until the node is
+/// forgotten. Probes never throw for an unreachable node; admin commands do (RedisException).
+/// </summary>
+public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger) : IAsyncDisposable
+{
+    /// <summary>Redis' default: the cluster bus listens on the client port + 10000.</summary>
+    public const int ClusterBusOffset = 10000;
+
+    private readonly ConcurrentDictionary<string, Connection> _connections = new();
+
+    public async Task<RedisNodeState?> ProbeAsync(string host, int port, CancellationToken ct)
+    {
+        try
+        {
+            var server = await ServerAsync(host, port, ct);
+            // One round trip: every command is written before any reply is awaited. INFO rather than
+            // PING proves the node alive, because it also answers while the node is loading its data.
+            // The connection already knows whether the node runs in cluster mode.
+            var info = server.ExecuteAsync("INFO", "server", "memory", "persistence", "replication", "cluster", "keyspace");
+            var clusterInfo = server.ServerType == ServerType.Cluster ? server.ExecuteAsync("CLUSTER", "INFO") : null;
+            var myId = server.ServerType == ServerType.Cluster ? server.ExecuteAsync("CLUSTER", "MYID") : null;
+            await Task.WhenAll(new Task?[] { info, clusterInfo, myId }.OfType<Task>()).WaitAsync(ct);
+
+            var fields = ParseFields((string?)await info ?? "");
+            if (Int(fields, "cluster_enabled") == 1 && clusterInfo is null)
+            {
+                // Cluster mode without the connection noticing: rare, worth a second round trip.
+                clusterInfo = server.ExecuteAsync("CLUSTER", "INFO");
+                myId = server.ExecuteAsync("CLUSTER", "MYID");
+                await Task.WhenAll(clusterInfo, myId).WaitAsync(ct);
+            }
+            return ToState(fields,
+                clusterInfo is null ? null : ParseFields((string?)await clusterInfo ?? ""),
+                myId is null ? null : (string?)await myId);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            // Refused, timed out, LOADING/BUSY errors, or a connection disposed under us: the caller
+            // counts this as one failed probe, never as proof of death.
+            LogProbeFailed(logger, host, port, e.Message);
+            return null;
+        }
+    }
+
+    public Task ReplicaOfAsync(string host, int port, string masterHost, int masterPort, CancellationToken ct) =>
+        ExecuteAsync(host, port, ct, "REPLICAOF", masterHost, masterPort);
+
+    /// <summary>REPLICAOF NO ONE: the node keeps its data and starts accepting writes.</summary>
+    public Task PromoteAsync(string host, int port, CancellationToken ct) =>
+        ExecuteAsync(host, port, ct, "REPLICAOF", "NO", "ONE");
+
+    public async Task<string> ClusterMyIdAsync(string host, int port, CancellationToken ct) =>
+        (string?)await ExecuteAsync(host, port, ct, "CLUSTER", "MYID")
+        ?? throw new InvalidOperationException($"{host}:{port} returned no cluster id.");
+
+    /// <summary>Introduces the peer, whose cluster bus listens on the default port + 10000.</summary>
+    public Task ClusterMeetAsync(string host, int port, string peerHost, int peerPort, CancellationToken ct) =>
+        ClusterMeetAsync(host, port, peerHost, peerPort, peerPort + ClusterBusOffset, ct);
+
+    public Task ClusterMeetAsync(string host, int port, string peerHost, int peerPort, int peerBusPort, CancellationToken ct) =>
+        // The bus port argument exists from Redis 7.0 on; leave it out when it is the default.
+        peerBusPort == peerPort + ClusterBusOffset
+            ? ExecuteAsync(host, port, ct, "CLUSTER", "MEET", peerHost, peerPort)
+            : ExecuteAsync(host, port, ct, "CLUSTER", "MEET", peerHost, peerPort, peerBusPort);
+
+    public async Task<IReadOnlyList<ClusterNodeInfo>> ClusterNodesAsync(string host, int port, CancellationToken ct) =>
+        ClusterNodesParser.Parse((string?)await ExecuteAsync(host, port, ct, "CLUSTER", "NODES") ?? "");
+
+    public async Task<IReadOnlyDictionary<string, string>> ClusterInfoAsync(string host, int port, CancellationToken ct) =>
+        ParseFields((string?)await ExecuteAsync(host, port, ct, "CLUSTER", "INFO") ?? "");
+
+    /// <summary>CLUSTER ADDSLOTSRANGE (Redis 7.0+). Fails when a slot is already assigned, also to this node.</summary>
+    public Task ClusterAddSlotsRangeAsync(string host, int port, IEnumerable<(int Start, int End)> ranges, CancellationToken ct)
+    {
+        var args = new List<object> { "ADDSLOTSRANGE" };
+        foreach (var (start, end) in ranges)
+        {
+            args.Add(start);
+            args.Add(end);
+        }
+        return args.Count == 1 ? Task.CompletedTask : ExecuteAsync(host, port, ct, "CLUSTER", [.. args]);
+    }
+
+    /// <summary>Fails with "ERR Unknown node" until gossip has told this node about the master: wait for it in CLUSTER NODES first.</summary>
+    public Task ClusterReplicateAsync(string host, int port, string masterId, CancellationToken ct) =>
+        ExecuteAsync(host, port, ct, "CLUSTER", "REPLICATE", masterId);
+
+    /// <summary>Has to reach every live node within 60 s, or gossip brings the forgotten node back.</summary>
+    public Task ClusterForgetAsync(string host, int port, string nodeId, CancellationToken ct) =>
+        ExecuteAsync(host, port, ct, "CLUSTER", "FORGET", nodeId);
+
+    /// <summary>Sent to the replica that is to take over its master's slots.</summary>
+    public Task ClusterFailoverAsync(string host, int port, ClusterFailoverMode mode, CancellationToken ct) => mode switch
+    {
+        ClusterFailoverMode.Force => ExecuteAsync(host, port, ct, "CLUSTER", "FAILOVER", "FORCE"),
+        ClusterFailoverMode.Takeover => ExecuteAsync(host, port, ct, "CLUSTER", "FAILOVER", "TAKEOVER"),
+        _ => ExecuteAsync(host, port, ct, "CLUSTER", "FAILOVER"),
+    };
+
+    /// <summary>Closes the cached connection of a node that was removed (its port may be reused by another node). Not CLUSTER FORGET.</summary>
+    public async ValueTask DisconnectAsync(string host, int port)
+    {
+        if (_connections.TryRemove(Key(host, port), out var connection))
+            await connection.DisposeAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var key in _connections.Keys)
+        {
+            if (_connections.TryRemove(key, out var connection))
+                await connection.DisposeAsync();
+        }
+    }
+
+    private async Task<RedisResult> ExecuteAsync(string host, int port, CancellationToken ct, string command, params object[] args)
+    {
+        var server = await ServerAsync(host, port, ct);
+        return await server.ExecuteAsync(command, args).WaitAsync(ct);
+    }
+
+    private async Task<IServer> ServerAsync(string host, int port, CancellationToken ct)
+    {
+        var connection = _connections.GetOrAdd(Key(host, port), _ => new Connection());
+        return await connection.ServerAsync(host, port, ct);
+    }
+
+    private static string Key(string host, int port) => $"{host}:{port}";
+
+    private static RedisNodeState ToState(
+        IReadOnlyDictionary<string, string> info, IReadOnlyDictionary<string, string>? cluster, string? myId)
+    {
+        var replica = info.GetValueOrDefault("role") == "slave";
+        return new RedisNodeState(
+            Role: replica ? RedisRole.Replica : RedisRole.Master,
+            MasterHost: replica ? info.GetValueOrDefault("master_host") : null,
+            MasterPort: replica ? (int?)Int(info, "master_port") : null,
+            MasterLinkUp: replica && info.GetValueOrDefault("master_link_status") == "up",
+            ReplicationOffset: Long(info, replica ? "slave_repl_offset" : "master_repl_offset"),
+            ConnectedReplicas: Int(info, "connected_slaves"),
+            Loading: Int(info, "loading") == 1,
+            SyncInProgress: Int(info, "master_sync_in_progress") == 1,
+            KeyCount: KeyCount(info),
+            Version: info.GetValueOrDefault("redis_version") ?? "",
+            UsedMemoryBytes: Long(info, "used_memory"),
+            MaxMemoryBytes: Long(info, "maxmemory"),
+            ClusterEnabled: cluster is not null,
+            ClusterState: cluster?.GetValueOrDefault("cluster_state"),
+            MyId: myId,
+            ClusterKnownNodes: cluster is null ? null : Int(cluster, "cluster_known_nodes"),
+            SlotsAssigned: cluster is null ? null : Int(cluster, "cluster_slots_assigned"),
+            SlotsOk: cluster is null ? null : Int(cluster, "cluster_slots_ok"));
+    }
+
+    // The keyspace section ("db0:keys=12,expires=0,avg_ttl=0") counts what DBSIZE counts, over every
+    // database, and unlike DBSIZE it answers while the node is loading.
+    private static long KeyCount(IReadOnlyDictionary<string, string> info) =>
+        info.Where(f => f.Key.StartsWith("db", StringComparison.Ordinal) && f.Key[2..].All(char.IsAsciiDigit))
+            .Sum(f => f.Value.Split(',')
+                .Select(p => p.Split('='))
+                .Where(kv => kv.Length == 2 && kv[0] == "keys")
+                .Select(kv => long.Parse(kv[1], CultureInfo.InvariantCulture))
+                .FirstOrDefault());
+
+    /// <summary>INFO and CLUSTER INFO: "key:value" lines, "# Section" headers.</summary>
+    internal static IReadOnlyDictionary<string, string> ParseFields(string text)
+    {
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var line in text.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var colon = line.IndexOf(':');
+            if (line[0] != '#' && colon > 0)
+                fields[line[..colon]] = line[(colon + 1)..];
+        }
+        return fields;
+    }
+
+    private static long Long(IReadOnlyDictionary<string, string> fields, string key) =>
+        long.TryParse(fields.GetValueOrDefault(key), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : 0;
+
+    private static int Int(IReadOnlyDictionary<string, string> fields, string key) => (int)Long(fields, key);
+
+    /// <summary>One node's multiplexer, replaced when it has lost its node.</summary>
+    private sealed class Connection : IAsyncDisposable
+    {
+        private readonly SemaphoreSlim _gate = new(1, 1);
+        private ConnectionMultiplexer? _multiplexer;
+        private bool _disposed;
+
+        public async Task<IServer> ServerAsync(string host, int port, CancellationToken ct)
+        {
+            await _gate.WaitAsync(ct);
+            try
+            {
+                // Forgotten while we waited: connecting now would leak a multiplexer nobody disposes.
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                if (_multiplexer is not null)
+                {
+                    var server = _multiplexer.GetServer(host, port);
+                    if (server.IsConnected)
+                        return server;
+                    // Its background reconnect backs off for seconds; a fresh connect is bounded by
+                    // ConnectTimeout and sees a restarted node at once.
+                    await _multiplexer.DisposeAsync();
+                    _multiplexer = null;
+                }
+                // Not cancellable: it ends within ConnectTimeout, and abandoning it would leak it.
+                _multiplexer = await ConnectionMultiplexer.ConnectAsync(Options(host, port));
+                return _multiplexer.GetServer(host, port);
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _gate.WaitAsync();
+            try
+            {
+                _disposed = true;
+                if (_multiplexer is not null)
+                    await _multiplexer.DisposeAsync();
+                _multiplexer = null;
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }
+
+        private static ConfigurationOptions Options(string host, int port) => new()
+        {
+            EndPoints = { { host, port } },
+            AllowAdmin = true,
+            ConnectTimeout = 1000,
+            SyncTimeout = 2000,
+            AsyncTimeout = 2000,
+            ConnectRetry = 1,
+            // A node that does not answer is reported at once; the next call connects afresh.
+            AbortOnConnectFail = true,
+            BacklogPolicy = BacklogPolicy.FailFast,
+            // We talk to this one node; no pub/sub channel or tie-breaker key for primary election.
+            ConfigurationChannel = "",
+            TieBreaker = "",
+            ClientName = "controlplane",
+            // Under RESP3 (this client's default) INFO and CLUSTER NODES/INFO are verbatim strings
+            // that read as "txt:..."; RESP2 gives the plain text every parser here expects.
+            Protocol = RedisProtocol.Resp2,
+        };
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Probe of {Host}:{Port} failed: {Reason}")]
+    private static partial void LogProbeFailed(ILogger logger, string host, int port, string reason);
+}

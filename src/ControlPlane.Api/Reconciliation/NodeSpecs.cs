@@ -1,0 +1,72 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using ControlPlane.Api.Options;
+using ControlPlane.Api.Runtime;
+using ControlPlane.Domain;
+using Microsoft.Extensions.Options;
+
+namespace ControlPlane.Api.Reconciliation;
+
+/// <summary>What a node's container runs. The spec hash label tells the reconciler when a container is outdated.</summary>
+public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog catalog)
+{
+    private string Instance => options.Value.Reconciler.Instance;
+
+    public string ContainerName(string nodeId) => $"{Instance}-{nodeId}";
+
+    public ContainerSpec Redis(string groupId, string shardId, string nodeId, string host, int port, string engineVersion, string nodeTypeName, bool cluster)
+    {
+        var nodeType = NodeType(nodeTypeName);
+        List<string> command =
+        [
+            "redis-server", "--port", Text(port), "--bind", host, "--protected-mode", "no", "--dir", "/data",
+            // Nodes are not persisted: replicas and snapshots keep the data, as on ElastiCache.
+            "--save", "", "--appendonly", "no",
+            "--maxmemory", Text(nodeType.MaxMemoryBytes), "--maxmemory-policy", "volatile-lru",
+        ];
+        if (cluster)
+            command.AddRange(["--cluster-enabled", "yes", "--cluster-config-file", $"nodes-{port}.conf", "--cluster-node-timeout", "15000"]);
+        return Spec(Catalog.Redis, groupId, shardId, nodeId, port, engineVersion, nodeType, command);
+    }
+
+    public ContainerSpec Memcached(string clusterId, string nodeId, string host, int port, string engineVersion, string nodeTypeName)
+    {
+        var nodeType = NodeType(nodeTypeName);
+        List<string> command =
+        [
+            "memcached", "-p", Text(port), "-l", host, "-U", "0", "-u", "root", "-c", "4096",
+            "-m", Text(Math.Max(1, nodeType.MaxMemoryBytes / (1024 * 1024))),
+        ];
+        return Spec(Catalog.Memcached, clusterId, null, nodeId, port, engineVersion, nodeType, command);
+    }
+
+    private ContainerSpec Spec(string engine, string groupId, string? shardId, string nodeId, int port, string engineVersion, NodeType nodeType, List<string> command)
+    {
+        var image = catalog.EngineVersions.FirstOrDefault(v => v.Engine == engine && v.Version == engineVersion)?.Image
+            ?? throw new InvalidOperationException($"No image is configured for {engine} {engineVersion}.");
+        var memory = nodeType.MemoryMiB * 1024L * 1024L;
+        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(
+            string.Join('\n', [image, Text(memory), Text(nodeType.Cpus), .. command]))))[..16].ToLowerInvariant();
+        var labels = new Dictionary<string, string>
+        {
+            [Labels.Managed] = "true",
+            [Labels.Instance] = Instance,
+            [Labels.Kind] = engine,
+            [Labels.Group] = groupId,
+            [Labels.Node] = nodeId,
+            [Labels.Port] = Text(port),
+            [Labels.SpecHash] = hash,
+        };
+        if (shardId is not null)
+            labels[Labels.Shard] = shardId;
+        return new ContainerSpec(ContainerName(nodeId), image, command, labels, memory, nodeType.Cpus);
+    }
+
+    private NodeType NodeType(string name) =>
+        catalog.NodeTypes.FirstOrDefault(t => t.Name == name) ?? throw new InvalidOperationException($"Node type {name} is not configured.");
+
+    private static string Text(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static string Text(double value) => value.ToString(CultureInfo.InvariantCulture);
+}

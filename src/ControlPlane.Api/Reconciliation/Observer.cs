@@ -1,0 +1,118 @@
+using System.Collections.Concurrent;
+using ControlPlane.Api.Engines;
+using ControlPlane.Api.Runtime;
+using ControlPlane.Domain;
+using ControlPlane.Domain.Planning;
+
+namespace ControlPlane.Api.Reconciliation;
+
+/// <summary>A node as the observer needs it: where it runs and what its container should be.</summary>
+public sealed record NodePlace(string NodeId, string Zone, string? Host, int? Port, ContainerSpec? Spec);
+
+/// <summary>
+/// Turns container listings and engine probes into the planner's observations. Probes of a node
+/// run in parallel; a node that stops answering is only called unreachable after the configured
+/// number of consecutive failures, and meanwhile keeps its last good observation.
+/// </summary>
+public sealed class Observer(RedisAdmin redis, MemcachedAdmin memcached)
+{
+    private readonly ConcurrentDictionary<string, (ObservedNode Last, int Failures)> _history = new();
+
+    public void Forget(string nodeId) => _history.TryRemove(nodeId, out _);
+
+    public async Task<IReadOnlyDictionary<string, ObservedNode>> ObserveAsync(
+        string engine, bool cluster, bool creating, IReadOnlyList<NodePlace> nodes, ContainerView containers, int failureThreshold, CancellationToken ct)
+    {
+        var byAddress = nodes.Where(n => n.Port is not null).ToDictionary(n => $"{n.Host}:{n.Port}", n => n.NodeId);
+        var results = await Task.WhenAll(nodes.Select(async node =>
+        {
+            var (state, exitCode) = containers.StateOf(node);
+            if (state != ContainerState.Running || node.Port is not { } port || node.Host is not { } host)
+                return new ObservedNode(node.NodeId, state, exitCode);
+            var seen = engine == Catalog.Redis
+                ? await ProbeRedisAsync(node.NodeId, host, port, cluster, byAddress, ct)
+                : await memcached.VersionAsync(host, port, ct) is null ? null : new ObservedNode(node.NodeId, state, Reachable: true, IsPrimary: true);
+            return Remember(node.NodeId, seen, creating, failureThreshold);
+        }));
+        return results.ToDictionary(o => o.NodeId);
+    }
+
+    private ObservedNode Remember(string nodeId, ObservedNode? seen, bool creating, int threshold)
+    {
+        if (seen is not null)
+        {
+            _history[nodeId] = (seen, 0);
+            return seen;
+        }
+        var (last, failures) = _history.GetValueOrDefault(nodeId);
+        failures++;
+        _history[nodeId] = (last, failures);
+        // A starting node is simply not there yet; a running one gets the benefit of the doubt a few times.
+        return !creating && last is not null && failures < threshold
+            ? last
+            : new ObservedNode(nodeId, ContainerState.Running, Reachable: false);
+    }
+
+    private async Task<ObservedNode?> ProbeRedisAsync(
+        string nodeId, string host, int port, bool cluster, IReadOnlyDictionary<string, string> byAddress, CancellationToken ct)
+    {
+        var state = await redis.ProbeAsync(host, port, ct);
+        if (state is null)
+            return null;
+        var primaryNodeId = state.MasterHost is { } mh && state.MasterPort is { } mp ? byAddress.GetValueOrDefault($"{mh}:{mp}", $"{mh}:{mp}") : null;
+        var observed = new ObservedNode(nodeId, ContainerState.Running, Reachable: true, IsPrimary: state.Role == RedisRole.Master,
+            PrimaryNodeId: primaryNodeId, LinkUp: state.MasterLinkUp, Offset: state.ReplicationOffset);
+        if (!cluster)
+            return observed;
+        IReadOnlyList<ClusterNodeInfo> view;
+        try
+        {
+            view = await redis.ClusterNodesAsync(host, port, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            return null;
+        }
+        string? Ours(ClusterNodeInfo n) => byAddress.GetValueOrDefault($"{n.Host}:{n.Port}");
+        var myself = view.FirstOrDefault(n => n.IsMyself);
+        var master = myself?.MasterId is { } masterId ? view.FirstOrDefault(n => n.Id == masterId) : null;
+        return observed with
+        {
+            ClusterId = myself?.Id ?? state.MyId,
+            KnownNodeIds = view.Where(n => !n.InHandshake).Select(Ours).OfType<string>().ToHashSet(),
+            ClusterPrimaryNodeId = master is null ? null : Ours(master) ?? master.Id,
+            OwnedSlots = myself is null ? null : SlotRanges.Format(SlotRanges.Expand(myself.Slots)),
+            ClusterStateOk = state.ClusterState == "ok",
+        };
+    }
+}
+
+/// <summary>
+/// The pass's one listing per zone, plus what this pass itself started or removed since, so a
+/// group's convergence does not list containers again after each step.
+/// </summary>
+public sealed class ContainerView(IReadOnlyDictionary<string, IReadOnlyList<ContainerInfo>?> byZone)
+{
+    private readonly ConcurrentDictionary<string, ContainerState> _changed = new();
+
+    public IReadOnlyDictionary<string, IReadOnlyList<ContainerInfo>?> ByZone => byZone;
+
+    public void Started(string nodeId) => _changed[nodeId] = ContainerState.Running;
+
+    public void Removed(string nodeId) => _changed[nodeId] = ContainerState.Missing;
+
+    public (ContainerState State, long? ExitCode) StateOf(NodePlace node)
+    {
+        if (_changed.TryGetValue(node.NodeId, out var changed))
+            return (changed, null);
+        if (byZone.GetValueOrDefault(node.Zone) is not { } containers)
+            return (ContainerState.ZoneUnreachable, null);
+        var container = containers.FirstOrDefault(c => c.Labels.GetValueOrDefault(Labels.Node) == node.NodeId);
+        if (container is null)
+            return (ContainerState.Missing, null);
+        if (!container.Running)
+            return (ContainerState.Exited, container.ExitCode);
+        var outdated = node.Spec is not null && container.Labels.GetValueOrDefault(Labels.SpecHash) != node.Spec.Labels[Labels.SpecHash];
+        return (outdated ? ContainerState.Outdated : ContainerState.Running, null);
+    }
+}

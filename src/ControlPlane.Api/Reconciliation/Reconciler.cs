@@ -1,0 +1,187 @@
+using System.Collections.Concurrent;
+using ControlPlane.Api.Data;
+using ControlPlane.Api.Options;
+using ControlPlane.Api.Runtime;
+using ControlPlane.Domain;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace ControlPlane.Api.Reconciliation;
+
+/// <summary>
+/// The level-triggered loop: each pass loads the desired state, lists the containers of every zone
+/// once, removes orphans, and converges every group and cluster in its own try/catch, so one broken
+/// group never stalls the others. Woken early by API writes and container events.
+/// </summary>
+public sealed partial class Reconciler(
+    IServiceScopeFactory scopes,
+    ZoneRegistry zones,
+    Converger converger,
+    ReconcileSignal signal,
+    TimeProvider time,
+    IOptions<ControlPlaneOptions> options,
+    ILogger<Reconciler> logger) : BackgroundService
+{
+    private static readonly TimeSpan ListTimeout = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
+
+    private readonly ConcurrentDictionary<string, (int Failures, DateTimeOffset NotBefore)> _backoff = new();
+    private readonly ConcurrentDictionary<string, Task> _running = new();
+
+    private ReconcilerOptions Settings => options.Value.Reconciler;
+
+    protected override async Task ExecuteAsync(CancellationToken ct)
+    {
+        if (!Settings.Enabled)
+            return;
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await PassAsync(ct);
+            }
+            catch (Exception e) when (!ct.IsCancellationRequested)
+            {
+                LogPassFailed(logger, e);
+            }
+            try
+            {
+                await signal.WaitAsync(Settings.PassInterval, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+        await Task.WhenAll(_running.Values);
+    }
+
+    public async Task PassAsync(CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ControlPlaneDbContext>();
+        await ExpireAsync(db, ct);
+
+        var groups = await db.ReplicationGroups.AsNoTracking().Select(g => g.Id).ToListAsync(ct);
+        var clusters = await db.CacheClusters.AsNoTracking().Select(c => c.Id).ToListAsync(ct);
+        var known = (await db.RedisNodes.Select(n => n.Id).ToListAsync(ct))
+            .Concat(await db.CacheNodes.Select(n => n.Id).ToListAsync(ct)).ToHashSet();
+
+        var view = new ContainerView(await ListAsync(ct));
+        await RemoveOrphansAsync(view, known, ct);
+
+        // Each group converges on its own task; a slow one (a create waiting for gossip) does not
+        // hold up the next pass for the others, and is not started twice.
+        var now = time.GetUtcNow();
+        foreach (var target in groups.Select(id => new Target(Catalog.Redis, id)).Concat(clusters.Select(id => new Target(Catalog.Memcached, id))))
+        {
+            if (_backoff.TryGetValue(target.Key, out var b) && b.NotBefore > now)
+                continue;
+            if (_running.ContainsKey(target.Key))
+                continue;
+            _running[target.Key] = Task.Run(() => ConvergeAsync(target, view, ct), ct);
+        }
+    }
+
+    /// <summary>Waits until every converging group of the current pass is done (tests and benchmarks use it).</summary>
+    public Task IdleAsync() => Task.WhenAll(_running.Values);
+
+    private async Task ConvergeAsync(Target target, ContainerView view, CancellationToken ct)
+    {
+        try
+        {
+            await converger.ConvergeAsync(target, view, ct);
+            _backoff.TryRemove(target.Key, out _);
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            var failures = _backoff.GetValueOrDefault(target.Key).Failures + 1;
+            var delay = TimeSpan.FromMilliseconds(Math.Min(MaxBackoff.TotalMilliseconds, 250 * Math.Pow(2, failures - 1)));
+            _backoff[target.Key] = (failures, time.GetUtcNow() + delay);
+            LogConvergeFailed(logger, target.Id, failures, delay, e);
+            await converger.RecordFailureAsync(target, failures, e, ct);
+        }
+        finally
+        {
+            _running.TryRemove(target.Key, out _);
+        }
+    }
+
+    private async Task<IReadOnlyDictionary<string, IReadOnlyList<ContainerInfo>?>> ListAsync(CancellationToken ct)
+    {
+        var instance = Settings.Instance;
+        var listings = await Task.WhenAll(zones.All.Select(async zone =>
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(ListTimeout);
+            try
+            {
+                var all = await zone.Runtime.ListAsync(timeout.Token);
+                return (zone.Name, (IReadOnlyList<ContainerInfo>?)all.Where(c => c.Labels.GetValueOrDefault(Labels.Instance) == instance).ToList());
+            }
+            catch (Exception e) when (!ct.IsCancellationRequested)
+            {
+                LogZoneUnreachable(logger, zone.Name, e.Message);
+                return (zone.Name, null);
+            }
+        }));
+        return listings.ToDictionary(l => l.Name, l => l.Item2);
+    }
+
+    /// <summary>A container with our marker whose node the database does not know is removed.</summary>
+    private async Task RemoveOrphansAsync(ContainerView view, HashSet<string> known, CancellationToken ct)
+    {
+        foreach (var (zone, containers) in view.ByZone)
+            foreach (var orphan in (containers ?? []).Where(c => !known.Contains(c.Labels.GetValueOrDefault(Labels.Node) ?? "")))
+            {
+                LogOrphan(logger, orphan.Name, zone);
+                await zones[zone].Runtime.RemoveAsync(orphan.Id, ct);
+            }
+    }
+
+    /// <summary>An expired group or cluster is deleted as if its owner had asked.</summary>
+    private async Task ExpireAsync(ControlPlaneDbContext db, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        foreach (var group in await db.ReplicationGroups.Where(g => g.ExpiresAt <= now && g.Status != GroupStatus.Deleting).ToListAsync(ct))
+        {
+            group.Status = GroupStatus.Deleting;
+            group.Generation++;
+            group.UpdatedAt = now;
+            db.Record(time, SourceType.ReplicationGroup, group.Id, $"Replication group {group.Id} expired at {group.ExpiresAt:u} and is being deleted");
+        }
+        foreach (var cluster in await db.CacheClusters.Where(c => c.ExpiresAt <= now && c.Status != CacheClusterStatus.Deleting).ToListAsync(ct))
+        {
+            cluster.Status = CacheClusterStatus.Deleting;
+            cluster.Generation++;
+            cluster.UpdatedAt = now;
+            db.Record(time, SourceType.CacheCluster, cluster.Id, $"Cache cluster {cluster.Id} expired at {cluster.ExpiresAt:u} and is being deleted");
+        }
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            // The API changed one of them meanwhile; the next pass looks again.
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Reconcile pass failed")]
+    private static partial void LogPassFailed(ILogger logger, Exception e);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Converging {Id} failed ({Failures} in a row); retrying in {Delay}")]
+    private static partial void LogConvergeFailed(ILogger logger, string id, int failures, TimeSpan delay, Exception e);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Zone {Zone} did not answer: {Reason}")]
+    private static partial void LogZoneUnreachable(ILogger logger, string zone, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Removing orphan container {Name} in zone {Zone}")]
+    private static partial void LogOrphan(ILogger logger, string name, string zone);
+}
+
+/// <summary>A replication group (engine redis) or a cache cluster (engine memcached).</summary>
+public sealed record Target(string Engine, string Id)
+{
+    public string Key => $"{Engine}:{Id}";
+}

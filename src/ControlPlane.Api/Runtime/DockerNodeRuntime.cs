@@ -1,0 +1,230 @@
+using System.Globalization;
+using System.Net;
+using System.Runtime.CompilerServices;
+using System.Text.RegularExpressions;
+using System.Threading.Channels;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+
+namespace ControlPlane.Api.Runtime;
+
+/// <summary>The Docker engine of one availability zone.</summary>
+public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
+{
+    // A dead or wedged engine must not hang a reconcile pass. The event stream is not bound by it
+    // (Docker.DotNet applies the timeout until the response headers, which the engine sends at once).
+    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
+
+    // Redis and Memcached exit at once on SIGTERM; this only bounds a wedged one.
+    private const uint StopGraceSeconds = 5;
+
+    private static readonly string[] WatchedActions = ["start", "die", "oom", "kill", "stop", "destroy"];
+
+    private readonly DockerClient _client;
+    private readonly TimeProvider _time;
+    private readonly ILogger<DockerNodeRuntime> _logger;
+
+    public DockerNodeRuntime(string zone, Uri endpoint, TimeProvider time, ILogger<DockerNodeRuntime> logger)
+    {
+        Zone = zone;
+        _time = time;
+        _logger = logger;
+        _client = new DockerClientBuilder().WithEndpoint(endpoint).WithTimeout(RequestTimeout).Build();
+    }
+
+    public string Zone { get; }
+
+    public Task PingAsync(CancellationToken ct) => _client.System.PingAsync(ct);
+
+    public async Task<IReadOnlyList<ContainerInfo>> ListAsync(CancellationToken ct)
+    {
+        var containers = await _client.Containers.ListContainersAsync(
+            new ContainersListParameters { All = true, Filters = ManagedFilter() }, ct);
+        return containers.Select(ToInfo).ToList();
+    }
+
+    public async Task<string> RunAsync(ContainerSpec spec, CancellationToken ct)
+    {
+        // Two passes at most: the second one only after another actor created the same name between
+        // our inspect and our create (409), so that its container is judged like any existing one.
+        for (var attempt = 0; ; attempt++)
+        {
+            var existing = await InspectOrNullAsync(spec.Name, ct);
+            if (existing is not null)
+            {
+                EnsureOurs(existing, spec);
+                if (existing.State?.Running == true)
+                    return existing.ID;
+                // A stopped node must not come back with the role and data it had (a stale primary
+                // would take over its replicas); it is replaced by a fresh container that the
+                // reconciler then wires as it sees fit.
+                LogReplacingStopped(_logger, Zone, spec.Name, existing.State?.Status ?? "unknown");
+                await RemoveAsync(existing.ID, ct);
+            }
+
+            CreateContainerResponse created;
+            try
+            {
+                created = await _client.Containers.CreateContainerAsync(ContainerSpecMapper.ToCreateParameters(spec), ct);
+            }
+            catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict && attempt == 0)
+            {
+                continue;
+            }
+            await _client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), ct);
+            LogStarted(_logger, Zone, spec.Name, created.ID);
+            return created.ID;
+        }
+    }
+
+    public async Task<bool> RemoveAsync(string nameOrId, CancellationToken ct)
+    {
+        try
+        {
+            await _client.Containers.RemoveContainerAsync(
+                nameOrId, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, ct);
+            LogRemoved(_logger, Zone, nameOrId);
+            return true;
+        }
+        catch (Exception e) when (IsNotFound(e))
+        {
+            return false;
+        }
+    }
+
+    public async Task StopAsync(string nameOrId, CancellationToken ct)
+    {
+        try
+        {
+            // False means it was already stopped, which is what we want.
+            await _client.Containers.StopContainerAsync(
+                nameOrId, new ContainerStopParameters { WaitBeforeKillSeconds = StopGraceSeconds }, ct);
+        }
+        catch (Exception e) when (IsNotFound(e))
+        {
+            // Gone is stopped enough.
+        }
+    }
+
+    public async IAsyncEnumerable<ContainerEvent> EventsAsync([EnumeratorCancellation] CancellationToken ct)
+    {
+        // "since" the moment of the call: an event that happens while the request is on its way is
+        // still delivered, so a caller that subscribes and then acts does not miss the outcome.
+        var since = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var parameters = new ContainerEventsParameters
+        {
+            Since = string.Create(CultureInfo.InvariantCulture, $"{since / 1000}.{since % 1000:D3}"),
+            Filters = ManagedFilter(),
+        };
+        parameters.Filters["type"] = new Dictionary<string, bool> { ["container"] = true };
+        parameters.Filters["event"] = WatchedActions.ToDictionary(a => a, _ => true);
+
+        var channel = Channel.CreateUnbounded<Message>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var pump = PumpEventsAsync(parameters, channel.Writer, stop.Token);
+        try
+        {
+            await foreach (var message in channel.Reader.ReadAllAsync(ct))
+                yield return ToEvent(message);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await pump;
+        }
+    }
+
+    public void Dispose() => _client.Dispose();
+
+    private async Task PumpEventsAsync(ContainerEventsParameters parameters, ChannelWriter<Message> writer, CancellationToken ct)
+    {
+        Exception? failure = null;
+        try
+        {
+            await _client.System.MonitorEventsAsync(parameters, new ChannelProgress(writer), ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            // Handed to the reader: the caller sees the stream fail and reconnects.
+            LogEventsFailed(_logger, Zone, e.Message);
+            failure = e;
+        }
+        writer.TryComplete(failure);
+    }
+
+    private ContainerEvent ToEvent(Message message)
+    {
+        var attributes = message.Actor?.Attributes ?? new Dictionary<string, string>();
+        // Actor attributes mix the container's labels with name, image and exitCode; keep ours.
+        var labels = attributes.Where(a => a.Key.StartsWith("controlplane.", StringComparison.Ordinal))
+            .ToDictionary(a => a.Key, a => a.Value);
+        return new ContainerEvent(Zone, message.Action, message.Actor?.ID ?? "", labels);
+    }
+
+    private async Task<ContainerInspectResponse?> InspectOrNullAsync(string nameOrId, CancellationToken ct)
+    {
+        try
+        {
+            return await _client.Containers.InspectContainerAsync(nameOrId, ct);
+        }
+        catch (Exception e) when (IsNotFound(e))
+        {
+            return null;
+        }
+    }
+
+    // A name clash with a container that is not ours, or ours from another spec, is the caller's
+    // mistake to fix (remove first); silently keeping or destroying it would hide it.
+    private static void EnsureOurs(ContainerInspectResponse existing, ContainerSpec spec)
+    {
+        var labels = existing.Config?.Labels ?? new Dictionary<string, string>();
+        if (!labels.TryGetValue(Labels.Managed, out var managed) || managed != "true")
+            throw new InvalidOperationException($"Container {spec.Name} exists and is not managed by the control plane.");
+        if (spec.Labels.TryGetValue(Labels.SpecHash, out var wanted)
+            && (!labels.TryGetValue(Labels.SpecHash, out var actual) || actual != wanted))
+            throw new InvalidOperationException($"Container {spec.Name} exists with another spec hash; remove it before running the new spec.");
+    }
+
+    private static ContainerInfo ToInfo(ContainerListResponse c)
+    {
+        var name = c.Names?.FirstOrDefault()?.TrimStart('/') ?? c.ID;
+        var labels = c.Labels is null ? new Dictionary<string, string>() : new Dictionary<string, string>(c.Labels);
+        // The list call has no exit code field; its status text does ("Exited (137) 5 seconds ago").
+        var exit = ExitedStatus().Match(c.Status ?? "");
+        long? exitCode = exit.Success ? long.Parse(exit.Groups[1].Value, CultureInfo.InvariantCulture) : null;
+        return new ContainerInfo(c.ID, name, labels, c.State == "running", c.State ?? "", exitCode);
+    }
+
+    private static IDictionary<string, IDictionary<string, bool>> ManagedFilter() =>
+        new Dictionary<string, IDictionary<string, bool>>
+        {
+            ["label"] = new Dictionary<string, bool> { [$"{Labels.Managed}=true"] = true },
+        };
+
+    private static bool IsNotFound(Exception e) =>
+        e is DockerContainerNotFoundException or DockerApiException { StatusCode: HttpStatusCode.NotFound };
+
+    [GeneratedRegex(@"^Exited \((-?\d+)\)")]
+    private static partial Regex ExitedStatus();
+
+    /// <summary>Writes in the engine's order: Progress&lt;T&gt; would post each message to the thread pool and could reorder them.</summary>
+    private sealed class ChannelProgress(ChannelWriter<Message> writer) : IProgress<Message>
+    {
+        public void Report(Message value) => writer.TryWrite(value);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Zone}: started container {Name} ({Id})")]
+    private static partial void LogStarted(ILogger logger, string zone, string name, string id);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Zone}: removed container {NameOrId}")]
+    private static partial void LogRemoved(ILogger logger, string zone, string nameOrId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Zone}: container {Name} exists but is {Status}; replacing it with a fresh one")]
+    private static partial void LogReplacingStopped(ILogger logger, string zone, string name, string status);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Zone}: the container event stream failed: {Reason}")]
+    private static partial void LogEventsFailed(ILogger logger, string zone, string reason);
+}

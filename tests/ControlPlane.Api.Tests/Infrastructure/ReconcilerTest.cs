@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using ControlPlane.Api.Runtime;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+
+namespace ControlPlane.Api.Tests.Infrastructure;
+
+/// <summary>
+/// The whole product on real parts: the API with its reconciler on a real Postgres, three real
+/// Docker engines as zones az-a/az-b/az-c (started by deploy/test.sh), real Redis and Memcached.
+/// Each test class gets its own control-plane instance label and its own slice of ports, so
+/// classes running side by side on the same engines never touch each other's containers.
+/// </summary>
+public abstract class ReconcilerTest(PostgresFixture postgres) : ApiTest(postgres)
+{
+    private static int _classes;
+    private readonly int _slice = Interlocked.Increment(ref _classes);
+
+    protected string Instance { get; } = $"t{Environment.ProcessId % 10000}x{Random.Shared.Next(1000)}";
+
+    protected int PortRangeStart => 20000 + _slice * 300;
+
+    protected override bool FakeClock => false;
+
+    protected static IReadOnlyDictionary<string, string> Engines { get; } = DockerEngines();
+
+    protected override IReadOnlyDictionary<string, string?> Settings
+    {
+        get
+        {
+            var settings = new Dictionary<string, string?>
+            {
+                ["ControlPlane:Reconciler:Enabled"] = "true",
+                ["ControlPlane:Reconciler:Instance"] = Instance,
+                ["ControlPlane:Reconciler:PortRangeStart"] = $"{PortRangeStart}",
+                ["ControlPlane:Reconciler:PortRangeEnd"] = $"{PortRangeStart + 299}",
+                ["ControlPlane:Reconciler:PassInterval"] = "00:00:00.500",
+                ["ControlPlane:Reconciler:CreateTimeout"] = "00:01:00",
+            };
+            var i = 0;
+            foreach (var (zone, endpoint) in Engines)
+            {
+                settings[$"ControlPlane:AvailabilityZones:{i}:Name"] = zone;
+                settings[$"ControlPlane:AvailabilityZones:{i}:DockerEndpoint"] = endpoint;
+                settings[$"ControlPlane:AvailabilityZones:{i}:Host"] = "127.0.0.1";
+                i++;
+            }
+            foreach (var (key, value) in ExtraSettings)
+                settings[key] = value;
+            return settings;
+        }
+    }
+
+    protected virtual IReadOnlyDictionary<string, string?> ExtraSettings => new Dictionary<string, string?>();
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        // Whatever a failed test left behind goes, so the engines stay clean for the next class.
+        foreach (var engine in Engines.Values)
+            foreach (var container in await OurContainersAsync(engine))
+                await Docker(engine).Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true });
+    }
+
+    protected static DockerClient Docker(string endpoint) => new DockerClientBuilder().WithEndpoint(new Uri(endpoint)).Build();
+
+    protected async Task<IList<ContainerListResponse>> OurContainersAsync(string endpoint)
+    {
+        using var docker = Docker(endpoint);
+        return await docker.Containers.ListContainersAsync(new ContainersListParameters
+        {
+            All = true,
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{Labels.Instance}={Instance}"] = true } },
+        });
+    }
+
+    /// <summary>Polls the resource until its status is the one wanted; fails with the last body and events.</summary>
+    protected async Task<JsonObject> WaitForStatusAsync(string path, string status, TimeSpan? timeout = null)
+    {
+        JsonObject? last = null;
+        await WaitUntilAsync(async () =>
+        {
+            var response = await Client.GetAsync(path);
+            if (!response.IsSuccessStatusCode)
+                return false;
+            last = await BodyAsync(response);
+            return (string?)last["status"] == status;
+        }, timeout ?? TimeSpan.FromSeconds(90), () => $"{path} never became {status}: {last?.ToJsonString()}\nevents: {EventsText()}");
+        return last!;
+    }
+
+    protected async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> because)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (clock.Elapsed > timeout)
+                Assert.Fail(because());
+            await Task.Delay(100);
+        }
+    }
+
+    protected string EventsText() =>
+        Client.GetStringAsync("/v1/events?limit=100").GetAwaiter().GetResult();
+
+    private static IReadOnlyDictionary<string, string> DockerEngines()
+    {
+        var engines = new SortedDictionary<string, string>();
+        foreach (var zone in new[] { "a", "b", "c" })
+            if (Environment.GetEnvironmentVariable($"CONTROLPLANE_TEST_DOCKER_AZ_{zone.ToUpperInvariant()}") is { Length: > 0 } endpoint)
+                engines[$"az-{zone}"] = endpoint;
+        if (engines.Count == 0)
+            throw new InvalidOperationException(
+                "No Docker engine for the reconciler tests: run ./deploy/test.sh, which starts three engines and sets CONTROLPLANE_TEST_DOCKER_AZ_A/B/C.");
+        return engines;
+    }
+}
