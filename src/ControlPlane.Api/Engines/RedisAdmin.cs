@@ -48,9 +48,10 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger) : IAsyncDispo
             // One round trip: every command is written before any reply is awaited. INFO rather than
             // PING proves the node alive, because it also answers while the node is loading its data.
             // The connection already knows whether the node runs in cluster mode.
+            var cluster = server.ServerType == ServerType.Cluster;
             var info = server.ExecuteAsync("INFO", "server", "memory", "persistence", "replication", "cluster", "keyspace");
-            var clusterInfo = server.ServerType == ServerType.Cluster ? server.ExecuteAsync("CLUSTER", "INFO") : null;
-            var myId = server.ServerType == ServerType.Cluster ? server.ExecuteAsync("CLUSTER", "MYID") : null;
+            var clusterInfo = cluster ? server.ExecuteAsync("CLUSTER", "INFO") : null;
+            var myId = cluster ? server.ExecuteAsync("CLUSTER", "MYID") : null;
             await Task.WhenAll(new Task?[] { info, clusterInfo, myId }.OfType<Task>()).WaitAsync(ct);
 
             var fields = ParseFields((string?)await info ?? "");

@@ -51,14 +51,16 @@ public sealed partial class Converger(
             var step = target.Engine == Catalog.Redis
                 ? await StepGroupAsync(db, target.Id, view, ct)
                 : await StepClusterAsync(db, target.Id, view, ct);
-            if (step == Progress.Done || (step == Progress.Waiting && time.GetUtcNow() >= budgetEnds))
+            // Only a change under way (a create, a delete) waits within the pass for nodes, sync and gossip;
+            // a settled group that waits (on a failed node) is looked at again by the next pass, with a fresh listing.
+            if (step == Progress.Done || step == Progress.Settled || (step == Progress.Waiting && time.GetUtcNow() >= budgetEnds))
                 return;
             if (step == Progress.Waiting)
                 await Task.Delay(WaitStep, time, ct);
         }
     }
 
-    private enum Progress { Done, Acted, Waiting }
+    private enum Progress { Done, Acted, Waiting, Settled }
 
     private async Task<Progress> StepGroupAsync(ControlPlaneDbContext db, string id, ContainerView view, CancellationToken ct)
     {
@@ -77,7 +79,7 @@ public sealed partial class Converger(
         var plan = GroupPlanner.Plan(desired, observed);
 
         var acts = new Acts(this, db, view, places, observed, SourceType.ReplicationGroup, group.Id, ct);
-        return await acts.RunAsync(plan, creating ? group.CreatedAt : null,
+        return await acts.RunAsync(plan, creating ? group.CreatedAt : null, group.Status == GroupStatus.Available,
             markNode: (nodeId, status, role) =>
             {
                 var node = nodes.First(n => n.Id == nodeId);
@@ -125,7 +127,7 @@ public sealed partial class Converger(
         var plan = GroupPlanner.Plan(desired, observed);
 
         var acts = new Acts(this, db, view, places, observed, SourceType.CacheCluster, cluster.Id, ct);
-        return await acts.RunAsync(plan, creating ? cluster.CreatedAt : null,
+        return await acts.RunAsync(plan, creating ? cluster.CreatedAt : null, cluster.Status == CacheClusterStatus.Available,
             markNode: (nodeId, status, _) => nodes.First(n => n.Id == nodeId).Status = status,
             markShard: (_, _) => { },
             markGroup: status =>
@@ -177,7 +179,7 @@ public sealed partial class Converger(
         private NodePlace Place(string nodeId) => places.First(p => p.NodeId == nodeId);
 
         public async Task<Progress> RunAsync(
-            IReadOnlyList<NodeAction> plan, DateTimeOffset? creatingSince,
+            IReadOnlyList<NodeAction> plan, DateTimeOffset? creatingSince, bool settled,
             Action<string, NodeStatus, NodeRole> markNode, Action<string, ShardStatus> markShard, Action<GroupStatus> markGroup,
             Action<string, string, int> assignPort, Action remove, Action failed)
         {
@@ -189,7 +191,7 @@ public sealed partial class Converger(
             {
                 if (creatingSince is { } since && owner.Time.GetUtcNow() - since > owner.Settings.CreateTimeout)
                     return await FailAsync($"Creation did not finish within {owner.Settings.CreateTimeout}: {((Wait)plan[0]).Reason}", failed);
-                return Progress.Waiting;
+                return settled ? Progress.Settled : Progress.Waiting;
             }
 
             if (plan.OfType<AllocatePort>().ToList() is { Count: > 0 } allocations)

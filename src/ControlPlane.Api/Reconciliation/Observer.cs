@@ -110,7 +110,8 @@ public sealed class ContainerView(IReadOnlyDictionary<string, IReadOnlyList<Cont
         var container = containers.FirstOrDefault(c => c.Labels.GetValueOrDefault(Labels.Node) == node.NodeId);
         if (container is null)
             return (ContainerState.Missing, null);
-        if (!container.Running)
+        // A paused container is alive to Docker but answers nothing: the probes judge it, like any hung node.
+        if (!container.Running && container.State != "paused")
             return (ContainerState.Exited, container.ExitCode);
         var outdated = node.Spec is not null && container.Labels.GetValueOrDefault(Labels.SpecHash) != node.Spec.Labels[Labels.SpecHash];
         return (outdated ? ContainerState.Outdated : ContainerState.Running, null);

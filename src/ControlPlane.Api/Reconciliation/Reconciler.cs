@@ -26,6 +26,7 @@ public sealed partial class Reconciler(
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
 
     private readonly ConcurrentDictionary<string, (int Failures, DateTimeOffset NotBefore)> _backoff = new();
+    // Which groups are converging now; claimed before the task starts, so a fast task cannot finish before it is recorded.
     private readonly ConcurrentDictionary<string, Task> _running = new();
 
     private ReconcilerOptions Settings => options.Value.Reconciler;
@@ -77,9 +78,21 @@ public sealed partial class Reconciler(
         {
             if (_backoff.TryGetValue(target.Key, out var b) && b.NotBefore > now)
                 continue;
-            if (_running.ContainsKey(target.Key))
+            var claim = new TaskCompletionSource();
+            if (!_running.TryAdd(target.Key, claim.Task))
                 continue;
-            _running[target.Key] = Task.Run(() => ConvergeAsync(target, view, ct), ct);
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await ConvergeAsync(target, view, ct);
+                }
+                finally
+                {
+                    _running.TryRemove(target.Key, out _);
+                    claim.SetResult();
+                }
+            }, CancellationToken.None);
         }
     }
 
@@ -101,9 +114,9 @@ public sealed partial class Reconciler(
             LogConvergeFailed(logger, target.Id, failures, delay, e);
             await converger.RecordFailureAsync(target, failures, e, ct);
         }
-        finally
+        catch (OperationCanceledException)
         {
-            _running.TryRemove(target.Key, out _);
+            // Shutting down.
         }
     }
 
