@@ -105,10 +105,13 @@ namespace ControlPlane.Api.Data
         /// </summary>
         public static string ConnectionString(IConfiguration configuration)
         {
-            var csb = new NpgsqlConnectionStringBuilder(configuration.GetConnectionString("ControlPlane") ?? DefaultConnectionString);
-            if (!csb.ContainsKey("Timeout"))
+            var configured = configuration.GetConnectionString("ControlPlane") ?? DefaultConnectionString;
+            // NpgsqlConnectionStringBuilder knows every keyword, so ask a plain builder what was actually written.
+            var written = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = configured };
+            var csb = new NpgsqlConnectionStringBuilder(configured);
+            if (!written.ContainsKey("Timeout"))
                 csb.Timeout = 3;
-            if (!csb.ContainsKey("Command Timeout"))
+            if (!written.ContainsKey("Command Timeout") && !written.ContainsKey("CommandTimeout"))
                 csb.CommandTimeout = 15;
             return csb.ConnectionString;
         }

@@ -24,6 +24,8 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
             // Nodes are not persisted: replicas and snapshots keep the data, as on ElastiCache.
             "--save", "", "--appendonly", "no",
             "--maxmemory", Text(nodeType.MaxMemoryBytes), "--maxmemory-policy", "volatile-lru",
+            // A replica that attaches starts its full sync at once; Redis' default waits 5 s for others to join the transfer.
+            "--repl-diskless-sync-delay", "0",
         ];
         if (cluster)
             command.AddRange(["--cluster-enabled", "yes", "--cluster-config-file", $"nodes-{port}.conf", "--cluster-node-timeout", "15000"]);
