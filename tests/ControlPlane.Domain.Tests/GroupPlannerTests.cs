@@ -76,7 +76,7 @@ public sealed class GroupPlannerTests
         { "wait for gossip", [ClusterNode("c-0001-001", true), ClusterNode("c-0001-002", true, knows: ["c-0001-001", "c-0001-002"]), ClusterNode("c-0002-001", true), ClusterNode("c-0002-002", true)],
             [new Wait("gossip has not introduced every node to c-0001-002 yet")] },
         { "slots and replicas", [ClusterNode("c-0001-001", true), ClusterNode("c-0001-002", true), ClusterNode("c-0002-001", true, slots: "8192-9000"), ClusterNode("c-0002-002", true)],
-            [new AssignSlots("c-0001-001", "0-8191"), new AssignSlots("c-0002-001", "9001-16383"), new ClusterReplicate("c-0001-002", "c-0001-001"), new ClusterReplicate("c-0002-002", "c-0002-001")] },
+            [new ClusterReplicate("c-0001-002", "c-0001-001"), new ClusterReplicate("c-0002-002", "c-0002-001"), new AssignSlots("c-0001-001", "0-8191"), new AssignSlots("c-0002-001", "9001-16383")] },
         { "wait for cluster state ok", [ClusterNode("c-0001-001", true, "0-8191"), ClusterNode("c-0001-002", false, master: "c-0001-001", ok: false), ClusterNode("c-0002-001", true, "8192-16383"), ClusterNode("c-0002-002", false, master: "c-0002-001")],
             [new Wait("cluster_state is not ok on c-0001-002")] },
         { "a slot another primary serves is not assigned twice", [ClusterNode("c-0001-001", true, "0-8191,9000"), ClusterNode("c-0001-002", false, master: "c-0001-001"), ClusterNode("c-0002-001", true, "8192-8999,9001-16383"), ClusterNode("c-0002-002", false, master: "c-0002-001")],

@@ -87,11 +87,17 @@ public sealed class ReconcilerOptions
     public int PortRangeEnd { get; set; } = 7999;
 
     /// <summary>A periodic pass catches what events missed; health probes run on it too.</summary>
-    public TimeSpan PassInterval { get; set; } = TimeSpan.FromSeconds(1);
+    public TimeSpan PassInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>Consecutive failed probes before a running node is declared failed.</summary>
+    /// <summary>A probe not answered within this counts as one failure (a loopback PING takes well under a millisecond).</summary>
+    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>Consecutive failed probes before a running node is declared failed: with the defaults a hung node is failed in about a second.</summary>
     [Range(1, 100)]
-    public int FailureThreshold { get; set; } = 3;
+    public int FailureThreshold { get; set; } = 2;
+
+    /// <summary>How long a zone may stay unreachable before replacements of its nodes are placed in another zone.</summary>
+    public TimeSpan ZoneGrace { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How long a create may wait for nodes, sync and gossip before the group is create-failed.</summary>
     public TimeSpan CreateTimeout { get; set; } = TimeSpan.FromMinutes(3);

@@ -72,44 +72,15 @@ public sealed partial class Converger(
         var places = nodes.Select(n => new NodePlace(n.Id, n.AvailabilityZone, n.Host, n.Port,
             n.Port is { } p ? specs.Redis(group.Id, n.ShardId, n.Id, n.Host!, p, group.EngineVersion, group.NodeType, cluster) : null)).ToList();
         var creating = group.Status == GroupStatus.Creating;
-        var observed = await observer.ObserveAsync(Catalog.Redis, cluster, creating, places, view, Settings.FailureThreshold, ct);
+        var observed = await observer.ObserveAsync(Catalog.Redis, cluster, creating, places, view, Settings.FailureThreshold, Settings.ProbeTimeout, ct);
+        var testFailovers = await db.TestFailovers.Where(f => f.ReplicationGroupId == id && f.CompletedAt == null).Select(f => f.ShardId).ToListAsync(ct);
         var desired = new DesiredGroup(group.Id, group.ClusterMode, group.Status,
             group.Shards.OrderBy(s => s.Id).Select(s => new DesiredShard(s.Id, s.Slots, s.Status,
-                s.Nodes.OrderBy(n => n.Id).Select(n => new DesiredNode(n.Id, n.ShardId, n.Role, n.AvailabilityZone, n.Status, n.Port)).ToList())).ToList());
-        var plan = GroupPlanner.Plan(desired, observed);
-
-        var acts = new Acts(this, db, view, places, observed, SourceType.ReplicationGroup, group.Id, ct);
-        return await acts.RunAsync(plan, creating ? group.CreatedAt : null, group.Status == GroupStatus.Available,
-            markNode: (nodeId, status, role) =>
-            {
-                var node = nodes.First(n => n.Id == nodeId);
-                node.Status = status;
-                node.Role = role;
-            },
-            markShard: (shardId, status) => group.Shards.First(s => s.Id == shardId).Status = status,
-            markGroup: status =>
-            {
-                group.Status = status;
-                group.UpdatedAt = time.GetUtcNow();
-                if (status == GroupStatus.Available)
-                {
-                    group.ObservedGeneration = group.Generation;
-                    group.PendingChanges = null;
-                }
-            },
-            assignPort: (nodeId, host, port) =>
-            {
-                var node = nodes.First(n => n.Id == nodeId);
-                node.Host = host;
-                node.Port = port;
-            },
-            remove: () => db.ReplicationGroups.Remove(group),
-            failed: () =>
-            {
-                group.Status = GroupStatus.CreateFailed;
-                foreach (var node in nodes)
-                    (node.Status, node.Host, node.Port) = (NodeStatus.Failed, null, null);
-            });
+                s.Nodes.OrderBy(n => n.Id).Select(n => new DesiredNode(n.Id, n.ShardId, n.Role, n.AvailabilityZone, n.Status, n.Port)).ToList())).ToList(),
+            group.AutomaticFailover, group.PendingChanges is not null, testFailovers.ToHashSet());
+        var plan = GroupPlanner.Plan(desired, observed, Context(view));
+        var record = new GroupRecord(db, group, time);
+        return await new Acts(this, db, view, places, observed, record, ct).RunAsync(plan, creating ? group.CreatedAt : null, group.Status == GroupStatus.Available);
     }
 
     private async Task<Progress> StepClusterAsync(ControlPlaneDbContext db, string id, ContainerView view, CancellationToken ct)
@@ -121,36 +92,15 @@ public sealed partial class Converger(
         var places = nodes.Select(n => new NodePlace(n.Id, n.AvailabilityZone, n.Host, n.Port,
             n.Port is { } p ? specs.Memcached(cluster.Id, n.Id, n.Host!, p, cluster.EngineVersion, cluster.NodeType) : null)).ToList();
         var creating = cluster.Status == CacheClusterStatus.Creating;
-        var observed = await observer.ObserveAsync(Catalog.Memcached, false, creating, places, view, Settings.FailureThreshold, ct);
+        var observed = await observer.ObserveAsync(Catalog.Memcached, false, creating, places, view, Settings.FailureThreshold, Settings.ProbeTimeout, ct);
         var desired = new DesiredCluster(cluster.Id, cluster.Status,
             nodes.Select(n => new DesiredNode(n.Id, null, NodeRole.Primary, n.AvailabilityZone, n.Status, n.Port)).ToList());
-        var plan = GroupPlanner.Plan(desired, observed);
-
-        var acts = new Acts(this, db, view, places, observed, SourceType.CacheCluster, cluster.Id, ct);
-        return await acts.RunAsync(plan, creating ? cluster.CreatedAt : null, cluster.Status == CacheClusterStatus.Available,
-            markNode: (nodeId, status, _) => nodes.First(n => n.Id == nodeId).Status = status,
-            markShard: (_, _) => { },
-            markGroup: status =>
-            {
-                cluster.Status = status == GroupStatus.Available ? CacheClusterStatus.Available : cluster.Status;
-                cluster.UpdatedAt = time.GetUtcNow();
-                cluster.ObservedGeneration = cluster.Generation;
-                cluster.PendingChanges = null;
-            },
-            assignPort: (nodeId, host, port) =>
-            {
-                var node = nodes.First(n => n.Id == nodeId);
-                node.Host = host;
-                node.Port = port;
-            },
-            remove: () => db.CacheClusters.Remove(cluster),
-            failed: () =>
-            {
-                cluster.Status = CacheClusterStatus.CreateFailed;
-                foreach (var node in nodes)
-                    (node.Status, node.Host, node.Port) = (NodeStatus.Failed, null, null);
-            });
+        var plan = GroupPlanner.Plan(desired, observed, Context(view));
+        var record = new ClusterRecord(db, cluster, time);
+        return await new Acts(this, db, view, places, observed, record, ct).RunAsync(plan, creating ? cluster.CreatedAt : null, cluster.Status == CacheClusterStatus.Available);
     }
+
+    private PlanContext Context(ContainerView view) => new(zones.All.Select(z => z.Name).OrderBy(z => z).ToList(), view.ZonesDown, view.ZonesUnreachable);
 
     /// <summary>Records a failed attempt as an event, once, so a broken group is visible without flooding the log.</summary>
     public async Task RecordFailureAsync(Target target, int failures, Exception e, CancellationToken ct)
@@ -174,23 +124,22 @@ public sealed partial class Converger(
     /// <summary>Carries out one plan against the engines and the database.</summary>
     private sealed class Acts(
         Converger owner, ControlPlaneDbContext db, ContainerView view, IReadOnlyList<NodePlace> places,
-        IReadOnlyDictionary<string, ObservedNode> observed, SourceType sourceType, string id, CancellationToken ct)
+        IReadOnlyDictionary<string, ObservedNode> observed, ITargetRecord record, CancellationToken ct)
     {
         private NodePlace Place(string nodeId) => places.First(p => p.NodeId == nodeId);
 
-        public async Task<Progress> RunAsync(
-            IReadOnlyList<NodeAction> plan, DateTimeOffset? creatingSince, bool settled,
-            Action<string, NodeStatus, NodeRole> markNode, Action<string, ShardStatus> markShard, Action<GroupStatus> markGroup,
-            Action<string, string, int> assignPort, Action remove, Action failed)
+        private void Event(string message) => db.Record(owner.Time, record.SourceType, record.Id, message);
+
+        public async Task<Progress> RunAsync(IReadOnlyList<NodeAction> plan, DateTimeOffset? creatingSince, bool settled)
         {
             if (plan.Count == 0)
                 return Progress.Done;
             if (plan.OfType<Fail>().FirstOrDefault() is { } fail)
-                return await FailAsync(fail.Reason, failed);
+                return await FailAsync(fail.Reason);
             if (plan.All(a => a is Wait))
             {
                 if (creatingSince is { } since && owner.Time.GetUtcNow() - since > owner.Settings.CreateTimeout)
-                    return await FailAsync($"Creation did not finish within {owner.Settings.CreateTimeout}: {((Wait)plan[0]).Reason}", failed);
+                    return await FailAsync($"Creation did not finish within {owner.Settings.CreateTimeout}: {((Wait)plan[0]).Reason}");
                 return settled ? Progress.Settled : Progress.Waiting;
             }
 
@@ -199,7 +148,7 @@ public sealed partial class Converger(
                 await owner.Ports.AllocateAsync(db, allocations.Select(a =>
                 {
                     var host = owner.Zones[Place(a.NodeId).Zone].Host;
-                    return (a.NodeId, host, (Action<int>)(port => assignPort(a.NodeId, host, port)));
+                    return (a.NodeId, host, (Action<int>)(port => record.AssignPort(a.NodeId, host, port)));
                 }).ToList(), ct);
             }
             try
@@ -209,34 +158,62 @@ public sealed partial class Converger(
             catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound && creatingSince is not null)
             {
                 // No such image: nothing a retry fixes.
-                return await FailAsync($"A node could not start: {e.Message.Trim()}", failed);
+                return await FailAsync($"A node could not start: {e.Message.Trim()}");
             }
 
             foreach (var action in plan)
-            {
-                switch (action)
-                {
-                    case MarkNode m:
-                        markNode(m.NodeId, m.Status, m.Role);
-                        if (m.Status == NodeStatus.Failed)
-                            db.Record(owner.Time, sourceType, id, $"Cache node {m.NodeId} failed");
-                        break;
-                    case MarkShard s:
-                        markShard(s.ShardId, s.Status);
-                        break;
-                    case MarkGroup g:
-                        markGroup(g.Status);
-                        db.Record(owner.Time, sourceType, id, g.Message);
-                        break;
-                    case ReleaseAll:
-                        await PortAllocator.ReleaseAsync(db, places.Select(p => p.NodeId).ToList(), ct);
-                        remove();
-                        db.Record(owner.Time, sourceType, id, sourceType == SourceType.ReplicationGroup ? $"Replication group {id} deleted" : $"Cache cluster {id} deleted");
-                        break;
-                }
-            }
+                await RecordAsync(action);
             await SaveAsync();
             return plan.Any(a => a is ReleaseAll) ? Progress.Done : Progress.Acted;
+        }
+
+        private async Task RecordAsync(NodeAction action)
+        {
+            switch (action)
+            {
+                case MarkNode m:
+                    var recovered = m.Status == NodeStatus.Available && record.StatusOf(m.NodeId) == NodeStatus.Creating && !record.Creating;
+                    record.MarkNode(m.NodeId, m.Status, m.Role);
+                    if (m.Status == NodeStatus.Failed)
+                        Event($"Cache node {m.NodeId} failed");
+                    if (recovered)
+                        Event($"Finished recovery for cache nodes {m.NodeId}");
+                    break;
+                case MarkShard s:
+                    record.MarkShard(s.ShardId, s.Status);
+                    break;
+                case MarkGroup g:
+                    record.MarkGroup(g.Status);
+                    Event(g.Message);
+                    break;
+                case Failover f:
+                    // Stored before anything is done: a control plane that dies here finishes the failover after restart.
+                    record.MarkNode(f.FromNodeId, NodeStatus.Failed, NodeRole.Replica);
+                    record.MarkNode(f.ToNodeId, NodeStatus.Available, NodeRole.Primary);
+                    break;
+                case StartTestFailover t:
+                    record.MarkNode(t.NodeId, NodeStatus.Failed, NodeRole.Primary);
+                    await db.TestFailovers.Where(x => x.ReplicationGroupId == record.Id && x.ShardId == t.ShardId && x.CompletedAt == null)
+                        .ExecuteUpdateAsync(u => u.SetProperty(x => x.CompletedAt, owner.Time.GetUtcNow()), ct);
+                    break;
+                case Promote or ClusterTakeover:
+                    var (node, from) = action is Promote p ? (p.NodeId, p.FromNodeId) : (((ClusterTakeover)action).NodeId, ((ClusterTakeover)action).FromNodeId);
+                    if (from is not null)
+                        Event($"Failover from primary node {from} to replica node {node} completed");
+                    break;
+                case ReplaceNode r:
+                    await PortAllocator.ReleaseAsync(db, [r.NodeId], ct);
+                    var replacement = record.Replace(r.NodeId, r.Zone, r.AsPrimary);
+                    Event($"Recovering cache nodes {r.NodeId}");
+                    if (r.DataLost)
+                        Event($"Cache node {r.NodeId} was lost with no replica to fail over to; {replacement} replaces it empty and the data it held is lost");
+                    break;
+                case ReleaseAll:
+                    await PortAllocator.ReleaseAsync(db, places.Select(p => p.NodeId).ToList(), ct);
+                    record.Remove();
+                    Event(record.SourceType == SourceType.ReplicationGroup ? $"Replication group {record.Id} deleted" : $"Cache cluster {record.Id} deleted");
+                    break;
+            }
         }
 
         private async Task EngineStepAsync(NodeAction action)
@@ -249,26 +226,51 @@ public sealed partial class Converger(
                     view.Started(s.NodeId);
                     break;
                 case RemoveContainer r:
-                    var removed = Place(r.NodeId);
-                    await owner.Zones[removed.Zone].Runtime.RemoveAsync(owner.Specs.ContainerName(r.NodeId), ct);
-                    view.Removed(r.NodeId);
-                    owner.Observer_.Forget(r.NodeId);
-                    if (removed.Port is { } port)
-                        await owner.Redis.DisconnectAsync(removed.Host!, port);
+                    await RemoveAsync(Place(r.NodeId));
+                    break;
+                case ReplaceNode r:
+                    // The node is fenced already; removing again is a no-op, and an unreachable zone keeps it for orphan removal.
+                    try
+                    {
+                        await RemoveAsync(Place(r.NodeId));
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+                    {
+                        // Its engine does not answer; the container has no restart policy and goes as an orphan later.
+                    }
                     break;
                 case ReplicateFrom f:
                     var (replica, primary) = (Place(f.NodeId), Place(f.PrimaryNodeId));
                     await owner.Redis.ReplicaOfAsync(replica.Host!, replica.Port!.Value, primary.Host!, primary.Port!.Value, ct);
+                    break;
+                case Promote p:
+                    var promoted = Place(p.NodeId);
+                    await owner.Redis.PromoteAsync(promoted.Host!, promoted.Port!.Value, ct);
+                    break;
+                case ClusterTakeover t:
+                    var takeover = Place(t.NodeId);
+                    await owner.Redis.ClusterFailoverAsync(takeover.Host!, takeover.Port!.Value, ClusterFailoverMode.Takeover, ct);
+                    break;
+                case ClusterForget f:
+                    var forgetting = Place(f.NodeId);
+                    try
+                    {
+                        await owner.Redis.ClusterForgetAsync(forgetting.Host!, forgetting.Port!.Value, f.ClusterId, ct);
+                    }
+                    catch (StackExchange.Redis.RedisServerException e) when (e.Message.Contains("Unknown node", StringComparison.OrdinalIgnoreCase))
+                    {
+                        // Forgotten already.
+                    }
                     break;
                 case ClusterMeet m:
                     var (seed, peer) = (Place(m.NodeId), Place(m.PeerNodeId));
                     await owner.Redis.ClusterMeetAsync(seed.Host!, seed.Port!.Value, peer.Host!, peer.Port!.Value, ct);
                     break;
                 case AssignSlots a:
-                    var owner_ = Place(a.NodeId);
+                    var slotOwner = Place(a.NodeId);
                     if (!SlotRanges.TryParse(a.Slots, out var ranges))
                         throw new InvalidOperationException($"Invalid slots {a.Slots}");
-                    await owner.Redis.ClusterAddSlotsRangeAsync(owner_.Host!, owner_.Port!.Value, ranges, ct);
+                    await owner.Redis.ClusterAddSlotsRangeAsync(slotOwner.Host!, slotOwner.Port!.Value, ranges, ct);
                     break;
                 case ClusterReplicate c:
                     var node = Place(c.NodeId);
@@ -277,13 +279,22 @@ public sealed partial class Converger(
             }
         }
 
-        private async Task<Progress> FailAsync(string reason, Action failed)
+        private async Task RemoveAsync(NodePlace node)
+        {
+            await owner.Zones[node.Zone].Runtime.RemoveAsync(owner.Specs.ContainerName(node.NodeId), ct);
+            view.Removed(node.NodeId);
+            owner.Observer_.Forget(node.NodeId);
+            if (node.Port is { } port)
+                await owner.Redis.DisconnectAsync(node.Host!, port);
+        }
+
+        private async Task<Progress> FailAsync(string reason)
         {
             // Nothing half-built is left running: the containers go, the ports are released, the record stays to say why.
             await Task.WhenAll(places.Select(p => owner.Zones[p.Zone].Runtime.RemoveAsync(owner.Specs.ContainerName(p.NodeId), ct)));
             await PortAllocator.ReleaseAsync(db, places.Select(p => p.NodeId).ToList(), ct);
-            failed();
-            db.Record(owner.Time, sourceType, id, $"Creation of {(sourceType == SourceType.ReplicationGroup ? "replication group" : "cache cluster")} {id} failed: {reason}");
+            record.CreateFailed();
+            Event($"Creation of {(record.SourceType == SourceType.ReplicationGroup ? "replication group" : "cache cluster")} {record.Id} failed: {reason}");
             await SaveAsync();
             return Progress.Done;
         }

@@ -21,18 +21,32 @@ public sealed class Observer(RedisAdmin redis, MemcachedAdmin memcached)
     public void Forget(string nodeId) => _history.TryRemove(nodeId, out _);
 
     public async Task<IReadOnlyDictionary<string, ObservedNode>> ObserveAsync(
-        string engine, bool cluster, bool creating, IReadOnlyList<NodePlace> nodes, ContainerView containers, int failureThreshold, CancellationToken ct)
+        string engine, bool cluster, bool creating, IReadOnlyList<NodePlace> nodes, ContainerView containers, int failureThreshold,
+        TimeSpan probeTimeout, CancellationToken ct)
     {
         var byAddress = nodes.Where(n => n.Port is not null).ToDictionary(n => $"{n.Host}:{n.Port}", n => n.NodeId);
         var results = await Task.WhenAll(nodes.Select(async node =>
         {
             var (state, exitCode) = containers.StateOf(node);
-            if (state != ContainerState.Running || node.Port is not { } port || node.Host is not { } host)
+            // A zone whose engine does not answer makes its nodes suspect; the probe says whether they are alive.
+            if (state is not (ContainerState.Running or ContainerState.ZoneUnreachable) || node.Port is not { } port || node.Host is not { } host)
                 return new ObservedNode(node.NodeId, state, exitCode);
-            var seen = engine == Catalog.Redis
-                ? await ProbeRedisAsync(node.NodeId, host, port, cluster, byAddress, ct)
-                : await memcached.VersionAsync(host, port, ct) is null ? null : new ObservedNode(node.NodeId, state, Reachable: true, IsPrimary: true);
-            return Remember(node.NodeId, seen, creating, failureThreshold);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(probeTimeout);
+            ObservedNode? seen;
+            try
+            {
+                seen = engine == Catalog.Redis
+                    ? await ProbeRedisAsync(node.NodeId, host, port, cluster, byAddress, timeout.Token)
+                    : await memcached.VersionAsync(host, port, timeout.Token) is null ? null : new ObservedNode(node.NodeId, ContainerState.Running, Reachable: true, IsPrimary: true);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                seen = null; // a hung node: no answer within the probe timeout
+            }
+            return Remember(node.NodeId, seen, creating, failureThreshold) is var o && !o.Reachable && state == ContainerState.ZoneUnreachable
+                ? o with { Container = ContainerState.ZoneUnreachable }
+                : o;
         }));
         return results.ToDictionary(o => o.NodeId);
     }
@@ -49,7 +63,7 @@ public sealed class Observer(RedisAdmin redis, MemcachedAdmin memcached)
         _history[nodeId] = (last, failures);
         // A starting node is simply not there yet; a running one gets the benefit of the doubt a few times.
         return !creating && last is not null && failures < threshold
-            ? last
+            ? last with { Stale = true }
             : new ObservedNode(nodeId, ContainerState.Running, Reachable: false);
     }
 
@@ -83,6 +97,8 @@ public sealed class Observer(RedisAdmin redis, MemcachedAdmin memcached)
             ClusterPrimaryNodeId = master is null ? null : Ours(master) ?? master.Id,
             OwnedSlots = myself is null ? null : SlotRanges.Format(SlotRanges.Expand(myself.Slots)),
             ClusterStateOk = state.ClusterState == "ok",
+            ViewClusterIds = view.Where(n => !n.InHandshake && !n.IsMyself).Select(n => n.Id).ToHashSet(),
+            ClusterMasterId = myself?.MasterId,
         };
     }
 }
@@ -91,8 +107,13 @@ public sealed class Observer(RedisAdmin redis, MemcachedAdmin memcached)
 /// The pass's one listing per zone, plus what this pass itself started or removed since, so a
 /// group's convergence does not list containers again after each step.
 /// </summary>
-public sealed class ContainerView(IReadOnlyDictionary<string, IReadOnlyList<ContainerInfo>?> byZone)
+public sealed class ContainerView(IReadOnlyDictionary<string, IReadOnlyList<ContainerInfo>?> byZone, IReadOnlySet<string>? zonesDownPastGrace = null)
 {
+    public IReadOnlySet<string> ZonesUnreachable { get; } = byZone.Where(z => z.Value is null).Select(z => z.Key).ToHashSet();
+
+    /// <summary>Zones whose engine has not answered for longer than the grace: replacements go elsewhere.</summary>
+    public IReadOnlySet<string> ZonesDown { get; } = zonesDownPastGrace ?? new HashSet<string>();
+
     private readonly ConcurrentDictionary<string, ContainerState> _changed = new();
 
     public IReadOnlyDictionary<string, IReadOnlyList<ContainerInfo>?> ByZone => byZone;

@@ -26,6 +26,7 @@ public sealed partial class Reconciler(
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
 
     private readonly ConcurrentDictionary<string, (int Failures, DateTimeOffset NotBefore)> _backoff = new();
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _zoneDownSince = new();
     // Which groups are converging now; claimed before the task starts, so a fast task cannot finish before it is recorded.
     private readonly ConcurrentDictionary<string, Task> _running = new();
 
@@ -68,7 +69,8 @@ public sealed partial class Reconciler(
         var known = (await db.RedisNodes.Select(n => n.Id).ToListAsync(ct))
             .Concat(await db.CacheNodes.Select(n => n.Id).ToListAsync(ct)).ToHashSet();
 
-        var view = new ContainerView(await ListAsync(ct));
+        var listing = await ListAsync(ct);
+        var view = new ContainerView(listing, ZonesDownPastGrace(listing));
         await RemoveOrphansAsync(view, known, ct);
 
         // Each group converges on its own task; a slow one (a create waiting for gossip) does not
@@ -139,6 +141,20 @@ public sealed partial class Reconciler(
             }
         }));
         return listings.ToDictionary(l => l.Name, l => l.Item2);
+    }
+
+    /// <summary>Zones whose engine has not answered since longer than the grace; replacements then go elsewhere.</summary>
+    private HashSet<string> ZonesDownPastGrace(IReadOnlyDictionary<string, IReadOnlyList<ContainerInfo>?> listing)
+    {
+        var now = time.GetUtcNow();
+        foreach (var (zone, containers) in listing)
+        {
+            if (containers is not null)
+                _zoneDownSince.TryRemove(zone, out _);
+            else
+                _zoneDownSince.TryAdd(zone, now);
+        }
+        return _zoneDownSince.Where(z => now - z.Value >= Settings.ZoneGrace).Select(z => z.Key).ToHashSet();
     }
 
     /// <summary>A container with our marker whose node the database does not know is removed.</summary>

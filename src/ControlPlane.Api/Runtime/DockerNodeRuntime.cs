@@ -1,6 +1,8 @@
+using System.Formats.Tar;
 using System.Globalization;
 using System.Net;
 using System.Runtime.CompilerServices;
+using System.Text;
 using System.Text.RegularExpressions;
 using System.Threading.Channels;
 using Docker.DotNet;
@@ -17,6 +19,9 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
 
     // Redis and Memcached exit at once on SIGTERM; this only bounds a wedged one.
     private const uint StopGraceSeconds = 5;
+
+    // 0644, owned by root (the archive's 0:0): readable by whatever user the process runs as.
+    private const UnixFileMode FileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
 
     private static readonly string[] WatchedActions = ["start", "die", "oom", "kill", "stop", "destroy"];
 
@@ -71,6 +76,10 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
             {
                 continue;
             }
+            // A failure between create and start leaves a container that is not running; the next
+            // run replaces it like any stopped one.
+            if (spec.Files is { Count: > 0 } files)
+                await CopyFilesAsync(created.ID, files, ct);
             await _client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), ct);
             LogStarted(_logger, Zone, spec.Name, created.ID);
             return created.ID;
@@ -162,6 +171,38 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
         var labels = attributes.Where(a => a.Key.StartsWith("controlplane.", StringComparison.Ordinal))
             .ToDictionary(a => a.Key, a => a.Value);
         return new ContainerEvent(Zone, message.Action, message.Actor?.ID ?? "", labels);
+    }
+
+    /// <summary>
+    /// One tar archive extracted at the root. It holds only the files: the engine creates a missing
+    /// parent folder (0755), and an entry for an existing one would reset its mode (/tmp's 1777).
+    /// </summary>
+    private async Task CopyFilesAsync(string containerId, IReadOnlyDictionary<string, string> files, CancellationToken ct)
+    {
+        using var archive = new MemoryStream();
+        await using (var writer = new TarWriter(archive, TarEntryFormat.Pax, leaveOpen: true))
+        {
+            foreach (var (path, content) in files.OrderBy(f => f.Key, StringComparer.Ordinal))
+            {
+                var entry = new PaxTarEntry(TarEntryType.RegularFile, RelativeFilePath(path))
+                {
+                    Mode = FileMode,
+                    DataStream = new MemoryStream(Encoding.UTF8.GetBytes(content)),
+                };
+                await writer.WriteEntryAsync(entry, ct);
+            }
+        }
+        archive.Position = 0;
+        await _client.Containers.ExtractArchiveToContainerAsync(
+            containerId, new CopyToContainerParameters { Path = "/" }, archive, ct);
+    }
+
+    private static string RelativeFilePath(string path)
+    {
+        var parts = path.Split('/');
+        if (parts.Length < 2 || parts[0] != "" || parts[1..].Any(part => part is "" or "." or ".."))
+            throw new ArgumentException($"A container file path must be absolute and name a file: '{path}'.", nameof(path));
+        return string.Join('/', parts[1..]);
     }
 
     private async Task<ContainerInspectResponse?> InspectOrNullAsync(string nameOrId, CancellationToken ct)

@@ -13,14 +13,20 @@ public static class Labels
     public const string Instance = "controlplane.instance"; // which control plane owns it (engines may be shared)
 }
 
-/// <summary>What to run for one node: host networking, one loopback port, limits from the node type.</summary>
+/// <summary>
+/// What to run for one node: host networking, one loopback port, limits from the node type.
+/// <paramref name="Files"/> (absolute path to UTF-8 content) are written into the container after it
+/// is created and before it starts, e.g. a configuration file; they are part of the spec, so the
+/// caller's spec hash must cover them.
+/// </summary>
 public sealed record ContainerSpec(
     string Name,
     string Image,
     IReadOnlyList<string> Command,
     IReadOnlyDictionary<string, string> Labels,
     long MemoryBytes,
-    double Cpus);
+    double Cpus,
+    IReadOnlyDictionary<string, string>? Files = null);
 
 public sealed record ContainerInfo(
     string Id,

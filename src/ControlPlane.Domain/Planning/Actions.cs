@@ -35,3 +35,21 @@ public sealed record Wait(string Reason) : NodeAction;
 public sealed record Fail(string Reason) : NodeAction;
 
 public sealed record ReleaseAll : NodeAction;
+
+/// <summary>The shard's best replica becomes its primary; the failed primary is recorded as a replica to replace. Stored before anything is done.</summary>
+public sealed record Failover(string ShardId, string FromNodeId, string ToNodeId) : NodeAction;
+
+/// <summary>REPLICAOF NO ONE on the new primary (cluster mode disabled), after the old one is fenced.</summary>
+public sealed record Promote(string NodeId, string? FromNodeId) : NodeAction;
+
+/// <summary>CLUSTER FAILOVER TAKEOVER on the new primary: it takes the slots without waiting for a vote.</summary>
+public sealed record ClusterTakeover(string NodeId, string? FromNodeId) : NodeAction;
+
+/// <summary>CLUSTER FORGET a node that is gone, on one live node (the plan asks it of every live node at once).</summary>
+public sealed record ClusterForget(string NodeId, string ClusterId) : NodeAction;
+
+/// <summary>A failed node gives way to a new node (new id, new port) in the given zone.</summary>
+public sealed record ReplaceNode(string NodeId, string Zone, bool AsPrimary = false, bool DataLost = false) : NodeAction;
+
+/// <summary>A test failover is taken: the shard's primary is treated exactly as if it had failed.</summary>
+public sealed record StartTestFailover(string ShardId, string NodeId) : NodeAction;

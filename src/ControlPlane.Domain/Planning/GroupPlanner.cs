@@ -3,10 +3,11 @@ namespace ControlPlane.Domain.Planning;
 /// <summary>
 /// The pure planner: given a group as stored and what one pass observed, the next steps. The
 /// reconciler acts, observes again and asks again until the plan is empty (converged) or only waits.
+/// Each call returns one kind of step, in order: report, decide, fence, promote, replace, wire, settle.
 /// </summary>
 public static class GroupPlanner
 {
-    public static IReadOnlyList<NodeAction> Plan(DesiredGroup group, IReadOnlyDictionary<string, ObservedNode> observed)
+    public static IReadOnlyList<NodeAction> Plan(DesiredGroup group, IReadOnlyDictionary<string, ObservedNode> observed, PlanContext? context = null)
     {
         ObservedNode Seen(DesiredNode n) => observed.GetValueOrDefault(n.Id) ?? ObservedNode.Missing(n.Id);
         var nodes = group.Nodes.ToList();
@@ -17,7 +18,12 @@ public static class GroupPlanner
             return [];
 
         var creating = group.Status == GroupStatus.Creating;
-        if (Containers(nodes, Seen, creating) is { Count: > 0 } containerSteps)
+        if (!creating && Heal(group, Seen, context ?? PlanContext.None) is { Count: > 0 } healing)
+            return healing;
+
+        // While creating, every node is new; afterwards only replacements are, and they start like new ones.
+        var starting = creating ? nodes : nodes.Where(n => n.Status == NodeStatus.Creating).ToList();
+        if (Containers(starting, Seen, creating) is { Count: > 0 } containerSteps)
             return containerSteps;
 
         var wiring = group.ClusterMode == ClusterMode.Disabled ? WireReplication(group, Seen) : WireCluster(group, Seen);
@@ -27,7 +33,7 @@ public static class GroupPlanner
         return Statuses(group, Seen);
     }
 
-    public static IReadOnlyList<NodeAction> Plan(DesiredCluster cluster, IReadOnlyDictionary<string, ObservedNode> observed)
+    public static IReadOnlyList<NodeAction> Plan(DesiredCluster cluster, IReadOnlyDictionary<string, ObservedNode> observed, PlanContext? context = null)
     {
         ObservedNode Seen(DesiredNode n) => observed.GetValueOrDefault(n.Id) ?? ObservedNode.Missing(n.Id);
         if (cluster.Status == CacheClusterStatus.Deleting)
@@ -35,14 +41,137 @@ public static class GroupPlanner
         if (cluster.Status == CacheClusterStatus.CreateFailed)
             return [];
         var creating = cluster.Status == CacheClusterStatus.Creating;
-        if (Containers(cluster.Nodes, Seen, creating) is { Count: > 0 } containerSteps)
+        if (!creating)
+        {
+            var report = cluster.Nodes.Where(n => n.Status == NodeStatus.Available && Dead(Seen(n)))
+                .Select(n => (NodeAction)new MarkNode(n.Id, NodeStatus.Failed, n.Role)).ToList();
+            if (report.Count > 0)
+                return report;
+            if (Replace(cluster.Nodes.Where(n => n.Status == NodeStatus.Failed), cluster.Nodes, Seen, context ?? PlanContext.None) is { Count: > 0 } replacing)
+                return replacing;
+        }
+        var starting = creating ? cluster.Nodes : cluster.Nodes.Where(n => n.Status == NodeStatus.Creating).ToList();
+        if (Containers(starting, Seen, creating) is { Count: > 0 } containerSteps)
             return containerSteps;
         var steps = new List<NodeAction>();
         foreach (var node in cluster.Nodes.Where(n => n.Status != NodeStatus.Available))
             steps.Add(new MarkNode(node.Id, NodeStatus.Available, NodeRole.Primary));
-        if (creating)
-            steps.Add(new MarkGroup(GroupStatus.Available, $"Cache cluster {cluster.Id} created"));
+        if (creating || (cluster.Status == CacheClusterStatus.Modifying && steps.Count == 0))
+            steps.Add(new MarkGroup(GroupStatus.Available, creating ? $"Cache cluster {cluster.Id} created" : $"Cache cluster {cluster.Id} is available"));
         return steps;
+    }
+
+    /// <summary>A node is dead when its container is gone or exited, or it stopped answering (the observer counts the misses).</summary>
+    private static bool Dead(ObservedNode o) =>
+        o.Container is ContainerState.Missing or ContainerState.Exited || !o.Reachable;
+
+    /// <summary>
+    /// Failure handling of a group that exists: report newly dead nodes, take test failovers, decide
+    /// failovers (stored before acted on), fence old primaries, promote, then replace what was lost.
+    /// </summary>
+    private static List<NodeAction> Heal(DesiredGroup group, Func<DesiredNode, ObservedNode> seen, PlanContext context)
+    {
+        var steps = new List<NodeAction>();
+        foreach (var shard in group.Shards)
+        {
+            foreach (var node in shard.Nodes.Where(n => n.Status == NodeStatus.Available))
+                if (Dead(seen(node)) || (node.Role == NodeRole.Primary && LostItsData(shard, node, seen)))
+                    steps.Add(new MarkNode(node.Id, NodeStatus.Failed, node.Role));
+            // A replacement that cannot start because its zone stays down is placed again elsewhere.
+            foreach (var node in shard.Nodes.Where(n => n.Status == NodeStatus.Creating && context.ZonesDown.Contains(n.Zone) && !seen(n).Reachable))
+                steps.Add(new MarkNode(node.Id, NodeStatus.Failed, node.Role));
+        }
+        if (steps.Count > 0)
+            return steps;
+
+        foreach (var shardId in group.TestFailoverShards ?? new HashSet<string>())
+            if (group.Shards.FirstOrDefault(s => s.Id == shardId) is { } shard && shard.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary) is { } primary)
+                steps.Add(new StartTestFailover(shardId, primary.Id));
+        if (steps.Count > 0)
+            return steps;
+
+        // Decide: the replica with the highest replication offset takes over; without one, or without
+        // automatic failover, the primary is replaced by an empty one and the data of the shard is lost.
+        foreach (var shard in group.Shards)
+        {
+            var primary = shard.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary);
+            if (primary is null || primary.Status != NodeStatus.Failed)
+                continue;
+            var candidates = shard.Nodes.Where(n => n.Role == NodeRole.Replica && n.Status == NodeStatus.Available && !Dead(seen(n))).ToList();
+            // The offsets must be fresh: a remembered one could crown a replica that lacks acknowledged writes.
+            if (group.AutomaticFailover && candidates.FirstOrDefault(n => seen(n).Stale) is { } stale)
+            {
+                steps.Add(new Wait($"the replication offset of {stale.Id} is not fresh"));
+                continue;
+            }
+            var best = candidates.OrderByDescending(n => seen(n).Offset).ThenBy(n => n.Id).FirstOrDefault();
+            if (group.AutomaticFailover && best is not null)
+                steps.Add(new Failover(shard.Id, primary.Id, best.Id));
+            else if (ReplacementZone(primary, shard.Nodes, context) is { } zone)
+                steps.Add(new ReplaceNode(primary.Id, zone, AsPrimary: true, DataLost: true));
+            else
+                steps.Add(new Wait($"the zone of node {primary.Id} is unreachable"));
+        }
+        if (steps.Count > 0)
+            return steps.Any(s => s is not Wait) ? steps.Where(s => s is not Wait).ToList() : steps;
+
+        // Fence before promoting: the old primary's container goes first, so there are never two primaries.
+        var failed = group.Nodes.Where(n => n.Status == NodeStatus.Failed).ToList();
+        var fence = failed.Where(n => seen(n).Container is ContainerState.Running or ContainerState.Exited or ContainerState.Outdated)
+            .Select(n => (NodeAction)new RemoveContainer(n.Id)).ToList();
+        if (fence.Count > 0)
+            return fence;
+
+        foreach (var shard in group.Shards)
+        {
+            var primary = shard.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && n.Status == NodeStatus.Available);
+            if (primary is null || seen(primary).IsPrimary)
+                continue;
+            var from = shard.Nodes.FirstOrDefault(n => n.Status == NodeStatus.Failed)?.Id;
+            steps.Add(group.ClusterMode == ClusterMode.Disabled ? new Promote(primary.Id, from) : new ClusterTakeover(primary.Id, from));
+        }
+        if (steps.Count > 0)
+            return steps;
+
+        return Replace(failed, group.Nodes.ToList(), seen, context);
+    }
+
+    /// <summary>
+    /// A primary that answers with a smaller offset than a replica that lost its link to it was
+    /// restarted empty: it must not stay primary, or the replicas resync from it and wipe themselves.
+    /// </summary>
+    private static bool LostItsData(DesiredShard shard, DesiredNode primary, Func<DesiredNode, ObservedNode> seen)
+    {
+        var p = seen(primary);
+        return p.Reachable && p.IsPrimary && shard.Nodes.Any(n => n.Role == NodeRole.Replica && seen(n) is { Reachable: true, IsPrimary: false, LinkUp: false } r && r.Offset > p.Offset);
+    }
+
+    private static List<NodeAction> Replace(IEnumerable<DesiredNode> failed, IReadOnlyList<DesiredNode> all, Func<DesiredNode, ObservedNode> seen, PlanContext context)
+    {
+        var steps = new List<NodeAction>();
+        foreach (var node in failed)
+        {
+            var siblings = all.Where(n => n.ShardId == node.ShardId).ToList();
+            steps.Add(ReplacementZone(node, siblings, context) is { } zone
+                ? new ReplaceNode(node.Id, zone)
+                : new Wait($"the zone of node {node.Id} is unreachable; waiting for it before placing the replacement elsewhere"));
+        }
+        return steps.Any(s => s is not Wait) ? steps.Where(s => s is not Wait).ToList() : steps;
+    }
+
+    /// <summary>
+    /// The failed node's zone; nothing while that zone is unreachable within the grace; past the
+    /// grace, the reachable zone with the fewest nodes of the shard.
+    /// </summary>
+    private static string? ReplacementZone(DesiredNode node, IReadOnlyList<DesiredNode> shardNodes, PlanContext context)
+    {
+        if (!context.Unreachable(node.Zone))
+            return node.Zone;
+        if (!context.ZonesDown.Contains(node.Zone))
+            return null;
+        return context.Zones.Where(z => !context.Unreachable(z))
+            .OrderBy(z => shardNodes.Count(n => n.Zone == z && n.Status != NodeStatus.Failed)).ThenBy(z => z)
+            .FirstOrDefault();
     }
 
     private static IReadOnlyList<NodeAction> Teardown(IEnumerable<ObservedNode> nodes)
@@ -67,21 +196,16 @@ public static class GroupPlanner
             {
                 case ContainerState.Exited when creating:
                     return [new Fail($"Node {node.Id} exited with code {o.ExitCode} while starting")];
-                case ContainerState.Missing when creating || node.Status == NodeStatus.Creating:
+                case ContainerState.Exited:
+                    steps.Add(new MarkNode(node.Id, NodeStatus.Failed, node.Role));
+                    break;
+                case ContainerState.Missing:
                     steps.Add(new StartContainer(node.Id));
                     break;
                 case ContainerState.Outdated:
                     steps.Add(new RemoveContainer(node.Id));
                     break;
-                case ContainerState.Missing or ContainerState.Exited or ContainerState.ZoneUnreachable when !creating:
-                case ContainerState.Running when !o.Reachable && !creating:
-                    // Replacing dead nodes and failing over are the failover planner's; here a dead node is reported, not hidden.
-                    if (node.Status != NodeStatus.Failed)
-                        steps.Add(new MarkNode(node.Id, NodeStatus.Failed, node.Role));
-                    else
-                        waits.Add(new Wait($"node {node.Id} failed"));
-                    break;
-                case ContainerState.ZoneUnreachable:
+                case ContainerState.ZoneUnreachable when !o.Reachable:
                     waits.Add(new Wait($"the zone of node {node.Id} is unreachable"));
                     break;
                 case ContainerState.Running when !o.Reachable:
@@ -100,7 +224,7 @@ public static class GroupPlanner
         var waits = new List<NodeAction>();
         if (!seen(primary).IsPrimary)
             return [new Wait($"node {primary.Id} is not a primary")];
-        foreach (var replica in shard.Nodes.Where(n => n.Role == NodeRole.Replica))
+        foreach (var replica in shard.Nodes.Where(n => n.Role == NodeRole.Replica && n.Status != NodeStatus.Failed))
         {
             var o = seen(replica);
             if (o.IsPrimary || o.PrimaryNodeId != primary.Id)
@@ -113,39 +237,53 @@ public static class GroupPlanner
 
     private static List<NodeAction> WireCluster(DesiredGroup group, Func<DesiredNode, ObservedNode> seen)
     {
-        var nodes = group.Nodes.ToList();
+        var nodes = group.Nodes.Where(n => n.Status != NodeStatus.Failed).ToList();
         if (nodes.FirstOrDefault(n => seen(n).ClusterId is null) is { } unknown)
             return [new Wait($"node {unknown.Id} has no cluster id yet")];
 
         // Everyone meets one seed; gossip then introduces them to each other.
-        var seed = nodes[0];
+        var seed = nodes.FirstOrDefault(n => n.Status == NodeStatus.Available) ?? nodes[0];
         var seedKnows = seen(seed).KnownNodeIds ?? new HashSet<string>();
-        var meets = nodes.Skip(1).Where(n => !seedKnows.Contains(n.Id)).Select(n => (NodeAction)new ClusterMeet(seed.Id, n.Id)).ToList();
+        var meets = nodes.Where(n => n != seed && !seedKnows.Contains(n.Id)).Select(n => (NodeAction)new ClusterMeet(seed.Id, n.Id)).ToList();
         if (meets.Count > 0)
             return meets;
         if (nodes.FirstOrDefault(n => nodes.Any(other => !(seen(n).KnownNodeIds?.Contains(other.Id) ?? false))) is { } behind)
             return [new Wait($"gossip has not introduced every node to {behind.Id} yet")];
 
-        var owned = group.Shards.SelectMany(s => SlotList(seen(s.Primary).OwnedSlots)).ToHashSet();
         var steps = new List<NodeAction>();
+        var waits = new List<NodeAction>();
+        foreach (var shard in group.Shards)
+        {
+            var primary = shard.Nodes.First(n => n.Role == NodeRole.Primary);
+            foreach (var replica in shard.Nodes.Where(n => n.Role == NodeRole.Replica && n.Status != NodeStatus.Failed))
+            {
+                var o = seen(replica);
+                if (o.ClusterPrimaryNodeId == primary.Id)
+                    continue;
+                if (o.KnownNodeIds?.Contains(primary.Id) == true)
+                    steps.Add(new ClusterReplicate(replica.Id, primary.Id));
+                else
+                    waits.Add(new Wait($"node {replica.Id} does not know {primary.Id} yet"));
+            }
+        }
+
+        // Nodes that are gone are forgotten on every live node in the same step, or gossip brings them
+        // back; their slots are only handed to a new primary once nobody remembers the old owner.
+        var live = nodes.Select(n => seen(n).ClusterId!).ToHashSet();
+        var forgets = nodes.SelectMany(n => (seen(n).ViewClusterIds ?? new HashSet<string>())
+                .Where(id => !live.Contains(id) && id != seen(n).ClusterMasterId)
+                .Select(id => (NodeAction)new ClusterForget(n.Id, id)))
+            .ToList();
+        if (forgets.Count > 0)
+            return [.. steps, .. forgets];
+
+        var owned = group.Shards.SelectMany(s => SlotList(seen(s.Primary).OwnedSlots)).ToHashSet();
         foreach (var shard in group.Shards)
         {
             var missing = SlotList(shard.Slots).Where(slot => !owned.Contains(slot)).ToList();
             if (missing.Count > 0)
                 steps.Add(new AssignSlots(shard.Primary.Id, SlotRanges.Format(missing)));
         }
-        var waits = new List<NodeAction>();
-        foreach (var shard in group.Shards)
-            foreach (var replica in shard.Nodes.Where(n => n.Role == NodeRole.Replica))
-            {
-                var o = seen(replica);
-                if (o.ClusterPrimaryNodeId == shard.Primary.Id)
-                    continue;
-                if (o.KnownNodeIds?.Contains(shard.Primary.Id) == true)
-                    steps.Add(new ClusterReplicate(replica.Id, shard.Primary.Id));
-                else
-                    waits.Add(new Wait($"node {replica.Id} does not know {shard.Primary.Id} yet"));
-            }
         if (steps.Count > 0)
             return steps;
         if (waits.Count > 0)
@@ -156,16 +294,18 @@ public static class GroupPlanner
     private static List<NodeAction> Statuses(DesiredGroup group, Func<DesiredNode, ObservedNode> seen)
     {
         var steps = new List<NodeAction>();
-        foreach (var node in group.Nodes)
+        foreach (var node in group.Nodes.Where(n => n.Status != NodeStatus.Failed))
         {
             var role = seen(node).IsPrimary ? NodeRole.Primary : NodeRole.Replica;
             if (node.Status != NodeStatus.Available || node.Role != role)
                 steps.Add(new MarkNode(node.Id, NodeStatus.Available, role));
         }
-        foreach (var shard in group.Shards.Where(s => s.Status == ShardStatus.Creating))
+        foreach (var shard in group.Shards.Where(s => s.Status != ShardStatus.Available))
             steps.Add(new MarkShard(shard.Id, ShardStatus.Available));
         if (group.Status == GroupStatus.Creating)
             steps.Add(new MarkGroup(GroupStatus.Available, $"Replication group {group.Id} created"));
+        else if (group.Status == GroupStatus.Modifying && !group.ChangesPending && steps.Count == 0)
+            steps.Add(new MarkGroup(GroupStatus.Available, $"Replication group {group.Id} is available"));
         return steps;
     }
 

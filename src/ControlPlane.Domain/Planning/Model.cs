@@ -8,14 +8,27 @@ public sealed record DesiredShard(string Id, string Slots, ShardStatus Status, I
     public DesiredNode Primary => Nodes.First(n => n.Role == NodeRole.Primary);
 }
 
-/// <summary>A Redis group as stored.</summary>
-public sealed record DesiredGroup(string Id, ClusterMode ClusterMode, GroupStatus Status, IReadOnlyList<DesiredShard> Shards)
+/// <summary>A Redis group as stored. TestFailoverShards are the shards whose test failover was asked for and not taken yet.</summary>
+public sealed record DesiredGroup(
+    string Id, ClusterMode ClusterMode, GroupStatus Status, IReadOnlyList<DesiredShard> Shards,
+    bool AutomaticFailover = true, bool ChangesPending = false, IReadOnlySet<string>? TestFailoverShards = null)
 {
     public IEnumerable<DesiredNode> Nodes => Shards.SelectMany(s => s.Nodes);
 }
 
 /// <summary>A Memcached cluster as stored.</summary>
 public sealed record DesiredCluster(string Id, CacheClusterStatus Status, IReadOnlyList<DesiredNode> Nodes);
+
+/// <summary>
+/// The zones there are, those whose engine does not answer now, and those down for longer than the
+/// grace (replacements then go elsewhere). Stale marks an observation remembered from an earlier probe.
+/// </summary>
+public sealed record PlanContext(IReadOnlyList<string> Zones, IReadOnlySet<string> ZonesDown, IReadOnlySet<string>? ZonesUnreachable = null)
+{
+    public static readonly PlanContext None = new([], new HashSet<string>());
+
+    public bool Unreachable(string zone) => ZonesDown.Contains(zone) || (ZonesUnreachable?.Contains(zone) ?? false);
+}
 
 /// <summary>What the container engine says of a node's container.</summary>
 public enum ContainerState { Missing, Running, Exited, Outdated, ZoneUnreachable }
@@ -37,7 +50,10 @@ public sealed record ObservedNode(
     IReadOnlySet<string>? KnownNodeIds = null,
     string? ClusterPrimaryNodeId = null,
     string? OwnedSlots = null,
-    bool ClusterStateOk = false)
+    bool ClusterStateOk = false,
+    IReadOnlySet<string>? ViewClusterIds = null,
+    string? ClusterMasterId = null,
+    bool Stale = false)
 {
     public static ObservedNode Missing(string nodeId) => new(nodeId, ContainerState.Missing);
 }

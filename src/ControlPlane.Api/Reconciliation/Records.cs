@@ -1,0 +1,136 @@
+using ControlPlane.Api.Data;
+using ControlPlane.Domain;
+
+namespace ControlPlane.Api.Reconciliation;
+
+/// <summary>What the executor writes back, the same for a replication group and a cache cluster.</summary>
+public interface ITargetRecord
+{
+    SourceType SourceType { get; }
+    string Id { get; }
+    bool Creating { get; }
+    NodeStatus StatusOf(string nodeId);
+    void MarkNode(string nodeId, NodeStatus status, NodeRole role);
+    void MarkShard(string shardId, ShardStatus status);
+    void MarkGroup(GroupStatus status);
+    void AssignPort(string nodeId, string host, int port);
+
+    /// <summary>Removes the node's row and adds its replacement (a new id, no port yet, in the zone given); returns the new id.</summary>
+    string Replace(string nodeId, string zone, bool asPrimary);
+
+    void Remove();
+    void CreateFailed();
+}
+
+public sealed class GroupRecord(ControlPlaneDbContext db, ReplicationGroupEntity group, TimeProvider time) : ITargetRecord
+{
+    private IEnumerable<RedisNodeEntity> Nodes => group.Shards.SelectMany(s => s.Nodes);
+
+    private RedisNodeEntity Node(string id) => Nodes.First(n => n.Id == id);
+
+    public SourceType SourceType => SourceType.ReplicationGroup;
+    public string Id => group.Id;
+    public bool Creating => group.Status == GroupStatus.Creating;
+
+    public NodeStatus StatusOf(string nodeId) => Node(nodeId).Status;
+
+    public void MarkNode(string nodeId, NodeStatus status, NodeRole role) => (Node(nodeId).Status, Node(nodeId).Role) = (status, role);
+
+    public void MarkShard(string shardId, ShardStatus status) => group.Shards.First(s => s.Id == shardId).Status = status;
+
+    public void MarkGroup(GroupStatus status)
+    {
+        group.Status = status;
+        group.UpdatedAt = time.GetUtcNow();
+        if (status == GroupStatus.Available)
+        {
+            group.ObservedGeneration = group.Generation;
+            group.PendingChanges = null;
+        }
+    }
+
+    public void AssignPort(string nodeId, string host, int port) => (Node(nodeId).Host, Node(nodeId).Port) = (host, port);
+
+    public string Replace(string nodeId, string zone, bool asPrimary)
+    {
+        var old = Node(nodeId);
+        var shard = group.Shards.First(s => s.Id == old.ShardId);
+        // Ids are never reused: the next ordinal after the highest the shard has had.
+        var next = shard.Nodes.Max(n => int.Parse(n.Id[(n.Id.LastIndexOf('-') + 1)..])) + 1;
+        var replacement = new RedisNodeEntity
+        {
+            Id = Identifiers.RedisNodeId(group.Id, shard.Id, next), ReplicationGroupId = group.Id, ShardId = shard.Id,
+            Role = asPrimary ? NodeRole.Primary : NodeRole.Replica, AvailabilityZone = zone, Status = NodeStatus.Creating,
+            CreatedAt = time.GetUtcNow(),
+        };
+        shard.Nodes.Remove(old);
+        db.RedisNodes.Remove(old);
+        shard.Nodes.Add(replacement);
+        db.RedisNodes.Add(replacement);
+        return replacement.Id;
+    }
+
+    public void Remove() => db.ReplicationGroups.Remove(group);
+
+    public void CreateFailed()
+    {
+        group.Status = GroupStatus.CreateFailed;
+        foreach (var node in Nodes)
+            (node.Status, node.Host, node.Port) = (NodeStatus.Failed, null, null);
+    }
+}
+
+public sealed class ClusterRecord(ControlPlaneDbContext db, CacheClusterEntity cluster, TimeProvider time) : ITargetRecord
+{
+    private CacheNodeEntity Node(string id) => cluster.Nodes.First(n => n.Id == id);
+
+    public SourceType SourceType => SourceType.CacheCluster;
+    public string Id => cluster.Id;
+    public bool Creating => cluster.Status == CacheClusterStatus.Creating;
+
+    public NodeStatus StatusOf(string nodeId) => Node(nodeId).Status;
+
+    public void MarkNode(string nodeId, NodeStatus status, NodeRole role) => Node(nodeId).Status = status;
+
+    public void MarkShard(string shardId, ShardStatus status)
+    {
+    }
+
+    public void MarkGroup(GroupStatus status)
+    {
+        if (status == GroupStatus.Available)
+        {
+            cluster.Status = CacheClusterStatus.Available;
+            cluster.ObservedGeneration = cluster.Generation;
+            cluster.PendingChanges = null;
+        }
+        cluster.UpdatedAt = time.GetUtcNow();
+    }
+
+    public void AssignPort(string nodeId, string host, int port) => (Node(nodeId).Host, Node(nodeId).Port) = (host, port);
+
+    public string Replace(string nodeId, string zone, bool asPrimary)
+    {
+        var old = Node(nodeId);
+        var next = cluster.Nodes.Max(n => int.Parse(n.Id[(n.Id.LastIndexOf('-') + 1)..])) + 1;
+        var replacement = new CacheNodeEntity
+        {
+            Id = Identifiers.MemcachedNodeId(cluster.Id, next), CacheClusterId = cluster.Id, AvailabilityZone = zone,
+            Status = NodeStatus.Creating, CreatedAt = time.GetUtcNow(),
+        };
+        cluster.Nodes.Remove(old);
+        db.CacheNodes.Remove(old);
+        cluster.Nodes.Add(replacement);
+        db.CacheNodes.Add(replacement);
+        return replacement.Id;
+    }
+
+    public void Remove() => db.CacheClusters.Remove(cluster);
+
+    public void CreateFailed()
+    {
+        cluster.Status = CacheClusterStatus.CreateFailed;
+        foreach (var node in cluster.Nodes)
+            (node.Status, node.Host, node.Port) = (NodeStatus.Failed, null, null);
+    }
+}

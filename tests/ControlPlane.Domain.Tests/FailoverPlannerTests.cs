@@ -1,0 +1,141 @@
+using ControlPlane.Domain;
+using ControlPlane.Domain.Planning;
+
+namespace ControlPlane.Domain.Tests;
+
+/// <summary>The failover decisions as pure functions: who is dead, who takes over, what is fenced and replaced, where.</summary>
+public sealed class FailoverPlannerTests
+{
+    private static readonly PlanContext Zones = new(["az-a", "az-b", "az-c"], new HashSet<string>());
+
+    private static DesiredNode Node(string id, NodeRole role, string zone, NodeStatus status = NodeStatus.Available, string shard = "0001") =>
+        new(id, shard, role, zone, status, 7000 + int.Parse(id[^3..]));
+
+    private static DesiredGroup Group(bool failover = true, ClusterMode mode = ClusterMode.Disabled, IReadOnlySet<string>? tests = null, params DesiredNode[] nodes) =>
+        new("g", mode, GroupStatus.Available, [new DesiredShard("0001", "0-16383", ShardStatus.Available, nodes)], failover, false, tests);
+
+    private static readonly DesiredNode[] Healthy =
+        [Node("g-0001-001", NodeRole.Primary, "az-a"), Node("g-0001-002", NodeRole.Replica, "az-b"), Node("g-0001-003", NodeRole.Replica, "az-c")];
+
+    private static readonly DesiredNode[] PrimaryFailed =
+        [Node("g-0001-001", NodeRole.Primary, "az-a", NodeStatus.Failed), Node("g-0001-002", NodeRole.Replica, "az-b"), Node("g-0001-003", NodeRole.Replica, "az-c")];
+
+    // After the decision: 003 is the primary to be, 001 a failed replica to fence and replace.
+    private static readonly DesiredNode[] Decided =
+        [Node("g-0001-001", NodeRole.Replica, "az-a", NodeStatus.Failed), Node("g-0001-002", NodeRole.Replica, "az-b"), Node("g-0001-003", NodeRole.Primary, "az-c")];
+
+    private static ObservedNode Primary(string id, long offset = 1000) => new(id, ContainerState.Running, Reachable: true, IsPrimary: true, Offset: offset);
+
+    private static ObservedNode Replica(string id, string of, long offset, bool link = true) =>
+        new(id, ContainerState.Running, Reachable: true, PrimaryNodeId: of, LinkUp: link, Offset: offset);
+
+    private static ObservedNode Gone(string id, ContainerState state = ContainerState.Exited) => new(id, state);
+
+    private static IReadOnlyList<NodeAction> Plan(DesiredGroup group, PlanContext context, params ObservedNode[] observed) =>
+        GroupPlanner.Plan(group, observed.ToDictionary(o => o.NodeId), context);
+
+    public static TheoryData<string, DesiredGroup, PlanContext, ObservedNode[], NodeAction[]> Rows => new()
+    {
+        { "a dead primary is reported first", Group(nodes: Healthy), Zones,
+            [Gone("g-0001-001"), Replica("g-0001-002", "g-0001-001", 900, false), Replica("g-0001-003", "g-0001-001", 950, false)],
+            [new MarkNode("g-0001-001", NodeStatus.Failed, NodeRole.Primary)] },
+        { "a hung primary counts as dead", Group(nodes: Healthy), Zones,
+            [new ObservedNode("g-0001-001", ContainerState.Running, Reachable: false), Replica("g-0001-002", "g-0001-001", 900), Replica("g-0001-003", "g-0001-001", 950)],
+            [new MarkNode("g-0001-001", NodeStatus.Failed, NodeRole.Primary)] },
+        { "the replica with the highest offset takes over", Group(nodes: PrimaryFailed), Zones,
+            [Gone("g-0001-001"), Replica("g-0001-002", "g-0001-001", 900, false), Replica("g-0001-003", "g-0001-001", 950, false)],
+            [new Failover("0001", "g-0001-001", "g-0001-002") with { ToNodeId = "g-0001-003" }] },
+        { "a dead replica is not a candidate", Group(nodes: [PrimaryFailed[0], PrimaryFailed[1], Node("g-0001-003", NodeRole.Replica, "az-c", NodeStatus.Failed)]), Zones,
+            [Gone("g-0001-001"), Replica("g-0001-002", "g-0001-001", 900, false), Gone("g-0001-003", ContainerState.Missing)],
+            [new Failover("0001", "g-0001-001", "g-0001-002")] },
+        { "the old primary is fenced before the promotion", Group(nodes: Decided), Zones,
+            [Gone("g-0001-001"), Replica("g-0001-002", "g-0001-001", 900, false), Replica("g-0001-003", "g-0001-001", 950, false)],
+            [new RemoveContainer("g-0001-001")] },
+        { "a stale offset is no ground for a decision", Group(nodes: PrimaryFailed), Zones,
+            [Gone("g-0001-001"), Replica("g-0001-002", "g-0001-001", 900, false) with { Stale = true }, Replica("g-0001-003", "g-0001-001", 950, false)],
+            [new Wait("the replication offset of g-0001-002 is not fresh")] },
+        { "a replacement waits while its zone is unreachable within the grace", Group(nodes: Decided), new(["az-a", "az-b", "az-c"], new HashSet<string>(), new HashSet<string> { "az-a" }),
+            [Gone("g-0001-001", ContainerState.ZoneUnreachable), Replica("g-0001-002", "g-0001-003", 900), Primary("g-0001-003")],
+            [new Wait("the zone of node g-0001-001 is unreachable; waiting for it before placing the replacement elsewhere")] },
+        { "a fenced primary's best replica is promoted", Group(nodes: Decided), Zones,
+            [Gone("g-0001-001", ContainerState.Missing), Replica("g-0001-002", "g-0001-001", 900, false), Replica("g-0001-003", "g-0001-001", 950, false)],
+            [new Promote("g-0001-003", "g-0001-001")] },
+        { "an unreachable zone counts as fenced: its node has no restart policy", Group(nodes: Decided), Zones,
+            [Gone("g-0001-001", ContainerState.ZoneUnreachable), Replica("g-0001-002", "g-0001-001", 900, false), Replica("g-0001-003", "g-0001-001", 950, false)],
+            [new Promote("g-0001-003", "g-0001-001")] },
+        { "once promoted, the lost node is replaced in its zone", Group(nodes: Decided), Zones,
+            [Gone("g-0001-001", ContainerState.Missing), Replica("g-0001-002", "g-0001-001", 900, false), Primary("g-0001-003")],
+            [new ReplaceNode("g-0001-001", "az-a")] },
+        { "a zone down past the grace gets no replacement; the emptiest other zone does", Group(nodes: Decided), new(["az-a", "az-b", "az-c", "az-d"], new HashSet<string> { "az-a" }),
+            [Gone("g-0001-001", ContainerState.ZoneUnreachable), Replica("g-0001-002", "g-0001-003", 900), Primary("g-0001-003")],
+            [new ReplaceNode("g-0001-001", "az-d")] },
+        { "without automatic failover the primary is replaced and its data is lost", Group(false, nodes: PrimaryFailed), Zones,
+            [Gone("g-0001-001"), Replica("g-0001-002", "g-0001-001", 900, false), Replica("g-0001-003", "g-0001-001", 950, false)],
+            [new ReplaceNode("g-0001-001", "az-a", AsPrimary: true, DataLost: true)] },
+        { "without a replica the primary is replaced and its data is lost", Group(nodes: [Node("g-0001-001", NodeRole.Primary, "az-a", NodeStatus.Failed)]), Zones,
+            [Gone("g-0001-001")],
+            [new ReplaceNode("g-0001-001", "az-a", AsPrimary: true, DataLost: true)] },
+        { "a dead replica is reported, then replaced", Group(nodes: Healthy), Zones,
+            [Primary("g-0001-001"), Gone("g-0001-002"), Replica("g-0001-003", "g-0001-001", 950)],
+            [new MarkNode("g-0001-002", NodeStatus.Failed, NodeRole.Replica)] },
+        { "a failed replica is fenced and replaced", Group(nodes: [Healthy[0], Node("g-0001-002", NodeRole.Replica, "az-b", NodeStatus.Failed), Healthy[2]]), Zones,
+            [Primary("g-0001-001"), Gone("g-0001-002", ContainerState.Missing), Replica("g-0001-003", "g-0001-001", 950)],
+            [new ReplaceNode("g-0001-002", "az-b")] },
+        { "a primary restarted empty is never left primary over replicas with data", Group(nodes: Healthy), Zones,
+            [Primary("g-0001-001", offset: 0), Replica("g-0001-002", "g-0001-001", 900, link: false), Replica("g-0001-003", "g-0001-001", 950, link: false)],
+            [new MarkNode("g-0001-001", NodeStatus.Failed, NodeRole.Primary)] },
+        { "a replica a little ahead of a busy primary's probe is no alarm while its link is up", Group(nodes: Healthy), Zones,
+            [Primary("g-0001-001", offset: 900), Replica("g-0001-002", "g-0001-001", 905), Replica("g-0001-003", "g-0001-001", 950)],
+            [] },
+        { "a restarted replica rejoins as a replica of the current primary", Group(nodes: Healthy), Zones,
+            [Primary("g-0001-001"), Primary("g-0001-002", offset: 0), Replica("g-0001-003", "g-0001-001", 950)],
+            [new ReplicateFrom("g-0001-002", "g-0001-001")] },
+        { "a test failover is taken like a failure of the primary", Group(tests: new HashSet<string> { "0001" }, nodes: Healthy), Zones,
+            [Primary("g-0001-001"), Replica("g-0001-002", "g-0001-001", 900), Replica("g-0001-003", "g-0001-001", 950)],
+            [new StartTestFailover("0001", "g-0001-001")] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Rows))]
+    public void Cluster_mode_disabled(string name, DesiredGroup group, PlanContext context, ObservedNode[] observed, NodeAction[] expected)
+    {
+        var plan = Plan(group, context, observed);
+        Assert.True(expected.SequenceEqual(plan), $"{name}: got {string.Join(", ", plan)}");
+    }
+
+    private static ObservedNode ClusterNode(string id, bool primary, string? master, IReadOnlySet<string> view, string? slots = null, bool ok = true) =>
+        new(id, ContainerState.Running, Reachable: true, IsPrimary: primary, ClusterId: "cid-" + id,
+            KnownNodeIds: new HashSet<string> { "g-0001-002", "g-0001-003", "g-0001-004" }, ClusterPrimaryNodeId: master, OwnedSlots: slots,
+            ClusterStateOk: ok, ViewClusterIds: view, ClusterMasterId: master is null ? null : "cid-" + master);
+
+    [Fact]
+    public void Cluster_mode_enabled_takes_over_without_waiting_for_a_vote()
+    {
+        var group = Group(mode: ClusterMode.Enabled, nodes: Decided);
+        var plan = Plan(group, Zones, Gone("g-0001-001", ContainerState.Missing),
+            ClusterNode("g-0001-002", false, "g-0001-001", new HashSet<string>()), ClusterNode("g-0001-003", false, "g-0001-001", new HashSet<string>()));
+        Assert.Equal([new ClusterTakeover("g-0001-003", "g-0001-001")], plan);
+    }
+
+    [Fact]
+    public void Cluster_mode_enabled_forgets_the_dead_node_on_every_live_node_at_once()
+    {
+        var nodes = new[] { Node("g-0001-002", NodeRole.Replica, "az-b"), Node("g-0001-003", NodeRole.Primary, "az-c"), Node("g-0001-004", NodeRole.Replica, "az-a") };
+        var group = Group(mode: ClusterMode.Enabled, nodes: nodes);
+        var view = new HashSet<string> { "cid-g-0001-002", "cid-g-0001-003", "cid-g-0001-004", "cid-dead" };
+        var plan = Plan(group, Zones,
+            ClusterNode("g-0001-002", false, "g-0001-003", view), ClusterNode("g-0001-003", true, null, view, "0-16383"), ClusterNode("g-0001-004", false, "g-0001-003", view));
+        Assert.Equal([new ClusterForget("g-0001-002", "cid-dead"), new ClusterForget("g-0001-003", "cid-dead"), new ClusterForget("g-0001-004", "cid-dead")], plan);
+    }
+
+    [Fact]
+    public void Memcached_node_lost_is_reported_then_replaced_in_its_zone()
+    {
+        var cluster = new DesiredCluster("m", CacheClusterStatus.Available,
+            [new DesiredNode("m-0001", null, NodeRole.Primary, "az-a", NodeStatus.Available, 7001), new DesiredNode("m-0002", null, NodeRole.Primary, "az-b", NodeStatus.Available, 7002)]);
+        var observed = new Dictionary<string, ObservedNode> { ["m-0001"] = Primary("m-0001"), ["m-0002"] = Gone("m-0002") };
+        Assert.Equal([new MarkNode("m-0002", NodeStatus.Failed, NodeRole.Primary)], GroupPlanner.Plan(cluster, observed, Zones));
+        var failed = cluster with { Nodes = [cluster.Nodes[0], cluster.Nodes[1] with { Status = NodeStatus.Failed }] };
+        Assert.Equal([new ReplaceNode("m-0002", "az-b")], GroupPlanner.Plan(failed, observed, Zones));
+    }
+}
