@@ -67,19 +67,30 @@ public sealed class GroupPlannerTests
     public void Cluster_mode_disabled(string name, DesiredGroup group, ObservedNode[] observed, NodeAction[] expected) =>
         Assert.True(expected.SequenceEqual(Plan(group, observed)), $"{name}: got {string.Join(", ", Plan(group, observed))}");
 
+    private static readonly string[] Alone = [];
+
     public static TheoryData<string, ObservedNode[], NodeAction[]> CmeRows => new()
     {
         { "wait for cluster ids", [ClusterNode("c-0001-001", true), new ObservedNode("c-0001-002", ContainerState.Running, Reachable: true), ClusterNode("c-0002-001", true), ClusterNode("c-0002-002", true)],
             [new Wait("node c-0001-002 has no cluster id yet")] },
-        { "everyone meets the seed", [ClusterNode("c-0001-001", true, knows: ["c-0001-001", "c-0002-001"]), ClusterNode("c-0001-002", true), ClusterNode("c-0002-001", true), ClusterNode("c-0002-002", true)],
-            [new ClusterMeet("c-0001-001", "c-0001-002"), new ClusterMeet("c-0001-001", "c-0002-002")] },
-        { "wait for gossip", [ClusterNode("c-0001-001", true), ClusterNode("c-0001-002", true, knows: ["c-0001-001", "c-0001-002"]), ClusterNode("c-0002-001", true), ClusterNode("c-0002-002", true)],
-            [new Wait("gossip has not introduced every node to c-0001-002 yet")] },
-        { "slots and replicas", [ClusterNode("c-0001-001", true), ClusterNode("c-0001-002", true), ClusterNode("c-0002-001", true, slots: "8192-9000"), ClusterNode("c-0002-002", true)],
-            [new ClusterReplicate("c-0001-002", "c-0001-001"), new ClusterReplicate("c-0002-002", "c-0002-001"), new AssignSlots("c-0001-001", "0-8191"), new AssignSlots("c-0002-001", "9001-16383")] },
-        { "wait for cluster state ok", [ClusterNode("c-0001-001", true, "0-8191"), ClusterNode("c-0001-002", false, master: "c-0001-001", ok: false), ClusterNode("c-0002-001", true, "8192-16383"), ClusterNode("c-0002-002", false, master: "c-0002-001")],
-            [new Wait("cluster_state is not ok on c-0001-002")] },
-        { "a slot another primary serves is not assigned twice", [ClusterNode("c-0001-001", true, "0-8191,9000"), ClusterNode("c-0001-002", false, master: "c-0001-001"), ClusterNode("c-0002-001", true, "8192-8999,9001-16383"), ClusterNode("c-0002-002", false, master: "c-0002-001")],
+        { "fresh primaries get distinct epochs and their slots before anyone meets",
+            [ClusterNode("c-0001-001", true, knows: Alone), ClusterNode("c-0001-002", true, knows: Alone), ClusterNode("c-0002-001", true, knows: Alone) with { ConfigEpoch = 2 }, ClusterNode("c-0002-002", true, knows: Alone)],
+            [new SetConfigEpoch("c-0001-001", 1), new AssignSlots("c-0001-001", "0-8191"), new AssignSlots("c-0002-001", "8192-16383")] },
+        { "a slot a primary serves already is not assigned twice",
+            [ClusterNode("c-0001-001", true, "0-8191,9000", knows: Alone) with { ConfigEpoch = 1 }, ClusterNode("c-0001-002", true, knows: Alone), ClusterNode("c-0002-001", true, "8192-8999", knows: Alone) with { ConfigEpoch = 2 }, ClusterNode("c-0002-002", true, knows: Alone)],
+            [new AssignSlots("c-0002-001", "9001-16383")] },
+        { "every node meets every primary, and replicas attach as soon as they know theirs",
+            [ClusterNode("c-0001-001", true, "0-8191", knows: ["c-0001-001"]) with { ConfigEpoch = 1 }, ClusterNode("c-0001-002", true, knows: ["c-0001-002", "c-0001-001"]),
+             ClusterNode("c-0002-001", true, "8192-16383", knows: ["c-0002-001"]) with { ConfigEpoch = 2 }, ClusterNode("c-0002-002", true, knows: ["c-0002-002"])],
+            [new ClusterMeet("c-0001-001", "c-0002-001"), new ClusterMeet("c-0001-002", "c-0002-001"), new ClusterMeet("c-0002-001", "c-0001-001"),
+             new ClusterMeet("c-0002-002", "c-0001-001"), new ClusterMeet("c-0002-002", "c-0002-001"), new ClusterReplicate("c-0001-002", "c-0001-001")] },
+        { "wait for replicas to sync and cluster state ok",
+            [ClusterNode("c-0001-001", true, "0-8191") with { ConfigEpoch = 1 }, ClusterNode("c-0001-002", false, master: "c-0001-001") with { LinkUp = false },
+             ClusterNode("c-0002-001", true, "8192-16383") with { ConfigEpoch = 2 }, ClusterNode("c-0002-002", false, master: "c-0002-001", ok: false) with { LinkUp = true }],
+            [new Wait("node c-0001-002 is syncing from c-0001-001"), new Wait("cluster_state is not ok on c-0002-002")] },
+        { "wired cluster becomes available",
+            [ClusterNode("c-0001-001", true, "0-8191") with { ConfigEpoch = 1 }, ClusterNode("c-0001-002", false, master: "c-0001-001") with { LinkUp = true },
+             ClusterNode("c-0002-001", true, "8192-16383") with { ConfigEpoch = 2 }, ClusterNode("c-0002-002", false, master: "c-0002-001") with { LinkUp = true }],
             [new MarkNode("c-0001-001", NodeStatus.Available, NodeRole.Primary), new MarkNode("c-0001-002", NodeStatus.Available, NodeRole.Replica),
              new MarkNode("c-0002-001", NodeStatus.Available, NodeRole.Primary), new MarkNode("c-0002-002", NodeStatus.Available, NodeRole.Replica),
              new MarkShard("0001", ShardStatus.Available), new MarkShard("0002", ShardStatus.Available), new MarkGroup(GroupStatus.Available, "Replication group c created")] },

@@ -114,6 +114,10 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger) : IAsyncDispo
         return args.Count == 1 ? Task.CompletedTask : ExecuteAsync(host, port, ct, "CLUSTER", [.. args]);
     }
 
+    /// <summary>Only accepted by a node that knows no other node and has epoch 0: give each new primary its own epoch before MEET.</summary>
+    public Task ClusterSetConfigEpochAsync(string host, int port, long epoch, CancellationToken ct) =>
+        ExecuteAsync(host, port, ct, "CLUSTER", "SET-CONFIG-EPOCH", epoch);
+
     /// <summary>Fails with "ERR Unknown node" until gossip has told this node about the master: wait for it in CLUSTER NODES first.</summary>
     public Task ClusterReplicateAsync(string host, int port, string masterId, CancellationToken ct) =>
         ExecuteAsync(host, port, ct, "CLUSTER", "REPLICATE", masterId);

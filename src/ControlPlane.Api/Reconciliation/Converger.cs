@@ -262,6 +262,10 @@ public sealed partial class Converger(
                         // Forgotten already.
                     }
                     break;
+                case SetConfigEpoch e:
+                    var fresh = Place(e.NodeId);
+                    await owner.Redis.ClusterSetConfigEpochAsync(fresh.Host!, fresh.Port!.Value, e.Epoch, ct);
+                    break;
                 case ClusterMeet m:
                     var (seed, peer) = (Place(m.NodeId), Place(m.PeerNodeId));
                     await owner.Redis.ClusterMeetAsync(seed.Host!, seed.Port!.Value, peer.Host!, peer.Port!.Value, ct);

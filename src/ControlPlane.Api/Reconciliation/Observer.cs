@@ -29,7 +29,8 @@ public sealed class Observer(RedisAdmin redis, MemcachedAdmin memcached)
         {
             var (state, exitCode) = containers.StateOf(node);
             // A zone whose engine does not answer makes its nodes suspect; the probe says whether they are alive.
-            if (state is not (ContainerState.Running or ContainerState.ZoneUnreachable) || node.Port is not { } port || node.Host is not { } host)
+            // An outdated container still runs and may hold data: it is probed like any other, never taken for dead.
+            if (state is not (ContainerState.Running or ContainerState.ZoneUnreachable or ContainerState.Outdated) || node.Port is not { } port || node.Host is not { } host)
                 return new ObservedNode(node.NodeId, state, exitCode);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(probeTimeout);
@@ -44,9 +45,8 @@ public sealed class Observer(RedisAdmin redis, MemcachedAdmin memcached)
             {
                 seen = null; // a hung node: no answer within the probe timeout
             }
-            return Remember(node.NodeId, seen, creating, failureThreshold) is var o && !o.Reachable && state == ContainerState.ZoneUnreachable
-                ? o with { Container = ContainerState.ZoneUnreachable }
-                : o;
+            var o = Remember(node.NodeId, seen, creating, failureThreshold);
+            return state == ContainerState.Outdated || (state == ContainerState.ZoneUnreachable && !o.Reachable) ? o with { Container = state } : o;
         }));
         return results.ToDictionary(o => o.NodeId);
     }
@@ -99,6 +99,7 @@ public sealed class Observer(RedisAdmin redis, MemcachedAdmin memcached)
             ClusterStateOk = state.ClusterState == "ok",
             ViewClusterIds = view.Where(n => !n.InHandshake && !n.IsMyself).Select(n => n.Id).ToHashSet(),
             ClusterMasterId = myself?.MasterId,
+            ConfigEpoch = myself?.ConfigEpoch ?? 0,
         };
     }
 }

@@ -53,3 +53,6 @@ public sealed record ReplaceNode(string NodeId, string Zone, bool AsPrimary = fa
 
 /// <summary>A test failover is taken: the shard's primary is treated exactly as if it had failed.</summary>
 public sealed record StartTestFailover(string ShardId, string NodeId) : NodeAction;
+
+/// <summary>CLUSTER SET-CONFIG-EPOCH on a fresh primary, before it meets anyone: distinct epochs settle slot ownership at once.</summary>
+public sealed record SetConfigEpoch(string NodeId, long Epoch) : NodeAction;

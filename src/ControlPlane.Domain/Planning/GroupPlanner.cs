@@ -240,7 +240,61 @@ public static class GroupPlanner
         var nodes = group.Nodes.Where(n => n.Status != NodeStatus.Failed).ToList();
         if (nodes.FirstOrDefault(n => seen(n).ClusterId is null) is { } unknown)
             return [new Wait($"node {unknown.Id} has no cluster id yet")];
+        return group.Status == GroupStatus.Creating ? WireNewCluster(group, nodes, seen) : RepairCluster(group, nodes, seen);
+    }
 
+    /// <summary>
+    /// A new cluster, wired as redis-cli does but without its sleeps: distinct config epochs and the
+    /// slots on each primary before anyone meets, so the slots travel with the first handshake; then
+    /// every node meets every primary, and each replica attaches as soon as it knows its primary.
+    /// Waiting for gossip to mesh everyone first, and assigning slots after, cost many seconds.
+    /// </summary>
+    private static List<NodeAction> WireNewCluster(DesiredGroup group, List<DesiredNode> nodes, Func<DesiredNode, ObservedNode> seen)
+    {
+        var primaries = group.Shards.Select(s => s.Primary).ToList();
+        var steps = new List<NodeAction>();
+        for (var i = 0; i < primaries.Count; i++)
+        {
+            var p = seen(primaries[i]);
+            var alone = (p.KnownNodeIds?.Count ?? 0) <= 1;
+            if (alone && p.ConfigEpoch == 0)
+                steps.Add(new SetConfigEpoch(primaries[i].Id, i + 1));
+        }
+        var owned = group.Shards.SelectMany(s => SlotList(seen(s.Primary).OwnedSlots)).ToHashSet();
+        foreach (var shard in group.Shards)
+        {
+            var missing = SlotList(shard.Slots).Where(slot => !owned.Contains(slot)).ToList();
+            if (missing.Count > 0)
+                steps.Add(new AssignSlots(shard.Primary.Id, SlotRanges.Format(missing)));
+        }
+        if (steps.Count > 0)
+            return steps;
+
+        foreach (var node in nodes)
+            foreach (var primary in primaries.Where(p => p != node && !(seen(node).KnownNodeIds?.Contains(p.Id) ?? false)))
+                steps.Add(new ClusterMeet(node.Id, primary.Id));
+        var waits = new List<NodeAction>();
+        foreach (var shard in group.Shards)
+            foreach (var replica in shard.Nodes.Where(n => n.Role == NodeRole.Replica))
+            {
+                var o = seen(replica);
+                if (o.ClusterPrimaryNodeId == shard.Primary.Id)
+                {
+                    if (!o.LinkUp)
+                        waits.Add(new Wait($"node {replica.Id} is syncing from {shard.Primary.Id}"));
+                }
+                else if (o.KnownNodeIds?.Contains(shard.Primary.Id) == true)
+                    steps.Add(new ClusterReplicate(replica.Id, shard.Primary.Id));
+            }
+        if (steps.Count > 0)
+            return steps;
+        waits.AddRange(nodes.Where(n => !seen(n).ClusterStateOk).Select(n => (NodeAction)new Wait($"cluster_state is not ok on {n.Id}")));
+        return waits;
+    }
+
+    /// <summary>A cluster that exists and lost nodes: the newcomers meet it, gone nodes are forgotten, then orphaned slots are served again.</summary>
+    private static List<NodeAction> RepairCluster(DesiredGroup group, List<DesiredNode> nodes, Func<DesiredNode, ObservedNode> seen)
+    {
         // Everyone meets one seed; gossip then introduces them to each other.
         var seed = nodes.FirstOrDefault(n => n.Status == NodeStatus.Available) ?? nodes[0];
         var seedKnows = seen(seed).KnownNodeIds ?? new HashSet<string>();

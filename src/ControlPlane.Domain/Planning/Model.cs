@@ -53,7 +53,8 @@ public sealed record ObservedNode(
     bool ClusterStateOk = false,
     IReadOnlySet<string>? ViewClusterIds = null,
     string? ClusterMasterId = null,
-    bool Stale = false)
+    bool Stale = false,
+    long ConfigEpoch = 0)
 {
     public static ObservedNode Missing(string nodeId) => new(nodeId, ContainerState.Missing);
 }
