@@ -9,7 +9,7 @@
 #   CONTROLPLANE_TEST_STATE_DIR         temp folder holding them (engines/<az>/dockerd.pid, ...);
 #                                       `source deploy/lib/common.sh; cp_stop_engine az-b "$dir"`
 #                                       simulates an AZ outage, cp_start_engine brings it back
-#   CONTROLPLANE_REDIS_IMAGE, CONTROLPLANE_MEMCACHED_IMAGE
+#   CONTROLPLANE_REDIS_IMAGE, CONTROLPLANE_MEMCACHED_IMAGE, CONTROLPLANE_HAPROXY_IMAGE
 #   CONTROLPLANE_DEPLOY_LIB             path of deploy/lib/common.sh
 # CONTROLPLANE_TEST_RESULTS_DIR keeps the TRX files (default: inside the temp folder, removed).
 # shellcheck source-path=SCRIPTDIR
@@ -56,6 +56,7 @@ export CONTROLPLANE_PG_BINDIR=$CP_PG_BINDIR CONTROLPLANE_TEST_STATE_DIR=$state
 export CONTROLPLANE_DEPLOY_LIB=$root/deploy/lib/common.sh
 export CONTROLPLANE_REDIS_IMAGE=${CONTROLPLANE_REDIS_IMAGE:-controlplane/redis:7.0}
 export CONTROLPLANE_MEMCACHED_IMAGE=${CONTROLPLANE_MEMCACHED_IMAGE:-controlplane/memcached:1.6}
+export CONTROLPLANE_HAPROXY_IMAGE=${CONTROLPLANE_HAPROXY_IMAGE:-controlplane/haproxy:2.6}
 
 uris=()
 for zone in "${zones[@]}"; do

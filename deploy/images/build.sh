@@ -3,9 +3,11 @@
 # Build the node images from Debian's packages, without any registry:
 #   ${CONTROLPLANE_REDIS_IMAGE:-controlplane/redis:7.0}          redis-server (+ redis-cli)
 #   ${CONTROLPLANE_MEMCACHED_IMAGE:-controlplane/memcached:1.6}  memcached
+#   ${CONTROLPLANE_HAPROXY_IMAGE:-controlplane/haproxy:2.6}      haproxy (a group's endpoints)
 # Each is a single-layer image (like FROM scratch): the binaries, the shared libraries that ldd
 # finds for them, the dynamic loader, /etc/passwd+group (root, nobody), /tmp and /data.
-# No entrypoint: run e.g. `redis-server --port 7000` or `memcached -p 11211 -u nobody`.
+# No entrypoint: run e.g. `redis-server --port 7000`, `memcached -p 11211 -u nobody` or
+# `haproxy -f /etc/haproxy/haproxy.cfg -db` (its configuration is put in before the start).
 #
 # Usage: deploy/images/build.sh [DOCKER_HOST_URI...]   (default: $DOCKER_HOST or the default engine)
 # An image whose label controlplane.image.key matches is left alone, so re-runs take a second.
@@ -18,6 +20,7 @@ source "$here/../lib/common.sh"
 
 redis_image=${CONTROLPLANE_REDIS_IMAGE:-controlplane/redis:7.0}
 memcached_image=${CONTROLPLANE_MEMCACHED_IMAGE:-controlplane/memcached:1.6}
+haproxy_image=${CONTROLPLANE_HAPROXY_IMAGE:-controlplane/haproxy:2.6}
 if (($# > 0)); then hosts=("$@"); else hosts=("${DOCKER_HOST:-}"); fi
 
 # redis-tools ships the real redis-server binary (redis-server's package only adds a symlink to
@@ -26,13 +29,25 @@ cp_ensure_apt_packages redis-tools
 
 recipe=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-12)
 redis_version=$(dpkg-query -W -f='${Version}' redis-tools)
-memcached_version=$(apt-cache policy memcached | sed -n 's/^ *Candidate: //p')
-if [[ -z $memcached_version || $memcached_version == "(none)" ]]; then
-  _cp_apt_update_once
-  memcached_version=$(apt-cache policy memcached | sed -n 's/^ *Candidate: //p')
-fi
+
+# candidate_version VAR PKG: set VAR to the version apt would install (fetching the package lists
+# if needed; not in a subshell, so that they are fetched once).
+candidate_version() {
+  local version
+  version=$(apt-cache policy "$2" | sed -n 's/^ *Candidate: //p')
+  if [[ -z $version || $version == "(none)" ]]; then
+    _cp_apt_update_once
+    version=$(apt-cache policy "$2" | sed -n 's/^ *Candidate: //p')
+  fi
+  [[ -n $version && $version != "(none)" ]] || cp_die "apt has no candidate for $2" || return
+  printf -v "$1" '%s' "$version"
+}
+memcached_version='' haproxy_version=''
+candidate_version memcached_version memcached
+candidate_version haproxy_version haproxy
 redis_key="redis-tools=$redis_version;recipe=$recipe"
 memcached_key="memcached=$memcached_version;recipe=$recipe"
+haproxy_key="haproxy=$haproxy_version;recipe=$recipe"
 
 cache=${CONTROLPLANE_IMAGE_CACHE:-/var/cache/controlplane/images}
 work=$(mktemp -d /tmp/cp-images.XXXXXX)
@@ -77,17 +92,33 @@ build_redis_rootfs() {
   copy_with_libs "$rootfs" /usr/bin/redis-check-rdb /usr/bin/redis-cli
 }
 
-build_memcached_rootfs() {
-  local rootfs=$work/memcached deps
-  base_rootfs "$rootfs"
-  # Take the binary from the .deb (no memcached service on the host), its libraries from the host.
-  deps=$(apt-cache depends --important memcached | sed -n 's/^ *Depends: \(lib[^ <>]*\)$/\1/p')
+# binary_from_deb PKG VERSION PATH ROOTFS: copy PATH (e.g. /usr/bin/memcached) out of the package's
+# .deb into ROOTFS, with the libraries it needs from the host. Taken from the .deb so that no
+# service of it is installed on the host; its lib* dependencies are installed for ldd to find.
+binary_from_deb() {
+  local pkg=$1 version=$2 path=$3 rootfs=$4 deps
+  deps=$(apt-cache depends --important "$pkg" | sed -n 's/^ *Depends: \(lib[^ <>]*\)$/\1/p')
   # shellcheck disable=SC2086  # one package name a word
   cp_ensure_apt_packages $deps
-  (cd "$work" && apt-get download -qq -o APT::Sandbox::User=root "memcached=$memcached_version") >&2
-  dpkg -x "$work"/memcached_*.deb "$work/memcached-deb"
-  cp "$work/memcached-deb/usr/bin/memcached" "$rootfs/usr/bin/memcached"
-  copy_with_libs "$rootfs" "$rootfs/usr/bin/memcached"
+  mkdir -p "$rootfs$(dirname "$path")"
+  (cd "$work" && apt-get download -qq -o APT::Sandbox::User=root "$pkg=$version") >&2
+  dpkg -x "$work/${pkg}_"*.deb "$work/$pkg-deb"
+  cp "$work/$pkg-deb$path" "$rootfs$path"
+  copy_with_libs "$rootfs" "$rootfs$path"
+}
+
+build_memcached_rootfs() {
+  local rootfs=$work/memcached
+  base_rootfs "$rootfs"
+  binary_from_deb memcached "$memcached_version" /usr/bin/memcached "$rootfs"
+}
+
+build_haproxy_rootfs() {
+  local rootfs=$work/haproxy
+  base_rootfs "$rootfs"
+  mkdir -p "$rootfs/etc/haproxy"
+  binary_from_deb haproxy "$haproxy_version" /usr/sbin/haproxy "$rootfs"
+  ln -s ../sbin/haproxy "$rootfs/usr/bin/haproxy"
 }
 
 # rootfs_tar KIND KEY: print the path of KIND's root file system as a tarball, built when the
@@ -117,7 +148,8 @@ import_image() {
 }
 
 for spec in "redis|$redis_image|$redis_key|redis-server" \
-  "memcached|$memcached_image|$memcached_key|memcached"; do
+  "memcached|$memcached_image|$memcached_key|memcached" \
+  "haproxy|$haproxy_image|$haproxy_key|haproxy"; do
   IFS='|' read -r kind image key cmd <<<"$spec"
   stale=()
   for host in "${hosts[@]}"; do

@@ -216,14 +216,14 @@ public sealed class EndpointProxyTests(ITestOutputHelper output) : NodeTest
     }
 }
 
-public sealed class RespErrorException(string message) : Exception(message);
+internal sealed class RespErrorException(string message) : Exception(message);
 
 /// <summary>
 /// A bare RESP2 client: exactly one TCP connection, no handshake, no reconnect, no role detection,
 /// so a test sees what the endpoint does to a connection (a full client library would hide it).
 /// Replies: simple and bulk strings as string, integers as long, arrays as object?[], nil as null.
 /// </summary>
-public sealed class RespConnection : IAsyncDisposable
+internal sealed class RespConnection : IAsyncDisposable
 {
     private readonly TcpClient _client;
     private readonly NetworkStream _stream;
@@ -362,10 +362,12 @@ public sealed class EndpointProxyConfigTests
             backend.Where(l => l.StartsWith("server ", StringComparison.Ordinal)));
         var defaults = Section(lines, "defaults");
         Assert.Contains(defaults, l => l.StartsWith("default-server ", StringComparison.Ordinal)
-            && l.Contains("inter 100ms") && l.Contains("fall 1") && l.Contains("rise 1") && l.Contains("on-marked-down shutdown-sessions"));
+            && l.Contains(" inter 50ms ") && l.Contains(" downinter 20ms ") && l.Contains(" fall 1 ") && l.Contains(" rise 1 ")
+            && l.EndsWith(" on-marked-down shutdown-sessions", StringComparison.Ordinal));
         Assert.Contains("timeout client 1h", defaults);
         Assert.Contains("timeout server 1h", defaults);
-        Assert.Contains("timeout connect 1s", defaults);
+        Assert.Contains("timeout connect 100ms", defaults);
+        Assert.Contains("timeout check 1s", defaults);
     }
 
     [Fact]
