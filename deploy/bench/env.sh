@@ -10,8 +10,7 @@
 #   keep                            1: keep the temp folder after the run
 #   bench_py                        benchlib.py (default deploy/bench/benchlib.py)
 #
-# and may define bench_cleanup_extra, which the cleanup runs first (before the API and the engine
-# are stopped). What it provides:
+# What it provides:
 #
 #   setup                Postgres, a private Docker engine (az-a), the node images, the migrations,
 #                        and the API from the Release build on a free loopback port; sets
@@ -44,7 +43,6 @@ cleanup() {
   trap - EXIT INT TERM
   trap '' PIPE # a closed terminal or pipe must not cut the cleanup short
   set +e
-  if declare -F bench_cleanup_extra >/dev/null; then bench_cleanup_extra; fi
   if ((rc != 0)) && [[ -s $state/api.log ]]; then
     cp_log "last lines of the API log:"
     tail -n 40 "$state/api.log" >&2

@@ -41,6 +41,7 @@ builder.Services.AddSingleton<MemcachedAdmin>();
 builder.Services.AddSingleton<NodeSpecs>();
 builder.Services.AddSingleton<PortAllocator>();
 builder.Services.AddSingleton<Observer>();
+builder.Services.AddSingleton<GroupEndpoints>();
 builder.Services.AddSingleton<Converger>();
 builder.Services.AddSingleton<ReconcileSignal>();
 builder.Services.AddSingleton<Reconciler>();

@@ -266,6 +266,9 @@ namespace ControlPlane.Migrations.Migrations
                         .HasMaxLength(255)
                         .HasColumnType("character varying(255)");
 
+                    b.Property<string>("EndpointHost")
+                        .HasColumnType("text");
+
                     b.Property<string>("EngineVersion")
                         .IsRequired()
                         .HasColumnType("text");
@@ -294,6 +297,12 @@ namespace ControlPlane.Migrations.Migrations
 
                     b.Property<string>("PendingChanges")
                         .HasColumnType("text");
+
+                    b.Property<int?>("PrimaryEndpointPort")
+                        .HasColumnType("integer");
+
+                    b.Property<int?>("ReaderEndpointPort")
+                        .HasColumnType("integer");
 
                     b.Property<int>("ReplicasPerShard")
                         .HasColumnType("integer");

@@ -15,8 +15,11 @@ public static class Representations
             s.Nodes.OrderBy(n => n.Id).Select(n => new NodeResponse(n.Id, n.Role, n.AvailabilityZone, n.Status, Address(n.Host, n.Port))).ToList()))
             .ToList();
         var nodes = shards.SelectMany(s => s.Nodes).Where(n => n.Endpoint is not null && n.Status != NodeStatus.Failed).ToList();
-        var primary = nodes.FirstOrDefault(n => n.Role == NodeRole.Primary)?.Endpoint;
-        var reader = nodes.FirstOrDefault(n => n.Role == NodeRole.Replica)?.Endpoint ?? primary;
+        // Cluster mode disabled: the proxy's ports, which follow the primary through failovers.
+        var primary = g.ClusterMode == ClusterMode.Disabled
+            ? Address(g.EndpointHost, g.PrimaryEndpointPort)
+            : nodes.FirstOrDefault(n => n.Role == NodeRole.Primary)?.Endpoint;
+        var reader = Address(g.EndpointHost, g.ReaderEndpointPort);
         var disabled = g.ClusterMode == ClusterMode.Disabled;
         return new ReplicationGroupResponse(
             g.Id, g.Description, Catalog.Redis, g.EngineVersion, g.NodeType, g.ClusterMode, g.Status,

@@ -24,6 +24,10 @@ public sealed class ReplicationGroupEntity
     public string? SnapshotWindow { get; set; }
     public string? RestoreFromSnapshot { get; set; }
     public string? FinalSnapshotName { get; set; }
+    /// <summary>The stable endpoint of a cluster-mode-disabled group: a proxy that follows the primary.</summary>
+    public string? EndpointHost { get; set; }
+    public int? PrimaryEndpointPort { get; set; }
+    public int? ReaderEndpointPort { get; set; }
     public GroupStatus Status { get; set; }
     /// <summary>The fields a PATCH asked for that the reconciler has not applied yet, as JSON.</summary>
     public string? PendingChanges { get; set; }

@@ -52,6 +52,10 @@ public sealed class ControlPlaneOptions
 
     public ReconcilerOptions Reconciler { get; set; } = new();
 
+    /// <summary>The proxy image behind the primary and reader endpoints of cluster-mode-disabled groups.</summary>
+    [Required]
+    public string EndpointImage { get; set; } = "controlplane/haproxy:2.6";
+
     /// <summary>How long events are kept.</summary>
     public TimeSpan EventRetention { get; set; } = TimeSpan.FromDays(14);
 

@@ -21,6 +21,7 @@ public sealed partial class Converger(
     NodeSpecs specs,
     PortAllocator ports,
     Observer observer,
+    GroupEndpoints endpoints,
     RedisAdmin redis,
     TimeProvider time,
     IOptions<ControlPlaneOptions> options,
@@ -80,7 +81,15 @@ public sealed partial class Converger(
             group.AutomaticFailover, group.PendingChanges is not null, testFailovers.ToHashSet());
         var plan = GroupPlanner.Plan(desired, observed, Context(view));
         var record = new GroupRecord(db, group, time);
-        return await new Acts(this, db, view, places, observed, record, ct).RunAsync(plan, creating ? group.CreatedAt : null, group.Status == GroupStatus.Available);
+        var becomesAvailable = plan.Any(a => a is MarkGroup { Status: GroupStatus.Available });
+        if (!cluster && (becomesAvailable || group.Status is GroupStatus.Available or GroupStatus.Modifying))
+        {
+            // The endpoint is up before the group is called available, and follows every change after.
+            await endpoints.EnsureAsync(db, group, view, wiredNow: creating && becomesAvailable, ct);
+            await db.SaveChangesAsync(ct);
+        }
+        Func<Task> teardown = cluster ? () => Task.CompletedTask : () => endpoints.RemoveAsync(db, group.Id, view, ct);
+        return await new Acts(this, db, view, places, observed, record, teardown, ct).RunAsync(plan, creating ? group.CreatedAt : null, group.Status == GroupStatus.Available);
     }
 
     private async Task<Progress> StepClusterAsync(ControlPlaneDbContext db, string id, ContainerView view, CancellationToken ct)
@@ -97,7 +106,7 @@ public sealed partial class Converger(
             nodes.Select(n => new DesiredNode(n.Id, null, NodeRole.Primary, n.AvailabilityZone, n.Status, n.Port)).ToList());
         var plan = GroupPlanner.Plan(desired, observed, Context(view));
         var record = new ClusterRecord(db, cluster, time);
-        return await new Acts(this, db, view, places, observed, record, ct).RunAsync(plan, creating ? cluster.CreatedAt : null, cluster.Status == CacheClusterStatus.Available);
+        return await new Acts(this, db, view, places, observed, record, () => Task.CompletedTask, ct).RunAsync(plan, creating ? cluster.CreatedAt : null, cluster.Status == CacheClusterStatus.Available);
     }
 
     private PlanContext Context(ContainerView view) => new(zones.All.Select(z => z.Name).OrderBy(z => z).ToList(), view.ZonesDown, view.ZonesUnreachable);
@@ -124,7 +133,7 @@ public sealed partial class Converger(
     /// <summary>Carries out one plan against the engines and the database.</summary>
     private sealed class Acts(
         Converger owner, ControlPlaneDbContext db, ContainerView view, IReadOnlyList<NodePlace> places,
-        IReadOnlyDictionary<string, ObservedNode> observed, ITargetRecord record, CancellationToken ct)
+        IReadOnlyDictionary<string, ObservedNode> observed, ITargetRecord record, Func<Task> teardownExtras, CancellationToken ct)
     {
         private NodePlace Place(string nodeId) => places.First(p => p.NodeId == nodeId);
 
@@ -209,6 +218,7 @@ public sealed partial class Converger(
                         Event($"Cache node {r.NodeId} was lost with no replica to fail over to; {replacement} replaces it empty and the data it held is lost");
                     break;
                 case ReleaseAll:
+                    await teardownExtras();
                     await PortAllocator.ReleaseAsync(db, places.Select(p => p.NodeId).ToList(), ct);
                     record.Remove();
                     Event(record.SourceType == SourceType.ReplicationGroup ? $"Replication group {record.Id} deleted" : $"Cache cluster {record.Id} deleted");
@@ -296,6 +306,7 @@ public sealed partial class Converger(
         {
             // Nothing half-built is left running: the containers go, the ports are released, the record stays to say why.
             await Task.WhenAll(places.Select(p => owner.Zones[p.Zone].Runtime.RemoveAsync(owner.Specs.ContainerName(p.NodeId), ct)));
+            await teardownExtras();
             await PortAllocator.ReleaseAsync(db, places.Select(p => p.NodeId).ToList(), ct);
             record.CreateFailed();
             Event($"Creation of {(record.SourceType == SourceType.ReplicationGroup ? "replication group" : "cache cluster")} {record.Id} failed: {reason}");

@@ -37,9 +37,10 @@ public sealed class Observer(RedisAdmin redis, MemcachedAdmin memcached)
             ObservedNode? seen;
             try
             {
+                // WaitAsync bounds the probe even where the client cannot be cancelled (a connect in progress).
                 seen = engine == Catalog.Redis
-                    ? await ProbeRedisAsync(node.NodeId, host, port, cluster, byAddress, timeout.Token)
-                    : await memcached.VersionAsync(host, port, timeout.Token) is null ? null : new ObservedNode(node.NodeId, ContainerState.Running, Reachable: true, IsPrimary: true);
+                    ? await ProbeRedisAsync(node.NodeId, host, port, cluster, byAddress, timeout.Token).WaitAsync(timeout.Token)
+                    : await memcached.VersionAsync(host, port, timeout.Token).WaitAsync(timeout.Token) is null ? null : new ObservedNode(node.NodeId, ContainerState.Running, Reachable: true, IsPrimary: true);
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
@@ -122,6 +123,13 @@ public sealed class ContainerView(IReadOnlyDictionary<string, IReadOnlyList<Cont
     public void Started(string nodeId) => _changed[nodeId] = ContainerState.Running;
 
     public void Removed(string nodeId) => _changed[nodeId] = ContainerState.Missing;
+
+    private readonly ConcurrentDictionary<string, string> _endpoints = new();
+
+    /// <summary>The spec hash of the endpoint proxy this pass started for a group, if any.</summary>
+    public string? EndpointRunning(string groupId) => _endpoints.GetValueOrDefault(groupId);
+
+    public void EndpointStarted(string groupId, string specHash) => _endpoints[groupId] = specHash;
 
     public (ContainerState State, long? ExitCode) StateOf(NodePlace node)
     {

@@ -27,6 +27,7 @@ public sealed partial class Reconciler(
 
     private readonly ConcurrentDictionary<string, (int Failures, DateTimeOffset NotBefore)> _backoff = new();
     private readonly ConcurrentDictionary<string, DateTimeOffset> _zoneDownSince = new();
+    private readonly ConcurrentDictionary<string, bool> _dirty = new();
     // Which groups are converging now; claimed before the task starts, so a fast task cannot finish before it is recorded.
     private readonly ConcurrentDictionary<string, Task> _running = new();
 
@@ -67,7 +68,9 @@ public sealed partial class Reconciler(
         var groups = await db.ReplicationGroups.AsNoTracking().Select(g => g.Id).ToListAsync(ct);
         var clusters = await db.CacheClusters.AsNoTracking().Select(c => c.Id).ToListAsync(ct);
         var known = (await db.RedisNodes.Select(n => n.Id).ToListAsync(ct))
-            .Concat(await db.CacheNodes.Select(n => n.Id).ToListAsync(ct)).ToHashSet();
+            .Concat(await db.CacheNodes.Select(n => n.Id).ToListAsync(ct))
+            .Concat((await db.ReplicationGroups.Where(g => g.ClusterMode == ClusterMode.Disabled).Select(g => g.Id).ToListAsync(ct)).Select(GroupEndpoints.NodeLabel))
+            .ToHashSet();
 
         var listing = await ListAsync(ct);
         var view = new ContainerView(listing, ZonesDownPastGrace(listing));
@@ -82,7 +85,11 @@ public sealed partial class Reconciler(
                 continue;
             var claim = new TaskCompletionSource();
             if (!_running.TryAdd(target.Key, claim.Task))
+            {
+                // Busy: the wake-up is not lost, the group runs again as soon as this convergence ends.
+                _dirty[target.Key] = true;
                 continue;
+            }
             _ = Task.Run(async () =>
             {
                 try
@@ -93,6 +100,8 @@ public sealed partial class Reconciler(
                 {
                     _running.TryRemove(target.Key, out _);
                     claim.SetResult();
+                    if (_dirty.TryRemove(target.Key, out _))
+                        signal.Wake();
                 }
             }, CancellationToken.None);
         }

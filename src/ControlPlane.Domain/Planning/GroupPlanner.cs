@@ -115,9 +115,10 @@ public static class GroupPlanner
         if (steps.Count > 0)
             return steps.Any(s => s is not Wait) ? steps.Where(s => s is not Wait).ToList() : steps;
 
-        // Fence before promoting: the old primary's container goes first, so there are never two primaries.
+        // Fence before promoting: a failed node whose container still runs (hung, or demoted) goes
+        // first, so there are never two primaries. An exited one takes no writes; it goes with its replacement.
         var failed = group.Nodes.Where(n => n.Status == NodeStatus.Failed).ToList();
-        var fence = failed.Where(n => seen(n).Container is ContainerState.Running or ContainerState.Exited or ContainerState.Outdated)
+        var fence = failed.Where(n => seen(n).Container is ContainerState.Running or ContainerState.Outdated)
             .Select(n => (NodeAction)new RemoveContainer(n.Id)).ToList();
         if (fence.Count > 0)
             return fence;
@@ -133,7 +134,10 @@ public static class GroupPlanner
         if (steps.Count > 0)
             return steps;
 
-        return Replace(failed, group.Nodes.ToList(), seen, context);
+        // The surviving replicas follow the new primary at once, so writes are acknowledged again
+        // before the replacement is even started.
+        var repoint = group.ClusterMode == ClusterMode.Disabled && failed.Count > 0 ? WireReplication(group, seen).Where(a => a is ReplicateFrom) : [];
+        return [.. repoint, .. Replace(failed, group.Nodes.ToList(), seen, context)];
     }
 
     /// <summary>

@@ -32,8 +32,14 @@ public sealed class RedisCreateTests(PostgresFixture postgres) : ReconcilerTest(
             await WaitUntilAsync(async () => await reader.GetDatabase().StringGetAsync("greeting", CommandFlags.PreferReplica) == "hello",
                 TimeSpan.FromSeconds(10), () => $"replica {replica["id"]} never saw the key");
         }
-        var readerEndpoint = Endpoint(group["readerEndpoint"]!);
-        Assert.Contains(nodes.Where(n => (string?)n!["role"] == "replica"), n => Endpoint(n!["endpoint"]!).ToString() == readerEndpoint.ToString());
+        // The endpoints are the group's proxy: the primary one reaches the primary, the reader one a replica.
+        Assert.DoesNotContain(nodes, n => Endpoint(n!["endpoint"]!).ToString() == primary.ToString());
+        await using (var viaReader = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { Endpoint(group["readerEndpoint"]!) }, AllowAdmin = true }))
+        {
+            var role = (RedisResult[])(await viaReader.GetServers()[0].ExecuteAsync("ROLE"))!;
+            Assert.Equal("slave", (string?)role[0]);
+            Assert.Equal("hello", (string?)await viaReader.GetDatabase().StringGetAsync("greeting", CommandFlags.PreferReplica));
+        }
 
         var events = await BodyAsync(await Client.GetAsync("/v1/events?sourceId=cmd"));
         Assert.Contains(events["items"]!.AsArray(), e => (string?)e!["message"] == "Replication group cmd created");

@@ -142,7 +142,16 @@ public sealed class FailoverTests(PostgresFixture postgres) : ReconcilerTest(pos
             await db.ExecuteAsync("WAIT", 1, 2000);
         }
         using (var docker = Docker(Engines[(string)primary["availabilityZone"]!]))
-            await docker.Containers.RestartContainerAsync($"{Instance}-{primary["id"]}", new ContainerRestartParameters { WaitBeforeKillSeconds = 0 });
+        {
+            try
+            {
+                await docker.Containers.RestartContainerAsync($"{Instance}-{primary["id"]}", new ContainerRestartParameters { WaitBeforeKillSeconds = 0 });
+            }
+            catch (Docker.DotNet.DockerApiException e) when (e.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Conflict)
+            {
+                // The control plane fenced the stopped node before Docker could start it again.
+            }
+        }
         var healed = await WaitForFullStrengthAsync("restarted", 2, gone: (string)primary["id"]!);
         await AssertAllPresentAsync(PrimaryOf(healed, "0001"), Enumerable.Range(0, 200).Select(i => $"precious:{i}").ToList());
     }
