@@ -59,8 +59,20 @@ public abstract class ReconcilerTest(PostgresFixture postgres) : ApiTest(postgre
         await base.DisposeAsync();
         // Whatever a failed test left behind goes, so the engines stay clean for the next class.
         foreach (var engine in Engines.Values)
+        {
+            using var docker = Docker(engine);
             foreach (var container in await OurContainersAsync(engine))
-                await Docker(engine).Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true });
+            {
+                try
+                {
+                    await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true });
+                }
+                catch (DockerApiException e) when (e.StatusCode is System.Net.HttpStatusCode.NotFound or System.Net.HttpStatusCode.Conflict)
+                {
+                    // Gone already, or being removed by the control plane as the host shut down.
+                }
+            }
+        }
     }
 
     protected static DockerClient Docker(string endpoint) => new DockerClientBuilder().WithEndpoint(new Uri(endpoint)).Build();
