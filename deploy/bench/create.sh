@@ -151,6 +151,7 @@ ours() {
   esac
   label=$(run_label "$2")
   assert_engine_empty
+  wait_for_pool
   if ! out=$(bench create "$api" "$id" "$body" "$timeout"); then
     bench events "$api" "$id" >&2 || true
     cp_die "our create of $id failed"
@@ -240,6 +241,7 @@ main() {
   say "machine: $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -r); $(redis-cli --version); image $image"
   say "runs per case and side: $runs (after one untimed warm-up each); setup took ${setup_seconds}s"
   say "baseline redis-server extra arguments: ${baseline_args[*]:-none (Redis defaults)}"
+  say "our warm pool: ${BENCH_WARM_POOL:-0} pre-started cluster nodes (BENCH_WARM_POOL; 0 = off, every node starts a container)"
   say
 
   results=$state/results

@@ -110,6 +110,7 @@ setup() {
     ControlPlane__AvailabilityZones__0__Host=127.0.0.1 \
     "ControlPlane__Reconciler__PortRangeStart=$ours_start" \
     "ControlPlane__Reconciler__PortRangeEnd=$ours_end" \
+    "ControlPlane__Reconciler__WarmPoolSize=${BENCH_WARM_POOL:-0}" \
     Logging__LogLevel__Default=Warning \
     "Logging__LogLevel__ControlPlane=$log_level" \
     "Logging__Console__TimestampFormat=HH:mm:ss.fff " \
@@ -124,10 +125,21 @@ setup() {
 }
 
 # The engine must be empty between runs, so that no run pays for another's leftovers.
+# The control plane's warm pool of idle nodes (BENCH_WARM_POOL) is not a leftover.
 assert_engine_empty() {
-  local ids
-  ids=$(dk ps -aq)
-  [[ -z $ids ]] || cp_die "containers left on the engine: $(dk ps -a --format '{{.Names}}' | tr '\n' ' ')"
+  local left
+  left=$(dk ps -a --format '{{.Names}} {{.Label "controlplane.kind"}}' | awk '$2 != "pool" { print $1 }')
+  [[ -z $left ]] || cp_die "containers left on the engine: $(tr '\n' ' ' <<<"$left")"
+}
+
+# wait_for_pool: before a timed create, the pool is full again (it refills after each create)
+wait_for_pool() {
+  local want=${BENCH_WARM_POOL:-0} deadline=$((SECONDS + 60))
+  ((want > 0)) || return 0
+  until (($(dk ps -q --filter label=controlplane.kind=pool --filter status=running | wc -l) >= want)); do
+    ((SECONDS < deadline)) || cp_die "the warm pool did not fill to $want within 60 s" || return
+    sleep 0.1
+  done
 }
 # ---------------------------------------------------------------- small checks
 

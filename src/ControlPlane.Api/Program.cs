@@ -42,6 +42,7 @@ builder.Services.AddSingleton<NodeSpecs>();
 builder.Services.AddSingleton<PortAllocator>();
 builder.Services.AddSingleton<Observer>();
 builder.Services.AddSingleton<GroupEndpoints>();
+builder.Services.AddSingleton<WarmPool>();
 builder.Services.AddSingleton<Converger>();
 builder.Services.AddSingleton<ReconcileSignal>();
 builder.Services.AddSingleton<Reconciler>();

@@ -216,6 +216,9 @@ namespace ControlPlane.Migrations.Migrations
                     b.Property<string>("Host")
                         .HasColumnType("text");
 
+                    b.Property<string>("PoolId")
+                        .HasColumnType("text");
+
                     b.Property<int?>("Port")
                         .HasColumnType("integer");
 

@@ -59,6 +59,8 @@ public sealed class RedisNodeEntity
     public NodeStatus Status { get; set; }
     public string? Host { get; set; }
     public int? Port { get; set; }
+    /// <summary>Set when the node took over a pre-started container of the warm pool: that container's pool id.</summary>
+    public string? PoolId { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }
 

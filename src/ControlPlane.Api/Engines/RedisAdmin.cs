@@ -114,6 +114,9 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger) : IAsyncDispo
         return args.Count == 1 ? Task.CompletedTask : ExecuteAsync(host, port, ct, "CLUSTER", [.. args]);
     }
 
+    public Task ConfigSetAsync(string host, int port, string name, string value, CancellationToken ct) =>
+        ExecuteAsync(host, port, ct, "CONFIG", "SET", name, value);
+
     /// <summary>Only accepted by a node that knows no other node and has epoch 0: give each new primary its own epoch before MEET.</summary>
     public Task ClusterSetConfigEpochAsync(string host, int port, long epoch, CancellationToken ct) =>
         ExecuteAsync(host, port, ct, "CLUSTER", "SET-CONFIG-EPOCH", epoch);

@@ -22,6 +22,7 @@ public sealed partial class Converger(
     PortAllocator ports,
     Observer observer,
     GroupEndpoints endpoints,
+    WarmPool pool,
     RedisAdmin redis,
     TimeProvider time,
     IOptions<ControlPlaneOptions> options,
@@ -33,6 +34,7 @@ public sealed partial class Converger(
     private TimeProvider Time => time;
     private PortAllocator Ports => ports;
     private ZoneRegistry Zones => zones;
+    private ILogger Logger => logger;
     private NodeSpecs Specs => specs;
     private Observer Observer_ => observer;
     private RedisAdmin Redis => redis;
@@ -69,9 +71,12 @@ public sealed partial class Converger(
         if (group is null)
             return Progress.Done;
         var cluster = group.ClusterMode == ClusterMode.Enabled;
+        await pool.TakeAsync(db, group, view, ct);
+        await db.SaveChangesAsync(ct);
         var nodes = group.Shards.SelectMany(s => s.Nodes).OrderBy(n => n.Id).ToList();
         var places = nodes.Select(n => new NodePlace(n.Id, n.AvailabilityZone, n.Host, n.Port,
-            n.Port is { } p ? specs.Redis(group.Id, n.ShardId, n.Id, n.Host!, p, group.EngineVersion, group.NodeType, cluster) : null)).ToList();
+            n.Port is { } p ? specs.Redis(group.Id, n.ShardId, n.Id, n.Host!, p, group.EngineVersion, group.NodeType, cluster) with { Name = specs.ContainerName(n.PoolId ?? n.Id) } : null,
+            specs.ContainerName(n.PoolId ?? n.Id), n.PoolId is not null)).ToList();
         var creating = group.Status == GroupStatus.Creating;
         var observed = await observer.ObserveAsync(Catalog.Redis, cluster, creating, places, view, Settings.FailureThreshold, Settings.ProbeTimeout, ct);
         var testFailovers = await db.TestFailovers.Where(f => f.ReplicationGroupId == id && f.CompletedAt == null).Select(f => f.ShardId).ToListAsync(ct);
@@ -99,7 +104,7 @@ public sealed partial class Converger(
             return Progress.Done;
         var nodes = cluster.Nodes.OrderBy(n => n.Id).ToList();
         var places = nodes.Select(n => new NodePlace(n.Id, n.AvailabilityZone, n.Host, n.Port,
-            n.Port is { } p ? specs.Memcached(cluster.Id, n.Id, n.Host!, p, cluster.EngineVersion, cluster.NodeType) : null)).ToList();
+            n.Port is { } p ? specs.Memcached(cluster.Id, n.Id, n.Host!, p, cluster.EngineVersion, cluster.NodeType) : null, specs.ContainerName(n.Id))).ToList();
         var creating = cluster.Status == CacheClusterStatus.Creating;
         var observed = await observer.ObserveAsync(Catalog.Memcached, false, creating, places, view, Settings.FailureThreshold, Settings.ProbeTimeout, ct);
         var desired = new DesiredCluster(cluster.Id, cluster.Status,
@@ -149,8 +154,10 @@ public sealed partial class Converger(
             {
                 if (creatingSince is { } since && owner.Time.GetUtcNow() - since > owner.Settings.CreateTimeout)
                     return await FailAsync($"Creation did not finish within {owner.Settings.CreateTimeout}: {((Wait)plan[0]).Reason}");
+                LogWaiting(owner.Logger, record.Id, ((Wait)plan[0]).Reason);
                 return settled ? Progress.Settled : Progress.Waiting;
             }
+            LogActing(owner.Logger, record.Id, string.Join(", ", plan.Where(a => a is not Wait).Select(a => a.GetType().Name).Distinct()));
 
             if (plan.OfType<AllocatePort>().ToList() is { Count: > 0 } allocations)
             {
@@ -295,7 +302,7 @@ public sealed partial class Converger(
 
         private async Task RemoveAsync(NodePlace node)
         {
-            await owner.Zones[node.Zone].Runtime.RemoveAsync(owner.Specs.ContainerName(node.NodeId), ct);
+            await owner.Zones[node.Zone].Runtime.RemoveAsync(node.ContainerName, ct);
             view.Removed(node.NodeId);
             owner.Observer_.Forget(node.NodeId);
             if (node.Port is { } port)
@@ -305,7 +312,7 @@ public sealed partial class Converger(
         private async Task<Progress> FailAsync(string reason)
         {
             // Nothing half-built is left running: the containers go, the ports are released, the record stays to say why.
-            await Task.WhenAll(places.Select(p => owner.Zones[p.Zone].Runtime.RemoveAsync(owner.Specs.ContainerName(p.NodeId), ct)));
+            await Task.WhenAll(places.Select(p => owner.Zones[p.Zone].Runtime.RemoveAsync(p.ContainerName, ct)));
             await teardownExtras();
             await PortAllocator.ReleaseAsync(db, places.Select(p => p.NodeId).ToList(), ct);
             record.CreateFailed();
@@ -326,6 +333,12 @@ public sealed partial class Converger(
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Id} waits: {Reason}")]
+    private static partial void LogWaiting(ILogger logger, string id, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Id} acts: {Steps}")]
+    private static partial void LogActing(ILogger logger, string id, string steps);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not record the failure of {Id}: {Reason}")]
     private static partial void LogRecordFailed(ILogger logger, string id, string reason);

@@ -28,7 +28,16 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
             "--repl-diskless-sync-delay", "0",
         ];
         if (cluster)
-            command.AddRange(["--cluster-enabled", "yes", "--cluster-config-file", $"nodes-{port}.conf", "--cluster-node-timeout", "15000"]);
+            command.AddRange(
+            [
+                "--cluster-enabled", "yes", "--cluster-config-file", $"nodes-{port}.conf",
+                // A master that has been in a minority waits the node timeout (at most 5 s) before it
+                // says cluster_state:ok again, and every new master starts that way: 1 s keeps creates fast.
+                "--cluster-node-timeout", "1000",
+                // Failing over is the control plane's (in about 0.1 s): with so short a timeout Redis
+                // must not also promote replicas by itself on a busy machine.
+                "--cluster-replica-no-failover", "yes",
+            ]);
         return Spec(Catalog.Redis, groupId, shardId, nodeId, port, engineVersion, nodeType, command);
     }
 

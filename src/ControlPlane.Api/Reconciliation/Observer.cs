@@ -7,7 +7,7 @@ using ControlPlane.Domain.Planning;
 namespace ControlPlane.Api.Reconciliation;
 
 /// <summary>A node as the observer needs it: where it runs and what its container should be.</summary>
-public sealed record NodePlace(string NodeId, string Zone, string? Host, int? Port, ContainerSpec? Spec);
+public sealed record NodePlace(string NodeId, string Zone, string? Host, int? Port, ContainerSpec? Spec, string ContainerName, bool FromPool = false);
 
 /// <summary>
 /// Turns container listings and engine probes into the planner's observations. Probes of a node
@@ -137,13 +137,16 @@ public sealed class ContainerView(IReadOnlyDictionary<string, IReadOnlyList<Cont
             return (changed, null);
         if (byZone.GetValueOrDefault(node.Zone) is not { } containers)
             return (ContainerState.ZoneUnreachable, null);
-        var container = containers.FirstOrDefault(c => c.Labels.GetValueOrDefault(Labels.Node) == node.NodeId);
+        // A node that took a pool container is found by that container's name; its spec is the pool's.
+        var container = node.FromPool
+            ? containers.FirstOrDefault(c => c.Name == node.ContainerName)
+            : containers.FirstOrDefault(c => c.Labels.GetValueOrDefault(Labels.Node) == node.NodeId);
         if (container is null)
             return (ContainerState.Missing, null);
         // A paused container is alive to Docker but answers nothing: the probes judge it, like any hung node.
         if (!container.Running && container.State != "paused")
             return (ContainerState.Exited, container.ExitCode);
-        var outdated = node.Spec is not null && container.Labels.GetValueOrDefault(Labels.SpecHash) != node.Spec.Labels[Labels.SpecHash];
+        var outdated = !node.FromPool && node.Spec is not null && container.Labels.GetValueOrDefault(Labels.SpecHash) != node.Spec.Labels[Labels.SpecHash];
         return (outdated ? ContainerState.Outdated : ContainerState.Running, null);
     }
 }

@@ -17,6 +17,7 @@ public sealed partial class Reconciler(
     IServiceScopeFactory scopes,
     ZoneRegistry zones,
     Converger converger,
+    WarmPool pool,
     ReconcileSignal signal,
     TimeProvider time,
     IOptions<ControlPlaneOptions> options,
@@ -70,11 +71,15 @@ public sealed partial class Reconciler(
         var known = (await db.RedisNodes.Select(n => n.Id).ToListAsync(ct))
             .Concat(await db.CacheNodes.Select(n => n.Id).ToListAsync(ct))
             .Concat((await db.ReplicationGroups.Where(g => g.ClusterMode == ClusterMode.Disabled).Select(g => g.Id).ToListAsync(ct)).Select(GroupEndpoints.NodeLabel))
+            // Pool nodes: idle ones hold a lease under their pool id, taken ones are named by their node.
+            .Concat(await db.PortLeases.Select(l => l.NodeId).ToListAsync(ct))
+            .Concat(await db.RedisNodes.Where(n => n.PoolId != null).Select(n => n.PoolId!).ToListAsync(ct))
             .ToHashSet();
 
         var listing = await ListAsync(ct);
         var view = new ContainerView(listing, ZonesDownPastGrace(listing));
         await RemoveOrphansAsync(view, known, ct);
+        await pool.TopUpAsync(db, view, ct);
 
         // Each group converges on its own task; a slow one (a create waiting for gossip) does not
         // hold up the next pass for the others, and is not started twice.

@@ -101,6 +101,14 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
         }
     }
 
+    public async Task UpdateLimitsAsync(string nameOrId, long memoryBytes, double cpus, CancellationToken ct) =>
+        await _client.Containers.UpdateContainerAsync(nameOrId, new ContainerUpdateParameters
+        {
+            Memory = memoryBytes,
+            MemorySwap = memoryBytes,
+            NanoCPUs = (long)Math.Round(cpus * 1_000_000_000),
+        }, ct);
+
     public async Task StopAsync(string nameOrId, CancellationToken ct)
     {
         try

@@ -60,6 +60,9 @@ public interface INodeRuntime
 
     Task StopAsync(string nameOrId, CancellationToken ct);
 
+    /// <summary>Changes a running container's memory (no swap) and CPU limits in place.</summary>
+    Task UpdateLimitsAsync(string nameOrId, long memoryBytes, double cpus, CancellationToken ct);
+
     /// <summary>Events of our containers until cancelled; reconnects are the caller's business.</summary>
     IAsyncEnumerable<ContainerEvent> EventsAsync(CancellationToken ct);
 }

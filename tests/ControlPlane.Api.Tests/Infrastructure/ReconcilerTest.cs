@@ -37,6 +37,8 @@ public abstract class ReconcilerTest(PostgresFixture postgres) : ApiTest(postgre
                 ["ControlPlane:Reconciler:PortRangeEnd"] = $"{PortRangeStart + 299}",
                 ["ControlPlane:Reconciler:PassInterval"] = "00:00:00.500",
                 ["ControlPlane:Reconciler:CreateTimeout"] = "00:01:00",
+                // Off unless a test is about it: idle pools of every test class would crowd the engines.
+                ["ControlPlane:Reconciler:WarmPoolSize"] = "0",
             };
             var i = 0;
             foreach (var (zone, endpoint) in Engines)
