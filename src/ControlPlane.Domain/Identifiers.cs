@@ -28,4 +28,7 @@ public static partial class Identifiers
     public static string RedisNodeId(string groupId, string shardId, int ordinal) => $"{groupId}-{shardId}-{ordinal:000}";
 
     public static string MemcachedNodeId(string clusterId, int ordinal) => $"{clusterId}-{ordinal:0000}";
+
+    /// <summary>The ordinal a node id ends with: 2 for orders-0001-002 and for sessions-0002.</summary>
+    public static int Ordinal(string nodeId) => int.Parse(nodeId[(nodeId.LastIndexOf('-') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
 }

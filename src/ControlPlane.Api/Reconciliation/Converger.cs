@@ -36,7 +36,7 @@ public sealed partial class Converger(
     private ZoneRegistry Zones => zones;
     private ILogger Logger => logger;
     private NodeSpecs Specs => specs;
-    private Observer Observer_ => observer;
+    private Observer Observer => observer;
     private RedisAdmin Redis => redis;
 
     public async Task ConvergeAsync(Target target, ContainerView view, CancellationToken ct)
@@ -304,7 +304,7 @@ public sealed partial class Converger(
         {
             await owner.Zones[node.Zone].Runtime.RemoveAsync(node.ContainerName, ct);
             view.Removed(node.NodeId);
-            owner.Observer_.Forget(node.NodeId);
+            owner.Observer.Forget(node.NodeId);
             if (node.Port is { } port)
                 await owner.Redis.DisconnectAsync(node.Host!, port);
         }

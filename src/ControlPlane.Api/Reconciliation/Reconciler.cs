@@ -112,9 +112,6 @@ public sealed partial class Reconciler(
         }
     }
 
-    /// <summary>Waits until every converging group of the current pass is done (tests and benchmarks use it).</summary>
-    public Task IdleAsync() => Task.WhenAll(_running.Values);
-
     private async Task ConvergeAsync(Target target, ContainerView view, CancellationToken ct)
     {
         try

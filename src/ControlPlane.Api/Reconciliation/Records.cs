@@ -56,7 +56,7 @@ public sealed class GroupRecord(ControlPlaneDbContext db, ReplicationGroupEntity
         var old = Node(nodeId);
         var shard = group.Shards.First(s => s.Id == old.ShardId);
         // Ids are never reused: the next ordinal after the highest the shard has had.
-        var next = shard.Nodes.Max(n => int.Parse(n.Id[(n.Id.LastIndexOf('-') + 1)..])) + 1;
+        var next = shard.Nodes.Max(n => Identifiers.Ordinal(n.Id)) + 1;
         var replacement = new RedisNodeEntity
         {
             Id = Identifiers.RedisNodeId(group.Id, shard.Id, next), ReplicationGroupId = group.Id, ShardId = shard.Id,
@@ -112,7 +112,7 @@ public sealed class ClusterRecord(ControlPlaneDbContext db, CacheClusterEntity c
     public string Replace(string nodeId, string zone, bool asPrimary)
     {
         var old = Node(nodeId);
-        var next = cluster.Nodes.Max(n => int.Parse(n.Id[(n.Id.LastIndexOf('-') + 1)..])) + 1;
+        var next = cluster.Nodes.Max(n => Identifiers.Ordinal(n.Id)) + 1;
         var replacement = new CacheNodeEntity
         {
             Id = Identifiers.MemcachedNodeId(cluster.Id, next), CacheClusterId = cluster.Id, AvailabilityZone = zone,

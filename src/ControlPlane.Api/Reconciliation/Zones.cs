@@ -15,11 +15,6 @@ public sealed class ZoneRegistry : IDisposable
         _zones = options.Value.Zones.ToDictionary(z => z.Name, z => new Zone(z.Name, z.Host,
             new DockerNodeRuntime(z.Name, new Uri(z.DockerEndpoint), time, loggers.CreateLogger<DockerNodeRuntime>())));
 
-    private ZoneRegistry(IEnumerable<Zone> zones) => _zones = zones.ToDictionary(z => z.Name);
-
-    /// <summary>For tests that bring their own runtimes (an in-memory fake, or a chosen engine per zone).</summary>
-    public static ZoneRegistry Of(IEnumerable<Zone> zones) => new(zones);
-
     public IReadOnlyCollection<Zone> All => _zones.Values;
 
     public Zone this[string name] => _zones[name];

@@ -264,13 +264,7 @@ public static class GroupPlanner
             if (alone && p.ConfigEpoch == 0)
                 steps.Add(new SetConfigEpoch(primaries[i].Id, i + 1));
         }
-        var owned = group.Shards.SelectMany(s => SlotList(seen(s.Primary).OwnedSlots)).ToHashSet();
-        foreach (var shard in group.Shards)
-        {
-            var missing = SlotList(shard.Slots).Where(slot => !owned.Contains(slot)).ToList();
-            if (missing.Count > 0)
-                steps.Add(new AssignSlots(shard.Primary.Id, SlotRanges.Format(missing)));
-        }
+        steps.AddRange(UnservedSlots(group, seen));
         if (steps.Count > 0)
             return steps;
 
@@ -335,13 +329,7 @@ public static class GroupPlanner
         if (forgets.Count > 0)
             return [.. steps, .. forgets];
 
-        var owned = group.Shards.SelectMany(s => SlotList(seen(s.Primary).OwnedSlots)).ToHashSet();
-        foreach (var shard in group.Shards)
-        {
-            var missing = SlotList(shard.Slots).Where(slot => !owned.Contains(slot)).ToList();
-            if (missing.Count > 0)
-                steps.Add(new AssignSlots(shard.Primary.Id, SlotRanges.Format(missing)));
-        }
+        steps.AddRange(UnservedSlots(group, seen));
         if (steps.Count > 0)
             return steps;
         if (waits.Count > 0)
@@ -365,6 +353,18 @@ public static class GroupPlanner
         else if (group.Status == GroupStatus.Modifying && !group.ChangesPending && steps.Count == 0)
             steps.Add(new MarkGroup(GroupStatus.Available, $"Replication group {group.Id} is available"));
         return steps;
+    }
+
+    /// <summary>Each shard's primary is given the slots of its shard that no primary serves yet.</summary>
+    private static IEnumerable<NodeAction> UnservedSlots(DesiredGroup group, Func<DesiredNode, ObservedNode> seen)
+    {
+        var owned = group.Shards.SelectMany(s => SlotList(seen(s.Primary).OwnedSlots)).ToHashSet();
+        foreach (var shard in group.Shards)
+        {
+            var missing = SlotList(shard.Slots).Where(slot => !owned.Contains(slot)).ToList();
+            if (missing.Count > 0)
+                yield return new AssignSlots(shard.Primary.Id, SlotRanges.Format(missing));
+        }
     }
 
     private static IEnumerable<int> SlotList(string? slots) =>
