@@ -5,7 +5,9 @@
 #   ${CONTROLPLANE_MEMCACHED_IMAGE:-controlplane/memcached:1.6}  memcached
 #   ${CONTROLPLANE_HAPROXY_IMAGE:-controlplane/haproxy:2.6}      haproxy (a group's endpoints)
 # Each is a single-layer image (like FROM scratch): the binaries, the shared libraries that ldd
-# finds for them, the dynamic loader, /etc/passwd+group (root, nobody), /tmp and /data.
+# finds for them, the dynamic loader, /etc/passwd+group (root, nobody), /tmp and /data. The redis
+# image also has /bin/sh (dash): the control plane starts redis-server through a one-line guard
+# that refuses a second start of the same container (a node never comes back empty in place).
 # No entrypoint: run e.g. `redis-server --port 7000`, `memcached -p 11211 -u nobody` or
 # `haproxy -f /etc/haproxy/haproxy.cfg -db` (its configuration is put in before the start).
 #
@@ -89,7 +91,9 @@ build_redis_rootfs() {
   cp /usr/bin/redis-check-rdb "$rootfs/usr/bin/redis-server"
   cp /usr/bin/redis-cli "$rootfs/usr/bin/redis-cli"
   ln -s redis-server "$rootfs/usr/bin/redis-sentinel"
-  copy_with_libs "$rootfs" /usr/bin/redis-check-rdb /usr/bin/redis-cli
+  mkdir -p "$rootfs/bin"
+  cp /bin/dash "$rootfs/bin/sh"
+  copy_with_libs "$rootfs" /usr/bin/redis-check-rdb /usr/bin/redis-cli /bin/dash
 }
 
 # binary_from_deb PKG VERSION PATH ROOTFS: copy PATH (e.g. /usr/bin/memcached) out of the package's

@@ -15,11 +15,27 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
 
     public string ContainerName(string nodeId) => $"{Instance}-{nodeId}";
 
+    /// <summary>
+    /// A Redis node runs once. Restarted in place (docker restart, a daemon restart, a restart policy
+    /// someone added) it would come back empty, still a primary at the same port, and its replicas
+    /// would resync from it and wipe themselves before anyone noticed. So the second start of a
+    /// container exits at once (code 75); the node is then failed over and replaced like any dead one.
+    /// The marker lives in the container's own layer: a new container for the node starts normally.
+    /// </summary>
+    public static readonly IReadOnlyList<string> StartOnce =
+    [
+        "/bin/sh", "-c",
+        "if [ -e /tmp/.node-started ]; then echo 'this container ran before: a node is replaced, never restarted empty' >&2; exit 75; fi; "
+            + ": >/tmp/.node-started && exec \"$@\"",
+        "start-once",
+    ];
+
     public ContainerSpec Redis(string groupId, string shardId, string nodeId, string host, int port, string engineVersion, string nodeTypeName, bool cluster)
     {
         var nodeType = NodeType(nodeTypeName);
         List<string> command =
         [
+            .. StartOnce,
             "redis-server", "--port", Text(port), "--bind", host, "--protected-mode", "no", "--dir", "/data",
             // Nodes are not persisted: replicas and snapshots keep the data, as on ElastiCache.
             "--save", "", "--appendonly", "no",
