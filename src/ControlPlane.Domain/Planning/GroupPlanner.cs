@@ -5,7 +5,7 @@ namespace ControlPlane.Domain.Planning;
 /// reconciler acts, observes again and asks again until the plan is empty (converged) or only waits.
 /// Each call returns one kind of step, in order: report, decide, fence, promote, replace, wire, settle.
 /// </summary>
-public static class GroupPlanner
+public static partial class GroupPlanner
 {
     public static IReadOnlyList<NodeAction> Plan(DesiredGroup group, IReadOnlyDictionary<string, ObservedNode> observed, PlanContext? context = null)
     {
