@@ -14,7 +14,8 @@
 #
 #   setup                Postgres, a private Docker engine (az-a), the node images, the migrations,
 #                        and the API from the Release build on a free loopback port; sets
-#                        $api (host:port), $engine (its unix:// URI) and $api_pid
+#                        $api (host:port), $engine (its unix:// URI) and $api_pid. It is
+#                        setup_engine (the engine and the images) then setup_api (the rest).
 #   $state               the temp folder (logs, the API's copy, scratch files); removed at the end
 #   bench ARGS           benchlib.py;  dk ARGS: docker on the bench engine;  rcli PORT ARGS: redis-cli
 #   say, run_label N, seconds_since START_US, assert_engine_empty, wait_for SECONDS WHAT COMMAND...,
@@ -84,12 +85,23 @@ seconds_since() {
 # ---------------------------------------------------------------- the environment
 
 setup() {
-  local pg_port api_port deadline
-  pg_port=$(bench freeport)
-  cp_start_postgres "$state" "$pg_port"
+  setup_engine
+  setup_api
+}
+
+# setup_engine: only the private Docker engine and the node images (a bench whose baseline runs
+# without the API, e.g. reshard.sh BENCH_ONLY=baseline)
+setup_engine() {
   cp_start_engine az-a "$state" >/dev/null
   engine=$CP_ENGINE_URI
   deploy/images/build.sh "$engine"
+}
+
+# setup_api: Postgres, the migrations and the API, against the engine setup_engine started
+setup_api() {
+  local pg_port api_port deadline
+  pg_port=$(bench freeport)
+  cp_start_postgres "$state" "$pg_port"
 
   cp_log "applying migrations"
   dotnet run --project migrations/ControlPlane.Migrations -c Release -- "$CP_PG_CONN" >"$state/migrate.log" 2>&1 \
