@@ -37,6 +37,7 @@ builder.Services.AddSingleton<ZoneHealth>();
 // The reconciler: zones, engine admin clients, the planner's executor and its wake-ups.
 builder.Services.AddSingleton<ZoneRegistry>();
 builder.Services.AddSingleton<RedisAdmin>();
+builder.Services.AddSingleton<SlotMover>();
 builder.Services.AddSingleton<MemcachedAdmin>();
 builder.Services.AddSingleton<NodeSpecs>();
 builder.Services.AddSingleton<PortAllocator>();

@@ -1,0 +1,477 @@
+using System.Collections.Concurrent;
+using StackExchange.Redis;
+
+namespace ControlPlane.Api.Engines;
+
+/// <summary>A Redis Cluster master as the mover needs it: where it answers and its cluster node id (CLUSTER MYID).</summary>
+public sealed record ClusterMaster(string Host, int Port, string ClusterId)
+{
+    public override string ToString() => $"{Host}:{Port} ({ClusterId})";
+}
+
+/// <summary>What one <see cref="SlotMover.MoveAsync"/> call finished: slots switched to the target and keys sent for them.</summary>
+public sealed record SlotMoveResult(IReadOnlyList<int> Moved, long KeysMoved);
+
+/// <summary>
+/// A move that could not go on: MIGRATE failed (the target is out of memory, unreachable, ...), a node
+/// is not the one expected, or a slot belongs to neither side. The slots in hand stay IMPORTING/MIGRATING;
+/// a later call finishes them.
+/// </summary>
+public sealed class SlotMoveException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// Moves Redis Cluster hash slots between masters, a chunk of slots per step with every command of a
+/// step pipelined, where redis-cli moves one slot at a time with one round trip per command.
+/// Each node gets a connection of its own, separate from <see cref="RedisAdmin"/>'s: MIGRATE of a large
+/// key holds a node for seconds, which the probes' short timeouts must not have to wait behind.
+/// </summary>
+public sealed partial class SlotMover(ILogger<SlotMover> logger, TimeProvider timeProvider) : IAsyncDisposable
+{
+    public const int SlotCount = 16384;
+
+    private const string AlreadyOwner = "I'm already the owner of hash slot";
+    private const string NotOwner = "I'm not the owner of hash slot";
+
+    private readonly ConcurrentDictionary<string, Connection> _connections = new();
+
+    public SlotMover(ILogger<SlotMover> logger) : this(logger, TimeProvider.System)
+    {
+    }
+
+    /// <summary>
+    /// Slots prepared, drained and switched together; one onMoved call per chunk. Each step of a chunk costs a
+    /// round trip and, for SETSLOT, a save of nodes.conf, whatever the chunk's size: with few keys a slot these
+    /// steps are most of the time (2,000 slots of 10 keys: 10,000 keys/s with 64, 25,000 with 256).
+    /// </summary>
+    public int SlotsPerChunk { get; init; } = 256;
+
+    /// <summary>The COUNT of each CLUSTER GETKEYSINSLOT: how many keys of a slot one round reads.</summary>
+    public int KeysPerSlotRound { get; init; } = 500;
+
+    /// <summary>At most this many keys in one MIGRATE (redis-cli sends 10).</summary>
+    public int KeysPerBatch { get; init; } = 256;
+
+    /// <summary>
+    /// At most about this many bytes (MEMORY USAGE) in one MIGRATE: the source serialises the whole batch
+    /// in memory before sending it, outside maxmemory. A key bigger than this goes alone.
+    /// </summary>
+    public long BytesPerBatch { get; init; } = 8L << 20;
+
+    /// <summary>MIGRATEs sent and not answered yet, so that none waits for its reply longer than the client timeout.</summary>
+    public int MigratesInFlight { get; init; } = 32;
+
+    /// <summary>MIGRATE's own timeout, per read or write on the target link, for a batch and for a key that goes alone.</summary>
+    public TimeSpan BatchTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    public TimeSpan LargeKeyTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Moves every slot in <paramref name="slots"/> from <paramref name="source"/> to <paramref name="target"/> so that,
+    /// when a slot is reported, the target owns it in its own view, in the source's view and in the view of every
+    /// master in <paramref name="masters"/> (SETSLOT NODE sent to target first, then source, then the others).
+    /// Keys of a slot all end up on the target. Idempotent and resumable: a slot found half-moved (IMPORTING/MIGRATING
+    /// left open by a crash, keys on both sides, SETSLOT NODE done on some nodes but not others, or already fully
+    /// moved) is finished, never left open. <paramref name="onMoved"/> is awaited after each group of finished slots
+    /// with (slots finished, keys moved for them), so the caller can persist progress; <paramref name="budget"/>
+    /// bounds the call: it stops starting new slots after that much time and returns the slots it finished (a slot
+    /// it started is finished before returning). The first group is always started, so every call makes progress.
+    /// </summary>
+    /// <exception cref="SlotMoveException">MIGRATE failed, a node is not the one expected, or a slot is on neither side.</exception>
+    public async Task<SlotMoveResult> MoveAsync(ClusterMaster source, ClusterMaster target, IReadOnlyList<ClusterMaster> masters,
+        IReadOnlyList<int> slots, Func<IReadOnlyList<int>, long, Task> onMoved, TimeSpan budget, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(onMoved);
+        if (source.ClusterId == target.ClusterId || SameEndpoint(source, target))
+            throw new ArgumentException($"Source and target are the same node, {source}.", nameof(target));
+        foreach (var slot in slots)
+        {
+            if (slot is < 0 or >= SlotCount)
+                throw new ArgumentOutOfRangeException(nameof(slots), slot, "A hash slot is 0 to 16383.");
+        }
+
+        var others = masters
+            .Where(m => !SameEndpoint(m, source) && !SameEndpoint(m, target) && m.ClusterId != source.ClusterId && m.ClusterId != target.ClusterId)
+            .DistinctBy(m => Key(m.Host, m.Port))
+            .ToList();
+        var started = timeProvider.GetTimestamp();
+        var moved = new List<int>();
+        var keysMoved = 0L;
+        foreach (var chunk in slots.Distinct().Chunk(SlotsPerChunk))
+        {
+            if (moved.Count > 0 && timeProvider.GetElapsedTime(started) >= budget)
+                break;
+            var keys = await MoveChunkAsync(source, target, others, chunk, ct);
+            moved.AddRange(chunk);
+            keysMoved += keys;
+            LogChunkMoved(logger, chunk.Length, keys, source.ToString(), target.ToString());
+            await onMoved(chunk, keys);
+        }
+        var elapsed = timeProvider.GetElapsedTime(started);
+        LogMoved(logger, moved.Count, slots.Count, keysMoved, source.ToString(), target.ToString(), elapsed.TotalMilliseconds);
+        return new SlotMoveResult(moved, keysMoved);
+    }
+
+    /// <summary>Closes the cached connection of a node that was removed: its port may be reused by another node.</summary>
+    public async ValueTask DisconnectAsync(string host, int port)
+    {
+        if (_connections.TryRemove(Key(host, port), out var connection))
+            await connection.DisposeAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var key in _connections.Keys)
+        {
+            if (_connections.TryRemove(key, out var connection))
+                await connection.DisposeAsync();
+        }
+    }
+
+    /// <summary>Opens, drains and switches a chunk of slots; returns the keys sent.</summary>
+    private async Task<long> MoveChunkAsync(ClusterMaster source, ClusterMaster target, List<ClusterMaster> others, int[] chunk, CancellationToken ct)
+    {
+        var sourceServer = await ServerAsync(source, ct);
+        var targetServer = await ServerAsync(target, ct);
+
+        // Each side's own view decides what is still to do; the errors that mean "already done" are
+        // tolerated as well, in case the view changed in between (gossip).
+        var sourceView = Execute(sourceServer, "CLUSTER", "NODES");
+        var targetView = Execute(targetServer, "CLUSTER", "NODES");
+        var sourceSelf = Myself(source, (string?)await sourceView.WaitAsync(ct));
+        var targetSelf = Myself(target, (string?)await targetView.WaitAsync(ct));
+
+        var importing = new List<int>();
+        var migrating = new List<int>();
+        foreach (var slot in chunk)
+        {
+            var targetOwns = Owns(targetSelf, slot);
+            var sourceOwns = Owns(sourceSelf, slot);
+            // Only the source loses a slot, and only to the target (which owns it first): anything else means
+            // the slot went elsewhere and moving it would take it from its owner.
+            if (!targetOwns && !sourceOwns)
+                throw new SlotMoveException($"Slot {slot} belongs to neither {source} nor {target} in their own views: is the plan stale?");
+            // IMPORTING on a node that owns the slot fails; MIGRATING on one that does not, too.
+            if (!targetOwns && !targetSelf.Migrations.Contains(new SlotMigration(slot, Importing: true, source.ClusterId)))
+                importing.Add(slot);
+            if (sourceOwns && !sourceSelf.Migrations.Contains(new SlotMigration(slot, Importing: false, target.ClusterId)))
+                migrating.Add(slot);
+        }
+
+        // Importing before migrating: a client sent by the source's ASK to the target must be accepted there.
+        await AllAsync(importing.Select(s => Execute(targetServer, "CLUSTER", "SETSLOT", s, "IMPORTING", source.ClusterId)).ToList(),
+            AlreadyOwner, target, ct);
+        // The first listing of keys rides in the same pipeline: once MIGRATING, the source gets no new key.
+        var migrations = migrating.Select(s => Execute(sourceServer, "CLUSTER", "SETSLOT", s, "MIGRATING", target.ClusterId)).ToList();
+        var listings = ListKeys(sourceServer, chunk);
+        await AllAsync(migrations, NotOwner, source, ct);
+
+        var keys = await DrainAsync(sourceServer, source, target, chunk, listings, ct);
+
+        // Target first: it bumps its config epoch and owns the slot for good, so gossip cannot undo it; then
+        // the source (which clears its MIGRATING state, as it holds no key of the slot any more), then the rest.
+        await AllAsync(chunk.Select(s => Execute(targetServer, "CLUSTER", "SETSLOT", s, "NODE", target.ClusterId)).ToList(), null, target, ct);
+        await AllAsync(chunk.Select(s => Execute(sourceServer, "CLUSTER", "SETSLOT", s, "NODE", target.ClusterId)).ToList(), null, source, ct);
+        var rest = new List<Task>();
+        foreach (var other in others)
+            rest.Add(SetSlotsNodeAsync(other, chunk, target.ClusterId, ct));
+        await Task.WhenAll(rest).WaitAsync(ct);
+        return keys;
+    }
+
+    private async Task SetSlotsNodeAsync(ClusterMaster node, int[] slots, string ownerId, CancellationToken ct)
+    {
+        var server = await ServerAsync(node, ct);
+        await AllAsync(slots.Select(s => Execute(server, "CLUSTER", "SETSLOT", s, "NODE", ownerId)).ToList(), null, node, ct);
+    }
+
+    /// <summary>
+    /// MIGRATEs the chunk's keys until GETKEYSINSLOT on the source answers nothing for every slot: only then
+    /// may a slot be switched. Keys cannot reappear on a MIGRATING source (it answers ASK for a missing key).
+    /// </summary>
+    private async Task<long> DrainAsync(IServer sourceServer, ClusterMaster source, ClusterMaster target, int[] chunk,
+        List<Task<RedisResult>> listings, CancellationToken ct)
+    {
+        var keysMoved = 0L;
+        IReadOnlyList<int> pending = chunk;
+        while (true)
+        {
+            await Task.WhenAll(listings).WaitAsync(ct);
+            var found = new List<(int Slot, RedisValue[] Keys)>();
+            for (var i = 0; i < pending.Count; i++)
+            {
+                var keys = (RedisValue[]?)await listings[i] ?? [];
+                if (keys.Length > 0)
+                    found.Add((pending[i], keys));
+            }
+            if (found.Count == 0)
+                break;
+            keysMoved += await MigrateAsync(sourceServer, source, target, found, ct);
+            pending = found.Select(f => f.Slot).ToList();
+            listings = ListKeys(sourceServer, pending);
+        }
+        return keysMoved;
+    }
+
+    private List<Task<RedisResult>> ListKeys(IServer sourceServer, IEnumerable<int> slots) =>
+        slots.Select(s => Execute(sourceServer, "CLUSTER", "GETKEYSINSLOT", s, KeysPerSlotRound)).ToList();
+
+    private async Task<long> MigrateAsync(IServer sourceServer, ClusterMaster source, ClusterMaster target,
+        List<(int Slot, RedisValue[] Keys)> found, CancellationToken ct)
+    {
+        // MEMORY USAGE is a cheap estimate (it samples aggregates); a key that vanished meanwhile answers
+        // ASK, counted as small.
+        var sizing = found.SelectMany(f => f.Keys).Select(k => Execute(sourceServer, "MEMORY", "USAGE", k)).ToList();
+        try
+        {
+            await Task.WhenAll(sizing).WaitAsync(ct);
+        }
+        catch (RedisServerException)
+        {
+        }
+
+        // A batch holds keys of one slot only: MIGRATE with keys of two slots answers CROSSSLOT in cluster mode.
+        var batches = new List<Batch>();
+        var next = 0;
+        foreach (var (slot, keys) in found)
+        {
+            var batch = new Batch(slot, [], 0);
+            foreach (var key in keys)
+            {
+                var size = sizing[next++] is { IsCompletedSuccessfully: true } s ? (long?)s.Result ?? 0 : 0;
+                if (size > BytesPerBatch)
+                {
+                    batches.Add(new Batch(slot, [key], size));
+                    continue;
+                }
+                if (batch.Keys.Count >= KeysPerBatch || batch.Keys.Count > 0 && batch.Bytes + size > BytesPerBatch)
+                {
+                    batches.Add(batch);
+                    batch = new Batch(slot, [], 0);
+                }
+                batch.Keys.Add(key);
+                batch = batch with { Bytes = batch.Bytes + size };
+            }
+            if (batch.Keys.Count > 0)
+                batches.Add(batch);
+        }
+
+        // A sliding window: the source runs MIGRATEs one after the other, so a few queued keep it busy
+        // without any waiting for its reply longer than the client's timeout.
+        var moved = 0L;
+        var inFlight = new Queue<(Task<long> Task, long Bytes)>();
+        var inFlightBytes = 0L;
+        try
+        {
+            foreach (var batch in batches)
+            {
+                while (inFlight.Count > 0 && (inFlight.Count >= MigratesInFlight || inFlightBytes + batch.Bytes > 4 * BytesPerBatch))
+                {
+                    var (done, bytes) = inFlight.Dequeue();
+                    inFlightBytes -= bytes;
+                    moved += await done.WaitAsync(ct);
+                }
+                inFlight.Enqueue((MigrateBatchAsync(sourceServer, source, target, batch), batch.Bytes));
+                inFlightBytes += batch.Bytes;
+            }
+            while (inFlight.Count > 0)
+                moved += await inFlight.Dequeue().Task.WaitAsync(ct);
+        }
+        catch
+        {
+            // Let the MIGRATEs already sent end, so that no failure of theirs goes unobserved.
+            try
+            {
+                await Task.WhenAll(inFlight.Select(f => f.Task));
+            }
+            catch (Exception)
+            {
+            }
+            throw;
+        }
+        return moved;
+    }
+
+    private async Task<long> MigrateBatchAsync(IServer sourceServer, ClusterMaster source, ClusterMaster target, Batch batch)
+    {
+        var alone = batch.Keys.Count == 1 && batch.Bytes > BytesPerBatch;
+        try
+        {
+            return await MigrateKeysAsync(sourceServer, target, batch.Keys, alone ? LargeKeyTimeout : BatchTimeout);
+        }
+        catch (RedisServerException e) when (e.Message.StartsWith("IOERR", StringComparison.Ordinal) && !alone)
+        {
+            // A timeout on the target link: the batch was bigger than its estimate. Each key alone, with time.
+            LogBatchRetried(logger, batch.Keys.Count, batch.Slot, source.ToString(), e.Message);
+            var moved = 0L;
+            foreach (var key in batch.Keys)
+            {
+                try
+                {
+                    moved += await MigrateKeysAsync(sourceServer, target, [key], LargeKeyTimeout);
+                }
+                catch (RedisException inner)
+                {
+                    throw Failed(source, target, batch, inner);
+                }
+            }
+            return moved;
+        }
+        catch (RedisException e)
+        {
+            throw Failed(source, target, batch, e);
+        }
+    }
+
+    private static async Task<long> MigrateKeysAsync(IServer sourceServer, ClusterMaster target, List<RedisValue> keys, TimeSpan timeout)
+    {
+        var args = new List<object>(keys.Count + 7) { target.Host, target.Port, "", 0, (long)timeout.TotalMilliseconds, "REPLACE", "KEYS" };
+        foreach (var key in keys)
+            args.Add(key);
+        // REPLACE: a key on both sides is the source's until the slot switches, so the source's copy wins.
+        // NOKEY: every key vanished (expired, deleted) since GETKEYSINSLOT.
+        var reply = (string?)await sourceServer.ExecuteAsync("MIGRATE", args, CommandFlags.NoRedirect);
+        return reply == "NOKEY" ? 0 : keys.Count;
+    }
+
+    private static SlotMoveException Failed(ClusterMaster source, ClusterMaster target, Batch batch, Exception e)
+    {
+        var why = e.Message.Contains("OOM", StringComparison.Ordinal)
+            ? $"the target {target} is out of memory (maxmemory)"
+            : e.Message;
+        return new SlotMoveException(
+            $"MIGRATE of {batch.Keys.Count} key(s) of slot {batch.Slot} from {source} to {target} failed: {why}. "
+            + "The slot stays open (MIGRATING/IMPORTING); a later move finishes it.", e);
+    }
+
+    /// <summary>Awaits commands already sent together; an error containing <paramref name="tolerated"/> means "already done".</summary>
+    private static async Task AllAsync(List<Task<RedisResult>> sent, string? tolerated, ClusterMaster node, CancellationToken ct)
+    {
+        foreach (var task in sent)
+        {
+            try
+            {
+                await task.WaitAsync(ct);
+            }
+            catch (RedisServerException e) when (tolerated is not null && e.Message.Contains(tolerated, StringComparison.Ordinal))
+            {
+            }
+            catch (RedisException e)
+            {
+                // Observe the rest before leaving.
+                try
+                {
+                    await Task.WhenAll(sent);
+                }
+                catch (Exception)
+                {
+                }
+                throw new SlotMoveException($"{node} refused a slot command: {e.Message}", e);
+            }
+        }
+    }
+
+    private static ClusterNodeInfo Myself(ClusterMaster node, string? clusterNodes)
+    {
+        var myself = ClusterNodesParser.Parse(clusterNodes ?? "").FirstOrDefault(n => n.IsMyself)
+            ?? throw new SlotMoveException($"{node} did not describe itself in CLUSTER NODES.");
+        // Ports are reused: the node answering there now may not be the one planned for.
+        if (myself.Id != node.ClusterId)
+            throw new SlotMoveException($"{node.Host}:{node.Port} is node {myself.Id}, not {node.ClusterId}.");
+        if (!myself.IsMaster)
+            throw new SlotMoveException($"{node} is not a master.");
+        return myself;
+    }
+
+    private static bool Owns(ClusterNodeInfo node, int slot) => node.Slots.Any(r => r.Start <= slot && slot <= r.End);
+
+    // NoRedirect: an admin command is meant for this node alone; a MOVED or ASK is an answer, not a hint.
+    private static Task<RedisResult> Execute(IServer server, string command, params object[] args) =>
+        server.ExecuteAsync(command, args, CommandFlags.NoRedirect);
+
+    private static bool SameEndpoint(ClusterMaster a, ClusterMaster b) => a.Port == b.Port && string.Equals(a.Host, b.Host, StringComparison.OrdinalIgnoreCase);
+
+    private async Task<IServer> ServerAsync(ClusterMaster node, CancellationToken ct)
+    {
+        var connection = _connections.GetOrAdd(Key(node.Host, node.Port), _ => new Connection());
+        return await connection.ServerAsync(node.Host, node.Port, ct);
+    }
+
+    private static string Key(string host, int port) => $"{host}:{port}";
+
+    private sealed record Batch(int Slot, List<RedisValue> Keys, long Bytes);
+
+    /// <summary>One node's multiplexer, replaced when it has lost its node (as in <see cref="RedisAdmin"/>, with long timeouts).</summary>
+    private sealed class Connection : IAsyncDisposable
+    {
+        private readonly SemaphoreSlim _gate = new(1, 1);
+        private ConnectionMultiplexer? _multiplexer;
+        private bool _disposed;
+
+        public async Task<IServer> ServerAsync(string host, int port, CancellationToken ct)
+        {
+            await _gate.WaitAsync(ct);
+            try
+            {
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                if (_multiplexer is not null)
+                {
+                    var server = _multiplexer.GetServer(host, port);
+                    if (server.IsConnected)
+                        return server;
+                    await _multiplexer.DisposeAsync();
+                    _multiplexer = null;
+                }
+                // Not cancellable: it ends within ConnectTimeout, and abandoning it would leak it.
+                _multiplexer = await ConnectionMultiplexer.ConnectAsync(Options(host, port));
+                return _multiplexer.GetServer(host, port);
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _gate.WaitAsync();
+            try
+            {
+                _disposed = true;
+                if (_multiplexer is not null)
+                    await _multiplexer.DisposeAsync();
+                _multiplexer = null;
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }
+
+        private static ConfigurationOptions Options(string host, int port) => new()
+        {
+            EndPoints = { { host, port } },
+            AllowAdmin = true,
+            ConnectTimeout = 5000,
+            // MIGRATE of a large key holds the source (and every command queued behind it) for a while.
+            SyncTimeout = 60_000,
+            AsyncTimeout = 60_000,
+            ConnectRetry = 1,
+            AbortOnConnectFail = true,
+            BacklogPolicy = BacklogPolicy.FailFast,
+            ConfigurationChannel = "",
+            TieBreaker = "",
+            ClientName = "controlplane-mover",
+            // CLUSTER NODES as plain text, as ClusterNodesParser expects (RESP3 makes it a verbatim string).
+            Protocol = RedisProtocol.Resp2,
+        };
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Moved {Slots} slot(s) with {Keys} key(s) from {Source} to {Target}")]
+    private static partial void LogChunkMoved(ILogger logger, int slots, long keys, string source, string target);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Moved {Moved} of {Asked} slot(s), {Keys} key(s), from {Source} to {Target} in {ElapsedMs:0} ms")]
+    private static partial void LogMoved(ILogger logger, int moved, int asked, long keys, string source, string target, double elapsedMs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "MIGRATE of {Keys} key(s) of slot {Slot} from {Source} timed out ({Reason}); sending them one at a time")]
+    private static partial void LogBatchRetried(ILogger logger, int keys, int slot, string source, string reason);
+}
