@@ -12,7 +12,7 @@ public sealed class FailoverPlannerTests
         new(id, shard, role, zone, status, 7000 + int.Parse(id[^3..]));
 
     private static DesiredGroup Group(bool failover = true, ClusterMode mode = ClusterMode.Disabled, IReadOnlySet<string>? tests = null, params DesiredNode[] nodes) =>
-        new("g", mode, GroupStatus.Available, [new DesiredShard("0001", "0-16383", ShardStatus.Available, nodes)], failover, false, tests);
+        new("g", mode, GroupStatus.Available, [new DesiredShard("0001", "0-16383", ShardStatus.Available, nodes)], failover, tests);
 
     private static readonly DesiredNode[] Healthy =
         [Node("g-0001-001", NodeRole.Primary, "az-a"), Node("g-0001-002", NodeRole.Replica, "az-b"), Node("g-0001-003", NodeRole.Replica, "az-c")];

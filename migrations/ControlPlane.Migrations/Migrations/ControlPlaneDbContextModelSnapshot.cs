@@ -216,11 +216,18 @@ namespace ControlPlane.Migrations.Migrations
                     b.Property<string>("Host")
                         .HasColumnType("text");
 
+                    b.Property<string>("NodeType")
+                        .IsRequired()
+                        .HasColumnType("text");
+
                     b.Property<string>("PoolId")
                         .HasColumnType("text");
 
                     b.Property<int?>("Port")
                         .HasColumnType("integer");
+
+                    b.Property<string>("ReplacesNodeId")
+                        .HasColumnType("text");
 
                     b.Property<string>("ReplicationGroupId")
                         .IsRequired()
@@ -363,6 +370,27 @@ namespace ControlPlane.Migrations.Migrations
                     b.ToTable("shards", (string)null);
                 });
 
+            modelBuilder.Entity("ControlPlane.Api.Data.SlotMoveEntity", b =>
+                {
+                    b.Property<string>("ReplicationGroupId")
+                        .HasColumnType("character varying(40)");
+
+                    b.Property<int>("Slot")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("FromShardId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("ToShardId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.HasKey("ReplicationGroupId", "Slot");
+
+                    b.ToTable("slot_moves", (string)null);
+                });
+
             modelBuilder.Entity("ControlPlane.Api.Data.SnapshotEntity", b =>
                 {
                     b.Property<string>("Name")
@@ -489,6 +517,15 @@ namespace ControlPlane.Migrations.Migrations
                 {
                     b.HasOne("ControlPlane.Api.Data.ReplicationGroupEntity", null)
                         .WithMany("Shards")
+                        .HasForeignKey("ReplicationGroupId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("ControlPlane.Api.Data.SlotMoveEntity", b =>
+                {
+                    b.HasOne("ControlPlane.Api.Data.ReplicationGroupEntity", null)
+                        .WithMany()
                         .HasForeignKey("ReplicationGroupId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();

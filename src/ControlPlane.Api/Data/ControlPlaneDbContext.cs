@@ -18,6 +18,7 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
     public DbSet<IdempotencyRecordEntity> IdempotencyRecords => Set<IdempotencyRecordEntity>();
     public DbSet<TestFailoverEntity> TestFailovers => Set<TestFailoverEntity>();
     public DbSet<PortLeaseEntity> PortLeases => Set<PortLeaseEntity>();
+    public DbSet<SlotMoveEntity> SlotMoves => Set<SlotMoveEntity>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder builder)
     {
@@ -107,6 +108,12 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
             e.ToTable("test_failovers");
             e.HasKey(x => x.Id);
             e.HasIndex(x => new { x.ReplicationGroupId, x.RequestedAt });
+        });
+        model.Entity<SlotMoveEntity>(e =>
+        {
+            e.ToTable("slot_moves");
+            e.HasKey(x => new { x.ReplicationGroupId, x.Slot });
+            e.HasOne<ReplicationGroupEntity>().WithMany().HasForeignKey(x => x.ReplicationGroupId).OnDelete(DeleteBehavior.Cascade);
         });
     }
 }

@@ -61,6 +61,10 @@ public sealed class RedisNodeEntity
     public int? Port { get; set; }
     /// <summary>Set when the node took over a pre-started container of the warm pool: that container's pool id.</summary>
     public string? PoolId { get; set; }
+    /// <summary>The node's own type: during a rolling node-type change the group holds both.</summary>
+    public required string NodeType { get; set; }
+    /// <summary>The failed node this one replaces; null for a node the group was created or scaled with.</summary>
+    public string? ReplacesNodeId { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }
 
@@ -158,4 +162,17 @@ public sealed class PortLeaseEntity
     public required string Host { get; set; }
     public int Port { get; set; }
     public required string NodeId { get; set; }
+}
+
+/// <summary>
+/// One slot of a group's migration plan that has not moved yet: stored before anything moves and
+/// deleted, with the shards' slot lists updated, as each slot is switched. A control plane that
+/// restarts finishes what is left.
+/// </summary>
+public sealed class SlotMoveEntity
+{
+    public required string ReplicationGroupId { get; set; }
+    public int Slot { get; set; }
+    public required string FromShardId { get; set; }
+    public required string ToShardId { get; set; }
 }

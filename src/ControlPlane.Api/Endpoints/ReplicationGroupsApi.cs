@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using ControlPlane.Api.Contracts;
 using ControlPlane.Api.Data;
+using ControlPlane.Api.Engines;
 using ControlPlane.Api.Http;
 using ControlPlane.Api.Validation;
 using ControlPlane.Domain;
@@ -95,7 +96,7 @@ public static class ReplicationGroupsApi
                 Nodes = planned.Nodes.Select(n => new RedisNodeEntity
                 {
                     Id = n.Id, ReplicationGroupId = spec.Id, ShardId = planned.Id, Role = n.Role,
-                    AvailabilityZone = n.AvailabilityZone, Status = NodeStatus.Creating, CreatedAt = now,
+                    AvailabilityZone = n.AvailabilityZone, Status = NodeStatus.Creating, NodeType = spec.NodeType, CreatedAt = now,
                 }).ToList(),
             });
         return group;
@@ -158,7 +159,7 @@ public static class ReplicationGroupsApi
 
     private static async Task<IResult> Patch(
         string id, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
-        IValidator<ReplicationGroupSpec> validator, JsonBodies bodies, CancellationToken ct)
+        IValidator<ReplicationGroupSpec> validator, JsonBodies bodies, RedisAdmin redis, CancellationToken ct)
     {
         var (fields, patch, bad) = await bodies.ReadPatchAsync<ReplicationGroupPatch>(http.Request, Patchable, CreateOnly, Clearable, ct);
         if (bad is not null)
@@ -216,6 +217,8 @@ public static class ReplicationGroupsApi
             return Problems.NoOperation(fields.Contains("numShards")
                 ? $"Replication group {group.Id} already has {group.NumShards} shard(s) with its slots evenly balanced."
                 : "The modification changes nothing.");
+        if (next.NumShards < current.NumShards && await CheckScaleInFitsAsync(group, next, catalog, redis, ct) is { } wontFit)
+            return wontFit;
 
         group.Description = next.Description;
         group.NodeType = next.NodeType;
@@ -293,6 +296,36 @@ public static class ReplicationGroupsApi
         db.Record(time, SourceType.ReplicationGroup, group.Id, $"Test Failover API called for node group {shard.Id}");
         return await Store.SaveAsync(db, http, group.Version, () => group.ToResponse(), r => r.Etag, ct);
     }
+
+    /// <summary>
+    /// Scale-in moves every key onto the shards that stay: refused, with nothing changed, when what the
+    /// primaries hold now would fill more than three quarters of the remaining shards' memory (the
+    /// quarter ElastiCache reserves for the engine's own use).
+    /// </summary>
+    private static async Task<IResult?> CheckScaleInFitsAsync(ReplicationGroupEntity group, ReplicationGroupSpec next, Catalog catalog, RedisAdmin redis, CancellationToken ct)
+    {
+        var primaries = group.Shards.Select(s => s.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && n.Port is not null)).OfType<RedisNodeEntity>().ToList();
+        var used = 0L;
+        foreach (var primary in primaries)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(TimeSpan.FromSeconds(2));
+            var state = await redis.ProbeAsync(primary.Host!, primary.Port!.Value, timeout.Token);
+            if (state is null)
+                return Problems.Conflict(ErrorCodes.InvalidReplicationGroupState,
+                    $"The memory in use on {primary.Id} could not be measured, so it is not known whether the data fits in {next.NumShards} shard(s); try again.");
+            used += state.UsedMemoryBytes;
+        }
+        var type = catalog.NodeTypes.First(t => t.Name == next.NodeType);
+        var usable = (long)(next.NumShards * type.MaxMemoryBytes * ScaleInFillLimit);
+        return used <= usable ? null : Problems.Invalid("numShards",
+            $"The data of replication group {group.Id} ({Mib(used)} MiB in use) does not fit in {next.NumShards} shard(s) of {type.Name}: "
+                + $"{Mib(usable)} MiB may be filled ({ScaleInFillLimit:P0} of {Mib(type.MaxMemoryBytes)} MiB each). Nothing was changed.");
+    }
+
+    private const double ScaleInFillLimit = 0.75;
+
+    private static long Mib(long bytes) => bytes / (1024 * 1024);
 
     internal static IQueryable<ReplicationGroupEntity> Load(ControlPlaneDbContext db) =>
         db.ReplicationGroups.Include(g => g.Shards).ThenInclude(s => s.Nodes).AsSplitQuery();

@@ -78,6 +78,13 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger) : IAsyncDispo
     public Task ReplicaOfAsync(string host, int port, string masterHost, int masterPort, CancellationToken ct) =>
         ExecuteAsync(host, port, ct, "REPLICAOF", masterHost, masterPort);
 
+    /// <summary>
+    /// FAILOVER TO (Redis 6.2+), sent to a primary: it pauses writers until the replica has caught up,
+    /// then the two swap roles, so no acknowledged write is lost. It answers at once; the swap follows.
+    /// </summary>
+    public Task FailoverToAsync(string host, int port, string replicaHost, int replicaPort, TimeSpan timeout, CancellationToken ct) =>
+        ExecuteAsync(host, port, ct, "FAILOVER", "TO", replicaHost, replicaPort, "TIMEOUT", (long)timeout.TotalMilliseconds);
+
     /// <summary>REPLICAOF NO ONE: the node keeps its data and starts accepting writes.</summary>
     public Task PromoteAsync(string host, int port, CancellationToken ct) =>
         ExecuteAsync(host, port, ct, "REPLICAOF", "NO", "ONE");

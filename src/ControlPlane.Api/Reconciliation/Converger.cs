@@ -24,11 +24,18 @@ public sealed partial class Converger(
     GroupEndpoints endpoints,
     WarmPool pool,
     RedisAdmin redis,
+    SlotMover mover,
     TimeProvider time,
     IOptions<ControlPlaneOptions> options,
     ILogger<Converger> logger)
 {
     private static readonly TimeSpan WaitStep = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>How long one act moves slots before the group is observed again (a failure then is handled within this).</summary>
+    private static readonly TimeSpan MoveBudget = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long a planned switchover may take before it counts as failed.</summary>
+    private static readonly TimeSpan SwitchoverTimeout = TimeSpan.FromSeconds(15);
 
     private ReconcilerOptions Settings => options.Value.Reconciler;
     private TimeProvider Time => time;
@@ -38,6 +45,7 @@ public sealed partial class Converger(
     private NodeSpecs Specs => specs;
     private Observer Observer => observer;
     private RedisAdmin Redis => redis;
+    private SlotMover Mover => mover;
 
     public async Task ConvergeAsync(Target target, ContainerView view, CancellationToken ct)
     {
@@ -75,15 +83,19 @@ public sealed partial class Converger(
         await db.SaveChangesAsync(ct);
         var nodes = group.Shards.SelectMany(s => s.Nodes).OrderBy(n => n.Id).ToList();
         var places = nodes.Select(n => new NodePlace(n.Id, n.AvailabilityZone, n.Host, n.Port,
-            n.Port is { } p ? specs.Redis(group.Id, n.ShardId, n.Id, n.Host!, p, group.EngineVersion, group.NodeType, cluster) with { Name = specs.ContainerName(n.PoolId ?? n.Id) } : null,
+            n.Port is { } p ? specs.Redis(group.Id, n.ShardId, n.Id, n.Host!, p, group.EngineVersion, n.NodeType, cluster) with { Name = specs.ContainerName(n.PoolId ?? n.Id) } : null,
             specs.ContainerName(n.PoolId ?? n.Id), n.PoolId is not null)).ToList();
         var creating = group.Status == GroupStatus.Creating;
         var observed = await observer.ObserveAsync(Catalog.Redis, cluster, creating, places, view, Settings.FailureThreshold, Settings.ProbeTimeout, ct);
         var testFailovers = await db.TestFailovers.Where(f => f.ReplicationGroupId == id && f.CompletedAt == null).Select(f => f.ShardId).ToListAsync(ct);
+        var target = Target(group);
+        var moves = target is { Reshard: true } || group.Shards.Any(s => s.Status == ShardStatus.Deleting)
+            ? await db.SlotMoves.AsNoTracking().Where(m => m.ReplicationGroupId == id).Select(m => new SlotMove(m.Slot, m.FromShardId, m.ToShardId)).ToListAsync(ct)
+            : [];
         var desired = new DesiredGroup(group.Id, group.ClusterMode, group.Status,
             group.Shards.OrderBy(s => s.Id).Select(s => new DesiredShard(s.Id, s.Slots, s.Status,
-                s.Nodes.OrderBy(n => n.Id).Select(n => new DesiredNode(n.Id, n.ShardId, n.Role, n.AvailabilityZone, n.Status, n.Port)).ToList())).ToList(),
-            group.AutomaticFailover, group.PendingChanges is not null, testFailovers.ToHashSet());
+                s.Nodes.OrderBy(n => n.Id).Select(n => new DesiredNode(n.Id, n.ShardId, n.Role, n.AvailabilityZone, n.Status, n.Port, n.NodeType)).ToList())).ToList(),
+            group.AutomaticFailover, testFailovers.ToHashSet(), target, moves);
         var plan = GroupPlanner.Plan(desired, observed, Context(view));
         var record = new GroupRecord(db, group, time);
         var becomesAvailable = plan.Any(a => a is MarkGroup { Status: GroupStatus.Available });
@@ -94,7 +106,19 @@ public sealed partial class Converger(
             await db.SaveChangesAsync(ct);
         }
         Func<Task> teardown = cluster ? () => Task.CompletedTask : () => endpoints.RemoveAsync(db, group.Id, view, ct);
-        return await new Acts(this, db, view, places, observed, record, teardown, ct).RunAsync(plan, creating ? group.CreatedAt : null, group.Status == GroupStatus.Available);
+        var primaries = group.Shards.Select(s => (s.Id, Primary: s.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && n.Status == NodeStatus.Available)?.Id))
+            .Where(p => p.Primary is not null).ToDictionary(p => p.Id, p => p.Primary!);
+        return await new Acts(this, db, view, places, observed, record, teardown, ct, primaries).RunAsync(plan, creating ? group.CreatedAt : null, group.Status == GroupStatus.Available);
+    }
+
+    /// <summary>What a modification under way asks of the topology: the stored shape, while changes are pending.</summary>
+    private static GroupTarget? Target(ReplicationGroupEntity group)
+    {
+        if (group.Status != GroupStatus.Modifying || group.PendingChanges is not { } pending)
+            return null;
+        var fields = System.Text.Json.Nodes.JsonNode.Parse(pending)?.AsObject();
+        var reshard = fields is not null && (fields.ContainsKey("numShards") || fields.ContainsKey("rebalance"));
+        return new GroupTarget(group.NumShards, group.ReplicasPerShard, group.NodeType, reshard);
     }
 
     private async Task<Progress> StepClusterAsync(ControlPlaneDbContext db, string id, ContainerView view, CancellationToken ct)
@@ -138,8 +162,11 @@ public sealed partial class Converger(
     /// <summary>Carries out one plan against the engines and the database.</summary>
     private sealed class Acts(
         Converger owner, ControlPlaneDbContext db, ContainerView view, IReadOnlyList<NodePlace> places,
-        IReadOnlyDictionary<string, ObservedNode> observed, ITargetRecord record, Func<Task> teardownExtras, CancellationToken ct)
+        IReadOnlyDictionary<string, ObservedNode> observed, ITargetRecord record, Func<Task> teardownExtras, CancellationToken ct,
+        IReadOnlyDictionary<string, string>? primaries = null)
     {
+        private readonly SemaphoreSlim _progress = new(1, 1);
+
         private NodePlace Place(string nodeId) => places.First(p => p.NodeId == nodeId);
 
         private void Event(string message) => db.Record(owner.Time, record.SourceType, record.Id, message);
@@ -188,7 +215,7 @@ public sealed partial class Converger(
             switch (action)
             {
                 case MarkNode m:
-                    var recovered = m.Status == NodeStatus.Available && record.StatusOf(m.NodeId) == NodeStatus.Creating && !record.Creating;
+                    var recovered = m.Status == NodeStatus.Available && record.StatusOf(m.NodeId) == NodeStatus.Creating && !record.Creating && record.IsReplacement(m.NodeId);
                     record.MarkNode(m.NodeId, m.Status, m.Role);
                     if (m.Status == NodeStatus.Failed)
                         Event($"Cache node {m.NodeId} failed");
@@ -224,6 +251,38 @@ public sealed partial class Converger(
                     if (r.DataLost)
                         Event($"Cache node {r.NodeId} was lost with no replica to fail over to; {replacement} replaces it empty and the data it held is lost");
                     break;
+                case AddNode a:
+                    var added = Group.AddNode(a.ShardId, a.Role, a.Zone, a.NodeType);
+                    Event($"Added cache node {added} in availability zone {a.Zone}");
+                    break;
+                case AddShard a:
+                    var shardNodes = Group.AddShard(a.ShardId, a.PrimaryZone, a.ReplicaZones, a.NodeType);
+                    Event($"Added node group {a.ShardId} with cache nodes {string.Join(", ", shardNodes)}");
+                    break;
+                case RemoveNode r:
+                    await PortAllocator.ReleaseAsync(db, [r.NodeId], ct);
+                    Group.RemoveNode(r.NodeId);
+                    Event($"Removed cache node {r.NodeId}");
+                    break;
+                case RemoveShard r:
+                    Group.RemoveShard(r.ShardId);
+                    Event($"Removed node group {r.ShardId}");
+                    break;
+                case Switchover w:
+                    record.MarkNode(w.ToNodeId, NodeStatus.Available, NodeRole.Primary);
+                    record.MarkNode(w.FromNodeId, NodeStatus.Available, NodeRole.Replica);
+                    Event($"Failover from primary node {w.FromNodeId} to replica node {w.ToNodeId} completed");
+                    break;
+                case PlanSlotMoves plan:
+                    db.SlotMoves.AddRange(plan.Moves.Select(m => new SlotMoveEntity { ReplicationGroupId = record.Id, Slot = m.Slot, FromShardId = m.FromShardId, ToShardId = m.ToShardId }));
+                    foreach (var leaving in plan.LeavingShardIds)
+                        record.MarkShard(leaving, ShardStatus.Deleting);
+                    Group.SlotMigrationProgress(plan.Moves.Count, plan.Moves.Count);
+                    Event(plan.Moves.Count == 0
+                        ? $"Node groups {string.Join(", ", plan.LeavingShardIds)} hold no slots and are removed"
+                        : $"Slot migration started: {plan.Moves.Count} slots move, "
+                            + string.Join("; ", plan.Moves.GroupBy(m => (m.FromShardId, m.ToShardId)).Select(g => $"{g.Count()} from node group {g.Key.FromShardId} to {g.Key.ToShardId}")));
+                    break;
                 case ReleaseAll:
                     await teardownExtras();
                     await PortAllocator.ReleaseAsync(db, places.Select(p => p.NodeId).ToList(), ct);
@@ -233,10 +292,21 @@ public sealed partial class Converger(
             }
         }
 
+        private GroupRecord Group => (GroupRecord)record;
+
         private async Task EngineStepAsync(NodeAction action)
         {
             switch (action)
             {
+                case RemoveNode r:
+                    await RemoveAsync(Place(r.NodeId));
+                    break;
+                case Switchover w:
+                    await SwitchoverAsync(Place(w.FromNodeId), Place(w.ToNodeId));
+                    break;
+                case MoveSlots m:
+                    await MoveSlotsAsync(m);
+                    break;
                 case StartContainer s:
                     var place = Place(s.NodeId);
                     await owner.Zones[place.Zone].Runtime.RunAsync(place.Spec!, ct);
@@ -299,6 +369,63 @@ public sealed partial class Converger(
                     break;
             }
         }
+
+        /// <summary>
+        /// A coordinated handover: the old primary pauses its clients until the replica has every write,
+        /// then they swap (FAILOVER TO; CLUSTER FAILOVER asked of the replica in cluster mode).
+        /// </summary>
+        private async Task SwitchoverAsync(NodePlace from, NodePlace to)
+        {
+            if (observed[to.NodeId].ClusterId is not null)
+                await owner.Redis.ClusterFailoverAsync(to.Host!, to.Port!.Value, ClusterFailoverMode.Default, ct);
+            else
+                await owner.Redis.FailoverToAsync(from.Host!, from.Port!.Value, to.Host!, to.Port!.Value, SwitchoverTimeout / 3, ct);
+            var deadline = owner.Time.GetUtcNow() + SwitchoverTimeout;
+            while (true)
+            {
+                var oldState = await owner.Redis.ProbeAsync(from.Host!, from.Port!.Value, ct);
+                var newState = await owner.Redis.ProbeAsync(to.Host!, to.Port!.Value, ct);
+                if (oldState?.Role == RedisRole.Replica && newState?.Role == RedisRole.Master)
+                    return;
+                if (owner.Time.GetUtcNow() > deadline)
+                    throw new TimeoutException($"The switchover from {from.NodeId} to {to.NodeId} did not happen within {SwitchoverTimeout}.");
+                await Task.Delay(WaitStep, owner.Time, ct);
+            }
+        }
+
+        /// <summary>Moves stored slots for a bounded time; each batch the mover finishes is recorded at once (moves deleted, shards' slots updated).</summary>
+        private async Task MoveSlotsAsync(MoveSlots m)
+        {
+            ClusterMaster Master(string shardId)
+            {
+                var node = primaries?.GetValueOrDefault(shardId) ?? throw new InvalidOperationException($"Node group {shardId} has no available primary.");
+                var place = Place(node);
+                return new ClusterMaster(place.Host!, place.Port!.Value, observed[node].ClusterId ?? throw new InvalidOperationException($"{node} has no cluster id."));
+            }
+            var masters = primaries!.Values.Select(id => observed.GetValueOrDefault(id)).OfType<ObservedNode>()
+                .Where(o => o.Reachable && o.ClusterId is not null).Select(o => new ClusterMaster(Place(o.NodeId).Host!, Place(o.NodeId).Port!.Value, o.ClusterId!)).ToList();
+            await owner.Mover.MoveAsync(Master(m.FromShardId), Master(m.ToShardId), masters, m.Slots, async (moved, keys) =>
+            {
+                await _progress.WaitAsync(ct);
+                try
+                {
+                    await using var tx = await db.Database.BeginTransactionAsync(ct);
+                    await db.SlotMoves.Where(x => x.ReplicationGroupId == record.Id && moved.Contains(x.Slot)).ExecuteDeleteAsync(ct);
+                    var gone = moved.ToHashSet();
+                    Group.SetShardSlots(m.FromShardId, SlotRanges.Format(Slots(Group.ShardSlots(m.FromShardId)).Where(s => !gone.Contains(s))));
+                    Group.SetShardSlots(m.ToShardId, SlotRanges.Format(Slots(Group.ShardSlots(m.ToShardId)).Concat(moved)));
+                    Group.SlotMigrationProgress(null, await db.SlotMoves.CountAsync(x => x.ReplicationGroupId == record.Id, ct));
+                    await db.SaveChangesAsync(ct);
+                    await tx.CommitAsync(ct);
+                }
+                finally
+                {
+                    _progress.Release();
+                }
+            }, MoveBudget, ct);
+        }
+
+        private static IEnumerable<int> Slots(string? slots) => SlotRanges.TryParse(slots, out var ranges) ? SlotRanges.Expand(ranges) : [];
 
         private async Task RemoveAsync(NodePlace node)
         {

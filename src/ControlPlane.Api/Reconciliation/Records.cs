@@ -1,4 +1,5 @@
 using ControlPlane.Api.Data;
+using System.Text.Json.Nodes;
 using ControlPlane.Domain;
 
 namespace ControlPlane.Api.Reconciliation;
@@ -20,6 +21,9 @@ public interface ITargetRecord
 
     void Remove();
     void CreateFailed();
+
+    /// <summary>Whether a node that becomes available replaces a failed one (a recovery) rather than one a modification added.</summary>
+    bool IsReplacement(string nodeId) => true;
 }
 
 public sealed class GroupRecord(ControlPlaneDbContext db, ReplicationGroupEntity group, TimeProvider time) : ITargetRecord
@@ -57,17 +61,72 @@ public sealed class GroupRecord(ControlPlaneDbContext db, ReplicationGroupEntity
         var shard = group.Shards.First(s => s.Id == old.ShardId);
         // Ids are never reused: the next ordinal after the highest the shard has had.
         var next = shard.Nodes.Max(n => Identifiers.Ordinal(n.Id)) + 1;
-        var replacement = new RedisNodeEntity
-        {
-            Id = Identifiers.RedisNodeId(group.Id, shard.Id, next), ReplicationGroupId = group.Id, ShardId = shard.Id,
-            Role = asPrimary ? NodeRole.Primary : NodeRole.Replica, AvailabilityZone = zone, Status = NodeStatus.Creating,
-            CreatedAt = time.GetUtcNow(),
-        };
+        var replacement = NewNode(shard, next, asPrimary ? NodeRole.Primary : NodeRole.Replica, zone, group.NodeType);
+        replacement.ReplacesNodeId = old.Id;
         shard.Nodes.Remove(old);
         db.RedisNodes.Remove(old);
-        shard.Nodes.Add(replacement);
-        db.RedisNodes.Add(replacement);
         return replacement.Id;
+    }
+
+    public bool IsReplacement(string nodeId) => Node(nodeId).ReplacesNodeId is not null;
+
+    /// <summary>A node a modification adds to a shard; returns its id (the next ordinal of the shard).</summary>
+    public string AddNode(string shardId, NodeRole role, string zone, string nodeType)
+    {
+        var shard = group.Shards.First(s => s.Id == shardId);
+        return NewNode(shard, shard.Nodes.Count == 0 ? 1 : shard.Nodes.Max(n => Identifiers.Ordinal(n.Id)) + 1, role, zone, nodeType).Id;
+    }
+
+    /// <summary>A new shard with no slots yet; returns the ids of its nodes, the primary first.</summary>
+    public IReadOnlyList<string> AddShard(string shardId, string primaryZone, IReadOnlyList<string> replicaZones, string nodeType)
+    {
+        var shard = new ShardEntity { ReplicationGroupId = group.Id, Id = shardId, Slots = "", Status = ShardStatus.Creating };
+        group.Shards.Add(shard);
+        db.Shards.Add(shard);
+        return [NewNode(shard, 1, NodeRole.Primary, primaryZone, nodeType).Id,
+            .. replicaZones.Select((zone, i) => NewNode(shard, i + 2, NodeRole.Replica, zone, nodeType).Id)];
+    }
+
+    public void RemoveNode(string nodeId)
+    {
+        var node = Node(nodeId);
+        group.Shards.First(s => s.Id == node.ShardId).Nodes.Remove(node);
+        db.RedisNodes.Remove(node);
+    }
+
+    public void RemoveShard(string shardId)
+    {
+        var shard = group.Shards.First(s => s.Id == shardId);
+        group.Shards.Remove(shard);
+        db.Shards.Remove(shard);
+    }
+
+    public string? ShardSlots(string shardId) => group.Shards.FirstOrDefault(s => s.Id == shardId)?.Slots;
+
+    public void SetShardSlots(string shardId, string slots) => group.Shards.First(s => s.Id == shardId).Slots = slots;
+
+    /// <summary>Progress of the slot migration, shown in pendingChanges.slotMigration; the total is given when the plan is stored.</summary>
+    public void SlotMigrationProgress(int? total, int remaining)
+    {
+        var pending = group.PendingChanges is { } json ? JsonNode.Parse(json)?.AsObject() ?? [] : [];
+        var migration = pending["slotMigration"] as JsonObject ?? [];
+        var planned = total ?? (int?)migration["totalSlots"] ?? remaining;
+        migration["totalSlots"] = planned;
+        migration["progressPercentage"] = planned == 0 ? 100.0 : Math.Round(100.0 * (planned - remaining) / planned, 1);
+        pending["slotMigration"] = migration;
+        group.PendingChanges = pending.ToJsonString();
+    }
+
+    private RedisNodeEntity NewNode(ShardEntity shard, int ordinal, NodeRole role, string zone, string nodeType)
+    {
+        var node = new RedisNodeEntity
+        {
+            Id = Identifiers.RedisNodeId(group.Id, shard.Id, ordinal), ReplicationGroupId = group.Id, ShardId = shard.Id,
+            Role = role, AvailabilityZone = zone, Status = NodeStatus.Creating, NodeType = nodeType, CreatedAt = time.GetUtcNow(),
+        };
+        shard.Nodes.Add(node);
+        db.RedisNodes.Add(node);
+        return node;
     }
 
     public void Remove() => db.ReplicationGroups.Remove(group);

@@ -56,3 +56,27 @@ public sealed record StartTestFailover(string ShardId, string NodeId) : NodeActi
 
 /// <summary>CLUSTER SET-CONFIG-EPOCH on a fresh primary, before it meets anyone: distinct epochs settle slot ownership at once.</summary>
 public sealed record SetConfigEpoch(string NodeId, long Epoch) : NodeAction;
+
+/// <summary>A modification adds a node to a shard (a replica, or the primary of a new shard), of the node type given.</summary>
+public sealed record AddNode(string ShardId, NodeRole Role, string Zone, string NodeType) : NodeAction;
+
+/// <summary>Scale-out: a new shard with no slots yet, its primary and replicas in the zones given.</summary>
+public sealed record AddShard(string ShardId, string PrimaryZone, IReadOnlyList<string> ReplicaZones, string NodeType) : NodeAction;
+
+/// <summary>A node marked deleting goes: its container is removed, its port released and its row deleted.</summary>
+public sealed record RemoveNode(string NodeId) : NodeAction;
+
+/// <summary>A leaving shard whose slots have moved and whose nodes are gone is deleted.</summary>
+public sealed record RemoveShard(string ShardId) : NodeAction;
+
+/// <summary>
+/// A planned, coordinated failover (no write lost): the old primary hands over to a synced replica
+/// (FAILOVER TO, or CLUSTER FAILOVER on the replica); the roles are recorded once it has happened.
+/// </summary>
+public sealed record Switchover(string ShardId, string FromNodeId, string ToNodeId) : NodeAction;
+
+/// <summary>The migration plan is stored before any slot moves; leaving shards are marked deleting.</summary>
+public sealed record PlanSlotMoves(IReadOnlyList<SlotMove> Moves, IReadOnlyList<string> LeavingShardIds) : NodeAction;
+
+/// <summary>Moves stored slots from one shard's primary to another's, for a bounded time; each moved slot is recorded.</summary>
+public sealed record MoveSlots(string FromShardId, string ToShardId, IReadOnlyList<int> Slots) : NodeAction;

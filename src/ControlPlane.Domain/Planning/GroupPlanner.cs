@@ -30,8 +30,18 @@ public static partial class GroupPlanner
         if (wiring.Count > 0)
             return wiring;
 
-        return Statuses(group, Seen);
+        var marks = Statuses(group, Seen);
+        if (group.Status == GroupStatus.Creating)
+            return [.. marks, new MarkGroup(GroupStatus.Available, $"Replication group {group.Id} created")];
+        if (marks.Count > 0 || group.Status != GroupStatus.Modifying)
+            return marks;
+        if (group.Target is { } target && Modify(group, target, Seen, context ?? PlanContext.None) is { Count: > 0 } modifying)
+            return modifying;
+        return [new MarkGroup(GroupStatus.Available, $"Replication group {group.Id} is available")];
     }
+
+    /// <summary>Nodes that take part: not failed, not on their way out.</summary>
+    private static bool Active(DesiredNode n) => n.Status is not (NodeStatus.Failed or NodeStatus.Deleting);
 
     public static IReadOnlyList<NodeAction> Plan(DesiredCluster cluster, IReadOnlyDictionary<string, ObservedNode> observed, PlanContext? context = null)
     {
@@ -129,6 +139,14 @@ public static partial class GroupPlanner
             if (primary is null || seen(primary).IsPrimary)
                 continue;
             var from = shard.Nodes.FirstOrDefault(n => n.Status == NodeStatus.Failed)?.Id;
+            // A switchover that happened but was not recorded (the control plane stopped in between):
+            // the shard's real primary is another live node. Record it; taking the role back would lose writes.
+            if (from is null && shard.Nodes.FirstOrDefault(n => n != primary && n.Status == NodeStatus.Available && seen(n) is { Reachable: true, Stale: false, IsPrimary: true }) is { } actual)
+            {
+                steps.Add(new MarkNode(actual.Id, NodeStatus.Available, NodeRole.Primary));
+                steps.Add(new MarkNode(primary.Id, NodeStatus.Available, NodeRole.Replica));
+                continue;
+            }
             steps.Add(group.ClusterMode == ClusterMode.Disabled ? new Promote(primary.Id, from) : new ClusterTakeover(primary.Id, from));
         }
         if (steps.Count > 0)
@@ -228,7 +246,7 @@ public static partial class GroupPlanner
         var waits = new List<NodeAction>();
         if (!seen(primary).IsPrimary)
             return [new Wait($"node {primary.Id} is not a primary")];
-        foreach (var replica in shard.Nodes.Where(n => n.Role == NodeRole.Replica && n.Status != NodeStatus.Failed))
+        foreach (var replica in shard.Nodes.Where(n => n.Role == NodeRole.Replica && Active(n)))
         {
             var o = seen(replica);
             if (o.IsPrimary || o.PrimaryNodeId != primary.Id)
@@ -241,7 +259,7 @@ public static partial class GroupPlanner
 
     private static List<NodeAction> WireCluster(DesiredGroup group, Func<DesiredNode, ObservedNode> seen)
     {
-        var nodes = group.Nodes.Where(n => n.Status != NodeStatus.Failed).ToList();
+        var nodes = group.Nodes.Where(Active).ToList();
         if (nodes.FirstOrDefault(n => seen(n).ClusterId is null) is { } unknown)
             return [new Wait($"node {unknown.Id} has no cluster id yet")];
         return group.Status == GroupStatus.Creating ? WireNewCluster(group, nodes, seen) : RepairCluster(group, nodes, seen);
@@ -306,8 +324,9 @@ public static partial class GroupPlanner
         var waits = new List<NodeAction>();
         foreach (var shard in group.Shards)
         {
-            var primary = shard.Nodes.First(n => n.Role == NodeRole.Primary);
-            foreach (var replica in shard.Nodes.Where(n => n.Role == NodeRole.Replica && n.Status != NodeStatus.Failed))
+            if (shard.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && Active(n)) is not { } primary)
+                continue;
+            foreach (var replica in shard.Nodes.Where(n => n.Role == NodeRole.Replica && Active(n)))
             {
                 var o = seen(replica);
                 if (o.ClusterPrimaryNodeId == primary.Id)
@@ -321,7 +340,9 @@ public static partial class GroupPlanner
 
         // Nodes that are gone are forgotten on every live node in the same step, or gossip brings them
         // back; their slots are only handed to a new primary once nobody remembers the old owner.
-        var live = nodes.Select(n => seen(n).ClusterId!).ToHashSet();
+        // A node on its way out is still live until its container is gone: forgetting it earlier only
+        // has gossip bring it back.
+        var live = group.Nodes.Where(n => n.Status != NodeStatus.Failed).Select(n => seen(n).ClusterId).OfType<string>().ToHashSet();
         var forgets = nodes.SelectMany(n => (seen(n).ViewClusterIds ?? new HashSet<string>())
                 .Where(id => !live.Contains(id) && id != seen(n).ClusterMasterId)
                 .Select(id => (NodeAction)new ClusterForget(n.Id, id)))
@@ -337,33 +358,32 @@ public static partial class GroupPlanner
         return nodes.Where(n => !seen(n).ClusterStateOk).Select(n => (NodeAction)new Wait($"cluster_state is not ok on {n.Id}")).ToList();
     }
 
+    /// <summary>Every wired node is available in the role it really has; every shard that stays is available.</summary>
     private static List<NodeAction> Statuses(DesiredGroup group, Func<DesiredNode, ObservedNode> seen)
     {
         var steps = new List<NodeAction>();
-        foreach (var node in group.Nodes.Where(n => n.Status != NodeStatus.Failed))
+        foreach (var node in group.Nodes.Where(Active))
         {
             var role = seen(node).IsPrimary ? NodeRole.Primary : NodeRole.Replica;
             if (node.Status != NodeStatus.Available || node.Role != role)
                 steps.Add(new MarkNode(node.Id, NodeStatus.Available, role));
         }
-        foreach (var shard in group.Shards.Where(s => s.Status != ShardStatus.Available))
+        foreach (var shard in group.Shards.Where(s => s.Status is not (ShardStatus.Available or ShardStatus.Deleting)))
             steps.Add(new MarkShard(shard.Id, ShardStatus.Available));
-        if (group.Status == GroupStatus.Creating)
-            steps.Add(new MarkGroup(GroupStatus.Available, $"Replication group {group.Id} created"));
-        else if (group.Status == GroupStatus.Modifying && !group.ChangesPending && steps.Count == 0)
-            steps.Add(new MarkGroup(GroupStatus.Available, $"Replication group {group.Id} is available"));
         return steps;
     }
 
     /// <summary>Each shard's primary is given the slots of its shard that no primary serves yet.</summary>
     private static IEnumerable<NodeAction> UnservedSlots(DesiredGroup group, Func<DesiredNode, ObservedNode> seen)
     {
-        var owned = group.Shards.SelectMany(s => SlotList(seen(s.Primary).OwnedSlots)).ToHashSet();
-        foreach (var shard in group.Shards)
+        var primaries = group.Shards.Select(s => (Shard: s, Primary: s.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && Active(n))))
+            .Where(p => p.Primary is not null).ToList();
+        var owned = primaries.SelectMany(p => SlotList(seen(p.Primary!).OwnedSlots)).ToHashSet();
+        foreach (var (shard, primary) in primaries)
         {
             var missing = SlotList(shard.Slots).Where(slot => !owned.Contains(slot)).ToList();
             if (missing.Count > 0)
-                yield return new AssignSlots(shard.Primary.Id, SlotRanges.Format(missing));
+                yield return new AssignSlots(primary!.Id, SlotRanges.Format(missing));
         }
     }
 

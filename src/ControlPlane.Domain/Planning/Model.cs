@@ -1,20 +1,34 @@
 namespace ControlPlane.Domain.Planning;
 
 /// <summary>One node as stored: who it should be. Port is null until the control plane allocated one.</summary>
-public sealed record DesiredNode(string Id, string? ShardId, NodeRole Role, string Zone, NodeStatus Status, int? Port);
+public sealed record DesiredNode(string Id, string? ShardId, NodeRole Role, string Zone, NodeStatus Status, int? Port, string NodeType = "");
 
 public sealed record DesiredShard(string Id, string Slots, ShardStatus Status, IReadOnlyList<DesiredNode> Nodes)
 {
     public DesiredNode Primary => Nodes.First(n => n.Role == NodeRole.Primary);
 }
 
-/// <summary>A Redis group as stored. TestFailoverShards are the shards whose test failover was asked for and not taken yet.</summary>
+/// <summary>
+/// A Redis group as stored. TestFailoverShards are the shards whose test failover was asked for and
+/// not taken yet. Target is what a modification under way asks of the topology (null when none is);
+/// Moves are the slots of a stored migration plan that have not moved yet.
+/// </summary>
 public sealed record DesiredGroup(
     string Id, ClusterMode ClusterMode, GroupStatus Status, IReadOnlyList<DesiredShard> Shards,
-    bool AutomaticFailover = true, bool ChangesPending = false, IReadOnlySet<string>? TestFailoverShards = null)
+    bool AutomaticFailover = true, IReadOnlySet<string>? TestFailoverShards = null,
+    GroupTarget? Target = null, IReadOnlyList<SlotMove>? Moves = null)
 {
     public IEnumerable<DesiredNode> Nodes => Shards.SelectMany(s => s.Nodes);
 }
+
+/// <summary>
+/// The shape a modification asks for: shard count, replicas per shard and node type. Reshard is set
+/// when the shard count changed or a rebalance was asked: only then are slots moved.
+/// </summary>
+public sealed record GroupTarget(int NumShards, int ReplicasPerShard, string NodeType, bool Reshard = false);
+
+/// <summary>One slot of a stored migration plan: it moves from one shard to another.</summary>
+public sealed record SlotMove(int Slot, string FromShardId, string ToShardId);
 
 /// <summary>A Memcached cluster as stored.</summary>
 public sealed record DesiredCluster(string Id, CacheClusterStatus Status, IReadOnlyList<DesiredNode> Nodes);
