@@ -56,3 +56,6 @@ public sealed record StartTestFailover(string ShardId, string NodeId) : NodeActi
 
 /// <summary>CLUSTER SET-CONFIG-EPOCH on a fresh primary, before it meets anyone: distinct epochs settle slot ownership at once.</summary>
 public sealed record SetConfigEpoch(string NodeId, long Epoch) : NodeAction;
+
+/// <summary>A node that is no longer wanted goes: its container, its port and its row. Only once every node that stays or replaces it serves.</summary>
+public sealed record RemoveNode(string NodeId) : NodeAction;
