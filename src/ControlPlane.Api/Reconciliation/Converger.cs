@@ -188,12 +188,23 @@ public sealed partial class Converger(
             switch (action)
             {
                 case MarkNode m:
-                    var recovered = m.Status == NodeStatus.Available && record.StatusOf(m.NodeId) == NodeStatus.Creating && !record.Creating;
+                    var was = record.StatusOf(m.NodeId);
+                    var serves = m.Status == NodeStatus.Available && !record.Creating;
+                    // A Memcached node that was creating in a cluster that exists was added by a scale-out; a replacement is replacing.
+                    var added = serves && was == NodeStatus.Creating && record.SourceType == SourceType.CacheCluster;
+                    var recovered = serves && was is (NodeStatus.Creating or NodeStatus.Replacing) && !added;
                     record.MarkNode(m.NodeId, m.Status, m.Role);
                     if (m.Status == NodeStatus.Failed)
                         Event($"Cache node {m.NodeId} failed");
                     if (recovered)
                         Event($"Finished recovery for cache nodes {m.NodeId}");
+                    if (added)
+                        Event($"Added cache node {m.NodeId} in availability zone {Place(m.NodeId).Zone}");
+                    break;
+                case RemoveNode r:
+                    await PortAllocator.ReleaseAsync(db, [r.NodeId], ct);
+                    record.RemoveNode(r.NodeId);
+                    Event($"Removed cache node {r.NodeId}");
                     break;
                 case MarkShard s:
                     record.MarkShard(s.ShardId, s.Status);
@@ -243,6 +254,9 @@ public sealed partial class Converger(
                     view.Started(s.NodeId);
                     break;
                 case RemoveContainer r:
+                    await RemoveAsync(Place(r.NodeId));
+                    break;
+                case RemoveNode r:
                     await RemoveAsync(Place(r.NodeId));
                     break;
                 case ReplaceNode r:
