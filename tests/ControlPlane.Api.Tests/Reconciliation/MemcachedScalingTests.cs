@@ -59,6 +59,33 @@ public sealed class MemcachedScalingTests(PostgresFixture postgres) : Reconciler
         Assert.DoesNotContain(events, e => e.StartsWith("Finished recovery", StringComparison.Ordinal) || e.EndsWith("failed", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task A_new_memcached_node_type_replaces_every_node_before_the_old_ones_go()
+    {
+        await AssertAcceptedAsync(await PostAsync("/v1/cache-clusters", new { id = "retype", engine = "memcached", numNodes = 2, azMode = "cross-az" }));
+        await WaitForStatusAsync("/v1/cache-clusters/retype", "available");
+
+        await AssertAcceptedAsync(await PatchAsync("/v1/cache-clusters/retype", new { nodeType = "cache.micro" }));
+        var cluster = await WaitForStatusAsync("/v1/cache-clusters/retype", "available");
+        Assert.Equal("cache.micro", (string?)cluster["nodeType"]);
+        Assert.Equal(["retype-0003", "retype-0004"], Ports(cluster).Keys);
+        Assert.Equal(["az-a", "az-b"], cluster["nodes"]!.AsArray().Select(n => (string)n!["availabilityZone"]!));
+        await AssertEveryNodeAnswersAsync(cluster);
+
+        var containers = (await Task.WhenAll(Engines.Values.Select(OurContainersAsync))).SelectMany(c => c).ToList();
+        Assert.Equal(["retype-0003", "retype-0004"], containers.Select(c => c.Labels[Labels.Node]).Order());
+        using var docker = Docker(Engines["az-a"]);
+        var inspected = await docker.Containers.InspectContainerAsync(containers.Single(c => c.Labels[Labels.Node] == "retype-0003").ID);
+        Assert.Equal(128L * 1024 * 1024, inspected.HostConfig!.Memory);
+        Assert.Equal(2, await CountAsync(db => db.PortLeases));
+
+        var events = (await BodyAsync(await Client.GetAsync("/v1/events?sourceId=retype")))["items"]!.AsArray().Select(e => (string)e!["message"]!).ToList();
+        Assert.Contains("Added cache node retype-0003 in availability zone az-a", events);
+        Assert.Contains("Removed cache node retype-0001", events);
+        // Make before break: both new nodes served before the first old one went.
+        Assert.True(events.IndexOf("Removed cache node retype-0001") < events.IndexOf("Added cache node retype-0004 in availability zone az-b"), string.Join("\n", events));
+    }
+
     private static Dictionary<string, int> Ports(JsonObject cluster) =>
         cluster["nodes"]!.AsArray().ToDictionary(n => (string)n!["id"]!, n => (int)n!["endpoint"]!["port"]!);
 
