@@ -50,6 +50,9 @@ namespace ControlPlane.Migrations.Migrations
                     b.Property<long>("Generation")
                         .HasColumnType("bigint");
 
+                    b.Property<int>("LastNodeOrdinal")
+                        .HasColumnType("integer");
+
                     b.Property<string>("NodeType")
                         .IsRequired()
                         .HasColumnType("text");

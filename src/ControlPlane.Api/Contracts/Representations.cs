@@ -40,7 +40,7 @@ public static class Representations
             .ToList();
         return new CacheClusterResponse(
             c.Id, c.Engine, c.EngineVersion, c.NodeType, c.Status, c.NumNodes, c.AzMode,
-            nodes.FirstOrDefault(n => n.Endpoint is not null)?.Endpoint,
+            nodes.FirstOrDefault(n => n.Endpoint is not null && n.Status != NodeStatus.Deleting)?.Endpoint ?? nodes.FirstOrDefault(n => n.Endpoint is not null)?.Endpoint,
             nodes, PendingChanges(c.PendingChanges), c.CreatedAt, c.UpdatedAt, c.ExpiresAt, ETags.Format(c.Version));
     }
 

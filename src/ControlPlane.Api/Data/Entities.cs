@@ -77,6 +77,8 @@ public sealed class CacheClusterEntity
     public int NumNodes { get; set; }
     public AzMode AzMode { get; set; }
     public List<string>? PreferredAvailabilityZones { get; set; }
+    /// <summary>The highest node ordinal the cluster has ever used, so a node id is never handed out twice, even after the newest nodes were removed.</summary>
+    public int LastNodeOrdinal { get; set; }
     public CacheClusterStatus Status { get; set; }
     public string? PendingChanges { get; set; }
     public long Generation { get; set; }

@@ -4,6 +4,7 @@ using ControlPlane.Api.Data;
 using ControlPlane.Api.Http;
 using ControlPlane.Api.Validation;
 using ControlPlane.Domain;
+using ControlPlane.Domain.Planning;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -54,7 +55,7 @@ public static class CacheClustersApi
         {
             Id = spec.Id, Engine = spec.Engine, EngineVersion = spec.EngineVersion, NodeType = spec.NodeType, NumNodes = spec.NumNodes,
             AzMode = spec.AzMode, PreferredAvailabilityZones = spec.PreferredAvailabilityZones?.ToList(), Status = CacheClusterStatus.Creating,
-            Generation = 1, CreatedAt = now, UpdatedAt = now, ExpiresAt = spec.ExpiresAt,
+            Generation = 1, CreatedAt = now, UpdatedAt = now, ExpiresAt = spec.ExpiresAt, LastNodeOrdinal = spec.NumNodes,
             Nodes = Topology.ForCacheCluster(spec, catalog.AvailabilityZones).Select(n => new CacheNodeEntity
             {
                 Id = n.Id, CacheClusterId = spec.Id, AvailabilityZone = n.AvailabilityZone, Status = NodeStatus.Creating, CreatedAt = now,
@@ -127,21 +128,38 @@ public static class CacheClustersApi
                 return Problems.Invalid("nodeIdsToRemove", $"Removing {cluster.NumNodes - numNodes} node(s) needs exactly that many ids.", ErrorCodes.InvalidParameterCombination);
             if (toRemove.FirstOrDefault(n => cluster.Nodes.All(node => node.Id != n)) is { } unknown)
                 return Problems.Invalid("nodeIdsToRemove", $"Cache cluster {cluster.Id} has no node {unknown}.");
+            if (toRemove.Distinct().Count() != toRemove.Count)
+                return Problems.Invalid("nodeIdsToRemove", "nodeIdsToRemove lists a node more than once.");
         }
 
         var changes = new Dictionary<string, object?>();
         if (numNodes != cluster.NumNodes)
-        {
             changes["numNodes"] = numNodes;
-            if (toRemove.Count > 0)
-                changes["nodeIdsToRemove"] = toRemove;
-        }
         if (next.NodeType != cluster.NodeType)
             changes["nodeType"] = next.NodeType;
         var expiryChanged = fields.Contains("expiresAt") && next.ExpiresAt != cluster.ExpiresAt;
         if (changes.Count == 0 && !expiryChanged)
             return Problems.NoOperation("The modification changes nothing.");
 
+        if (changes.Count > 0)
+        {
+            // Which nodes come and go is decided now and stored with the request: new rows to start,
+            // and rows marked deleting, so the reconciler only carries out the choice.
+            var now = time.GetUtcNow();
+            var change = GroupPlanner.Resize(cluster.Id, cluster.AzMode,
+                cluster.Nodes.Select(n => new DesiredNode(n.Id, null, NodeRole.Primary, n.AvailabilityZone, n.Status, n.Port)).ToList(),
+                numNodes, toRemove, replaceAll: next.NodeType != cluster.NodeType, cluster.LastNodeOrdinal, catalog.AvailabilityZones);
+            foreach (var node in cluster.Nodes.Where(n => change.Remove.Contains(n.Id)))
+                node.Status = NodeStatus.Deleting;
+            foreach (var node in change.Add)
+                cluster.Nodes.Add(new CacheNodeEntity
+                {
+                    Id = node.Id, CacheClusterId = cluster.Id, AvailabilityZone = node.AvailabilityZone, Status = NodeStatus.Creating, CreatedAt = now,
+                });
+            cluster.LastNodeOrdinal = change.LastOrdinal;
+            if (change.Remove.Count > 0)
+                changes["nodeIdsToRemove"] = change.Remove;
+        }
         cluster.NumNodes = numNodes;
         cluster.NodeType = next.NodeType;
         if (fields.Contains("expiresAt"))

@@ -215,12 +215,23 @@ public sealed partial class Converger(
             switch (action)
             {
                 case MarkNode m:
-                    var recovered = m.Status == NodeStatus.Available && record.StatusOf(m.NodeId) == NodeStatus.Creating && !record.Creating && record.IsReplacement(m.NodeId);
+                    var was = record.StatusOf(m.NodeId);
+                    var serves = m.Status == NodeStatus.Available && !record.Creating;
+                    // A Memcached node that was creating in a cluster that exists was added by a scale-out; a replacement is replacing.
+                    var added = serves && was == NodeStatus.Creating && record.SourceType == SourceType.CacheCluster;
+                    var recovered = serves && !added && (was == NodeStatus.Replacing || (was == NodeStatus.Creating && record.IsReplacement(m.NodeId)));
                     record.MarkNode(m.NodeId, m.Status, m.Role);
                     if (m.Status == NodeStatus.Failed)
                         Event($"Cache node {m.NodeId} failed");
                     if (recovered)
                         Event($"Finished recovery for cache nodes {m.NodeId}");
+                    if (added)
+                        Event($"Added cache node {m.NodeId} in availability zone {Place(m.NodeId).Zone}");
+                    break;
+                case RemoveNode r:
+                    await PortAllocator.ReleaseAsync(db, [r.NodeId], ct);
+                    record.RemoveNode(r.NodeId);
+                    Event($"Removed cache node {r.NodeId}");
                     break;
                 case MarkShard s:
                     record.MarkShard(s.ShardId, s.Status);
@@ -252,17 +263,12 @@ public sealed partial class Converger(
                         Event($"Cache node {r.NodeId} was lost with no replica to fail over to; {replacement} replaces it empty and the data it held is lost");
                     break;
                 case AddNode a:
-                    var added = Group.AddNode(a.ShardId, a.Role, a.Zone, a.NodeType);
-                    Event($"Added cache node {added} in availability zone {a.Zone}");
+                    var newNode = Group.AddNode(a.ShardId, a.Role, a.Zone, a.NodeType);
+                    Event($"Added cache node {newNode} in availability zone {a.Zone}");
                     break;
                 case AddShard a:
                     var shardNodes = Group.AddShard(a.ShardId, a.PrimaryZone, a.ReplicaZones, a.NodeType);
                     Event($"Added node group {a.ShardId} with cache nodes {string.Join(", ", shardNodes)}");
-                    break;
-                case RemoveNode r:
-                    await PortAllocator.ReleaseAsync(db, [r.NodeId], ct);
-                    Group.RemoveNode(r.NodeId);
-                    Event($"Removed cache node {r.NodeId}");
                     break;
                 case RemoveShard r:
                     Group.RemoveShard(r.ShardId);
@@ -298,9 +304,6 @@ public sealed partial class Converger(
         {
             switch (action)
             {
-                case RemoveNode r:
-                    await RemoveAsync(Place(r.NodeId));
-                    break;
                 case Switchover w:
                     await SwitchoverAsync(Place(w.FromNodeId), Place(w.ToNodeId));
                     break;
@@ -313,6 +316,9 @@ public sealed partial class Converger(
                     view.Started(s.NodeId);
                     break;
                 case RemoveContainer r:
+                    await RemoveAsync(Place(r.NodeId));
+                    break;
+                case RemoveNode r:
                     await RemoveAsync(Place(r.NodeId));
                     break;
                 case ReplaceNode r:

@@ -24,6 +24,9 @@ public interface ITargetRecord
 
     /// <summary>Whether a node that becomes available replaces a failed one (a recovery) rather than one a modification added.</summary>
     bool IsReplacement(string nodeId) => true;
+
+    /// <summary>Removes a node that is no longer wanted (its container is gone already).</summary>
+    void RemoveNode(string nodeId) => throw new NotSupportedException($"{SourceType} {Id} cannot remove single nodes.");
 }
 
 public sealed class GroupRecord(ControlPlaneDbContext db, ReplicationGroupEntity group, TimeProvider time) : ITargetRecord
@@ -171,11 +174,14 @@ public sealed class ClusterRecord(ControlPlaneDbContext db, CacheClusterEntity c
     public string Replace(string nodeId, string zone, bool asPrimary)
     {
         var old = Node(nodeId);
-        var next = cluster.Nodes.Max(n => Identifiers.Ordinal(n.Id)) + 1;
+        // Ids are never reused, not even those of nodes removed by a scale-in.
+        var next = Math.Max(cluster.LastNodeOrdinal, cluster.Nodes.Max(n => Identifiers.Ordinal(n.Id))) + 1;
+        cluster.LastNodeOrdinal = next;
+        // Replacing, not creating: when it serves, the event says a recovery finished rather than a node was added.
         var replacement = new CacheNodeEntity
         {
             Id = Identifiers.MemcachedNodeId(cluster.Id, next), CacheClusterId = cluster.Id, AvailabilityZone = zone,
-            Status = NodeStatus.Creating, CreatedAt = time.GetUtcNow(),
+            Status = NodeStatus.Replacing, CreatedAt = time.GetUtcNow(),
         };
         cluster.Nodes.Remove(old);
         db.CacheNodes.Remove(old);
@@ -185,6 +191,13 @@ public sealed class ClusterRecord(ControlPlaneDbContext db, CacheClusterEntity c
     }
 
     public void Remove() => db.CacheClusters.Remove(cluster);
+
+    public void RemoveNode(string nodeId)
+    {
+        var node = Node(nodeId);
+        cluster.Nodes.Remove(node);
+        db.CacheNodes.Remove(node);
+    }
 
     public void CreateFailed()
     {

@@ -63,7 +63,7 @@ public sealed record AddNode(string ShardId, NodeRole Role, string Zone, string 
 /// <summary>Scale-out: a new shard with no slots yet, its primary and replicas in the zones given.</summary>
 public sealed record AddShard(string ShardId, string PrimaryZone, IReadOnlyList<string> ReplicaZones, string NodeType) : NodeAction;
 
-/// <summary>A node marked deleting goes: its container is removed, its port released and its row deleted.</summary>
+/// <summary>A node marked deleting goes: its container is removed, its port released and its row deleted (Redis: once it is no primary; Memcached: once every node that stays serves).</summary>
 public sealed record RemoveNode(string NodeId) : NodeAction;
 
 /// <summary>A leaving shard whose slots have moved and whose nodes are gone is deleted.</summary>

@@ -43,34 +43,6 @@ public static partial class GroupPlanner
     /// <summary>Nodes that take part: not failed, not on their way out.</summary>
     private static bool Active(DesiredNode n) => n.Status is not (NodeStatus.Failed or NodeStatus.Deleting);
 
-    public static IReadOnlyList<NodeAction> Plan(DesiredCluster cluster, IReadOnlyDictionary<string, ObservedNode> observed, PlanContext? context = null)
-    {
-        ObservedNode Seen(DesiredNode n) => observed.GetValueOrDefault(n.Id) ?? ObservedNode.Missing(n.Id);
-        if (cluster.Status == CacheClusterStatus.Deleting)
-            return Teardown(cluster.Nodes.Select(Seen));
-        if (cluster.Status == CacheClusterStatus.CreateFailed)
-            return [];
-        var creating = cluster.Status == CacheClusterStatus.Creating;
-        if (!creating)
-        {
-            var report = cluster.Nodes.Where(n => n.Status == NodeStatus.Available && Dead(Seen(n)))
-                .Select(n => (NodeAction)new MarkNode(n.Id, NodeStatus.Failed, n.Role)).ToList();
-            if (report.Count > 0)
-                return report;
-            if (Replace(cluster.Nodes.Where(n => n.Status == NodeStatus.Failed), cluster.Nodes, Seen, context ?? PlanContext.None) is { Count: > 0 } replacing)
-                return replacing;
-        }
-        var starting = creating ? cluster.Nodes : cluster.Nodes.Where(n => n.Status == NodeStatus.Creating).ToList();
-        if (Containers(starting, Seen, creating) is { Count: > 0 } containerSteps)
-            return containerSteps;
-        var steps = new List<NodeAction>();
-        foreach (var node in cluster.Nodes.Where(n => n.Status != NodeStatus.Available))
-            steps.Add(new MarkNode(node.Id, NodeStatus.Available, NodeRole.Primary));
-        if (creating || (cluster.Status == CacheClusterStatus.Modifying && steps.Count == 0))
-            steps.Add(new MarkGroup(GroupStatus.Available, creating ? $"Cache cluster {cluster.Id} created" : $"Cache cluster {cluster.Id} is available"));
-        return steps;
-    }
-
     /// <summary>A node is dead when its container is gone or exited, or it stopped answering (the observer counts the misses).</summary>
     private static bool Dead(ObservedNode o) =>
         o.Container is ContainerState.Missing or ContainerState.Exited || !o.Reachable;

@@ -1,0 +1,88 @@
+namespace ControlPlane.Domain.Planning;
+
+/// <summary>
+/// A change of a Memcached cluster's node set, decided when it is asked for so the choice is fixed:
+/// the nodes to add (new ids, placed in zones) and the ids of those to remove. LastOrdinal is the
+/// highest ordinal handed out so far, kept so an id is never used twice.
+/// </summary>
+public sealed record NodeSetChange(IReadOnlyList<PlannedNode> Add, IReadOnlyList<string> Remove, int LastOrdinal);
+
+public static partial class GroupPlanner
+{
+    public static IReadOnlyList<NodeAction> Plan(DesiredCluster cluster, IReadOnlyDictionary<string, ObservedNode> observed, PlanContext? context = null)
+    {
+        ObservedNode Seen(DesiredNode n) => observed.GetValueOrDefault(n.Id) ?? ObservedNode.Missing(n.Id);
+        if (cluster.Status == CacheClusterStatus.Deleting)
+            return Teardown(cluster.Nodes.Select(Seen));
+        if (cluster.Status == CacheClusterStatus.CreateFailed)
+            return [];
+        var creating = cluster.Status == CacheClusterStatus.Creating;
+        // Nodes marked deleting were chosen for removal by the request; they are no longer cared for.
+        var serving = cluster.Nodes.Where(n => n.Status != NodeStatus.Deleting).ToList();
+        var leaving = cluster.Nodes.Where(n => n.Status == NodeStatus.Deleting).ToList();
+        if (!creating)
+        {
+            var report = serving.Where(n => n.Status == NodeStatus.Available && Dead(Seen(n)))
+                .Select(n => (NodeAction)new MarkNode(n.Id, NodeStatus.Failed, n.Role)).ToList();
+            if (report.Count > 0)
+                return report;
+            if (Replace(serving.Where(n => n.Status == NodeStatus.Failed), serving, Seen, context ?? PlanContext.None) is { Count: > 0 } replacing)
+                return replacing;
+        }
+        // While creating, every node is new; afterwards added nodes and replacements start the same way.
+        var starting = creating ? serving : serving.Where(n => n.Status is NodeStatus.Creating or NodeStatus.Replacing).ToList();
+        if (Containers(starting, Seen, creating) is { Count: > 0 } containerSteps)
+            return containerSteps;
+        var steps = serving.Where(n => n.Status != NodeStatus.Available)
+            .Select(n => (NodeAction)new MarkNode(n.Id, NodeStatus.Available, NodeRole.Primary)).ToList();
+        if (creating)
+            return [.. steps, new MarkGroup(GroupStatus.Available, $"Cache cluster {cluster.Id} created")];
+        if (steps.Count > 0)
+            return steps;
+
+        // Make before break: a node goes only once every node that stays (or takes its place) serves.
+        // One in a zone that does not answer waits for it, so its port is not handed out while it may still run.
+        if (leaving.Count > 0)
+        {
+            var removals = leaving.Where(n => Seen(n).Container != ContainerState.ZoneUnreachable).Select(n => (NodeAction)new RemoveNode(n.Id)).ToList();
+            return removals.Count > 0 ? removals : leaving.Select(n => (NodeAction)new Wait($"the zone of node {n.Id} is unreachable")).ToList();
+        }
+        return cluster.Status == CacheClusterStatus.Modifying ? [new MarkGroup(GroupStatus.Available, $"Cache cluster {cluster.Id} is available")] : [];
+    }
+
+    /// <summary>
+    /// The nodes a cluster gains and loses to reach numNodes. Without ids to remove, the newest nodes
+    /// (highest ordinal) go. New ids continue after the highest ordinal ever used. Cross-az places each
+    /// new node in the zone with the fewest nodes (the first such zone in the list), single-az in the
+    /// cluster's zone. A new node type replaces every node that stays with one in its zone.
+    /// </summary>
+    public static NodeSetChange Resize(
+        string clusterId, AzMode azMode, IReadOnlyList<DesiredNode> nodes, int numNodes, IReadOnlyList<string>? nodeIdsToRemove,
+        bool replaceAll, int lastOrdinal, IReadOnlyList<string> zones)
+    {
+        var current = nodes.Where(n => n.Status != NodeStatus.Deleting).OrderBy(n => Identifiers.Ordinal(n.Id)).ToList();
+        var remove = numNodes >= current.Count ? []
+            : nodeIdsToRemove is { Count: > 0 } chosen ? chosen.ToList()
+            : current.OrderByDescending(n => Identifiers.Ordinal(n.Id)).Take(current.Count - numNodes).Select(n => n.Id).ToList();
+        var kept = current.Where(n => !remove.Contains(n.Id)).ToList();
+
+        var next = Math.Max(lastOrdinal, nodes.Select(n => Identifiers.Ordinal(n.Id)).DefaultIfEmpty(0).Max());
+        var add = new List<PlannedNode>();
+        if (replaceAll)
+        {
+            foreach (var node in kept)
+                add.Add(new PlannedNode(Identifiers.MemcachedNodeId(clusterId, ++next), NodeRole.Primary, node.Zone));
+            remove.AddRange(kept.Select(n => n.Id));
+        }
+        var placed = kept.Select(n => n.Zone).ToList();
+        var home = (kept.Count > 0 ? kept : current).FirstOrDefault()?.Zone ?? zones[0];
+        for (var i = kept.Count; i < numNodes; i++)
+        {
+            // OrderBy is stable: among zones with as few nodes, the first in the list wins.
+            var zone = azMode == AzMode.CrossAz ? zones.OrderBy(z => placed.Count(p => p == z)).First() : home;
+            placed.Add(zone);
+            add.Add(new PlannedNode(Identifiers.MemcachedNodeId(clusterId, ++next), NodeRole.Primary, zone));
+        }
+        return new NodeSetChange(add, remove, next);
+    }
+}
