@@ -53,6 +53,10 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
                 // Failing over is the control plane's (in about 0.1 s): with so short a timeout Redis
                 // must not also promote replicas by itself on a busy machine.
                 "--cluster-replica-no-failover", "yes",
+                // Replicas are placed by the control plane too. Left on, Redis 7.0 also turns a master
+                // whose last slot was migrated away into a replica of the taker, mid scale-in, and the
+                // next SETSLOT to it fails ("Please use SETSLOT only with masters", redis/redis#11104).
+                "--cluster-allow-replica-migration", "no",
             ]);
         return Spec(Catalog.Redis, groupId, shardId, nodeId, port, engineVersion, nodeType, command);
     }
