@@ -38,7 +38,7 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger) : IAsyncDispo
     /// <summary>Redis' default: the cluster bus listens on the client port + 10000.</summary>
     public const int ClusterBusOffset = 10000;
 
-    private readonly ConcurrentDictionary<string, Connection> _connections = new();
+    private readonly ConcurrentDictionary<string, NodeConnection> _connections = new();
 
     public async Task<RedisNodeState?> ProbeAsync(string host, int port, CancellationToken ct)
     {
@@ -168,7 +168,7 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger) : IAsyncDispo
 
     private async Task<IServer> ServerAsync(string host, int port, CancellationToken ct)
     {
-        var connection = _connections.GetOrAdd(Key(host, port), _ => new Connection());
+        var connection = _connections.GetOrAdd(Key(host, port), _ => new NodeConnection(Options));
         return await connection.ServerAsync(host, port, ct);
     }
 
@@ -227,76 +227,25 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger) : IAsyncDispo
 
     private static int Int(IReadOnlyDictionary<string, string> fields, string key) => (int)Long(fields, key);
 
-    /// <summary>One node's multiplexer, replaced when it has lost its node.</summary>
-    private sealed class Connection : IAsyncDisposable
+    private static ConfigurationOptions Options(string host, int port) => new()
     {
-        private readonly SemaphoreSlim _gate = new(1, 1);
-        private ConnectionMultiplexer? _multiplexer;
-        private bool _disposed;
-
-        public async Task<IServer> ServerAsync(string host, int port, CancellationToken ct)
-        {
-            await _gate.WaitAsync(ct);
-            try
-            {
-                // Forgotten while we waited: connecting now would leak a multiplexer nobody disposes.
-                ObjectDisposedException.ThrowIf(_disposed, this);
-                if (_multiplexer is not null)
-                {
-                    var server = _multiplexer.GetServer(host, port);
-                    if (server.IsConnected)
-                        return server;
-                    // Its background reconnect backs off for seconds; a fresh connect is bounded by
-                    // ConnectTimeout and sees a restarted node at once.
-                    await _multiplexer.DisposeAsync();
-                    _multiplexer = null;
-                }
-                // Not cancellable: it ends within ConnectTimeout, and abandoning it would leak it.
-                _multiplexer = await ConnectionMultiplexer.ConnectAsync(Options(host, port));
-                return _multiplexer.GetServer(host, port);
-            }
-            finally
-            {
-                _gate.Release();
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _gate.WaitAsync();
-            try
-            {
-                _disposed = true;
-                if (_multiplexer is not null)
-                    await _multiplexer.DisposeAsync();
-                _multiplexer = null;
-            }
-            finally
-            {
-                _gate.Release();
-            }
-        }
-
-        private static ConfigurationOptions Options(string host, int port) => new()
-        {
-            EndPoints = { { host, port } },
-            AllowAdmin = true,
-            ConnectTimeout = 1000,
-            SyncTimeout = 2000,
-            AsyncTimeout = 2000,
-            ConnectRetry = 1,
-            // A node that does not answer is reported at once; the next call connects afresh.
-            AbortOnConnectFail = true,
-            BacklogPolicy = BacklogPolicy.FailFast,
-            // We talk to this one node; no pub/sub channel or tie-breaker key for primary election.
-            ConfigurationChannel = "",
-            TieBreaker = "",
-            ClientName = "controlplane",
-            // Under RESP3 (this client's default) INFO and CLUSTER NODES/INFO are verbatim strings
-            // that read as "txt:..."; RESP2 gives the plain text every parser here expects.
-            Protocol = RedisProtocol.Resp2,
-        };
-    }
+        EndPoints = { { host, port } },
+        AllowAdmin = true,
+        ConnectTimeout = 1000,
+        SyncTimeout = 2000,
+        AsyncTimeout = 2000,
+        ConnectRetry = 1,
+        // A node that does not answer is reported at once; the next call connects afresh.
+        AbortOnConnectFail = true,
+        BacklogPolicy = BacklogPolicy.FailFast,
+        // We talk to this one node; no pub/sub channel or tie-breaker key for primary election.
+        ConfigurationChannel = "",
+        TieBreaker = "",
+        ClientName = "controlplane",
+        // Under RESP3 (this client's default) INFO and CLUSTER NODES/INFO are verbatim strings
+        // that read as "txt:..."; RESP2 gives the plain text every parser here expects.
+        Protocol = RedisProtocol.Resp2,
+    };
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Probe of {Host}:{Port} failed: {Reason}")]
     private static partial void LogProbeFailed(ILogger logger, string host, int port, string reason);

@@ -32,7 +32,7 @@ public sealed partial class SlotMover(ILogger<SlotMover> logger, TimeProvider ti
     private const string AlreadyOwner = "I'm already the owner of hash slot";
     private const string NotOwner = "I'm not the owner of hash slot";
 
-    private readonly ConcurrentDictionary<string, Connection> _connections = new();
+    private readonly ConcurrentDictionary<string, NodeConnection> _connections = new();
 
     public SlotMover(ILogger<SlotMover> logger) : this(logger, TimeProvider.System)
     {
@@ -392,7 +392,7 @@ public sealed partial class SlotMover(ILogger<SlotMover> logger, TimeProvider ti
 
     private async Task<IServer> ServerAsync(ClusterMaster node, CancellationToken ct)
     {
-        var connection = _connections.GetOrAdd(Key(node.Host, node.Port), _ => new Connection());
+        var connection = _connections.GetOrAdd(Key(node.Host, node.Port), _ => new NodeConnection(Options));
         return await connection.ServerAsync(node.Host, node.Port, ct);
     }
 
@@ -400,71 +400,23 @@ public sealed partial class SlotMover(ILogger<SlotMover> logger, TimeProvider ti
 
     private sealed record Batch(int Slot, List<RedisValue> Keys, long Bytes);
 
-    /// <summary>One node's multiplexer, replaced when it has lost its node (as in <see cref="RedisAdmin"/>, with long timeouts).</summary>
-    private sealed class Connection : IAsyncDisposable
+    private static ConfigurationOptions Options(string host, int port) => new()
     {
-        private readonly SemaphoreSlim _gate = new(1, 1);
-        private ConnectionMultiplexer? _multiplexer;
-        private bool _disposed;
-
-        public async Task<IServer> ServerAsync(string host, int port, CancellationToken ct)
-        {
-            await _gate.WaitAsync(ct);
-            try
-            {
-                ObjectDisposedException.ThrowIf(_disposed, this);
-                if (_multiplexer is not null)
-                {
-                    var server = _multiplexer.GetServer(host, port);
-                    if (server.IsConnected)
-                        return server;
-                    await _multiplexer.DisposeAsync();
-                    _multiplexer = null;
-                }
-                // Not cancellable: it ends within ConnectTimeout, and abandoning it would leak it.
-                _multiplexer = await ConnectionMultiplexer.ConnectAsync(Options(host, port));
-                return _multiplexer.GetServer(host, port);
-            }
-            finally
-            {
-                _gate.Release();
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _gate.WaitAsync();
-            try
-            {
-                _disposed = true;
-                if (_multiplexer is not null)
-                    await _multiplexer.DisposeAsync();
-                _multiplexer = null;
-            }
-            finally
-            {
-                _gate.Release();
-            }
-        }
-
-        private static ConfigurationOptions Options(string host, int port) => new()
-        {
-            EndPoints = { { host, port } },
-            AllowAdmin = true,
-            ConnectTimeout = 5000,
-            // MIGRATE of a large key holds the source (and every command queued behind it) for a while.
-            SyncTimeout = 60_000,
-            AsyncTimeout = 60_000,
-            ConnectRetry = 1,
-            AbortOnConnectFail = true,
-            BacklogPolicy = BacklogPolicy.FailFast,
-            ConfigurationChannel = "",
-            TieBreaker = "",
-            ClientName = "controlplane-mover",
-            // CLUSTER NODES as plain text, as ClusterNodesParser expects (RESP3 makes it a verbatim string).
-            Protocol = RedisProtocol.Resp2,
-        };
-    }
+        EndPoints = { { host, port } },
+        AllowAdmin = true,
+        ConnectTimeout = 5000,
+        // MIGRATE of a large key holds the source (and every command queued behind it) for a while.
+        SyncTimeout = 60_000,
+        AsyncTimeout = 60_000,
+        ConnectRetry = 1,
+        AbortOnConnectFail = true,
+        BacklogPolicy = BacklogPolicy.FailFast,
+        ConfigurationChannel = "",
+        TieBreaker = "",
+        ClientName = "controlplane-mover",
+        // CLUSTER NODES as plain text, as ClusterNodesParser expects (RESP3 makes it a verbatim string).
+        Protocol = RedisProtocol.Resp2,
+    };
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Moved {Slots} slot(s) with {Keys} key(s) from {Source} to {Target}")]
     private static partial void LogChunkMoved(ILogger logger, int slots, long keys, string source, string target);

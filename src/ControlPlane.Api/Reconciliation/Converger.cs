@@ -439,7 +439,10 @@ public sealed partial class Converger(
             view.Removed(node.NodeId);
             owner.Observer.Forget(node.NodeId);
             if (node.Port is { } port)
+            {
                 await owner.Redis.DisconnectAsync(node.Host!, port);
+                await owner.Mover.DisconnectAsync(node.Host!, port);
+            }
         }
 
         private async Task<Progress> FailAsync(string reason)
