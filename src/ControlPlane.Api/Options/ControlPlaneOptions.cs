@@ -56,6 +56,10 @@ public sealed class ControlPlaneOptions
     [Required]
     public string EndpointImage { get; set; } = "controlplane/haproxy:2.6";
 
+    /// <summary>The folder of the snapshot store (.rdb files). deploy/up.sh puts it under its state folder.</summary>
+    [Required]
+    public string SnapshotDir { get; set; } = "/var/lib/controlplane/snapshots";
+
     /// <summary>How long events are kept.</summary>
     public TimeSpan EventRetention { get; set; } = TimeSpan.FromDays(14);
 

@@ -12,12 +12,16 @@ public sealed class ApiFactory(string connectionString, IReadOnlyDictionary<stri
 {
     public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
 
+    /// <summary>This host's snapshot store, a folder of its own that goes with the host.</summary>
+    public string SnapshotDir { get; } = Directory.CreateTempSubdirectory("cp-snapshots-").FullName;
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
         builder.UseSetting("ConnectionStrings:ControlPlane", connectionString);
         // API tests play the reconciler's part themselves; the reconciler tests turn it on.
         builder.UseSetting("ControlPlane:Reconciler:Enabled", "false");
+        builder.UseSetting("ControlPlane:SnapshotDir", SnapshotDir);
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
             builder.UseSetting(key, value);
         if (fakeClock)
@@ -25,6 +29,19 @@ public sealed class ApiFactory(string connectionString, IReadOnlyDictionary<stri
     }
 
     public ControlPlaneDbContext NewDbContext() => Migrator.CreateContext(connectionString);
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        try
+        {
+            Directory.Delete(SnapshotDir, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // Removed already.
+        }
+    }
 }
 
 /// <summary>One Postgres for the API tests, each test class with its own database, migrated by the real migrator.</summary>
