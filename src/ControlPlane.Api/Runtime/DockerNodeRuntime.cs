@@ -1,7 +1,9 @@
 using System.Formats.Tar;
 using System.Globalization;
+using System.IO.Pipelines;
 using System.Net;
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 using System.Text;
 using System.Text.RegularExpressions;
 using System.Threading.Channels;
@@ -26,6 +28,9 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
     private static readonly string[] WatchedActions = ["start", "die", "oom", "kill", "stop", "destroy"];
 
     private readonly DockerClient _client;
+    // File transfers (a snapshot can take minutes) must not be cut by RequestTimeout, which the
+    // library applies to a whole request, upload included; the caller's token bounds them instead.
+    private readonly DockerClient _transfers;
     private readonly TimeProvider _time;
     private readonly ILogger<DockerNodeRuntime> _logger;
 
@@ -35,6 +40,7 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
         _time = time;
         _logger = logger;
         _client = new DockerClientBuilder().WithEndpoint(endpoint).WithTimeout(RequestTimeout).Build();
+        _transfers = new DockerClientBuilder().WithEndpoint(endpoint).WithTimeout(Timeout.InfiniteTimeSpan).Build();
     }
 
     public string Zone { get; }
@@ -80,6 +86,8 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
             // run replaces it like any stopped one.
             if (spec.Files is { Count: > 0 } files)
                 await CopyFilesAsync(created.ID, files, ct);
+            if (spec.Seeds is { Count: > 0 } seeds)
+                await CopySeedsAsync(created.ID, seeds, ct);
             await _client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), ct);
             LogStarted(_logger, Zone, spec.Name, created.ID);
             return created.ID;
@@ -151,7 +159,60 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
         }
     }
 
-    public void Dispose() => _client.Dispose();
+    public async Task<Stream> ReadFileAsync(string containerName, string path, CancellationToken ct)
+    {
+        _ = RelativeFilePath(path);
+        ContainerArchiveResponse archive;
+        // The engine answers at once and then streams: only the wait for its answer is bounded here.
+        using (var answer = CancellationTokenSource.CreateLinkedTokenSource(ct))
+        {
+            answer.CancelAfter(RequestTimeout);
+            try
+            {
+                archive = await _transfers.Containers.GetArchiveFromContainerAsync(
+                    containerName, new ContainerPathStatParameters { Path = path }, statOnly: false, answer.Token);
+            }
+            catch (Exception e) when (IsNotFound(e))
+            {
+                // One 404 for both a missing container and a missing path: tell them apart.
+                if (await InspectOrNullAsync(containerName, ct) is null)
+                    throw;
+                throw new FileNotFoundException($"Container {containerName} has no file {path}.", path, e);
+            }
+            catch (OperationCanceledException e) when (answer.IsCancellationRequested && !ct.IsCancellationRequested)
+            {
+                throw new TimeoutException($"{Zone}: the engine did not answer within {RequestTimeout.TotalSeconds:0} s for {path} in {containerName}.", e);
+            }
+        }
+
+        var body = archive.Stream ?? throw new InvalidOperationException($"The engine sent no archive of {path} in {containerName}.");
+        TarReader? reader = null;
+        try
+        {
+            reader = new TarReader(new ResponseBodyStream(body), leaveOpen: false);
+            // Without copyData the entry's DataStream reads straight from the response.
+            var entry = await reader.GetNextEntryAsync(copyData: false, ct);
+            if (entry is null)
+                throw new FileNotFoundException($"The archive of {path} in {containerName} is empty.", path);
+            if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile))
+                throw new IOException($"{path} in {containerName} is not a regular file but a {entry.EntryType} entry.");
+            return new TarEntryStream(reader, entry.DataStream ?? Stream.Null);
+        }
+        catch
+        {
+            if (reader is not null)
+                await reader.DisposeAsync();
+            else
+                await body.DisposeAsync();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        _client.Dispose();
+        _transfers.Dispose();
+    }
 
     private async Task PumpEventsAsync(ContainerEventsParameters parameters, ChannelWriter<Message> writer, CancellationToken ct)
     {
@@ -203,6 +264,94 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
         archive.Position = 0;
         await _client.Containers.ExtractArchiveToContainerAsync(
             containerId, new CopyToContainerParameters { Path = "/" }, archive, ct);
+    }
+
+    /// <summary>
+    /// One tar archive streamed to the engine while it is written: a pipe between the writer and the
+    /// request body, so no seed is held in memory. The writer needs each entry's length before its
+    /// content; a seed whose stream cannot tell it is spooled to a temporary file first.
+    /// </summary>
+    private async Task CopySeedsAsync(string containerId, IReadOnlyList<SeedFile> seeds, CancellationToken ct)
+    {
+        var paths = seeds.Select(s => RelativeFilePath(s.ContainerPath)).ToList();
+        var pipe = new Pipe();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var writing = Task.Run(() => WriteSeedArchiveAsync(seeds, paths, pipe.Writer, stop.Token), CancellationToken.None);
+        Exception? uploadFailure = null;
+        try
+        {
+            await _transfers.Containers.ExtractArchiveToContainerAsync(
+                containerId, new CopyToContainerParameters { Path = "/" }, pipe.Reader.AsStream(leaveOpen: true), ct);
+        }
+        catch (Exception e)
+        {
+            uploadFailure = e;
+            // The writer must not go on reading a large seed that nobody sends.
+            await stop.CancelAsync();
+        }
+        finally
+        {
+            await pipe.Reader.CompleteAsync();
+        }
+
+        // The writer's failure (a seed that cannot be opened or read) is the cause; the upload's
+        // broken body is only its consequence.
+        try
+        {
+            await writing;
+        }
+        catch (OperationCanceledException) when (uploadFailure is not null && !ct.IsCancellationRequested)
+        {
+        }
+        if (uploadFailure is not null)
+            ExceptionDispatchInfo.Throw(uploadFailure);
+    }
+
+    private static async Task WriteSeedArchiveAsync(
+        IReadOnlyList<SeedFile> seeds, IReadOnlyList<string> paths, PipeWriter output, CancellationToken ct)
+    {
+        Exception? failure = null;
+        try
+        {
+            await using var archive = output.AsStream(leaveOpen: true);
+            await using var writer = new TarWriter(archive, TarEntryFormat.Pax, leaveOpen: true);
+            for (var i = 0; i < seeds.Count; i++)
+            {
+                await using var content = await OpenSizedAsync(seeds[i], ct);
+                var entry = new PaxTarEntry(TarEntryType.RegularFile, paths[i]) { Mode = FileMode, DataStream = content };
+                await writer.WriteEntryAsync(entry, ct);
+            }
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+        await output.CompleteAsync(failure);
+        if (failure is not null)
+            ExceptionDispatchInfo.Throw(failure);
+    }
+
+    private static async Task<Stream> OpenSizedAsync(SeedFile seed, CancellationToken ct)
+    {
+        var content = await seed.Open(ct);
+        if (content.CanSeek)
+            return content;
+        await using (content)
+        {
+            var spool = new FileStream(Path.GetTempFileName(), System.IO.FileMode.Open, FileAccess.ReadWrite, FileShare.None,
+                bufferSize: 81920, FileOptions.Asynchronous | FileOptions.DeleteOnClose);
+            try
+            {
+                await content.CopyToAsync(spool, ct);
+                spool.Position = 0;
+                return spool;
+            }
+            catch
+            {
+                await spool.DisposeAsync();
+                throw;
+            }
+        }
     }
 
     private static string RelativeFilePath(string path)
@@ -258,6 +407,92 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
 
     [GeneratedRegex(@"^Exited \((-?\d+)\)")]
     private static partial Regex ExitedStatus();
+
+    /// <summary>One tar entry's content, read from the engine's response; disposing it closes the response.</summary>
+    private sealed class TarEntryStream(TarReader reader, Stream content) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => content.Read(buffer, offset, count);
+        public override int Read(Span<byte> buffer) => content.Read(buffer);
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            content.ReadAsync(buffer, offset, count, cancellationToken);
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            content.ReadAsync(buffer, cancellationToken);
+
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+                reader.Dispose();
+            base.Dispose(disposing);
+        }
+
+        public override async ValueTask DisposeAsync()
+        {
+            await reader.DisposeAsync();
+            await base.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// The engine's chunked response as TarReader needs it: Docker.DotNet's stream fails a read of zero
+    /// bytes (EndOfStreamException), which the tar entry's stream makes at its end, and every
+    /// synchronous read (NotSupportedException).
+    /// </summary>
+    private sealed class ResponseBodyStream(Stream inner) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            if (buffer.IsEmpty)
+                return 0;
+            // Only for a caller that insists on reading synchronously; every reader here is async.
+            var chunk = new byte[buffer.Length];
+            var read = inner.ReadAsync(chunk, 0, chunk.Length, CancellationToken.None).GetAwaiter().GetResult();
+            chunk.AsSpan(0, read).CopyTo(buffer);
+            return read;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            buffer.IsEmpty ? ValueTask.FromResult(0) : inner.ReadAsync(buffer, cancellationToken);
+
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+                inner.Dispose();
+            base.Dispose(disposing);
+        }
+
+        public override async ValueTask DisposeAsync()
+        {
+            await inner.DisposeAsync();
+            await base.DisposeAsync();
+        }
+    }
 
     /// <summary>Writes in the engine's order: Progress&lt;T&gt; would post each message to the thread pool and could reorder them.</summary>
     private sealed class ChannelProgress(ChannelWriter<Message> writer) : IProgress<Message>

@@ -17,7 +17,9 @@ public static class Labels
 /// What to run for one node: host networking, one loopback port, limits from the node type.
 /// <paramref name="Files"/> (absolute path to UTF-8 content) are written into the container after it
 /// is created and before it starts, e.g. a configuration file; they are part of the spec, so the
-/// caller's spec hash must cover them.
+/// caller's spec hash must cover them. <paramref name="Seeds"/> are data put in the same way, e.g. a
+/// snapshot's dump.rdb; they are not part of the spec (a node restored from a snapshot is the same
+/// node), so no hash covers them, and like Files they only count when the container is created.
 /// </summary>
 public sealed record ContainerSpec(
     string Name,
@@ -26,7 +28,16 @@ public sealed record ContainerSpec(
     IReadOnlyDictionary<string, string> Labels,
     long MemoryBytes,
     double Cpus,
-    IReadOnlyDictionary<string, string>? Files = null);
+    IReadOnlyDictionary<string, string>? Files = null,
+    IReadOnlyList<SeedFile>? Seeds = null);
+
+/// <summary>
+/// A binary file written into a new container before it starts (mode 0644, owned by root). Its
+/// content is opened only then, and streamed: a multi-gigabyte snapshot is never held in memory.
+/// The runtime disposes the stream. The parent folder should exist in the image (the engine would
+/// create a missing one as root, 0755).
+/// </summary>
+public sealed record SeedFile(string ContainerPath, Func<CancellationToken, Task<Stream>> Open);
 
 public sealed record ContainerInfo(
     string Id,
@@ -65,4 +76,11 @@ public interface INodeRuntime
 
     /// <summary>Events of our containers until cancelled; reconnects are the caller's business.</summary>
     IAsyncEnumerable<ContainerEvent> EventsAsync(CancellationToken ct);
+
+    /// <summary>
+    /// The content of a regular file in a container, running or exited, read as it streams out of the
+    /// engine; disposing the stream ends the transfer. FileNotFoundException when the container has no
+    /// such file; the engine's not-found error when there is no such container.
+    /// </summary>
+    Task<Stream> ReadFileAsync(string containerName, string path, CancellationToken ct);
 }
