@@ -33,10 +33,14 @@ public sealed record RedisNodeState(
 /// Administration of Redis nodes by host and port. One connection per node, kept until the node is
 /// forgotten. Probes never throw for an unreachable node; admin commands do (RedisException).
 /// </summary>
-public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger) : IAsyncDisposable
+public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider? time = null) : IAsyncDisposable
 {
     /// <summary>Redis' default: the cluster bus listens on the client port + 10000.</summary>
     public const int ClusterBusOffset = 10000;
+
+    private static readonly TimeSpan SavePollInterval = TimeSpan.FromMilliseconds(50);
+
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
 
     private readonly ConcurrentDictionary<string, NodeConnection> _connections = new();
 
@@ -144,6 +148,66 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger) : IAsyncDispo
         _ => ExecuteAsync(host, port, ct, "CLUSTER", "FAILOVER"),
     };
 
+    /// <summary>
+    /// Writes the node's data set to its dump.rdb (BGSAVE) and returns once a save that started after
+    /// this call has finished and succeeded, so the file holds every write acknowledged before the
+    /// call. Concurrent callers may share one save. TimeoutException when none finished in time;
+    /// InvalidOperationException when the save failed (a full disk, a fork refused for memory).
+    /// </summary>
+    public async Task SaveAsync(string host, int port, TimeSpan timeout, CancellationToken ct)
+    {
+        using var deadline = new CancellationTokenSource(timeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, deadline.Token);
+        SaveProgress? last = null;
+        try
+        {
+            while (true)
+            {
+                var before = last = await SaveProgressAsync(host, port, linked.Token);
+                // SCHEDULE: while an AOF rewrite (or a module's fork) runs, the save starts right after
+                // it instead of being refused.
+                string? reply;
+                try
+                {
+                    reply = (string?)await ExecuteAsync(host, port, linked.Token, "BGSAVE", "SCHEDULE");
+                }
+                catch (RedisServerException e) when (e.Message.Contains("already in progress", StringComparison.OrdinalIgnoreCase))
+                {
+                    reply = null;
+                }
+                LogSaveRequested(logger, host, port, reply ?? "another save is in progress");
+
+                if (reply?.Contains("started", StringComparison.OrdinalIgnoreCase) == true)
+                {
+                    // Our own child: the flag stays up from the reply until it has finished.
+                    last = await UntilAsync(host, port, p => !p.InProgress, linked.Token);
+                    break;
+                }
+                if (reply?.Contains("scheduled", StringComparison.OrdinalIgnoreCase) == true)
+                {
+                    last = await UntilAsync(host, port, p => p.StartedAfter(before) && !p.InProgress, linked.Token);
+                    break;
+                }
+                if (reply is not null)
+                    throw new InvalidOperationException($"BGSAVE on {host}:{port} answered '{reply}'.");
+
+                // Another RDB child runs: someone's BGSAVE, or a diskless full sync that writes no file
+                // at all. One that started after our reading will do; an older one misses the writes
+                // made since, so another save is asked for once it has finished.
+                last = await UntilAsync(host, port, p => !p.InProgress, linked.Token);
+                if (last.StartedAfter(before))
+                    break;
+            }
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            throw new TimeoutException($"No BGSAVE on {host}:{port} finished within {timeout.TotalSeconds:0.#} s; last seen: {last}.");
+        }
+
+        if (!last.LastStatusOk)
+            throw new InvalidOperationException($"BGSAVE on {host}:{port} failed (rdb_last_bgsave_status:{last.LastStatus}); the node's log says why.");
+    }
+
     /// <summary>Closes the cached connection of a node that was removed (its port may be reused by another node). Not CLUSTER FORGET.</summary>
     public async ValueTask DisconnectAsync(string host, int port)
     {
@@ -173,6 +237,38 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger) : IAsyncDispo
     }
 
     private static string Key(string host, int port) => $"{host}:{port}";
+
+    private async Task<SaveProgress> UntilAsync(string host, int port, Func<SaveProgress, bool> done, CancellationToken ct)
+    {
+        while (true)
+        {
+            var progress = await SaveProgressAsync(host, port, ct);
+            if (done(progress))
+                return progress;
+            await Task.Delay(SavePollInterval, _time, ct);
+        }
+    }
+
+    private async Task<SaveProgress> SaveProgressAsync(string host, int port, CancellationToken ct)
+    {
+        var info = ParseFields((string?)await ExecuteAsync(host, port, ct, "INFO", "persistence") ?? "");
+        return new SaveProgress(
+            // rdb_saves (Redis 7.0+) counts the saves to disk as they start; LASTSAVE's whole seconds
+            // cannot tell two saves of the same second apart, so it only stands in for older servers.
+            info.ContainsKey("rdb_saves") ? Long(info, "rdb_saves") : null,
+            Long(info, "rdb_last_save_time"),
+            Int(info, "rdb_bgsave_in_progress") == 1,
+            info.GetValueOrDefault("rdb_last_bgsave_status") ?? "");
+    }
+
+    private sealed record SaveProgress(long? Saves, long LastSaveTime, bool InProgress, string LastStatus)
+    {
+        public bool LastStatusOk => LastStatus == "ok";
+
+        /// <summary>Whether a save to disk started after <paramref name="before"/> was read.</summary>
+        public bool StartedAfter(SaveProgress before) =>
+            Saves is { } saves && before.Saves is { } earlier ? saves > earlier : LastSaveTime > before.LastSaveTime;
+    }
 
     private static RedisNodeState ToState(
         IReadOnlyDictionary<string, string> info, IReadOnlyDictionary<string, string>? cluster, string? myId)
@@ -246,6 +342,9 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger) : IAsyncDispo
         // that read as "txt:..."; RESP2 gives the plain text every parser here expects.
         Protocol = RedisProtocol.Resp2,
     };
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "BGSAVE on {Host}:{Port}: {Reply}")]
+    private static partial void LogSaveRequested(ILogger logger, string host, int port, string reply);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Probe of {Host}:{Port} failed: {Reason}")]
     private static partial void LogProbeFailed(ILogger logger, string host, int port, string reason);
