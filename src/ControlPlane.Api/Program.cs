@@ -40,6 +40,7 @@ builder.Services.AddSingleton<ZoneRegistry>();
 builder.Services.AddSingleton<RedisAdmin>();
 builder.Services.AddSingleton<SlotMover>();
 builder.Services.AddSingleton<ISnapshotStore, FolderSnapshotStore>();
+builder.Services.AddSingleton<SnapshotTaker>();
 builder.Services.AddSingleton<MemcachedAdmin>();
 builder.Services.AddSingleton<NodeSpecs>();
 builder.Services.AddSingleton<PortAllocator>();

@@ -62,8 +62,13 @@ public static class ReplicationGroupsApi
         var spec = request.ToSpec(catalog);
         if (await validator.ProblemAsync(spec, ct) is { } invalid)
             return invalid;
-        if (spec.RestoreFromSnapshot is { } snapshotName && await CheckRestoreSource(db, spec, snapshotName, ct) is { } badSource)
-            return badSource;
+        if (spec.RestoreFromSnapshot is { } snapshotName)
+        {
+            var (badSource, layout) = await CheckRestoreSource(db, spec, snapshotName, ct);
+            if (badSource is not null)
+                return badSource;
+            spec = spec with { Shards = spec.Shards ?? layout };
+        }
         if (await db.ReplicationGroups.AnyAsync(g => g.Id == spec.Id, ct))
             return Problems.Conflict(ErrorCodes.ReplicationGroupAlreadyExists, $"Replication group {spec.Id} already exists.");
 
@@ -102,18 +107,39 @@ public static class ReplicationGroupsApi
         return group;
     }
 
-    private static async Task<IResult?> CheckRestoreSource(ControlPlaneDbContext db, ReplicationGroupSpec spec, string name, CancellationToken ct)
+    /// <summary>
+    /// A snapshot restores into a group of the same shape: cluster mode disabled from disabled (or into
+    /// one enabled shard), enabled from enabled with the same shard count and slots, which the new
+    /// group takes from the snapshot unless it lays them out itself. Moving keys to another shard
+    /// count on restore is not supported yet, and is refused rather than done partly.
+    /// </summary>
+    private static async Task<(IResult? Problem, IReadOnlyList<ShardSpec>? Layout)> CheckRestoreSource(
+        ControlPlaneDbContext db, ReplicationGroupSpec spec, string name, CancellationToken ct)
     {
-        var snapshot = await db.Snapshots.AsNoTracking().FirstOrDefaultAsync(s => s.Name == name, ct);
+        var snapshot = await db.Snapshots.AsNoTracking().Include(s => s.Files).FirstOrDefaultAsync(s => s.Name == name, ct);
         if (snapshot is null)
-            return Problems.NotFound(ErrorCodes.SnapshotNotFound, $"Snapshot {name} does not exist.");
+            return (Problems.NotFound(ErrorCodes.SnapshotNotFound, $"Snapshot {name} does not exist."), null);
         if (snapshot.Status != SnapshotStatus.Available)
-            return Problems.Conflict(ErrorCodes.InvalidSnapshotState, $"Snapshot {name} is {Json(snapshot.Status)}, not available.");
+            return (Problems.Conflict(ErrorCodes.InvalidSnapshotState, $"Snapshot {name} is {Json(snapshot.Status)}, not available."), null);
         if (snapshot.ClusterMode == ClusterMode.Enabled && spec.ClusterMode == ClusterMode.Disabled)
-            return Problems.Invalid("restoreFromSnapshot", "A snapshot of a cluster-mode-enabled group cannot seed a cluster-mode-disabled group.",
-                ErrorCodes.InvalidParameterCombination);
-        return null;
+            return (Problems.Invalid("restoreFromSnapshot", "A snapshot of a cluster-mode-enabled group cannot seed a cluster-mode-disabled group.",
+                ErrorCodes.InvalidParameterCombination), null);
+        if (spec.ClusterMode == ClusterMode.Disabled)
+            return (null, null);
+        var shards = snapshot.ClusterMode == ClusterMode.Disabled ? 1 : snapshot.NumShards;
+        if (spec.NumShards != shards)
+            return (Problems.Invalid("numShards", $"Snapshot {name} holds {shards} shard(s); restoring it into {spec.NumShards} shard(s) is not supported yet.",
+                ErrorCodes.InvalidParameterCombination), null);
+        var slots = snapshot.ClusterMode == ClusterMode.Disabled
+            ? ["0-16383"]
+            : snapshot.Files.OrderBy(f => f.ShardId, StringComparer.Ordinal).Select(f => f.Slots).ToList();
+        if (spec.Shards is { } given && !given.Select(g => NormalSlots(g.Slots)).Order().SequenceEqual(slots.Select(NormalSlots).Order()))
+            return (Problems.Invalid("shards", $"Snapshot {name} holds the slots {string.Join(" | ", slots)}; the shards must keep them.",
+                ErrorCodes.InvalidParameterCombination), null);
+        return (null, slots.Select(s => new ShardSpec(s, null, null)).ToList());
     }
+
+    private static string NormalSlots(string slots) => SlotRanges.TryParse(slots, out var ranges) ? SlotRanges.Format(SlotRanges.Expand(ranges)) : slots;
 
     private static async Task<Results<Ok<Page<ReplicationGroupResponse>>, ProblemHttpResult>> List(
         ControlPlaneDbContext db, int? limit, string? cursor, CancellationToken ct)

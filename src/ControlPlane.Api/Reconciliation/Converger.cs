@@ -1,6 +1,7 @@
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Engines;
 using ControlPlane.Api.Options;
+using ControlPlane.Api.Snapshots;
 using ControlPlane.Domain;
 using ControlPlane.Domain.Planning;
 using Docker.DotNet;
@@ -25,6 +26,7 @@ public sealed partial class Converger(
     WarmPool pool,
     RedisAdmin redis,
     SlotMover mover,
+    SnapshotTaker snapshots,
     TimeProvider time,
     IOptions<ControlPlaneOptions> options,
     ILogger<Converger> logger)
@@ -81,12 +83,30 @@ public sealed partial class Converger(
         var cluster = group.ClusterMode == ClusterMode.Enabled;
         await pool.TakeAsync(db, group, view, ct);
         await db.SaveChangesAsync(ct);
+        var creating = group.Status == GroupStatus.Creating;
+        // A create from a snapshot checks every file against its checksum before anything starts,
+        // and each new primary starts with its shard's file in place.
+        var restore = creating && group.RestoreFromSnapshot is { } source
+            ? await db.Snapshots.AsNoTracking().Include(s => s.Files).FirstOrDefaultAsync(s => s.Name == source, ct)
+            : null;
+        string? restoreProblem = null;
+        if (creating && group.RestoreFromSnapshot is { } restoring && !_verified.ContainsKey((group.Id, restoring)))
+        {
+            restoreProblem = await snapshots.VerifyAsync(db, restoring, ct);
+            if (restoreProblem is null)
+                _verified[(group.Id, restoring)] = true;
+        }
         var nodes = group.Shards.SelectMany(s => s.Nodes).OrderBy(n => n.Id).ToList();
         var places = nodes.Select(n => new NodePlace(n.Id, n.AvailabilityZone, n.Host, n.Port,
-            n.Port is { } p ? specs.Redis(group.Id, n.ShardId, n.Id, n.Host!, p, group.EngineVersion, n.NodeType, cluster) with { Name = specs.ContainerName(n.PoolId ?? n.Id) } : null,
+            n.Port is { } p ? specs.Redis(group.Id, n.ShardId, n.Id, n.Host!, p, group.EngineVersion, n.NodeType, cluster) with
+            {
+                Name = specs.ContainerName(n.PoolId ?? n.Id),
+                Seeds = restore is not null && n.Role == NodeRole.Primary && snapshots.Seed(restore, group.Shards.First(s => s.Id == n.ShardId)) is { } seed ? [seed] : null,
+            } : null,
             specs.ContainerName(n.PoolId ?? n.Id), n.PoolId is not null)).ToList();
-        var creating = group.Status == GroupStatus.Creating;
         var observed = await observer.ObserveAsync(Catalog.Redis, cluster, creating, places, view, Settings.FailureThreshold, Settings.ProbeTimeout, ct);
+        if (group.Status == GroupStatus.Deleting && group.FinalSnapshotName is { } final && !await FinalSnapshotTakenAsync(db, group, final, places, observed, ct))
+            return Progress.Done;
         var testFailovers = await db.TestFailovers.Where(f => f.ReplicationGroupId == id && f.CompletedAt == null).Select(f => f.ShardId).ToListAsync(ct);
         var target = Target(group);
         var moves = target is { Reshard: true } || group.Shards.Any(s => s.Status == ShardStatus.Deleting)
@@ -96,10 +116,17 @@ public sealed partial class Converger(
             group.Shards.OrderBy(s => s.Id).Select(s => new DesiredShard(s.Id, s.Slots, s.Status,
                 s.Nodes.OrderBy(n => n.Id).Select(n => new DesiredNode(n.Id, n.ShardId, n.Role, n.AvailabilityZone, n.Status, n.Port, n.NodeType)).ToList())).ToList(),
             group.AutomaticFailover, testFailovers.ToHashSet(), target, moves);
-        var plan = GroupPlanner.Plan(desired, observed, Context(view));
+        var plan = restoreProblem is not null
+            ? [new Fail($"Snapshot {group.RestoreFromSnapshot} cannot be restored: {restoreProblem}")]
+            : GroupPlanner.Plan(desired, observed, Context(view));
+        if (group.Status == GroupStatus.Snapshotting && plan.Count == 0)
+        {
+            await TakeSnapshotsAsync(db, group, places, observed, ct);
+            return Progress.Acted;
+        }
         var record = new GroupRecord(db, group, time);
         var becomesAvailable = plan.Any(a => a is MarkGroup { Status: GroupStatus.Available });
-        if (!cluster && (becomesAvailable || group.Status is GroupStatus.Available or GroupStatus.Modifying))
+        if (!cluster && (becomesAvailable || group.Status is GroupStatus.Available or GroupStatus.Modifying or GroupStatus.Snapshotting))
         {
             // The endpoint is up before the group is called available, and follows every change after.
             await endpoints.EnsureAsync(db, group, view, wiredNow: creating && becomesAvailable, ct);
@@ -109,6 +136,55 @@ public sealed partial class Converger(
         var primaries = group.Shards.Select(s => (s.Id, Primary: s.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && n.Status == NodeStatus.Available)?.Id))
             .Where(p => p.Primary is not null).ToDictionary(p => p.Id, p => p.Primary!);
         return await new Acts(this, db, view, places, observed, record, teardown, ct, primaries).RunAsync(plan, creating ? group.CreatedAt : null, group.Status == GroupStatus.Available);
+    }
+
+    /// <summary>Creates from a snapshot whose files were checked already (group id, snapshot name).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string, string), bool> _verified = new();
+
+    /// <summary>A group snapshotting and healthy: every snapshot it was asked for is taken, then it is available again.</summary>
+    private async Task TakeSnapshotsAsync(ControlPlaneDbContext db, ReplicationGroupEntity group, IReadOnlyList<NodePlace> places,
+        IReadOnlyDictionary<string, ObservedNode> observed, CancellationToken ct)
+    {
+        var pending = await db.Snapshots.Include(s => s.Files)
+            .Where(s => s.ReplicationGroupId == group.Id && s.Status == SnapshotStatus.Creating && s.CopiedFrom == null).ToListAsync(ct);
+        foreach (var snapshot in pending)
+            await snapshots.TakeAsync(db, group, snapshot, places, observed, ct);
+        group.Status = GroupStatus.Available;
+        group.UpdatedAt = time.GetUtcNow();
+        await db.SaveChangesAsync(ct);
+    }
+
+    /// <summary>
+    /// A delete with a final snapshot takes it before anything is removed. When it cannot be taken the
+    /// group is not deleted: it is available again, and the events say why. True when the teardown may go on.
+    /// </summary>
+    private async Task<bool> FinalSnapshotTakenAsync(ControlPlaneDbContext db, ReplicationGroupEntity group, string name,
+        IReadOnlyList<NodePlace> places, IReadOnlyDictionary<string, ObservedNode> observed, CancellationToken ct)
+    {
+        var snapshot = await db.Snapshots.Include(s => s.Files).FirstOrDefaultAsync(s => s.Name == name, ct);
+        if (snapshot is { Status: SnapshotStatus.Available })
+            return true;
+        if (snapshot is null)
+        {
+            snapshot = new SnapshotEntity
+            {
+                Name = name, ReplicationGroupId = group.Id, Status = SnapshotStatus.Creating, Source = SnapshotSource.Manual,
+                ClusterMode = group.ClusterMode, EngineVersion = group.EngineVersion, NodeType = group.NodeType,
+                NumShards = group.Shards.Count, CreatedAt = time.GetUtcNow(),
+            };
+            db.Snapshots.Add(snapshot);
+        }
+        if (await snapshots.TakeAsync(db, group, snapshot, places, observed, ct))
+        {
+            await db.SaveChangesAsync(ct);
+            return true;
+        }
+        group.Status = GroupStatus.Available;
+        group.FinalSnapshotName = null;
+        group.UpdatedAt = time.GetUtcNow();
+        db.Record(time, SourceType.ReplicationGroup, group.Id, $"Final snapshot {name} failed; replication group {group.Id} was not deleted");
+        await db.SaveChangesAsync(ct);
+        return false;
     }
 
     /// <summary>What a modification under way asks of the topology: the stored shape, while changes are pending.</summary>

@@ -52,7 +52,9 @@ public sealed class WarmPool(ZoneRegistry zones, NodeSpecs specs, PortAllocator 
     /// <summary>Gives the nodes without a port of a new cluster idle pool nodes of their zone, as far as there are; saved by the caller.</summary>
     public async Task TakeAsync(ControlPlaneDbContext db, ReplicationGroupEntity group, ContainerView view, CancellationToken ct)
     {
-        if (Size == 0 || group.ClusterMode != ClusterMode.Enabled || group.Status != GroupStatus.Creating || group.EngineVersion != Version)
+        // A pool node is started already: it cannot start with a snapshot's file in place.
+        if (Size == 0 || group.ClusterMode != ClusterMode.Enabled || group.Status != GroupStatus.Creating || group.EngineVersion != Version
+            || group.RestoreFromSnapshot is not null)
             return;
         var waiting = group.Shards.SelectMany(s => s.Nodes).Where(n => n.Port is null).ToList();
         if (waiting.Count == 0)

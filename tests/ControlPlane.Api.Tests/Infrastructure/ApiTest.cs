@@ -29,7 +29,14 @@ public abstract class ApiTest(PostgresFixture postgres) : IAsyncLifetime
         Client = Factory.CreateClient();
     }
 
-    public virtual async Task DisposeAsync() => await Factory.DisposeAsync();
+    public virtual async Task DisposeAsync()
+    {
+        await Factory.DisposeAsync();
+        // Every test has a database of its own, so a pool of its own; its idle connections would
+        // otherwise stay open for minutes and, test after test, use up the server's connections.
+        await using var connection = new Npgsql.NpgsqlConnection(ConnectionString);
+        Npgsql.NpgsqlConnection.ClearPool(connection);
+    }
 
     protected static StringContent Json(string json, string mediaType = "application/json") => new(json, Encoding.UTF8, mediaType);
 

@@ -36,7 +36,7 @@ public sealed class PostgresServer : IAsyncDisposable
 
     public async Task StartAgainAsync() =>
         await PgAsync("pg_ctl", "-D", Data, "-l", Path.Combine(_root, "log"), "-w", "-t", "60", "-o",
-            $"-p {_port} -k {_root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+            $"-p {_port} -k {_root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400",
             "start");
 
     public Task StopAsync() => PgAsync("pg_ctl", "-D", Data, "-w", "-m", "fast", "stop");
