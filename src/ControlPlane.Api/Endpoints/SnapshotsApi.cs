@@ -84,7 +84,8 @@ public static class SnapshotsApi
         if (await db.Snapshots.AnyAsync(s => s.Name == target, ct))
             return Problems.Conflict(ErrorCodes.SnapshotAlreadyExists, $"Snapshot {target} already exists.");
 
-        var copy = NewRecord(target, source.ReplicationGroupId, source.ClusterMode, source.EngineVersion, source.NodeType, source.NumShards, SnapshotStatus.Creating, time.GetUtcNow());
+        // The housekeeping copies the files and makes the copy available.
+        var copy = NewRecord(target, source.ReplicationGroupId, source.ClusterMode, source.EngineVersion, source.NodeType, source.NumShards, SnapshotStatus.Copying, time.GetUtcNow());
         copy.CopiedFrom = source.Name;
         db.Snapshots.Add(copy);
         db.Record(time, SourceType.Snapshot, target, $"Copy of snapshot {source.Name} to {target} requested");
