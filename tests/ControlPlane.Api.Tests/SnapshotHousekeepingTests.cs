@@ -194,6 +194,16 @@ public sealed class SnapshotHousekeepingTests(PostgresFixture postgres) : ApiTes
     }
 
     [Fact]
+    public async Task A_group_can_be_restored_from_an_automated_snapshot()
+    {
+        var name = SnapshotHousekeeping.AutomaticName("a-fairly-long-group-name-of-forty-chars", Factory.Clock.GetUtcNow());
+        await SeedAvailableSnapshotAsync(name, "a-fairly-long-group-name-of-forty-chars", SnapshotSource.Automated, Factory.Clock.GetUtcNow(), "0001");
+        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "from-auto", restoreFromSnapshot = name }));
+        await AssertProblemAsync(await PostAsync("/v1/replication-groups", new { id = "from-bad", restoreFromSnapshot = "automatic.Bad_" }),
+            HttpStatusCode.BadRequest, ErrorCodes.InvalidParameterValue, "restoreFromSnapshot");
+    }
+
+    [Fact]
     public async Task Memcached_has_no_snapshots()
     {
         await AssertAcceptedAsync(await PostAsync("/v1/cache-clusters", new { id = "memsnap", engine = "memcached" }));

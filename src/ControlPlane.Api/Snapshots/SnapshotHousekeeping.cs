@@ -17,8 +17,6 @@ namespace ControlPlane.Api.Snapshots;
 public sealed partial class SnapshotHousekeeping(
     IServiceScopeFactory scopes, ISnapshotStore store, TimeProvider time, ILogger<SnapshotHousekeeping> logger)
 {
-    public const string AutomaticPrefix = "automatic.";
-
     /// <summary>One round. Expiry runs before deletion so an expired snapshot is gone in the same round.</summary>
     public async Task RunAsync(CancellationToken ct)
     {
@@ -34,7 +32,7 @@ public sealed partial class SnapshotHousekeeping(
 
     /// <summary>The name ElastiCache gives an automatic snapshot: automatic.&lt;group&gt;-yyyy-MM-dd-HH-mm.</summary>
     public static string AutomaticName(string groupId, DateTimeOffset at) =>
-        $"{AutomaticPrefix}{groupId}-{at.UtcDateTime.ToString("yyyy-MM-dd-HH-mm", CultureInfo.InvariantCulture)}";
+        $"{Identifiers.AutomaticSnapshotPrefix}{groupId}-{at.UtcDateTime.ToString("yyyy-MM-dd-HH-mm", CultureInfo.InvariantCulture)}";
 
     /// <summary>
     /// When the window that holds <paramref name="now"/> opened: null when now is outside the window.
