@@ -53,6 +53,9 @@ builder.Services.AddSingleton<Reconciler>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
 builder.Services.AddHostedService<ChangeListener>();
 builder.Services.AddHostedService<ContainerEventWatcher>();
+// Snapshot copies, deletions, expiry and the daily automated snapshots; off with the reconciler.
+builder.Services.AddSingleton<SnapshotHousekeeping>();
+builder.Services.AddHostedService<SnapshotHousekeepingWorker>();
 
 builder.Services.ConfigureHttpJsonOptions(o => JsonBodies.Configure(o.SerializerOptions));
 // A body that does not bind throws, so ApiExceptionHandler can answer with the contract's problem details.

@@ -22,6 +22,7 @@ public static class ErrorCodes
     public const string PreconditionFailed = nameof(PreconditionFailed);
     public const string IdempotencyKeyReused = nameof(IdempotencyKeyReused);
     public const string TestFailoverNotAvailable = nameof(TestFailoverNotAvailable);
+    public const string SnapshotQuotaExceeded = nameof(SnapshotQuotaExceeded);
     public const string ServiceUnavailable = nameof(ServiceUnavailable);
 }
 

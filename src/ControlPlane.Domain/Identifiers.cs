@@ -23,6 +23,15 @@ public static partial class Identifiers
         return null;
     }
 
+    /// <summary>ElastiCache's automated snapshots are "automatic.&lt;group&gt;-yyyy-MM-dd-HH-mm": the dot keeps them apart from every manual name.</summary>
+    public const string AutomaticSnapshotPrefix = "automatic.";
+
+    /// <summary>The reason the name of a snapshot to use (restore from) is invalid, or null: a manual name or an automated one.</summary>
+    public static string? CheckExistingSnapshot(string name) =>
+        name.StartsWith(AutomaticSnapshotPrefix, StringComparison.Ordinal)
+            ? Check(name[AutomaticSnapshotPrefix.Length..], Limits.MaxGroupIdLength + "-yyyy-MM-dd-HH-mm".Length)
+            : Check(name, Limits.MaxSnapshotNameLength);
+
     public static string ShardId(int index) => (index + 1).ToString("0000");
 
     public static string RedisNodeId(string groupId, string shardId, int ordinal) => $"{groupId}-{shardId}-{ordinal:000}";

@@ -21,4 +21,6 @@ public sealed record Limits(int NodeQuota = Limits.DefaultNodeQuota, int ShardQu
     public const int MaxCacheClusterIdLength = 50;
     public const int MaxSnapshotNameLength = 40;
     public const int TestFailoverShardsPerDay = 15;
+    /// <summary>ElastiCache's 20 manual snapshots per node per 24 hours, counted per replication group here.</summary>
+    public const int ManualSnapshotsPerDay = 20;
 }

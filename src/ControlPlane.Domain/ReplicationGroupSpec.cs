@@ -100,7 +100,7 @@ public static partial class ReplicationGroupRules
             Value("snapshotRetentionLimit", $"snapshotRetentionLimit must be between 0 and {Limits.MaxSnapshotRetentionDays} days.");
         if (spec.SnapshotWindow is { } window && CheckWindow(window) is { } windowError)
             Value("snapshotWindow", windowError);
-        if (spec.RestoreFromSnapshot is { } snapshot && Identifiers.Check(snapshot, Limits.MaxSnapshotNameLength) is { } snapshotError)
+        if (spec.RestoreFromSnapshot is { } snapshot && Identifiers.CheckExistingSnapshot(snapshot) is { } snapshotError)
             Value("restoreFromSnapshot", $"The snapshot name {snapshotError}");
         if (spec.ExpiresAt is { } expiresAt && expiresAt <= now)
             Value("expiresAt", "expiresAt must be in the future.");

@@ -469,6 +469,32 @@ namespace ControlPlane.Migrations.Migrations
                     b.ToTable("snapshot_files", (string)null);
                 });
 
+            modelBuilder.Entity("ControlPlane.Api.Data.SnapshotRequestEntity", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("ReplicationGroupId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset>("RequestedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("SnapshotName")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ReplicationGroupId", "RequestedAt");
+
+                    b.ToTable("snapshot_requests", (string)null);
+                });
+
             modelBuilder.Entity("ControlPlane.Api.Data.TestFailoverEntity", b =>
                 {
                     b.Property<long>("Id")

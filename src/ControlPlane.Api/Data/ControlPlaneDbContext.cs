@@ -17,6 +17,7 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
     public DbSet<EventEntity> Events => Set<EventEntity>();
     public DbSet<IdempotencyRecordEntity> IdempotencyRecords => Set<IdempotencyRecordEntity>();
     public DbSet<TestFailoverEntity> TestFailovers => Set<TestFailoverEntity>();
+    public DbSet<SnapshotRequestEntity> SnapshotRequests => Set<SnapshotRequestEntity>();
     public DbSet<PortLeaseEntity> PortLeases => Set<PortLeaseEntity>();
     public DbSet<SlotMoveEntity> SlotMoves => Set<SlotMoveEntity>();
 
@@ -106,6 +107,12 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
         model.Entity<TestFailoverEntity>(e =>
         {
             e.ToTable("test_failovers");
+            e.HasKey(x => x.Id);
+            e.HasIndex(x => new { x.ReplicationGroupId, x.RequestedAt });
+        });
+        model.Entity<SnapshotRequestEntity>(e =>
+        {
+            e.ToTable("snapshot_requests");
             e.HasKey(x => x.Id);
             e.HasIndex(x => new { x.ReplicationGroupId, x.RequestedAt });
         });

@@ -158,6 +158,18 @@ public sealed class TestFailoverEntity
     public DateTimeOffset? CompletedAt { get; set; }
 }
 
+/// <summary>
+/// One manual snapshot asked for, kept apart from the snapshot record so a deleted snapshot still
+/// counts against the rolling 24-hour quota. Rows older than a day are pruned by the housekeeping.
+/// </summary>
+public sealed class SnapshotRequestEntity
+{
+    public long Id { get; set; }
+    public required string ReplicationGroupId { get; set; }
+    public required string SnapshotName { get; set; }
+    public DateTimeOffset RequestedAt { get; set; }
+}
+
 /// <summary>A port handed to a node on a host; unique per host. Redis Cluster also takes port + 10000 for its bus.</summary>
 public sealed class PortLeaseEntity
 {

@@ -15,7 +15,7 @@ public static class SnapshotsApi
         var api = app.MapGroup("/v1/snapshots").WithTags("Snapshots");
         api.MapPost("/", Create).WithName("CreateSnapshot").WithSummary("Snapshot a replication group")
             .Produces<SnapshotResponse>(StatusCodes.Status202Accepted)
-            .ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(422).ProducesProblem(503);
+            .ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(422).ProducesProblem(429).ProducesProblem(503);
         api.MapGet("/", List).WithName("ListSnapshots").WithSummary("List snapshots, optionally of one replication group");
         api.MapGet("/{name}", Get).WithName("GetSnapshot").WithSummary("Describe a snapshot");
         api.MapDelete("/{name}", Delete).WithName("DeleteSnapshot").WithSummary("Delete a snapshot and its files")
@@ -38,7 +38,7 @@ public static class SnapshotsApi
         if (Identifiers.Check(name, Limits.MaxSnapshotNameLength) is { } nameError)
             return Problems.Invalid("name", $"The snapshot name {nameError}");
         var groupId = Identifiers.Normalize(request.ReplicationGroupId ?? "");
-        var group = await db.ReplicationGroups.AsNoTracking().FirstOrDefaultAsync(g => g.Id == groupId, ct);
+        var group = await db.ReplicationGroups.FirstOrDefaultAsync(g => g.Id == groupId, ct);
         if (group is null)
             return await db.CacheClusters.AnyAsync(c => c.Id == groupId, ct)
                 ? Problems.Create(StatusCodes.Status400BadRequest, ErrorCodes.SnapshotFeatureNotSupported, $"{groupId} is a Memcached cluster; Memcached has no snapshots.")
@@ -48,8 +48,19 @@ public static class SnapshotsApi
         if (group.Status != GroupStatus.Available)
             return Problems.Conflict(ErrorCodes.InvalidReplicationGroupState, $"Replication group {groupId} is {JsonBodies.EnumText(group.Status)}, not available.");
 
-        var snapshot = NewRecord(name, group.Id, group.ClusterMode, group.EngineVersion, group.NodeType, group.NumShards, time.GetUtcNow());
+        var now = time.GetUtcNow();
+        // The ledger outlives deleted snapshots, so deleting and retaking does not get round the quota.
+        var used = await db.SnapshotRequests.CountAsync(r => r.ReplicationGroupId == group.Id && r.RequestedAt > now.AddDays(-1), ct);
+        if (used >= Limits.ManualSnapshotsPerDay)
+            return Problems.Create(StatusCodes.Status429TooManyRequests, ErrorCodes.SnapshotQuotaExceeded,
+                $"Replication group {group.Id} has had its {Limits.ManualSnapshotsPerDay} manual snapshots of the last 24 hours.");
+
+        var snapshot = NewRecord(name, group.Id, group.ClusterMode, group.EngineVersion, group.NodeType, group.NumShards, SnapshotStatus.Creating, now);
         db.Snapshots.Add(snapshot);
+        db.SnapshotRequests.Add(new SnapshotRequestEntity { ReplicationGroupId = group.Id, SnapshotName = name, RequestedAt = now });
+        // Saved with the record, under the group's xmin: the reconciler sees both or neither.
+        group.Status = GroupStatus.Snapshotting;
+        group.UpdatedAt = now;
         db.Record(time, SourceType.Snapshot, name, $"Snapshot {name} of replication group {group.Id} requested");
         return await Store.CreateAsync(db, http, idempotency, idempotencyKey, fingerprint, $"/v1/snapshots/{name}",
             () => snapshot.ToResponse(), r => r.Etag, ErrorCodes.SnapshotAlreadyExists, $"Snapshot {name} already exists.", ct);
@@ -73,7 +84,8 @@ public static class SnapshotsApi
         if (await db.Snapshots.AnyAsync(s => s.Name == target, ct))
             return Problems.Conflict(ErrorCodes.SnapshotAlreadyExists, $"Snapshot {target} already exists.");
 
-        var copy = NewRecord(target, source.ReplicationGroupId, source.ClusterMode, source.EngineVersion, source.NodeType, source.NumShards, time.GetUtcNow());
+        // The housekeeping copies the files and makes the copy available.
+        var copy = NewRecord(target, source.ReplicationGroupId, source.ClusterMode, source.EngineVersion, source.NodeType, source.NumShards, SnapshotStatus.Copying, time.GetUtcNow());
         copy.CopiedFrom = source.Name;
         db.Snapshots.Add(copy);
         db.Record(time, SourceType.Snapshot, target, $"Copy of snapshot {source.Name} to {target} requested");
@@ -81,10 +93,11 @@ public static class SnapshotsApi
             () => copy.ToResponse(), r => r.Etag, ErrorCodes.SnapshotAlreadyExists, $"Snapshot {target} already exists.", ct);
     }
 
-    private static SnapshotEntity NewRecord(string name, string groupId, ClusterMode mode, string engineVersion, string nodeType, int shards, DateTimeOffset now) =>
+    private static SnapshotEntity NewRecord(
+        string name, string groupId, ClusterMode mode, string engineVersion, string nodeType, int shards, SnapshotStatus status, DateTimeOffset now) =>
         new()
         {
-            Name = name, ReplicationGroupId = groupId, Status = SnapshotStatus.Creating, Source = SnapshotSource.Manual,
+            Name = name, ReplicationGroupId = groupId, Status = status, Source = SnapshotSource.Manual,
             ClusterMode = mode, EngineVersion = engineVersion, NodeType = nodeType, NumShards = shards, CreatedAt = now,
         };
 

@@ -36,6 +36,11 @@ public static class Store
             // Another request created the same id (or used the same key) between our check and our insert.
             return Problems.Conflict(conflictCode, conflictDetail);
         }
+        catch (DbUpdateConcurrencyException)
+        {
+            // A create that also changes its parent (a snapshot sets its group snapshotting) lost a race for the parent.
+            return ConcurrentModification();
+        }
     }
 
     public static async Task<IResult> SaveAsync<TResponse>(
@@ -53,7 +58,7 @@ public static class Store
         {
             return ETags.IfMatch(http.Request) is not null
                 ? Problems.PreconditionFailed(ETags.Format(loadedVersion))
-                : Problems.Create(StatusCodes.Status409Conflict, "ConcurrentModification", "The resource changed while this request was handled; read it again and retry.");
+                : ConcurrentModification();
         }
         var body = respond();
         ETags.Set(http.Response, etagOf(body));
@@ -63,6 +68,9 @@ public static class Store
     /// <summary>412 when If-Match names another version than the one loaded; the save's xmin check covers the rest.</summary>
     public static ProblemHttpResult? CheckIfMatch(HttpRequest request, uint version) =>
         ETags.IfMatch(request) is { } expected && expected != version ? Problems.PreconditionFailed(ETags.Format(version)) : null;
+
+    private static ProblemHttpResult ConcurrentModification() =>
+        Problems.Create(StatusCodes.Status409Conflict, "ConcurrentModification", "The resource changed while this request was handled; read it again and retry.");
 
     private static Task NotifyAsync(ControlPlaneDbContext db, CancellationToken ct) =>
         db.Database.ExecuteSqlRawAsync($"NOTIFY {ChangesChannel}", ct);
