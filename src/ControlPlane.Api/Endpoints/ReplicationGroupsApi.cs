@@ -130,6 +130,9 @@ public static class ReplicationGroupsApi
         if (spec.NumShards != shards)
             return (Problems.Invalid("numShards", $"Snapshot {name} holds {shards} shard(s); restoring it into {spec.NumShards} shard(s) is not supported yet.",
                 ErrorCodes.InvalidParameterCombination), null);
+        // A snapshot without its files (they are checked again, with their checksums, before the create starts anything) lays out nothing.
+        if (snapshot.ClusterMode == ClusterMode.Enabled && snapshot.Files.Count != shards)
+            return (null, null);
         var slots = snapshot.ClusterMode == ClusterMode.Disabled
             ? ["0-16383"]
             : snapshot.Files.OrderBy(f => f.ShardId, StringComparer.Ordinal).Select(f => f.Slots).ToList();
