@@ -62,18 +62,26 @@ public static class ReplicationGroupsApi
         var spec = request.ToSpec(catalog);
         if (await validator.ProblemAsync(spec, ct) is { } invalid)
             return invalid;
+        // A snapshot with another shard count is restored into its own shape first; the group then
+        // reshards online to the count asked for, as a PATCH of numShards would.
+        var numShards = spec.NumShards;
         if (spec.RestoreFromSnapshot is { } snapshotName)
         {
-            var (badSource, layout) = await CheckRestoreSource(db, spec, snapshotName, ct);
+            var (badSource, layout) = await CheckRestoreSource(db, spec, snapshotName, catalog, ct);
             if (badSource is not null)
                 return badSource;
-            spec = spec with { Shards = spec.Shards ?? layout };
+            spec = spec with { Shards = spec.Shards ?? layout, NumShards = spec.Shards?.Count ?? layout?.Count ?? spec.NumShards };
         }
         if (await db.ReplicationGroups.AnyAsync(g => g.Id == spec.Id, ct))
             return Problems.Conflict(ErrorCodes.ReplicationGroupAlreadyExists, $"Replication group {spec.Id} already exists.");
 
         var now = time.GetUtcNow();
         var group = NewGroup(spec, catalog, now);
+        if (numShards != spec.NumShards)
+        {
+            group.NumShards = numShards;
+            group.PendingChanges = JsonSerializer.Serialize(new Dictionary<string, object> { ["numShards"] = numShards });
+        }
         db.ReplicationGroups.Add(group);
         db.Record(time, SourceType.ReplicationGroup, group.Id,
             $"Replication group {group.Id} creation requested: {spec.NumShards} shard(s) of {spec.ReplicasPerShard + 1} node(s), cluster mode {Json(spec.ClusterMode)}");
@@ -108,13 +116,14 @@ public static class ReplicationGroupsApi
     }
 
     /// <summary>
-    /// A snapshot restores into a group of the same shape: cluster mode disabled from disabled (or into
-    /// one enabled shard), enabled from enabled with the same shard count and slots, which the new
-    /// group takes from the snapshot unless it lays them out itself. Moving keys to another shard
-    /// count on restore is not supported yet, and is refused rather than done partly.
+    /// A snapshot restores into cluster mode disabled from disabled, and into cluster mode enabled from
+    /// either. The new group starts with the snapshot's shards and slots (the layout returned), each
+    /// primary with its shard's file; when another shard count is asked for, the keys are then moved
+    /// online. Refused when the shards are laid out by hand with other slots or another count, or when
+    /// the files alone would fill more than three quarters of the shards asked for.
     /// </summary>
     private static async Task<(IResult? Problem, IReadOnlyList<ShardSpec>? Layout)> CheckRestoreSource(
-        ControlPlaneDbContext db, ReplicationGroupSpec spec, string name, CancellationToken ct)
+        ControlPlaneDbContext db, ReplicationGroupSpec spec, string name, Catalog catalog, CancellationToken ct)
     {
         var snapshot = await db.Snapshots.AsNoTracking().Include(s => s.Files).FirstOrDefaultAsync(s => s.Name == name, ct);
         if (snapshot is null)
@@ -127,9 +136,6 @@ public static class ReplicationGroupsApi
         if (spec.ClusterMode == ClusterMode.Disabled)
             return (null, null);
         var shards = snapshot.ClusterMode == ClusterMode.Disabled ? 1 : snapshot.NumShards;
-        if (spec.NumShards != shards)
-            return (Problems.Invalid("numShards", $"Snapshot {name} holds {shards} shard(s); restoring it into {spec.NumShards} shard(s) is not supported yet.",
-                ErrorCodes.InvalidParameterCombination), null);
         // A snapshot without its files (they are checked again, with their checksums, before the create starts anything) lays out nothing.
         if (snapshot.ClusterMode == ClusterMode.Enabled && snapshot.Files.Count != shards)
             return (null, null);
@@ -137,8 +143,13 @@ public static class ReplicationGroupsApi
             ? ["0-16383"]
             : snapshot.Files.OrderBy(f => f.ShardId, StringComparer.Ordinal).Select(f => f.Slots).ToList();
         if (spec.Shards is { } given && !given.Select(g => NormalSlots(g.Slots)).Order().SequenceEqual(slots.Select(NormalSlots).Order()))
-            return (Problems.Invalid("shards", $"Snapshot {name} holds the slots {string.Join(" | ", slots)}; the shards must keep them.",
+            return (Problems.Invalid("shards", $"Snapshot {name} holds the slots {string.Join(" | ", slots)}; shards laid out by hand must keep them.",
                 ErrorCodes.InvalidParameterCombination), null);
+        var type = catalog.NodeTypes.First(t => t.Name == spec.NodeType);
+        var usable = (long)(spec.NumShards * type.MaxMemoryBytes * ScaleInFillLimit);
+        if (snapshot.Files.Sum(f => f.SizeBytes) > usable)
+            return (Problems.Invalid("numShards", $"Snapshot {name} holds {Mib(snapshot.Files.Sum(f => f.SizeBytes))} MiB of files, more than "
+                + $"{spec.NumShards} shard(s) of {type.Name} may be filled with ({Mib(usable)} MiB)."), null);
         return (null, slots.Select(s => new ShardSpec(s, null, null)).ToList());
     }
 

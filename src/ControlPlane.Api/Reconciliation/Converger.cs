@@ -119,6 +119,10 @@ public sealed partial class Converger(
         var plan = restoreProblem is not null
             ? [new Fail($"Snapshot {group.RestoreFromSnapshot} cannot be restored: {restoreProblem}")]
             : GroupPlanner.Plan(desired, observed, Context(view));
+        // Restored into the snapshot's shape, a group that asked for another shard count goes on to reshard.
+        if (creating && group.PendingChanges is not null && plan.FirstOrDefault(a => a is MarkGroup { Status: GroupStatus.Available }) is MarkGroup created)
+            plan = [.. plan.Where(a => a != created),
+                new MarkGroup(GroupStatus.Modifying, $"{created.Message} from snapshot {group.RestoreFromSnapshot}; its keys now move onto {group.NumShards} shard(s)")];
         if (group.Status == GroupStatus.Snapshotting && plan.Count == 0)
         {
             await TakeSnapshotsAsync(db, group, places, observed, ct);

@@ -46,6 +46,31 @@ public sealed class SnapshotTests(PostgresFixture postgres) : ReconcilerTest(pos
             Assert.True(await Scaling.KeyCountAsync(replica!) > 0);
     }
 
+    [Theory]
+    [InlineData("disabled", 1, 3)]
+    [InlineData("enabled", 3, 2)]
+    public async Task A_snapshot_restores_into_another_shard_count_by_moving_its_keys(string clusterMode, int from, int to)
+    {
+        var id = $"reshape-{clusterMode[..3]}";
+        var group = await CreateAsync(new { id, clusterMode, numShards = from, replicasPerShard = 0, automaticFailover = clusterMode == "enabled", multiAz = false });
+        Dataset original;
+        await using (var client = await Scaling.ConnectAsync(group))
+            original = await Dataset.LoadAsync(client, 20_000);
+        await AssertAcceptedAsync(await PostAsync("/v1/snapshots", new { name = $"{id}-snap", replicationGroupId = id }));
+        await WaitForStatusAsync($"/v1/snapshots/{id}-snap", "available");
+
+        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups",
+            new { id = $"{id}-new", clusterMode = "enabled", numShards = to, replicasPerShard = 1, restoreFromSnapshot = $"{id}-snap" }));
+        var restored = await WaitForStatusAsync($"/v1/replication-groups/{id}-new", "available", TimeSpan.FromMinutes(3));
+        var shards = restored["shards"]!.AsArray();
+        Assert.Equal(to, shards.Count);
+        Assert.True(Domain.SlotRanges.IsBalanced(shards.Select(s => (string)s!["slots"]!)), restored.ToJsonString());
+        Assert.Null(restored["pendingChanges"]);
+        await using (var client = await Scaling.ConnectAsync(restored))
+            await original.AssertSameAsync(client);
+        await Scaling.AssertNoSlotOpenAsync(restored);
+    }
+
     [Fact]
     public async Task A_delete_with_a_final_snapshot_takes_it_before_anything_is_removed()
     {
