@@ -97,16 +97,20 @@ public sealed class ScalingTests(PostgresFixture postgres) : ReconcilerTest(post
         Assert.DoesNotContain(await MessagesAsync("full"), e => e.StartsWith("Modification requested", StringComparison.Ordinal));
     }
 
-    [Fact]
-    public async Task A_node_type_change_replaces_every_node_online_with_the_data_intact()
+    [Theory]
+    [InlineData("disabled")]
+    [InlineData("enabled")]
+    public async Task A_node_type_change_replaces_every_node_online_with_the_data_intact(string clusterMode)
     {
-        var group = await CreateAsync(new { id = "retype", replicasPerShard = 1, nodeType = "cache.micro" });
-        await using var client = await Scaling.ConnectAsync(group);
-        var keys = await Scaling.LoadAsync(client, 5_000, "t");
+        var id = $"retype-{clusterMode[..3]}";
+        var group = await CreateAsync(new { id, clusterMode, replicasPerShard = 1, nodeType = "cache.micro" });
+        List<string> keys;
+        await using (var client = await Scaling.ConnectAsync(group))
+            keys = await Scaling.LoadAsync(client, 5_000, "t");
         var before = Nodes(group).Select(n => (string)n["id"]!).ToList();
 
-        await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/retype", new { nodeType = "cache.small" }));
-        group = await WaitForStatusAsync("/v1/replication-groups/retype", "available", TimeSpan.FromMinutes(2));
+        await AssertAcceptedAsync(await PatchAsync($"/v1/replication-groups/{id}", new { nodeType = "cache.small" }));
+        group = await WaitForStatusAsync($"/v1/replication-groups/{id}", "available", TimeSpan.FromMinutes(2));
         Assert.Equal("cache.small", (string?)group["nodeType"]);
         var nodes = Nodes(group);
         Assert.Equal(2, nodes.Count);
@@ -118,8 +122,10 @@ public sealed class ScalingTests(PostgresFixture postgres) : ReconcilerTest(post
             Assert.Equal($"{384L * 1024 * 1024}", maxmemory); // cache.small: 512 MiB, three quarters for data
             Assert.Equal(keys.Count, await Scaling.KeyCountAsync(node));
         }
-        await Scaling.AssertAllPresentAsync(client, keys);
-        Assert.Contains(await MessagesAsync("retype"), e => e.StartsWith("Failover from primary node retype-0001-001", StringComparison.Ordinal));
+        // Every node the client first knew is gone: it connects again, as an application's client would.
+        await using (var client = await Scaling.ConnectAsync(group))
+            await Scaling.AssertAllPresentAsync(client, keys);
+        Assert.Contains(await MessagesAsync(id), e => e.StartsWith($"Failover from primary node {id}-0001-001", StringComparison.Ordinal));
     }
 
     private async Task<JsonObject> CreateAsync(object body)
