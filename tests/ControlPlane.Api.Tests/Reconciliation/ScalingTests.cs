@@ -79,6 +79,38 @@ public sealed class ScalingTests(PostgresFixture postgres) : ReconcilerTest(post
     }
 
     [Fact]
+    public async Task A_primary_killed_during_a_slot_migration_fails_over_and_the_migration_finishes_with_nothing_lost()
+    {
+        var group = await CreateAsync(new { id = "fault", clusterMode = "enabled", numShards = 3, replicasPerShard = 1 });
+        await using var client = await Scaling.ConnectAsync(group);
+        var keys = await Scaling.LoadAsync(client, 60_000, "f");
+        var victim = Nodes(group).Single(n => (string?)n["role"] == "primary" && ((string)n["id"]!).StartsWith("fault-0001", StringComparison.Ordinal));
+        await using var writer = Scaling.ClusterWriter.Start(client);
+
+        await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/fault", new { numShards = 5 }));
+        JsonObject? last = null;
+        await WaitUntilAsync(async () =>
+        {
+            last = await BodyAsync(await Client.GetAsync("/v1/replication-groups/fault"));
+            return (double?)last["pendingChanges"]?["slotMigration"]?["progressPercentage"] > 0;
+        }, TimeSpan.FromMinutes(1), () => $"the migration never started: {last?.ToJsonString()}");
+        using (var docker = Docker(Engines[(string)victim["availabilityZone"]!]))
+            await docker.Containers.KillContainerAsync($"{Instance}-{victim["id"]}", new Docker.DotNet.Models.ContainerKillParameters { Signal = "SIGKILL" });
+        last = await BodyAsync(await Client.GetAsync("/v1/replication-groups/fault"));
+        Assert.True((double?)last["pendingChanges"]?["slotMigration"]?["progressPercentage"] < 100, $"the kill came after the migration: {last.ToJsonString()}");
+
+        group = await WaitForStatusAsync("/v1/replication-groups/fault", "available", TimeSpan.FromMinutes(3));
+        AssertShards(group, 5);
+        Assert.DoesNotContain(Nodes(group), n => (string?)n["id"] == (string?)victim["id"]);
+        var acknowledged = await writer.StopAsync();
+        await using var fresh = await Scaling.ConnectAsync(group);
+        await Scaling.AssertAllPresentAsync(fresh, keys);
+        await Scaling.AssertAllPresentAsync(fresh, acknowledged);
+        await Scaling.AssertNoSlotOpenAsync(group);
+        Assert.Contains(await MessagesAsync("fault"), e => e.StartsWith($"Failover from primary node {victim["id"]}", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Scale_in_is_refused_with_nothing_changed_when_the_data_would_not_fit()
     {
         var group = await CreateAsync(new { id = "full", clusterMode = "enabled", numShards = 2, replicasPerShard = 0, nodeType = "cache.micro" });
