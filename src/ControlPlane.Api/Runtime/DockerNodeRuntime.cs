@@ -408,21 +408,16 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
     [GeneratedRegex(@"^Exited \((-?\d+)\)")]
     private static partial Regex ExitedStatus();
 
-    /// <summary>One tar entry's content, read from the engine's response; disposing it closes the response.</summary>
-    private sealed class TarEntryStream(TarReader reader, Stream content) : Stream
+    /// <summary>A forward-only read stream over another; disposing it disposes what it owns.</summary>
+    private abstract class ReadOnlyStream<TOwned>(TOwned owned) : Stream where TOwned : IDisposable, IAsyncDisposable
     {
+        protected TOwned Owned => owned;
+
         public override bool CanRead => true;
         public override bool CanSeek => false;
         public override bool CanWrite => false;
         public override long Length => throw new NotSupportedException();
         public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => content.Read(buffer, offset, count);
-        public override int Read(Span<byte> buffer) => content.Read(buffer);
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            content.ReadAsync(buffer, offset, count, cancellationToken);
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-            content.ReadAsync(buffer, cancellationToken);
 
         public override void Flush() { }
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
@@ -432,15 +427,26 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
         protected override void Dispose(bool disposing)
         {
             if (disposing)
-                reader.Dispose();
+                owned.Dispose();
             base.Dispose(disposing);
         }
 
         public override async ValueTask DisposeAsync()
         {
-            await reader.DisposeAsync();
+            await owned.DisposeAsync();
             await base.DisposeAsync();
         }
+    }
+
+    /// <summary>One tar entry's content, read from the engine's response; disposing it closes the response.</summary>
+    private sealed class TarEntryStream(TarReader reader, Stream content) : ReadOnlyStream<TarReader>(reader)
+    {
+        public override int Read(byte[] buffer, int offset, int count) => content.Read(buffer, offset, count);
+        public override int Read(Span<byte> buffer) => content.Read(buffer);
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            content.ReadAsync(buffer, offset, count, cancellationToken);
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            content.ReadAsync(buffer, cancellationToken);
     }
 
     /// <summary>
@@ -448,14 +454,8 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
     /// bytes (EndOfStreamException), which the tar entry's stream makes at its end, and every
     /// synchronous read (NotSupportedException).
     /// </summary>
-    private sealed class ResponseBodyStream(Stream inner) : Stream
+    private sealed class ResponseBodyStream(Stream inner) : ReadOnlyStream<Stream>(inner)
     {
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
         public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
@@ -464,7 +464,7 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
                 return 0;
             // Only for a caller that insists on reading synchronously; every reader here is async.
             var chunk = new byte[buffer.Length];
-            var read = inner.ReadAsync(chunk, 0, chunk.Length, CancellationToken.None).GetAwaiter().GetResult();
+            var read = Owned.ReadAsync(chunk, 0, chunk.Length, CancellationToken.None).GetAwaiter().GetResult();
             chunk.AsSpan(0, read).CopyTo(buffer);
             return read;
         }
@@ -473,25 +473,7 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
             ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-            buffer.IsEmpty ? ValueTask.FromResult(0) : inner.ReadAsync(buffer, cancellationToken);
-
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-                inner.Dispose();
-            base.Dispose(disposing);
-        }
-
-        public override async ValueTask DisposeAsync()
-        {
-            await inner.DisposeAsync();
-            await base.DisposeAsync();
-        }
+            buffer.IsEmpty ? ValueTask.FromResult(0) : Owned.ReadAsync(buffer, cancellationToken);
     }
 
     /// <summary>Writes in the engine's order: Progress&lt;T&gt; would post each message to the thread pool and could reorder them.</summary>
