@@ -210,3 +210,4 @@ public sealed class ModifyPlannerTests
 
     private static IReadOnlyList<(int Start, int End)> Ranges(string slots) => SlotRanges.TryParse(slots, out var r) ? r : [];
 }
+

@@ -136,6 +136,13 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider?
     public Task ClusterReplicateAsync(string host, int port, string masterId, CancellationToken ct) =>
         ExecuteAsync(host, port, ct, "CLUSTER", "REPLICATE", masterId);
 
+    /// <summary>CLUSTER SETSLOT STABLE for each slot: any IMPORTING or MIGRATING state of the slot on this node is dropped; the keys stay.</summary>
+    public async Task ClusterSetSlotsStableAsync(string host, int port, IEnumerable<int> slots, CancellationToken ct)
+    {
+        var server = await ServerAsync(host, port, ct);
+        await Task.WhenAll(slots.Select(slot => server.ExecuteAsync("CLUSTER", "SETSLOT", slot, "STABLE"))).WaitAsync(ct);
+    }
+
     /// <summary>Has to reach every live node within 60 s, or gossip brings the forgotten node back.</summary>
     public Task ClusterForgetAsync(string host, int port, string nodeId, CancellationToken ct) =>
         ExecuteAsync(host, port, ct, "CLUSTER", "FORGET", nodeId);

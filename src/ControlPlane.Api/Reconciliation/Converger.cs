@@ -36,6 +36,9 @@ public sealed partial class Converger(
     /// <summary>How long one act moves slots before the group is observed again (a failure then is handled within this).</summary>
     private static readonly TimeSpan MoveBudget = TimeSpan.FromSeconds(2);
 
+    /// <summary>Failed slot-moving acts in a row (the engines refusing, e.g. out of memory) after which a reshard is given up.</summary>
+    private const int MoveAttempts = 5;
+
     /// <summary>How long a planned switchover may take before it counts as failed.</summary>
     private static readonly TimeSpan SwitchoverTimeout = TimeSpan.FromSeconds(15);
 
@@ -142,6 +145,9 @@ public sealed partial class Converger(
         return await new Acts(this, db, view, places, observed, record, teardown, ct, primaries).RunAsync(plan, creating ? group.CreatedAt : null, group.Status == GroupStatus.Available);
     }
 
+    /// <summary>Slot-moving acts that failed in a row, per group.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _moveFailures = new();
+
     /// <summary>Creates from a snapshot whose files were checked already (group id, snapshot name).</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string, string), bool> _verified = new();
 
@@ -247,6 +253,9 @@ public sealed partial class Converger(
     {
         private readonly SemaphoreSlim _progress = new(1, 1);
 
+        /// <summary>Set when slot moves failed too often: the reshard is given up after this plan's other moves end.</summary>
+        private string? _abandon;
+
         private NodePlace Place(string nodeId) => places.First(p => p.NodeId == nodeId);
 
         private void Event(string message) => db.Record(owner.Time, record.SourceType, record.Id, message);
@@ -282,6 +291,11 @@ public sealed partial class Converger(
             {
                 // No such image: nothing a retry fixes.
                 return await FailAsync($"A node could not start: {e.Message.Trim()}");
+            }
+            if (_abandon is { } reason)
+            {
+                await AbandonReshardAsync(reason);
+                return Progress.Acted;
             }
 
             foreach (var action in plan)
@@ -480,35 +494,78 @@ public sealed partial class Converger(
         }
 
         /// <summary>Moves stored slots for a bounded time; each batch the mover finishes is recorded at once (moves deleted, shards' slots updated).</summary>
+        private ClusterMaster Master(string shardId)
+        {
+            var node = primaries?.GetValueOrDefault(shardId) ?? throw new InvalidOperationException($"Node group {shardId} has no available primary.");
+            var place = Place(node);
+            return new ClusterMaster(place.Host!, place.Port!.Value, observed[node].ClusterId ?? throw new InvalidOperationException($"{node} has no cluster id."));
+        }
+
+        private List<ClusterMaster> Masters() =>
+            primaries!.Values.Select(id => observed.GetValueOrDefault(id)).OfType<ObservedNode>()
+                .Where(o => o.Reachable && o.ClusterId is not null).Select(o => new ClusterMaster(Place(o.NodeId).Host!, Place(o.NodeId).Port!.Value, o.ClusterId!)).ToList();
+
+        /// <summary>
+        /// Moves stored slots for a bounded time; each batch the mover finishes is recorded at once (moves
+        /// deleted, shards' slots updated). An engine that keeps refusing (out of memory, say) has the
+        /// reshard given up after a few attempts rather than retried for ever.
+        /// </summary>
         private async Task MoveSlotsAsync(MoveSlots m)
         {
-            ClusterMaster Master(string shardId)
+            try
             {
-                var node = primaries?.GetValueOrDefault(shardId) ?? throw new InvalidOperationException($"Node group {shardId} has no available primary.");
-                var place = Place(node);
-                return new ClusterMaster(place.Host!, place.Port!.Value, observed[node].ClusterId ?? throw new InvalidOperationException($"{node} has no cluster id."));
+                await owner.Mover.MoveAsync(Master(m.FromShardId), Master(m.ToShardId), Masters(), m.Slots, async (moved, keys) =>
+                {
+                    await _progress.WaitAsync(ct);
+                    try
+                    {
+                        await using var tx = await db.Database.BeginTransactionAsync(ct);
+                        await db.SlotMoves.Where(x => x.ReplicationGroupId == record.Id && moved.Contains(x.Slot)).ExecuteDeleteAsync(ct);
+                        var gone = moved.ToHashSet();
+                        Group.SetShardSlots(m.FromShardId, SlotRanges.Format(Slots(Group.ShardSlots(m.FromShardId)).Where(s => !gone.Contains(s))));
+                        Group.SetShardSlots(m.ToShardId, SlotRanges.Format(Slots(Group.ShardSlots(m.ToShardId)).Concat(moved)));
+                        Group.SlotMigrationProgress(null, await db.SlotMoves.CountAsync(x => x.ReplicationGroupId == record.Id, ct));
+                        await db.SaveChangesAsync(ct);
+                        await tx.CommitAsync(ct);
+                    }
+                    finally
+                    {
+                        _progress.Release();
+                    }
+                }, MoveBudget, ct);
+                owner._moveFailures.TryRemove(record.Id, out _);
             }
-            var masters = primaries!.Values.Select(id => observed.GetValueOrDefault(id)).OfType<ObservedNode>()
-                .Where(o => o.Reachable && o.ClusterId is not null).Select(o => new ClusterMaster(Place(o.NodeId).Host!, Place(o.NodeId).Port!.Value, o.ClusterId!)).ToList();
-            await owner.Mover.MoveAsync(Master(m.FromShardId), Master(m.ToShardId), masters, m.Slots, async (moved, keys) =>
+            catch (SlotMoveException e)
             {
-                await _progress.WaitAsync(ct);
-                try
-                {
-                    await using var tx = await db.Database.BeginTransactionAsync(ct);
-                    await db.SlotMoves.Where(x => x.ReplicationGroupId == record.Id && moved.Contains(x.Slot)).ExecuteDeleteAsync(ct);
-                    var gone = moved.ToHashSet();
-                    Group.SetShardSlots(m.FromShardId, SlotRanges.Format(Slots(Group.ShardSlots(m.FromShardId)).Where(s => !gone.Contains(s))));
-                    Group.SetShardSlots(m.ToShardId, SlotRanges.Format(Slots(Group.ShardSlots(m.ToShardId)).Concat(moved)));
-                    Group.SlotMigrationProgress(null, await db.SlotMoves.CountAsync(x => x.ReplicationGroupId == record.Id, ct));
-                    await db.SaveChangesAsync(ct);
-                    await tx.CommitAsync(ct);
-                }
-                finally
-                {
-                    _progress.Release();
-                }
-            }, MoveBudget, ct);
+                if (owner._moveFailures.AddOrUpdate(record.Id, 1, (_, n) => n + 1) < MoveAttempts)
+                    throw;
+                _abandon = e.Message;
+            }
+        }
+
+        /// <summary>
+        /// Gives a reshard up: the slots that did not move are closed where they were (keys already on
+        /// the receiving side go back, every master is told the old owner), the plan is deleted, leaving
+        /// node groups stay, and the group is available with the node groups it has, with an event that says so.
+        /// </summary>
+        private async Task AbandonReshardAsync(string reason)
+        {
+            owner._moveFailures.TryRemove(record.Id, out _);
+            var remaining = await db.SlotMoves.Where(x => x.ReplicationGroupId == record.Id).ToListAsync(ct);
+            foreach (var pair in remaining.GroupBy(x => (x.FromShardId, x.ToShardId)))
+            {
+                var slots = pair.Select(x => x.Slot).ToList();
+                var (from, to) = (Master(pair.Key.FromShardId), Master(pair.Key.ToShardId));
+                await owner.Mover.MoveAsync(to, from, Masters(), slots, (_, _) => Task.CompletedTask, TimeSpan.MaxValue, ct);
+                // A slot that still holds keys keeps its MIGRATING mark through SETSLOT NODE; STABLE drops it on both sides.
+                await owner.Redis.ClusterSetSlotsStableAsync(from.Host, from.Port, slots, ct);
+                await owner.Redis.ClusterSetSlotsStableAsync(to.Host, to.Port, slots, ct);
+            }
+            await db.SlotMoves.Where(x => x.ReplicationGroupId == record.Id).ExecuteDeleteAsync(ct);
+            var shards = Group.GiveUpReshard();
+            Event($"Modification of replication group {record.Id} failed and was stopped: {reason} "
+                + $"{remaining.Count} slot(s) stayed with their node groups; the slots that had moved stay moved. The group is available with {shards} node group(s).");
+            await SaveAsync();
         }
 
         private static IEnumerable<int> Slots(string? slots) => SlotRanges.TryParse(slots, out var ranges) ? SlotRanges.Expand(ranges) : [];

@@ -88,7 +88,8 @@ public sealed class Observer(RedisAdmin redis, MemcachedAdmin memcached)
         {
             return null;
         }
-        string? Ours(ClusterNodeInfo n) => byAddress.GetValueOrDefault($"{n.Host}:{n.Port}");
+        // A node that has met nobody does not know its own address yet (":7000@17000"): it is the node probed.
+        string? Ours(ClusterNodeInfo n) => n.IsMyself ? nodeId : byAddress.GetValueOrDefault($"{n.Host}:{n.Port}");
         var myself = view.FirstOrDefault(n => n.IsMyself);
         var master = myself?.MasterId is { } masterId ? view.FirstOrDefault(n => n.Id == masterId) : null;
         return observed with

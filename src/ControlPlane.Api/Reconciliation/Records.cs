@@ -104,6 +104,16 @@ public sealed class GroupRecord(ControlPlaneDbContext db, ReplicationGroupEntity
         db.Shards.Remove(shard);
     }
 
+    /// <summary>A reshard given up: node groups that were leaving stay, the shard count is what there is, and the group is available.</summary>
+    public int GiveUpReshard()
+    {
+        foreach (var shard in group.Shards.Where(s => s.Status == ShardStatus.Deleting))
+            shard.Status = ShardStatus.Available;
+        group.NumShards = group.Shards.Count;
+        MarkGroup(GroupStatus.Available);
+        return group.NumShards;
+    }
+
     public string? ShardSlots(string shardId) => group.Shards.FirstOrDefault(s => s.Id == shardId)?.Slots;
 
     public void SetShardSlots(string shardId, string slots) => group.Shards.First(s => s.Id == shardId).Slots = slots;

@@ -10,6 +10,7 @@ namespace ControlPlane.Api.Tests.Reconciliation;
 /// <summary>Online modifications on real engines: replicas, shards with slot migration, node types; no key lost.</summary>
 public sealed class ScalingTests(PostgresFixture postgres) : ReconcilerTest(postgres)
 {
+
     [Theory]
     [InlineData("disabled")]
     [InlineData("enabled")]
@@ -108,6 +109,47 @@ public sealed class ScalingTests(PostgresFixture postgres) : ReconcilerTest(post
         await Scaling.AssertAllPresentAsync(fresh, acknowledged);
         await Scaling.AssertNoSlotOpenAsync(group);
         Assert.Contains(await MessagesAsync("fault"), e => e.StartsWith($"Failover from primary node {victim["id"]}", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_reshard_the_engines_keep_refusing_is_given_up_with_the_group_usable_and_nothing_lost()
+    {
+        var group = await CreateAsync(new { id = "refused", clusterMode = "enabled", numShards = 1, replicasPerShard = 0 });
+        await using var client = await Scaling.ConnectAsync(group);
+        var keys = await Scaling.LoadAsync(client, 20_000, "o");
+
+        await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/refused", new { numShards = 2 }));
+        // The new shard's primary takes no data at all: every MIGRATE to it is refused (OOM).
+        string? why = null;
+        await WaitUntilAsync(async () =>
+        {
+            var now = await BodyAsync(await Client.GetAsync("/v1/replication-groups/refused"));
+            why = now.ToJsonString();
+            if (now["shards"]!.AsArray().FirstOrDefault(s => (string?)s!["id"] == "0002")?["nodes"]?[0]?["endpoint"] is not { } endpoint)
+                return false;
+            try
+            {
+                await using var fresh = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { RedisCreateTests.Endpoint(endpoint) }, AllowAdmin = true, ConnectTimeout = 500 });
+                await fresh.GetServers()[0].ConfigSetAsync("maxmemory", "1");
+                return true;
+            }
+            catch (RedisException e)
+            {
+                why = e.Message;
+                return false;
+            }
+        }, TimeSpan.FromSeconds(30), () => $"the new shard's primary never answered: {why}\n{EventsText()}");
+
+        group = await WaitForStatusAsync("/v1/replication-groups/refused", "available", TimeSpan.FromMinutes(2));
+        Assert.Equal(2, (int)group["numShards"]!);
+        Assert.Null(group["pendingChanges"]);
+        Assert.Contains(await MessagesAsync("refused"), e => e.StartsWith("Modification of replication group refused failed and was stopped: ", StringComparison.Ordinal));
+        Assert.Equal(0, await CountAsync(db => db.SlotMoves));
+        await using var again = await Scaling.ConnectAsync(group);
+        await Scaling.AssertAllPresentAsync(again, keys);
+        await Scaling.AssertNoSlotOpenAsync(group);
+        // Usable: the next modification is accepted.
+        await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/refused", new { description = "still here" }));
     }
 
     [Fact]
