@@ -295,6 +295,9 @@ namespace ControlPlane.Migrations.Migrations
                     b.Property<long>("Generation")
                         .HasColumnType("bigint");
 
+                    b.Property<int>("LastNodeOrdinal")
+                        .HasColumnType("integer");
+
                     b.Property<bool>("MultiAz")
                         .HasColumnType("boolean");
 

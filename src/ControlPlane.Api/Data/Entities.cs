@@ -31,6 +31,8 @@ public sealed class ReplicationGroupEntity
     public GroupStatus Status { get; set; }
     /// <summary>The fields a PATCH asked for that the reconciler has not applied yet, as JSON.</summary>
     public string? PendingChanges { get; set; }
+    /// <summary>The highest node ordinal the group has handed out, in any shard: node ids are never reused.</summary>
+    public int LastNodeOrdinal { get; set; }
     public long Generation { get; set; }
     public long ObservedGeneration { get; set; }
     public DateTimeOffset CreatedAt { get; set; }

@@ -100,7 +100,7 @@ public static class ReplicationGroupsApi
             AuthTokenHash = spec.AuthToken is null ? null : Secrets.Hash(spec.AuthToken),
             SnapshotRetentionLimit = spec.SnapshotRetentionLimit, SnapshotWindow = spec.SnapshotWindow,
             RestoreFromSnapshot = spec.RestoreFromSnapshot, Status = GroupStatus.Creating, Generation = 1,
-            CreatedAt = now, UpdatedAt = now, ExpiresAt = spec.ExpiresAt,
+            CreatedAt = now, UpdatedAt = now, ExpiresAt = spec.ExpiresAt, LastNodeOrdinal = spec.ReplicasPerShard + 1,
         };
         foreach (var planned in Topology.ForReplicationGroup(spec, catalog.AvailabilityZones))
             group.Shards.Add(new ShardEntity

@@ -62,9 +62,7 @@ public sealed class GroupRecord(ControlPlaneDbContext db, ReplicationGroupEntity
     {
         var old = Node(nodeId);
         var shard = group.Shards.First(s => s.Id == old.ShardId);
-        // Ids are never reused: the next ordinal after the highest the shard has had.
-        var next = shard.Nodes.Max(n => Identifiers.Ordinal(n.Id)) + 1;
-        var replacement = NewNode(shard, next, asPrimary ? NodeRole.Primary : NodeRole.Replica, zone, group.NodeType);
+        var replacement = NewNode(shard, NextOrdinal(), asPrimary ? NodeRole.Primary : NodeRole.Replica, zone, group.NodeType);
         replacement.ReplacesNodeId = old.Id;
         shard.Nodes.Remove(old);
         db.RedisNodes.Remove(old);
@@ -77,7 +75,7 @@ public sealed class GroupRecord(ControlPlaneDbContext db, ReplicationGroupEntity
     public string AddNode(string shardId, NodeRole role, string zone, string nodeType)
     {
         var shard = group.Shards.First(s => s.Id == shardId);
-        return NewNode(shard, shard.Nodes.Count == 0 ? 1 : shard.Nodes.Max(n => Identifiers.Ordinal(n.Id)) + 1, role, zone, nodeType).Id;
+        return NewNode(shard, NextOrdinal(), role, zone, nodeType).Id;
     }
 
     /// <summary>A new shard with no slots yet; returns the ids of its nodes, the primary first.</summary>
@@ -86,8 +84,8 @@ public sealed class GroupRecord(ControlPlaneDbContext db, ReplicationGroupEntity
         var shard = new ShardEntity { ReplicationGroupId = group.Id, Id = shardId, Slots = "", Status = ShardStatus.Creating };
         group.Shards.Add(shard);
         db.Shards.Add(shard);
-        return [NewNode(shard, 1, NodeRole.Primary, primaryZone, nodeType).Id,
-            .. replicaZones.Select((zone, i) => NewNode(shard, i + 2, NodeRole.Replica, zone, nodeType).Id)];
+        return [NewNode(shard, NextOrdinal(), NodeRole.Primary, primaryZone, nodeType).Id,
+            .. replicaZones.Select(zone => NewNode(shard, NextOrdinal(), NodeRole.Replica, zone, nodeType).Id)];
     }
 
     public void RemoveNode(string nodeId)
@@ -128,6 +126,17 @@ public sealed class GroupRecord(ControlPlaneDbContext db, ReplicationGroupEntity
         migration["progressPercentage"] = planned == 0 ? 100.0 : Math.Round(100.0 * (planned - remaining) / planned, 1);
         pending["slotMigration"] = migration;
         group.PendingChanges = pending.ToJsonString();
+    }
+
+    /// <summary>
+    /// Ids are never reused, even for a shard id that comes back after a scale-in: the next ordinal is
+    /// past every one the group has handed out, in any shard.
+    /// </summary>
+    private int NextOrdinal()
+    {
+        var highest = group.Shards.SelectMany(s => s.Nodes).Select(n => Identifiers.Ordinal(n.Id)).DefaultIfEmpty(0).Max();
+        group.LastNodeOrdinal = Math.Max(group.LastNodeOrdinal, highest) + 1;
+        return group.LastNodeOrdinal;
     }
 
     private RedisNodeEntity NewNode(ShardEntity shard, int ordinal, NodeRole role, string zone, string nodeType)

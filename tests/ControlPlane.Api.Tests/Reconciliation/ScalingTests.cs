@@ -49,6 +49,12 @@ public sealed class ScalingTests(PostgresFixture postgres) : ReconcilerTest(post
         Assert.Contains(events, e => e.StartsWith("Added cache node ", StringComparison.Ordinal));
         Assert.Equal(3, events.Count(e => e.StartsWith("Removed cache node ", StringComparison.Ordinal)));
         Assert.Null(group["pendingChanges"]);
+
+        // A replica added again gets an id none of the removed nodes had.
+        await AssertAcceptedAsync(await PatchAsync($"/v1/replication-groups/{id}", new { replicasPerShard = 1 }));
+        group = await WaitForStatusAsync($"/v1/replication-groups/{id}", "available");
+        var added = Assert.Single(Nodes(group), n => (string?)n["role"] == "replica");
+        Assert.DoesNotContain((string)added["id"]!, nodes.Select(n => (string)n["id"]!));
     }
 
     [Fact]
