@@ -106,6 +106,24 @@ public sealed class ModifyPlannerTests
     }
 
     [Fact]
+    public void Nodes_running_an_outdated_configuration_are_rolled_like_another_type()
+    {
+        var target = new GroupTarget(1, 1, Small, Refresh: true);
+        static ObservedNode Outdated(ObservedNode o) => o with { Container = ContainerState.Outdated };
+        Assert.Equal([new AddNode("0001", NodeRole.Replica, "az-b", Small)],
+            Plan(Group(ClusterMode.Disabled, target, null, Shard("0001", "0-16383", P1, R2)), Outdated(Primary(P1.Id)), Outdated(Replica(R2.Id, P1.Id))));
+        var r3 = Node("g-0001-003", NodeRole.Replica, "az-b");
+        Assert.Equal([new MarkNode(R2.Id, NodeStatus.Deleting, NodeRole.Replica)],
+            Plan(Group(ClusterMode.Disabled, target, null, Shard("0001", "0-16383", P1, R2, r3)), Outdated(Primary(P1.Id)), Outdated(Replica(R2.Id, P1.Id)), Replica(r3.Id, P1.Id)));
+        var r4 = Node("g-0001-004", NodeRole.Replica, "az-a");
+        Assert.Equal([new Switchover("0001", P1.Id, r4.Id)],
+            Plan(Group(ClusterMode.Disabled, target, null, Shard("0001", "0-16383", P1, r3, r4)), Outdated(Primary(P1.Id)), Replica(r3.Id, P1.Id, 900), Replica(r4.Id, P1.Id, 1000)));
+        // Without the refresh asked for, an outdated container is left alone.
+        Assert.Equal([new MarkGroup(GroupStatus.Available, "Replication group g is available")],
+            Plan(Group(ClusterMode.Disabled, target with { Refresh = false }, null, Shard("0001", "0-16383", P1, R2)), Outdated(Primary(P1.Id)), Outdated(Replica(R2.Id, P1.Id))));
+    }
+
+    [Fact]
     public void A_switchover_that_happened_unrecorded_is_adopted_not_undone()
     {
         var group = new DesiredGroup("g", ClusterMode.Disabled, GroupStatus.Modifying, [Shard("0001", "0-16383", P1, R2)], Target: new(1, 1, Small));

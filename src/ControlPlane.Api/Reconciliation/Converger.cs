@@ -1,3 +1,4 @@
+using System.Text.Json;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Engines;
 using ControlPlane.Api.Options;
@@ -110,6 +111,17 @@ public sealed partial class Converger(
         var observed = await observer.ObserveAsync(Catalog.Redis, cluster, creating, places, view, Settings.FailureThreshold, Settings.ProbeTimeout, ct);
         if (group.Status == GroupStatus.Deleting && group.FinalSnapshotName is { } final && !await FinalSnapshotTakenAsync(db, group, final, places, observed, ct))
             return Progress.Done;
+        if (group.Status == GroupStatus.Available && observed.Values.Where(o => o.Container == ContainerState.Outdated).Select(o => o.NodeId).Order().ToList() is { Count: > 0 } outdated)
+        {
+            // Nodes started by an older control plane (another command line) are replaced one by one,
+            // as a node type change replaces them: new nodes sync, primaries hand over, nothing is lost.
+            group.Status = GroupStatus.Modifying;
+            group.PendingChanges = JsonSerializer.Serialize(new Dictionary<string, object> { [RefreshChange] = outdated });
+            group.UpdatedAt = time.GetUtcNow();
+            db.Record(time, SourceType.ReplicationGroup, group.Id, $"Replacing cache nodes {string.Join(", ", outdated)}: they run an outdated configuration");
+            await db.SaveChangesAsync(ct);
+            return Progress.Acted;
+        }
         var testFailovers = await db.TestFailovers.Where(f => f.ReplicationGroupId == id && f.CompletedAt == null).Select(f => f.ShardId).ToListAsync(ct);
         var target = Target(group);
         var moves = target is { Reshard: true } || group.Shards.Any(s => s.Status == ShardStatus.Deleting)
@@ -144,6 +156,9 @@ public sealed partial class Converger(
             .Where(p => p.Primary is not null).ToDictionary(p => p.Id, p => p.Primary!);
         return await new Acts(this, db, view, places, observed, record, teardown, ct, primaries).RunAsync(plan, creating ? group.CreatedAt : null, group.Status == GroupStatus.Available);
     }
+
+    /// <summary>The pending change that replaces nodes running an outdated configuration (their ids).</summary>
+    private const string RefreshChange = "outdatedNodes";
 
     /// <summary>Slot-moving acts that failed in a row, per group.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _moveFailures = new();
@@ -204,7 +219,7 @@ public sealed partial class Converger(
             return null;
         var fields = System.Text.Json.Nodes.JsonNode.Parse(pending)?.AsObject();
         var reshard = fields is not null && (fields.ContainsKey("numShards") || fields.ContainsKey("rebalance"));
-        return new GroupTarget(group.NumShards, group.ReplicasPerShard, group.NodeType, reshard);
+        return new GroupTarget(group.NumShards, group.ReplicasPerShard, group.NodeType, reshard, fields?.ContainsKey(RefreshChange) ?? false);
     }
 
     private async Task<Progress> StepClusterAsync(ControlPlaneDbContext db, string id, ContainerView view, CancellationToken ct)

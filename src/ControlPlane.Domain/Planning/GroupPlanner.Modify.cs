@@ -69,20 +69,21 @@ public static partial class GroupPlanner
     }
 
     /// <summary>
-    /// Rolling replacement of one shard's nodes of another type: one new node beside the shard (in
-    /// the zone of the node it replaces), then an old replica goes; the old primary, last, hands over
-    /// to the most advanced new replica first.
+    /// Rolling replacement of one shard's old nodes (of another type, or running an outdated
+    /// configuration): one new node beside the shard (in the zone of the node it replaces), then an
+    /// old replica goes; the old primary, last, hands over to the most advanced new replica first.
     /// </summary>
     private static NodeAction? NextNodeTypeStep(DesiredShard shard, GroupTarget target, Func<DesiredNode, ObservedNode> seen)
     {
-        var old = shard.Nodes.Where(n => n.NodeType != target.NodeType).OrderBy(n => n.Role == NodeRole.Primary).ThenBy(n => n.Id, StringComparer.Ordinal).ToList();
+        bool Old(DesiredNode n) => n.NodeType != target.NodeType || (target.Refresh && seen(n).Container == ContainerState.Outdated);
+        var old = shard.Nodes.Where(Old).OrderBy(n => n.Role == NodeRole.Primary).ThenBy(n => n.Id, StringComparer.Ordinal).ToList();
         if (old.Count == 0)
             return null;
         if (shard.Nodes.Count <= target.ReplicasPerShard + 1)
             return new AddNode(shard.Id, NodeRole.Replica, old[0].Zone, target.NodeType);
         if (old.FirstOrDefault(n => n.Role == NodeRole.Replica) is { } replica)
             return new MarkNode(replica.Id, NodeStatus.Deleting, NodeRole.Replica);
-        var successor = shard.Nodes.Where(n => n.Role == NodeRole.Replica && n.NodeType == target.NodeType)
+        var successor = shard.Nodes.Where(n => n.Role == NodeRole.Replica && !Old(n))
             .OrderByDescending(n => seen(n).Offset).ThenBy(n => n.Id, StringComparer.Ordinal).First();
         return new Switchover(shard.Id, old[0].Id, successor.Id);
     }

@@ -23,9 +23,11 @@ public sealed record DesiredGroup(
 
 /// <summary>
 /// The shape a modification asks for: shard count, replicas per shard and node type. Reshard is set
-/// when the shard count changed or a rebalance was asked: only then are slots moved.
+/// when the shard count changed or a rebalance was asked: only then are slots moved. Refresh is set
+/// when nodes run an outdated configuration (an older control plane's command line): they are
+/// replaced like nodes of another type.
 /// </summary>
-public sealed record GroupTarget(int NumShards, int ReplicasPerShard, string NodeType, bool Reshard = false);
+public sealed record GroupTarget(int NumShards, int ReplicasPerShard, string NodeType, bool Reshard = false, bool Refresh = false);
 
 /// <summary>One slot of a stored migration plan: it moves from one shard to another.</summary>
 public sealed record SlotMove(int Slot, string FromShardId, string ToShardId);

@@ -159,6 +159,40 @@ public sealed class ScalingTests(PostgresFixture postgres) : ReconcilerTest(post
     }
 
     [Fact]
+    public async Task Nodes_left_by_an_older_configuration_are_replaced_online_after_an_upgrade()
+    {
+        var group = await CreateAsync(new { id = "upgraded", replicasPerShard = 1 });
+        List<string> keys;
+        await using (var client = await Scaling.ConnectAsync(group))
+            keys = await Scaling.LoadAsync(client, 5_000, "u");
+        var before = Nodes(group).Select(n => (string)n["id"]!).ToList();
+
+        // The control plane restarts with another node configuration (cache.small gets more CPU): the running nodes are outdated.
+        await Factory.DisposeAsync();
+        var upgraded = Settings.ToDictionary();
+        upgraded["ControlPlane:NodeTypes:1:Name"] = "cache.small";
+        upgraded["ControlPlane:NodeTypes:1:MemoryMiB"] = "512";
+        upgraded["ControlPlane:NodeTypes:1:Cpus"] = "0.6";
+        Factory = new ApiFactory(ConnectionString, upgraded, fakeClock: false);
+        Client = Factory.CreateClient();
+
+        await WaitUntilAsync(async () => (await MessagesAsync("upgraded")).Any(e => e.StartsWith("Replacing cache nodes ", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(30), () => $"the outdated nodes were never noticed: {EventsText()}");
+        group = await WaitForStatusAsync("/v1/replication-groups/upgraded", "available", TimeSpan.FromMinutes(2));
+        var nodes = Nodes(group);
+        Assert.Equal(2, nodes.Count);
+        Assert.DoesNotContain(nodes, n => before.Contains((string)n["id"]!));
+        await using (var client = await Scaling.ConnectAsync(group))
+            await Scaling.AssertAllPresentAsync(client, keys);
+        foreach (var node in nodes)
+        {
+            using var docker = Docker(Engines[(string)node["availabilityZone"]!]);
+            var inspect = await docker.Containers.InspectContainerAsync($"{Instance}-{node["id"]}");
+            Assert.Equal(600_000_000L, inspect.HostConfig?.NanoCPUs);
+        }
+    }
+
+    [Fact]
     public async Task Scale_in_is_refused_with_nothing_changed_when_the_data_would_not_fit()
     {
         var group = await CreateAsync(new { id = "full", clusterMode = "enabled", numShards = 2, replicasPerShard = 0, nodeType = "cache.micro" });
