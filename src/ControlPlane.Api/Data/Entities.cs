@@ -118,6 +118,13 @@ public sealed class SnapshotEntity
     public DateTimeOffset CreatedAt { get; set; }
     public uint Version { get; set; }
     public List<SnapshotFileEntity> Files { get; set; } = [];
+
+    /// <summary>A snapshot of the group as it is now, to be taken (creating): manual, automated or a delete's final one.</summary>
+    public static SnapshotEntity Taking(ReplicationGroupEntity group, string name, SnapshotSource source, DateTimeOffset now) => new()
+    {
+        Name = name, ReplicationGroupId = group.Id, Status = SnapshotStatus.Creating, Source = source,
+        ClusterMode = group.ClusterMode, EngineVersion = group.EngineVersion, NodeType = group.NodeType, NumShards = group.NumShards, CreatedAt = now,
+    };
 }
 
 public sealed class SnapshotFileEntity

@@ -55,7 +55,7 @@ public static class SnapshotsApi
             return Problems.Create(StatusCodes.Status429TooManyRequests, ErrorCodes.SnapshotQuotaExceeded,
                 $"Replication group {group.Id} has had its {Limits.ManualSnapshotsPerDay} manual snapshots of the last 24 hours.");
 
-        var snapshot = NewRecord(name, group.Id, group.ClusterMode, group.EngineVersion, group.NodeType, group.NumShards, SnapshotStatus.Creating, now);
+        var snapshot = SnapshotEntity.Taking(group, name, SnapshotSource.Manual, now);
         db.Snapshots.Add(snapshot);
         db.SnapshotRequests.Add(new SnapshotRequestEntity { ReplicationGroupId = group.Id, SnapshotName = name, RequestedAt = now });
         // Saved with the record, under the group's xmin: the reconciler sees both or neither.
@@ -85,21 +85,17 @@ public static class SnapshotsApi
             return Problems.Conflict(ErrorCodes.SnapshotAlreadyExists, $"Snapshot {target} already exists.");
 
         // The housekeeping copies the files and makes the copy available.
-        var copy = NewRecord(target, source.ReplicationGroupId, source.ClusterMode, source.EngineVersion, source.NodeType, source.NumShards, SnapshotStatus.Copying, time.GetUtcNow());
-        copy.CopiedFrom = source.Name;
+        var copy = new SnapshotEntity
+        {
+            Name = target, ReplicationGroupId = source.ReplicationGroupId, Status = SnapshotStatus.Copying, Source = SnapshotSource.Manual,
+            ClusterMode = source.ClusterMode, EngineVersion = source.EngineVersion, NodeType = source.NodeType, NumShards = source.NumShards,
+            CreatedAt = time.GetUtcNow(), CopiedFrom = source.Name,
+        };
         db.Snapshots.Add(copy);
         db.Record(time, SourceType.Snapshot, target, $"Copy of snapshot {source.Name} to {target} requested");
         return await Store.CreateAsync(db, http, idempotency, idempotencyKey, fingerprint, $"/v1/snapshots/{target}",
             () => copy.ToResponse(), r => r.Etag, ErrorCodes.SnapshotAlreadyExists, $"Snapshot {target} already exists.", ct);
     }
-
-    private static SnapshotEntity NewRecord(
-        string name, string groupId, ClusterMode mode, string engineVersion, string nodeType, int shards, SnapshotStatus status, DateTimeOffset now) =>
-        new()
-        {
-            Name = name, ReplicationGroupId = groupId, Status = status, Source = SnapshotSource.Manual,
-            ClusterMode = mode, EngineVersion = engineVersion, NodeType = nodeType, NumShards = shards, CreatedAt = now,
-        };
 
     private static async Task<Results<Ok<Page<SnapshotResponse>>, ProblemHttpResult>> List(
         ControlPlaneDbContext db, string? replicationGroupId, int? limit, string? cursor, CancellationToken ct)

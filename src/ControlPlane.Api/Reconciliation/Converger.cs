@@ -96,7 +96,7 @@ public sealed partial class Converger(
         string? restoreProblem = null;
         if (creating && group.RestoreFromSnapshot is { } restoring && !_verified.ContainsKey((group.Id, restoring)))
         {
-            restoreProblem = await snapshots.VerifyAsync(db, restoring, ct);
+            restoreProblem = await snapshots.VerifyAsync(restore, restoring, ct);
             if (restoreProblem is null)
                 _verified[(group.Id, restoring)] = true;
         }
@@ -115,9 +115,8 @@ public sealed partial class Converger(
         {
             // Nodes started by an older control plane (another command line) are replaced one by one,
             // as a node type change replaces them: new nodes sync, primaries hand over, nothing is lost.
-            group.Status = GroupStatus.Modifying;
+            new GroupRecord(db, group, time).MarkGroup(GroupStatus.Modifying);
             group.PendingChanges = JsonSerializer.Serialize(new Dictionary<string, object> { [RefreshChange] = outdated });
-            group.UpdatedAt = time.GetUtcNow();
             db.Record(time, SourceType.ReplicationGroup, group.Id, $"Replacing cache nodes {string.Join(", ", outdated)}: they run an outdated configuration");
             await db.SaveChangesAsync(ct);
             return Progress.Acted;
@@ -174,8 +173,7 @@ public sealed partial class Converger(
             .Where(s => s.ReplicationGroupId == group.Id && s.Status == SnapshotStatus.Creating && s.CopiedFrom == null).ToListAsync(ct);
         foreach (var snapshot in pending)
             await snapshots.TakeAsync(db, group, snapshot, places, observed, ct);
-        group.Status = GroupStatus.Available;
-        group.UpdatedAt = time.GetUtcNow();
+        new GroupRecord(db, group, time).MarkGroup(GroupStatus.Available);
         await db.SaveChangesAsync(ct);
     }
 
@@ -191,12 +189,7 @@ public sealed partial class Converger(
             return true;
         if (snapshot is null)
         {
-            snapshot = new SnapshotEntity
-            {
-                Name = name, ReplicationGroupId = group.Id, Status = SnapshotStatus.Creating, Source = SnapshotSource.Manual,
-                ClusterMode = group.ClusterMode, EngineVersion = group.EngineVersion, NodeType = group.NodeType,
-                NumShards = group.Shards.Count, CreatedAt = time.GetUtcNow(),
-            };
+            snapshot = SnapshotEntity.Taking(group, name, SnapshotSource.Manual, time.GetUtcNow());
             db.Snapshots.Add(snapshot);
         }
         if (await snapshots.TakeAsync(db, group, snapshot, places, observed, ct))
@@ -204,9 +197,8 @@ public sealed partial class Converger(
             await db.SaveChangesAsync(ct);
             return true;
         }
-        group.Status = GroupStatus.Available;
+        new GroupRecord(db, group, time).MarkGroup(GroupStatus.Available);
         group.FinalSnapshotName = null;
-        group.UpdatedAt = time.GetUtcNow();
         db.Record(time, SourceType.ReplicationGroup, group.Id, $"Final snapshot {name} failed; replication group {group.Id} was not deleted");
         await db.SaveChangesAsync(ct);
         return false;

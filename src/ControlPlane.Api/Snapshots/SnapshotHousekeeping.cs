@@ -168,11 +168,7 @@ public sealed partial class SnapshotHousekeeping(
         var name = AutomaticName(group.Id, now);
         if (await db.Snapshots.AnyAsync(s => s.Name == name, ct))
             return;
-        db.Snapshots.Add(new SnapshotEntity
-        {
-            Name = name, ReplicationGroupId = group.Id, Status = SnapshotStatus.Creating, Source = SnapshotSource.Automated,
-            ClusterMode = group.ClusterMode, EngineVersion = group.EngineVersion, NodeType = group.NodeType, NumShards = group.NumShards, CreatedAt = now,
-        });
+        db.Snapshots.Add(SnapshotEntity.Taking(group, name, SnapshotSource.Automated, now));
         group.Status = GroupStatus.Snapshotting;
         group.UpdatedAt = now;
         db.Record(time, SourceType.Snapshot, name, $"Automatic snapshot {name} of replication group {group.Id} started");

@@ -4,7 +4,6 @@ using ControlPlane.Api.Reconciliation;
 using ControlPlane.Api.Runtime;
 using ControlPlane.Domain;
 using ControlPlane.Domain.Planning;
-using Microsoft.EntityFrameworkCore;
 
 namespace ControlPlane.Api.Snapshots;
 
@@ -73,9 +72,8 @@ public sealed partial class SnapshotTaker(ZoneRegistry zones, RedisAdmin redis, 
     /// Before a create from a snapshot starts anything: every file is there and its SHA-256 is the
     /// recorded one. Null when all is well, else why not.
     /// </summary>
-    public async Task<string?> VerifyAsync(ControlPlaneDbContext db, string snapshotName, CancellationToken ct)
+    public async Task<string?> VerifyAsync(SnapshotEntity? snapshot, string snapshotName, CancellationToken ct)
     {
-        var snapshot = await db.Snapshots.AsNoTracking().Include(s => s.Files).FirstOrDefaultAsync(s => s.Name == snapshotName, ct);
         if (snapshot is null || snapshot.Status != SnapshotStatus.Available)
             return $"snapshot {snapshotName} is not available";
         if (snapshot.Files.Count == 0)

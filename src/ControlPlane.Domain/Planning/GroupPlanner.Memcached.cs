@@ -78,8 +78,7 @@ public static partial class GroupPlanner
         var home = (kept.Count > 0 ? kept : current).FirstOrDefault()?.Zone ?? zones[0];
         for (var i = kept.Count; i < numNodes; i++)
         {
-            // OrderBy is stable: among zones with as few nodes, the first in the list wins.
-            var zone = azMode == AzMode.CrossAz ? zones.OrderBy(z => placed.Count(p => p == z)).First() : home;
+            var zone = azMode == AzMode.CrossAz ? LeastUsedZone(zones, placed) : home;
             placed.Add(zone);
             add.Add(new PlannedNode(Identifiers.MemcachedNodeId(clusterId, ++next), NodeRole.Primary, zone));
         }

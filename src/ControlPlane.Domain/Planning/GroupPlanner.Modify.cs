@@ -128,6 +128,7 @@ public static partial class GroupPlanner
         return configured.Count > 0 ? configured : group.Nodes.Select(n => n.Zone).Distinct().Order(StringComparer.Ordinal).ToList();
     }
 
+    /// <summary>The zone with the fewest of the placed nodes; OrderBy is stable, so among as few the first in the list wins.</summary>
     private static string LeastUsedZone(IReadOnlyList<string> zones, List<string> placed) =>
         zones.OrderBy(z => placed.Count(p => p == z)).First();
 }
