@@ -5,8 +5,6 @@ namespace ControlPlane.Runtime.Tests;
 
 public sealed class RedisClusterTests : NodeTest
 {
-    private static readonly (int Start, int End)[] EvenSplit = [(0, 5460), (5461, 10922), (10923, 16383)];
-
     [Fact]
     public async Task Three_nodes_form_a_cluster_with_every_slot_served()
     {
@@ -59,27 +57,5 @@ public sealed class RedisClusterTests : NodeTest
                 && nodes.Any(n => n.Id == masterId && n.IsReplica && n.MasterId == replicaId),
             Deadline, "seeing the replica serve the master's slots and the master follow it");
         Assert.Empty(nodes.Single(n => n.Id == masterId).Slots);
-    }
-
-    /// <summary>Cluster-enabled masters, one per (zone, node), met, with the even split of slots, all seeing cluster_state:ok.</summary>
-    private async Task<int[]> StartClusterAsync(params (char Zone, string Node)[] members)
-    {
-        var ports = members.Select(_ => FreePorts.Next()).ToArray();
-        for (var i = 0; i < members.Length; i++)
-            await Zone(members[i].Zone).RunAsync(RedisSpec(members[i].Node, ports[i], cluster: true), Ct);
-        await UntilAnsweringAsync(ports);
-
-        foreach (var peer in ports.Skip(1))
-            await Redis.ClusterMeetAsync(Loopback, ports[0], Loopback, peer, Ct);
-        for (var i = 0; i < ports.Length; i++)
-            await Redis.ClusterAddSlotsRangeAsync(Loopback, ports[i], [EvenSplit[i]], Ct);
-
-        foreach (var port in ports)
-        {
-            await Eventually.UntilAsync(() => Redis.ClusterInfoAsync(Loopback, port, Ct),
-                info => info.GetValueOrDefault("cluster_state") == "ok" && info.GetValueOrDefault("cluster_known_nodes") == $"{ports.Length}",
-                Deadline, $"cluster_state:ok on {port}");
-        }
-        return ports;
     }
 }

@@ -10,7 +10,6 @@ namespace ControlPlane.Runtime.Tests;
 
 public sealed class SlotMoverTests(ITestOutputHelper output) : NodeTest
 {
-    private static readonly (int Start, int End)[] EvenSplit = [(0, 5460), (5461, 10922), (10923, 16383)];
     private static readonly TimeSpan NoBudgetLimit = TimeSpan.FromMinutes(5);
 
     private readonly Dictionary<int, ConnectionMultiplexer> _admin = [];
@@ -298,24 +297,10 @@ public sealed class SlotMoverTests(ITestOutputHelper output) : NodeTest
         return client;
     }
 
-    /// <summary>Three cluster-enabled masters with the even split of slots, all seeing cluster_state:ok.</summary>
+    /// <summary>Three cluster-enabled masters with the even split of slots, all seeing cluster_state:ok, and their ids.</summary>
     private async Task<(int[] Ports, ClusterMaster[] Masters)> StartClusterAsync()
     {
-        var members = new[] { ('a', "n0"), ('b', "n1"), ('c', "n2") };
-        var ports = members.Select(_ => FreePorts.Next()).ToArray();
-        await Task.WhenAll(members.Select((m, i) => Zone(m.Item1).RunAsync(RedisSpec(m.Item2, ports[i], cluster: true), Ct)));
-        await UntilAnsweringAsync(ports);
-
-        foreach (var peer in ports.Skip(1))
-            await Redis.ClusterMeetAsync(Loopback, ports[0], Loopback, peer, Ct);
-        for (var i = 0; i < ports.Length; i++)
-            await Redis.ClusterAddSlotsRangeAsync(Loopback, ports[i], [EvenSplit[i]], Ct);
-        foreach (var port in ports)
-        {
-            await Eventually.UntilAsync(() => Redis.ClusterInfoAsync(Loopback, port, Ct),
-                info => info.GetValueOrDefault("cluster_state") == "ok" && info.GetValueOrDefault("cluster_known_nodes") == $"{ports.Length}",
-                Deadline, $"cluster_state:ok on {port}");
-        }
+        var ports = await StartClusterAsync(('a', "n0"), ('b', "n1"), ('c', "n2"));
         var masters = new ClusterMaster[ports.Length];
         for (var i = 0; i < ports.Length; i++)
             masters[i] = new ClusterMaster(Loopback, ports[i], await Redis.ClusterMyIdAsync(Loopback, ports[i], Ct));

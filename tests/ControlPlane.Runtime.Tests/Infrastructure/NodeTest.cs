@@ -62,6 +62,31 @@ public abstract class NodeTest : IAsyncLifetime
             ["memcached", "-p", $"{port}", "-l", Loopback, "-U", "0", "-u", "nobody", "-m", $"{memoryMiB}"],
             NodeLabels("memcached", node, port), MemoryBytes: (memoryMiB + 64L) << 20, Cpus: 0.5);
 
+    /// <summary>The slots of three masters as redis-cli --cluster create splits them.</summary>
+    protected static readonly (int Start, int End)[] EvenSplit = [(0, 5460), (5461, 10922), (10923, 16383)];
+
+    /// <summary>Cluster-enabled masters, one per (zone, node), met, with the even split of slots, all seeing cluster_state:ok.</summary>
+    protected async Task<int[]> StartClusterAsync(params (char Zone, string Node)[] members)
+    {
+        var ports = members.Select(_ => FreePorts.Next()).ToArray();
+        for (var i = 0; i < members.Length; i++)
+            await Zone(members[i].Zone).RunAsync(RedisSpec(members[i].Node, ports[i], cluster: true), Ct);
+        await UntilAnsweringAsync(ports);
+
+        foreach (var peer in ports.Skip(1))
+            await Redis.ClusterMeetAsync(Loopback, ports[0], Loopback, peer, Ct);
+        for (var i = 0; i < ports.Length; i++)
+            await Redis.ClusterAddSlotsRangeAsync(Loopback, ports[i], [EvenSplit[i]], Ct);
+
+        foreach (var port in ports)
+        {
+            await Eventually.UntilAsync(() => Redis.ClusterInfoAsync(Loopback, port, Ct),
+                info => info.GetValueOrDefault("cluster_state") == "ok" && info.GetValueOrDefault("cluster_known_nodes") == $"{ports.Length}",
+                Deadline, $"cluster_state:ok on {port}");
+        }
+        return ports;
+    }
+
     /// <summary>Waits until every Redis node answers a probe and has finished loading.</summary>
     protected async Task UntilAnsweringAsync(params int[] ports)
     {
