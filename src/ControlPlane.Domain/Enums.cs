@@ -6,13 +6,15 @@ public enum AzMode { SingleAz, CrossAz }
 
 public enum NodeRole { Primary, Replica }
 
-public enum GroupStatus { Creating, Available, Modifying, Snapshotting, Deleting, CreateFailed }
+/// <summary>IncompatibleNetwork: the control plane cannot reach nodes it needs (a shard has no primary it can reach); the group is not available until it can.</summary>
+public enum GroupStatus { Creating, Available, Modifying, Snapshotting, Deleting, CreateFailed, IncompatibleNetwork }
 
 public enum ShardStatus { Creating, Available, Modifying, Deleting }
 
 public enum NodeStatus { Creating, Available, Failed, Replacing, Deleting }
 
-public enum CacheClusterStatus { Creating, Available, Modifying, Deleting, CreateFailed }
+/// <summary>IncompatibleNetwork: the control plane cannot reach any of the cluster's nodes; the cluster is not available until it can.</summary>
+public enum CacheClusterStatus { Creating, Available, Modifying, Deleting, CreateFailed, IncompatibleNetwork }
 
 public enum SnapshotStatus { Creating, Available, Restoring, Copying, Deleting, Failed }
 

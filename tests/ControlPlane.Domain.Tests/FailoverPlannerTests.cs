@@ -31,6 +31,12 @@ public sealed class FailoverPlannerTests
 
     private static ObservedNode Gone(string id, ContainerState state = ContainerState.Exited) => new(id, state);
 
+    /// <summary>Its container runs but it missed enough probes to be suspected.</summary>
+    private static ObservedNode Silent(string id) => new(id, ContainerState.Running, Reachable: false);
+
+    /// <summary>Not answered yet since the control plane started, and not missed often enough to suspect.</summary>
+    private static ObservedNode Unknown(string id) => new(id, ContainerState.Running, Stale: true);
+
     private static IReadOnlyList<NodeAction> Plan(DesiredGroup group, PlanContext context, params ObservedNode[] observed) =>
         GroupPlanner.Plan(group, observed.ToDictionary(o => o.NodeId), context);
 
@@ -93,6 +99,31 @@ public sealed class FailoverPlannerTests
         { "a restarted replica rejoins as a replica of the current primary", Group(nodes: Healthy), Zones,
             [Primary("g-0001-001"), Primary("g-0001-002", offset: 0), Replica("g-0001-003", "g-0001-001", 950)],
             [new ReplicateFrom("g-0001-002", "g-0001-001")] },
+        { "no probe answered yet since a restart is no evidence: nothing is failed, nothing rewired", Group(nodes: Healthy), Zones,
+            [Unknown("g-0001-001"), Unknown("g-0001-002"), Replica("g-0001-003", "g-0001-001", 950)],
+            [new Wait("node g-0001-001 has not answered a probe yet")] },
+        { "a whole shard silent while its containers run is held, not failed over", Group(nodes: Healthy), Zones,
+            [Silent("g-0001-001"), Silent("g-0001-002"), Silent("g-0001-003")],
+            [new MarkGroup(GroupStatus.IncompatibleNetwork, "Replication group g is not available: the control plane cannot reach any node of node group(s) 0001")] },
+        { "a held group that is not available yet keeps holding and says why", Group(nodes: Healthy) with { Status = GroupStatus.IncompatibleNetwork }, Zones,
+            [Silent("g-0001-001"), Silent("g-0001-002"), Silent("g-0001-003")],
+            [new Hold("Cache nodes g-0001-001, g-0001-002, g-0001-003 of node group 0001 stopped answering at once while their containers run; "
+                + "this is more likely the control plane's own problem than theirs, so nothing is failed over or replaced until there is evidence")] },
+        { "a group whose nodes answer again is available again", Group(nodes: Healthy) with { Status = GroupStatus.IncompatibleNetwork }, Zones,
+            [Primary("g-0001-001"), Replica("g-0001-002", "g-0001-001", 1000), Replica("g-0001-003", "g-0001-001", 1000)],
+            [new MarkGroup(GroupStatus.Available, "Replication group g is available again")] },
+        { "a silent primary beside a replica that answers is failed", Group(nodes: Healthy), Zones,
+            [Silent("g-0001-001"), Replica("g-0001-002", "g-0001-001", 900), Unknown("g-0001-003")],
+            [new MarkNode("g-0001-001", NodeStatus.Failed, NodeRole.Primary)] },
+        { "a silent shard in a zone down past the grace is failed: the engine is gone", Group(nodes: [Node("g-0001-001", NodeRole.Primary, "az-a")]), new(["az-a", "az-b"], new HashSet<string> { "az-a" }),
+            [Silent("g-0001-001") with { Container = ContainerState.ZoneUnreachable }],
+            [new MarkNode("g-0001-001", NodeStatus.Failed, NodeRole.Primary)] },
+        { "a primary gone beside a silent replica is not replaced empty: the replica may hold the data", Group(nodes: PrimaryFailed) with { Status = GroupStatus.IncompatibleNetwork }, Zones,
+            [Gone("g-0001-001"), Silent("g-0001-002"), Silent("g-0001-003")],
+            [new Wait("replica g-0001-002 does not answer but may hold the data of node group 0001; it is not replaced empty")] },
+        { "a replica its primary does not list online is not taken for synced", Group(nodes: Healthy) with { Status = GroupStatus.Creating }, Zones,
+            [Primary("g-0001-001"), Replica("g-0001-002", "g-0001-001", 0) with { Lagging = true }, Replica("g-0001-003", "g-0001-001", 1000)],
+            [new Wait("node g-0001-002 is syncing from g-0001-001")] },
         { "a test failover is taken like a failure of the primary", Group(tests: new HashSet<string> { "0001" }, nodes: Healthy), Zones,
             [Primary("g-0001-001"), Replica("g-0001-002", "g-0001-001", 900), Replica("g-0001-003", "g-0001-001", 950)],
             [new StartTestFailover("0001", "g-0001-001")] },
@@ -140,5 +171,19 @@ public sealed class FailoverPlannerTests
         Assert.Equal([new MarkNode("m-0002", NodeStatus.Failed, NodeRole.Primary)], GroupPlanner.Plan(cluster, observed, Zones));
         var failed = cluster with { Nodes = [cluster.Nodes[0], cluster.Nodes[1] with { Status = NodeStatus.Failed }] };
         Assert.Equal([new ReplaceNode("m-0002", "az-b")], GroupPlanner.Plan(failed, observed, Zones));
+    }
+
+    [Fact]
+    public void Memcached_cluster_whose_nodes_all_fall_silent_is_held_and_not_available()
+    {
+        var cluster = new DesiredCluster("m", CacheClusterStatus.Available,
+            [new DesiredNode("m-0001", null, NodeRole.Primary, "az-a", NodeStatus.Available, 7001), new DesiredNode("m-0002", null, NodeRole.Primary, "az-b", NodeStatus.Available, 7002)]);
+        var observed = new Dictionary<string, ObservedNode> { ["m-0001"] = Silent("m-0001"), ["m-0002"] = Silent("m-0002") };
+        Assert.Equal([new MarkGroup(GroupStatus.IncompatibleNetwork, "Cache cluster m is not available: the control plane cannot reach any of its nodes")],
+            GroupPlanner.Plan(cluster, observed, Zones));
+        var held = GroupPlanner.Plan(cluster with { Status = CacheClusterStatus.IncompatibleNetwork }, observed, Zones);
+        Assert.IsType<Hold>(Assert.Single(held));
+        observed["m-0001"] = Primary("m-0001");
+        Assert.Equal([new MarkNode("m-0002", NodeStatus.Failed, NodeRole.Primary)], GroupPlanner.Plan(cluster with { Status = CacheClusterStatus.IncompatibleNetwork }, observed, Zones));
     }
 }

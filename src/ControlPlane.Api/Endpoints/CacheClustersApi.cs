@@ -186,7 +186,7 @@ public static class CacheClustersApi
             return Problems.Create(StatusCodes.Status400BadRequest, ErrorCodes.SnapshotFeatureNotSupported, "Memcached clusters have no snapshots.");
         if (Store.CheckIfMatch(http.Request, cluster.Version) is { } stale)
             return stale;
-        if (cluster.Status is not (CacheClusterStatus.Available or CacheClusterStatus.Creating or CacheClusterStatus.CreateFailed))
+        if (cluster.Status is not (CacheClusterStatus.Available or CacheClusterStatus.Creating or CacheClusterStatus.CreateFailed or CacheClusterStatus.IncompatibleNetwork))
             return Problems.Conflict(ErrorCodes.InvalidCacheClusterState, $"Cache cluster {cluster.Id} is {JsonBodies.EnumText(cluster.Status)} and cannot be deleted now.");
         cluster.Status = CacheClusterStatus.Deleting;
         cluster.Generation++;

@@ -290,7 +290,7 @@ public static class ReplicationGroupsApi
             return NotFound(id);
         if (Store.CheckIfMatch(http.Request, group.Version) is { } stale)
             return stale;
-        if (group.Status is not (GroupStatus.Available or GroupStatus.Creating or GroupStatus.CreateFailed))
+        if (group.Status is not (GroupStatus.Available or GroupStatus.Creating or GroupStatus.CreateFailed or GroupStatus.IncompatibleNetwork))
             return Problems.Conflict(ErrorCodes.InvalidReplicationGroupState, $"Replication group {group.Id} is {Json(group.Status)} and cannot be deleted now.");
         if (finalSnapshotName is not null)
         {

@@ -27,7 +27,14 @@ public sealed record RedisNodeState(
     string? MyId,
     int? ClusterKnownNodes,
     int? SlotsAssigned,
-    int? SlotsOk);
+    int? SlotsOk)
+{
+    /// <summary>A primary's replicas as it lists them ("slave0:ip=...,port=...,state=online,offset=..."); empty for a replica.</summary>
+    public IReadOnlyList<ReplicaLink> Replicas { get; init; } = [];
+}
+
+/// <summary>One replica as its primary sees it: where it listens, whether the initial sync is done (online), and the offset it acknowledged.</summary>
+public sealed record ReplicaLink(string Host, int Port, bool Online, long Offset);
 
 /// <summary>
 /// Administration of Redis nodes by host and port. One connection per node, kept until the node is
@@ -299,8 +306,19 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider?
             MyId: myId,
             ClusterKnownNodes: cluster is null ? null : Int(cluster, "cluster_known_nodes"),
             SlotsAssigned: cluster is null ? null : Int(cluster, "cluster_slots_assigned"),
-            SlotsOk: cluster is null ? null : Int(cluster, "cluster_slots_ok"));
+            SlotsOk: cluster is null ? null : Int(cluster, "cluster_slots_ok"))
+        {
+            Replicas = replica ? [] : ReplicaLinks(info),
+        };
     }
+
+    private static List<ReplicaLink> ReplicaLinks(IReadOnlyDictionary<string, string> info) =>
+        info.Where(f => f.Key.StartsWith("slave", StringComparison.Ordinal) && f.Key.Length > 5 && f.Key[5..].All(char.IsAsciiDigit))
+            .Select(f => f.Value.Split(',').Select(p => p.Split('=', 2)).Where(kv => kv.Length == 2).ToDictionary(kv => kv[0], kv => kv[1]))
+            .Where(kv => kv.ContainsKey("ip") && int.TryParse(kv.GetValueOrDefault("port"), CultureInfo.InvariantCulture, out _))
+            .Select(kv => new ReplicaLink(kv["ip"], int.Parse(kv["port"], CultureInfo.InvariantCulture), kv.GetValueOrDefault("state") == "online",
+                long.TryParse(kv.GetValueOrDefault("offset"), CultureInfo.InvariantCulture, out var offset) ? offset : 0))
+            .ToList();
 
     // The keyspace section ("db0:keys=12,expires=0,avg_ttl=0") counts what DBSIZE counts, over every
     // database, and unlike DBSIZE it answers while the node is loading.

@@ -105,6 +105,12 @@ public sealed class ReconcilerOptions
     public int FailureThreshold { get; set; } = 2;
 
     /// <summary>
+    /// The misses must also span at least this long: a burst of quick misses (the converge loop probes
+    /// every 50 ms while it waits) is one moment of trouble, not the several a verdict needs.
+    /// </summary>
+    public TimeSpan FailureWindow { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// Pre-started cluster-mode Redis nodes kept idle per zone; a new cluster takes them instead of
     /// starting containers, which skips the container start and Redis' 2 s writable delay. 0 turns it off.
     /// </summary>

@@ -108,7 +108,9 @@ public sealed partial class Converger(
                 Seeds = restore is not null && n.Role == NodeRole.Primary && snapshots.Seed(restore, group.Shards.First(s => s.Id == n.ShardId)) is { } seed ? [seed] : null,
             } : null,
             specs.ContainerName(n.PoolId ?? n.Id), n.PoolId is not null)).ToList();
-        var observed = await observer.ObserveAsync(Catalog.Redis, cluster, creating, places, view, Settings.FailureThreshold, Settings.ProbeTimeout, ct);
+        var observed = await observer.ObserveAsync(Catalog.Redis, cluster, creating, places, view, Settings, ct);
+        if (await ListingContradictedAsync(places, observed, nodes.Where(n => n.Status == NodeStatus.Available).Select(n => n.Id), view, ct))
+            return Progress.Acted;
         if (group.Status == GroupStatus.Deleting && group.FinalSnapshotName is { } final && !await FinalSnapshotTakenAsync(db, group, final, places, observed, ct))
             return Progress.Done;
         if (group.Status == GroupStatus.Available && observed.Values.Where(o => o.Container == ContainerState.Outdated).Select(o => o.NodeId).Order().ToList() is { Count: > 0 } outdated)
@@ -144,7 +146,7 @@ public sealed partial class Converger(
         }
         var record = new GroupRecord(db, group, time);
         var becomesAvailable = plan.Any(a => a is MarkGroup { Status: GroupStatus.Available });
-        if (!cluster && (becomesAvailable || group.Status is GroupStatus.Available or GroupStatus.Modifying or GroupStatus.Snapshotting))
+        if (!cluster && (becomesAvailable || group.Status is GroupStatus.Available or GroupStatus.Modifying or GroupStatus.Snapshotting or GroupStatus.IncompatibleNetwork))
         {
             // The endpoint is up before the group is called available, and follows every change after.
             await endpoints.EnsureAsync(db, group, view, wiredNow: creating && becomesAvailable, ct);
@@ -153,11 +155,39 @@ public sealed partial class Converger(
         Func<Task> teardown = cluster ? () => Task.CompletedTask : () => endpoints.RemoveAsync(db, group.Id, view, ct);
         var primaries = group.Shards.Select(s => (s.Id, Primary: s.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && n.Status == NodeStatus.Available)?.Id))
             .Where(p => p.Primary is not null).ToDictionary(p => p.Id, p => p.Primary!);
-        return await new Acts(this, db, view, places, observed, record, teardown, ct, primaries).RunAsync(plan, creating ? group.CreatedAt : null, group.Status == GroupStatus.Available);
+        return await new Acts(this, db, view, places, observed, record, teardown, ct, primaries).RunAsync(plan, creating ? group.CreatedAt : null, group.Status is GroupStatus.Available or GroupStatus.IncompatibleNetwork);
+    }
+
+    /// <summary>
+    /// A serving node whose container the pass's listing shows gone or exited is looked at once more
+    /// before anything is decided: the listing may predate a container another actor started (this
+    /// process's last convergence, another control plane). True when the listing was wrong; the view
+    /// then knows better and the group is observed again.
+    /// </summary>
+    private async Task<bool> ListingContradictedAsync(IReadOnlyList<NodePlace> places, IReadOnlyDictionary<string, ObservedNode> observed,
+        IEnumerable<string> serving, ContainerView view, CancellationToken ct)
+    {
+        var contradicted = false;
+        foreach (var place in places.Where(p => serving.Contains(p.NodeId) && observed[p.NodeId].Gone && !view.Confirmed(p.NodeId)))
+        {
+            var now = await zones[place.Zone].Runtime.FindAsync(place.ContainerName, ct);
+            if (now is { Running: true } || (now is not null && observed[place.NodeId].Container == ContainerState.Missing))
+            {
+                LogListingStale(logger, place.NodeId);
+                view.Seen(place.NodeId, now.Running ? ContainerState.Running : ContainerState.Exited, now.ExitCode);
+                contradicted = true;
+            }
+            else
+                view.Seen(place.NodeId, observed[place.NodeId].Container, observed[place.NodeId].ExitCode);
+        }
+        return contradicted;
     }
 
     /// <summary>The pending change that replaces nodes running an outdated configuration (their ids).</summary>
     private const string RefreshChange = "outdatedNodes";
+
+    /// <summary>The reason a group's nodes are held (not failed over) and that was told in an event, per group.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _held = new();
 
     /// <summary>Slot-moving acts that failed in a row, per group.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _moveFailures = new();
@@ -223,12 +253,14 @@ public sealed partial class Converger(
         var places = nodes.Select(n => new NodePlace(n.Id, n.AvailabilityZone, n.Host, n.Port,
             n.Port is { } p ? specs.Memcached(cluster.Id, n.Id, n.Host!, p, cluster.EngineVersion, cluster.NodeType) : null, specs.ContainerName(n.Id))).ToList();
         var creating = cluster.Status == CacheClusterStatus.Creating;
-        var observed = await observer.ObserveAsync(Catalog.Memcached, false, creating, places, view, Settings.FailureThreshold, Settings.ProbeTimeout, ct);
+        var observed = await observer.ObserveAsync(Catalog.Memcached, false, creating, places, view, Settings, ct);
+        if (await ListingContradictedAsync(places, observed, nodes.Where(n => n.Status == NodeStatus.Available).Select(n => n.Id), view, ct))
+            return Progress.Acted;
         var desired = new DesiredCluster(cluster.Id, cluster.Status,
             nodes.Select(n => new DesiredNode(n.Id, null, NodeRole.Primary, n.AvailabilityZone, n.Status, n.Port)).ToList());
         var plan = GroupPlanner.Plan(desired, observed, Context(view));
         var record = new ClusterRecord(db, cluster, time);
-        return await new Acts(this, db, view, places, observed, record, () => Task.CompletedTask, ct).RunAsync(plan, creating ? cluster.CreatedAt : null, cluster.Status == CacheClusterStatus.Available);
+        return await new Acts(this, db, view, places, observed, record, () => Task.CompletedTask, ct).RunAsync(plan, creating ? cluster.CreatedAt : null, cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.IncompatibleNetwork);
     }
 
     private PlanContext Context(ContainerView view) => new(zones.All.Select(z => z.Name).OrderBy(z => z).ToList(), view.ZonesDown, view.ZonesUnreachable);
@@ -260,6 +292,9 @@ public sealed partial class Converger(
     {
         private readonly SemaphoreSlim _progress = new(1, 1);
 
+        /// <summary>Replaced nodes whose container could not be removed: their ports stay leased.</summary>
+        private readonly System.Collections.Concurrent.ConcurrentBag<string> _stillLeased = [];
+
         /// <summary>Set when slot moves failed too often: the reshard is given up after this plan's other moves end.</summary>
         private string? _abandon;
 
@@ -273,13 +308,22 @@ public sealed partial class Converger(
                 return Progress.Done;
             if (plan.OfType<Fail>().FirstOrDefault() is { } fail)
                 return await FailAsync(fail.Reason);
-            if (plan.All(a => a is Wait))
+            if (plan.All(a => a is Wait or Hold))
             {
+                var why = plan[0] is Wait w ? w.Reason : ((Hold)plan[0]).Reason;
                 if (creatingSince is { } since && owner.Time.GetUtcNow() - since > owner.Settings.CreateTimeout)
-                    return await FailAsync($"Creation did not finish within {owner.Settings.CreateTimeout}: {((Wait)plan[0]).Reason}");
-                LogWaiting(owner.Logger, record.Id, ((Wait)plan[0]).Reason);
+                    return await FailAsync($"Creation did not finish within {owner.Settings.CreateTimeout}: {why}");
+                LogWaiting(owner.Logger, record.Id, why);
+                // Held fire is told once, not at every pass it lasts.
+                if (plan.OfType<Hold>().Select(h => h.Reason).FirstOrDefault() is { } held && owner._held.GetValueOrDefault(record.Id) != held)
+                {
+                    owner._held[record.Id] = held;
+                    Event(held);
+                    await SaveAsync();
+                }
                 return settled ? Progress.Settled : Progress.Waiting;
             }
+            owner._held.TryRemove(record.Id, out _);
             LogActing(owner.Logger, record.Id, string.Join(", ", plan.Where(a => a is not Wait).Select(a => a.GetType().Name).Distinct()));
 
             if (plan.OfType<AllocatePort>().ToList() is { Count: > 0 } allocations)
@@ -357,7 +401,8 @@ public sealed partial class Converger(
                         Event($"Failover from primary node {from} to replica node {node} completed");
                     break;
                 case ReplaceNode r:
-                    await PortAllocator.ReleaseAsync(db, [r.NodeId], ct);
+                    if (!_stillLeased.Contains(r.NodeId))
+                        await PortAllocator.ReleaseAsync(db, [r.NodeId], ct);
                     var replacement = record.Replace(r.NodeId, r.Zone, r.AsPrimary);
                     Event($"Recovering cache nodes {r.NodeId}");
                     if (r.DataLost)
@@ -392,7 +437,9 @@ public sealed partial class Converger(
                     break;
                 case ReleaseAll:
                     await teardownExtras();
-                    await PortAllocator.ReleaseAsync(db, places.Select(p => p.NodeId).ToList(), ct);
+                    // A node whose zone does not answer may still run there: its port stays leased until its container is gone.
+                    await PortAllocator.ReleaseAsync(db, places.Where(p => observed.GetValueOrDefault(p.NodeId)?.Container != ContainerState.ZoneUnreachable)
+                        .Select(p => p.NodeId).ToList(), ct);
                     record.Remove();
                     Event(record.SourceType == SourceType.ReplicationGroup ? $"Replication group {record.Id} deleted" : $"Cache cluster {record.Id} deleted");
                     break;
@@ -431,6 +478,8 @@ public sealed partial class Converger(
                     catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
                     {
                         // Its engine does not answer; the container has no restart policy and goes as an orphan later.
+                        // Its port stays leased until then, so no new node binds where it may still listen.
+                        _stillLeased.Add(r.NodeId);
                     }
                     break;
                 case ReplicateFrom f:
@@ -613,6 +662,9 @@ public sealed partial class Converger(
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The listing showed the container of {NodeId} gone, but it is there: observing again")]
+    private static partial void LogListingStale(ILogger logger, string nodeId);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "{Id} waits: {Reason}")]
     private static partial void LogWaiting(ILogger logger, string id, string reason);

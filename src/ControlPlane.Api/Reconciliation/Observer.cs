@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using ControlPlane.Api.Engines;
+using ControlPlane.Api.Options;
 using ControlPlane.Api.Runtime;
 using ControlPlane.Domain;
 using ControlPlane.Domain.Planning;
@@ -11,20 +12,38 @@ public sealed record NodePlace(string NodeId, string Zone, string? Host, int? Po
 
 /// <summary>
 /// Turns container listings and engine probes into the planner's observations. Probes of a node
-/// run in parallel; a node that stops answering is only called unreachable after the configured
-/// number of consecutive failures, and meanwhile keeps its last good observation.
+/// run in parallel. A node that stops answering is only called unreachable after the configured
+/// number of consecutive misses spanning the failure window, counted from the first probe this
+/// process made (a control plane that just started knows nothing, and that is no evidence); until
+/// then it keeps its last good observation, or is unknown. When every recently probed node of a
+/// zone misses at once, the fault is far more likely ours (starved, a blip) than theirs: none of
+/// them is called unreachable until one of them answers again.
 /// </summary>
-public sealed class Observer(RedisAdmin redis, MemcachedAdmin memcached)
+public sealed partial class Observer(RedisAdmin redis, MemcachedAdmin memcached, TimeProvider time, ILogger<Observer> logger)
 {
-    private readonly ConcurrentDictionary<string, (ObservedNode Last, int Failures)> _history = new();
+    private sealed record History(ObservedNode? Last, int Misses, DateTimeOffset FirstMissAt);
 
-    public void Forget(string nodeId) => _history.TryRemove(nodeId, out _);
+    /// <summary>Nodes probed within this long count for the zone-wide rule.</summary>
+    private static readonly TimeSpan ZoneMemory = TimeSpan.FromSeconds(10);
+
+    /// <summary>At least this many nodes of a zone must miss at once before the misses are taken for our problem.</summary>
+    private const int ZoneQuorum = 3;
+
+    private readonly ConcurrentDictionary<string, History> _history = new();
+    private readonly ConcurrentDictionary<string, (string Zone, bool Answered, DateTimeOffset At)> _lastProbe = new();
+
+    public void Forget(string nodeId)
+    {
+        _history.TryRemove(nodeId, out _);
+        _lastProbe.TryRemove(nodeId, out _);
+    }
 
     public async Task<IReadOnlyDictionary<string, ObservedNode>> ObserveAsync(
-        string engine, bool cluster, bool creating, IReadOnlyList<NodePlace> nodes, ContainerView containers, int failureThreshold,
-        TimeSpan probeTimeout, CancellationToken ct)
+        string engine, bool cluster, bool creating, IReadOnlyList<NodePlace> nodes, ContainerView containers, ReconcilerOptions settings,
+        CancellationToken ct)
     {
         var byAddress = nodes.Where(n => n.Port is not null).ToDictionary(n => $"{n.Host}:{n.Port}", n => n.NodeId);
+        var offsetsBefore = nodes.ToDictionary(n => n.NodeId, n => _history.GetValueOrDefault(n.NodeId)?.Last?.Offset);
         var results = await Task.WhenAll(nodes.Select(async node =>
         {
             var (state, exitCode) = containers.StateOf(node);
@@ -33,7 +52,7 @@ public sealed class Observer(RedisAdmin redis, MemcachedAdmin memcached)
             if (state is not (ContainerState.Running or ContainerState.ZoneUnreachable or ContainerState.Outdated) || node.Port is not { } port || node.Host is not { } host)
                 return new ObservedNode(node.NodeId, state, exitCode);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(probeTimeout);
+            timeout.CancelAfter(settings.ProbeTimeout);
             ObservedNode? seen;
             try
             {
@@ -46,27 +65,68 @@ public sealed class Observer(RedisAdmin redis, MemcachedAdmin memcached)
             {
                 seen = null; // a hung node: no answer within the probe timeout
             }
-            var o = Remember(node.NodeId, seen, creating, failureThreshold);
+            var o = Remember(node, seen, creating, settings);
             return state == ContainerState.Outdated || (state == ContainerState.ZoneUnreachable && !o.Reachable) ? o with { Container = state } : o;
         }));
-        return results.ToDictionary(o => o.NodeId);
+        var observed = results.ToDictionary(o => o.NodeId);
+        return engine == Catalog.Redis ? MarkLagging(observed, offsetsBefore) : observed;
     }
 
-    private ObservedNode Remember(string nodeId, ObservedNode? seen, bool creating, int threshold)
+    /// <summary>
+    /// A replica has the data once its own primary lists it online and its offset has reached where
+    /// that primary was one probe earlier (or now, on the first probe): a link that is up proves
+    /// neither, the replica may have synced from whatever listened on that port before.
+    /// </summary>
+    private static Dictionary<string, ObservedNode> MarkLagging(Dictionary<string, ObservedNode> observed, Dictionary<string, long?> offsetsBefore)
     {
+        foreach (var (id, o) in observed.ToList())
+        {
+            if (!o.Reachable || o.IsPrimary || !o.LinkUp || o.PrimaryNodeId is not { } primaryId)
+                continue;
+            var online = observed.GetValueOrDefault(primaryId) is { Reachable: true, IsPrimary: true } primary && primary.OnlineReplicas?.Contains(id) == true;
+            var target = offsetsBefore.GetValueOrDefault(primaryId) ?? observed.GetValueOrDefault(primaryId)?.Offset ?? long.MaxValue;
+            if (!online || o.Offset < target)
+                observed[id] = o with { Lagging = true };
+        }
+        return observed;
+    }
+
+    private ObservedNode Remember(NodePlace node, ObservedNode? seen, bool creating, ReconcilerOptions settings)
+    {
+        var now = time.GetUtcNow();
+        _lastProbe[node.NodeId] = (node.Zone, seen is not null, now);
         if (seen is not null)
         {
-            _history[nodeId] = (seen, 0);
+            _history[node.NodeId] = new History(seen, 0, default);
             return seen;
         }
-        var (last, failures) = _history.GetValueOrDefault(nodeId);
-        failures++;
-        _history[nodeId] = (last, failures);
-        // A starting node is simply not there yet; a running one gets the benefit of the doubt a few times.
-        return !creating && last is not null && failures < threshold
-            ? last with { Stale = true }
-            : new ObservedNode(nodeId, ContainerState.Running, Reachable: false);
+        var before = _history.GetValueOrDefault(node.NodeId) ?? new History(null, 0, now);
+        var history = before with { Misses = before.Misses + 1, FirstMissAt = before.Misses == 0 ? now : before.FirstMissAt };
+        _history[node.NodeId] = history;
+        // A starting node is simply not there yet.
+        if (creating)
+            return new ObservedNode(node.NodeId, ContainerState.Running, Reachable: false);
+        var suspect = history.Misses >= settings.FailureThreshold && now - history.FirstMissAt >= settings.FailureWindow;
+        if (suspect && ZoneSilent(node.Zone, now))
+        {
+            LogZoneSilent(logger, node.NodeId, node.Zone);
+            suspect = false;
+        }
+        if (suspect)
+            return new ObservedNode(node.NodeId, ContainerState.Running, Reachable: false);
+        // The benefit of the doubt: what it was last seen as, or nothing known at all.
+        return history.Last is { } last ? last with { Stale = true } : new ObservedNode(node.NodeId, ContainerState.Running, Stale: true);
     }
+
+    /// <summary>Every node of the zone probed lately missed its last probe, and there are enough of them to say it is not theirs.</summary>
+    private bool ZoneSilent(string zone, DateTimeOffset now)
+    {
+        var recent = _lastProbe.Values.Where(p => p.Zone == zone && now - p.At <= ZoneMemory).ToList();
+        return recent.Count >= ZoneQuorum && recent.All(p => !p.Answered);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} misses its probes, but so does every node of zone {Zone}: held, not failed")]
+    private static partial void LogZoneSilent(ILogger logger, string nodeId, string zone);
 
     private async Task<ObservedNode?> ProbeRedisAsync(
         string nodeId, string host, int port, bool cluster, IReadOnlyDictionary<string, string> byAddress, CancellationToken ct)
@@ -76,7 +136,8 @@ public sealed class Observer(RedisAdmin redis, MemcachedAdmin memcached)
             return null;
         var primaryNodeId = state.MasterHost is { } mh && state.MasterPort is { } mp ? byAddress.GetValueOrDefault($"{mh}:{mp}", $"{mh}:{mp}") : null;
         var observed = new ObservedNode(nodeId, ContainerState.Running, Reachable: true, IsPrimary: state.Role == RedisRole.Master,
-            PrimaryNodeId: primaryNodeId, LinkUp: state.MasterLinkUp, Offset: state.ReplicationOffset);
+            PrimaryNodeId: primaryNodeId, LinkUp: state.MasterLinkUp, Offset: state.ReplicationOffset,
+            OnlineReplicas: state.Replicas.Where(r => r.Online).Select(r => byAddress.GetValueOrDefault($"{r.Host}:{r.Port}")).OfType<string>().ToHashSet());
         if (!cluster)
             return observed;
         IReadOnlyList<ClusterNodeInfo> view;
@@ -117,13 +178,23 @@ public sealed class ContainerView(IReadOnlyDictionary<string, IReadOnlyList<Cont
     /// <summary>Zones whose engine has not answered for longer than the grace: replacements go elsewhere.</summary>
     public IReadOnlySet<string> ZonesDown { get; } = zonesDownPastGrace ?? new HashSet<string>();
 
-    private readonly ConcurrentDictionary<string, ContainerState> _changed = new();
+    private readonly ConcurrentDictionary<string, (ContainerState State, long? ExitCode)> _changed = new();
+    private readonly ConcurrentDictionary<string, bool> _confirmed = new();
 
     public IReadOnlyDictionary<string, IReadOnlyList<ContainerInfo>?> ByZone => byZone;
 
-    public void Started(string nodeId) => _changed[nodeId] = ContainerState.Running;
+    public void Started(string nodeId) => _changed[nodeId] = (ContainerState.Running, null);
 
-    public void Removed(string nodeId) => _changed[nodeId] = ContainerState.Missing;
+    public void Removed(string nodeId) => _changed[nodeId] = (ContainerState.Missing, null);
+
+    /// <summary>What a second look at one container found; it is not looked at again in this pass.</summary>
+    public void Seen(string nodeId, ContainerState state, long? exitCode)
+    {
+        _changed[nodeId] = (state, exitCode);
+        _confirmed[nodeId] = true;
+    }
+
+    public bool Confirmed(string nodeId) => _confirmed.ContainsKey(nodeId);
 
     private readonly ConcurrentDictionary<string, string> _endpoints = new();
 
@@ -135,7 +206,7 @@ public sealed class ContainerView(IReadOnlyDictionary<string, IReadOnlyList<Cont
     public (ContainerState State, long? ExitCode) StateOf(NodePlace node)
     {
         if (_changed.TryGetValue(node.NodeId, out var changed))
-            return (changed, null);
+            return changed;
         if (byZone.GetValueOrDefault(node.Zone) is not { } containers)
             return (ContainerState.ZoneUnreachable, null);
         // A node that took a pool container is found by that container's name; its spec is the pool's.

@@ -4,38 +4,76 @@ using ControlPlane.Api.Data;
 using ControlPlane.Api.Options;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace ControlPlane.Api.Reconciliation;
 
 /// <summary>
 /// Hands out node ports from the configured range, recorded in port_leases (unique per host), so
-/// two nodes never share one even across control-plane processes. The range sits below 55536 and is
-/// narrower than 10000, so a node port never collides with another node's cluster bus port.
+/// two nodes never share one even across control-plane processes. A lease is committed, under a
+/// per-host lock, before the caller starts anything on the port: a unique index that fails at
+/// commit would be too late, the container would already run on someone else's port. Asking again
+/// for a node that holds a lease on the host returns that lease, so a control plane killed between
+/// the lease and recording the port leaks nothing. The range sits below 55536 and is narrower than
+/// 10000, so a node port never collides with another node's cluster bus port.
 /// </summary>
 public sealed class PortAllocator(IOptions<ControlPlaneOptions> options)
 {
     public async Task AllocateAsync(ControlPlaneDbContext db, IReadOnlyList<(string NodeId, string Host, Action<int> Assign)> requests, CancellationToken ct)
     {
         var settings = options.Value.Reconciler;
+        var granted = new List<(Action<int> Assign, int Port)>();
+        await using var connection = new NpgsqlConnection(db.Database.GetConnectionString());
+        await connection.OpenAsync(ct);
         foreach (var byHost in requests.GroupBy(r => r.Host))
         {
             var host = byHost.Key;
-            var leased = (await db.PortLeases.Where(l => l.Host == host).Select(l => l.Port).ToListAsync(ct)).ToHashSet();
+            await using var tx = await connection.BeginTransactionAsync(ct);
+            await ExecuteAsync(connection, tx, "SELECT pg_advisory_xact_lock(hashtextextended('port_leases/' || @host, 0))", ct, ("host", host));
+            var leases = new List<(int Port, string NodeId)>();
+            await using (var read = new NpgsqlCommand("""SELECT "Port", "NodeId" FROM port_leases WHERE "Host" = @host""", connection, tx))
+            {
+                read.Parameters.AddWithValue("host", host);
+                await using var reader = await read.ExecuteReaderAsync(ct);
+                while (await reader.ReadAsync(ct))
+                    leases.Add((reader.GetInt32(0), reader.GetString(1)));
+            }
+            var held = leases.ToDictionary(l => l.NodeId, l => l.Port);
+            var leased = leases.Select(l => l.Port).ToHashSet();
             var candidates = Enumerable.Range(settings.PortRangeStart, settings.PortRangeEnd - settings.PortRangeStart + 1)
                 .Where(p => !leased.Contains(p) && IsFree(host, p) && IsFree(host, p + 10000));
             using var free = candidates.GetEnumerator();
             foreach (var request in byHost)
             {
+                if (held.TryGetValue(request.NodeId, out var mine))
+                {
+                    granted.Add((request.Assign, mine));
+                    continue;
+                }
                 if (!free.MoveNext())
                     throw new InvalidOperationException($"No free port left in {settings.PortRangeStart}-{settings.PortRangeEnd} on {host}.");
-                db.PortLeases.Add(new PortLeaseEntity { Host = host, Port = free.Current, NodeId = request.NodeId });
-                request.Assign(free.Current);
+                // A lease of this node on another host is given up: the caller moves the node.
+                await ExecuteAsync(connection, tx, """DELETE FROM port_leases WHERE "NodeId" = @node""", ct, ("node", request.NodeId));
+                await ExecuteAsync(connection, tx, """INSERT INTO port_leases ("Host", "Port", "NodeId") VALUES (@host, @port, @node)""", ct,
+                    ("host", host), ("port", free.Current), ("node", request.NodeId));
+                granted.Add((request.Assign, free.Current));
             }
+            await tx.CommitAsync(ct);
         }
+        foreach (var (assign, port) in granted)
+            assign(port);
     }
 
     public static async Task ReleaseAsync(ControlPlaneDbContext db, IReadOnlyCollection<string> nodeIds, CancellationToken ct) =>
         await db.PortLeases.Where(l => nodeIds.Contains(l.NodeId)).ExecuteDeleteAsync(ct);
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string sql, CancellationToken ct, params (string Name, object Value)[] parameters)
+    {
+        await using var command = new NpgsqlCommand(sql, connection, tx);
+        foreach (var (name, value) in parameters)
+            command.Parameters.AddWithValue(name, value);
+        await command.ExecuteNonQueryAsync(ct);
+    }
 
     /// <summary>Something else may listen on a port of the range; only loopback hosts can be checked from here.</summary>
     private static bool IsFree(string host, int port)

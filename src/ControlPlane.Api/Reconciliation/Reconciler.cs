@@ -23,12 +23,14 @@ public sealed partial class Reconciler(
     IOptions<ControlPlaneOptions> options,
     ILogger<Reconciler> logger) : BackgroundService
 {
-    private static readonly TimeSpan ListTimeout = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
 
     private readonly ConcurrentDictionary<string, (int Failures, DateTimeOffset NotBefore)> _backoff = new();
     private readonly ConcurrentDictionary<string, DateTimeOffset> _zoneDownSince = new();
     private readonly ConcurrentDictionary<string, bool> _dirty = new();
+    // Listings and convergence ends are numbered in one sequence, to tell which came first.
+    private long _sequence;
+    private readonly ConcurrentDictionary<string, long> _endedAt = new();
     // Which groups are converging now; claimed before the task starts, so a fast task cannot finish before it is recorded.
     private readonly ConcurrentDictionary<string, Task> _running = new();
 
@@ -66,20 +68,38 @@ public sealed partial class Reconciler(
         var db = scope.ServiceProvider.GetRequiredService<ControlPlaneDbContext>();
         await ExpireAsync(db, ct);
 
+        var listedAt = Interlocked.Increment(ref _sequence);
+        var listing = await zones.ListAsync(ct);
+        // What the database knows is read after the listing: whoever started a container had recorded
+        // it (a node row, a lease) before, so nothing listed here is taken for an orphan by mistake,
+        // also when another control plane started it a moment ago.
+        // Leases before nodes: a lease read here belongs to a node that existed already, so one that
+        // is in no node list read next is truly retired, not a new node's.
+        var leases = await db.PortLeases.AsNoTracking().Select(l => l.NodeId).ToListAsync(ct);
         var groups = await db.ReplicationGroups.AsNoTracking().Select(g => g.Id).ToListAsync(ct);
         var clusters = await db.CacheClusters.AsNoTracking().Select(c => c.Id).ToListAsync(ct);
-        var known = (await db.RedisNodes.Select(n => n.Id).ToListAsync(ct))
-            .Concat(await db.CacheNodes.Select(n => n.Id).ToListAsync(ct))
-            .Concat((await db.ReplicationGroups.Where(g => g.ClusterMode == ClusterMode.Disabled).Select(g => g.Id).ToListAsync(ct)).Select(GroupEndpoints.NodeLabel))
+        var nodeIds = (await db.RedisNodes.Select(n => n.Id).ToListAsync(ct)).Concat(await db.CacheNodes.Select(n => n.Id).ToListAsync(ct)).ToHashSet();
+        var endpointGroups = await db.ReplicationGroups.Where(g => g.ClusterMode == ClusterMode.Disabled).Select(g => g.Id).ToListAsync(ct);
+        var known = nodeIds
+            .Concat(endpointGroups.Select(GroupEndpoints.NodeLabel))
             // Pool nodes: idle ones hold a lease under their pool id, taken ones are named by their node.
-            .Concat(await db.PortLeases.Select(l => l.NodeId).ToListAsync(ct))
+            .Concat(leases.Where(WarmPool.IsPoolId))
             .Concat(await db.RedisNodes.Where(n => n.PoolId != null).Select(n => n.PoolId!).ToListAsync(ct))
             .ToHashSet();
 
-        var listing = await ListAsync(ct);
         var view = new ContainerView(listing, ZonesDownPastGrace(listing));
         await RemoveOrphansAsync(view, known, ct);
-        await pool.TopUpAsync(db, view, ct);
+        var live = nodeIds.Concat(endpointGroups.SelectMany(GroupEndpoints.LeaseIds)).ToHashSet();
+        await ReleaseRetiredLeasesAsync(db, view, leases.Where(id => !WarmPool.IsPoolId(id) && !live.Contains(id)).ToList(), ct);
+        try
+        {
+            await pool.MaintainAsync(db, view, ct);
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            // Another control plane won a race, an engine hiccuped: the groups still converge, the pool waits for the next pass.
+            LogPoolFailed(logger, e);
+        }
 
         // Each group converges on its own task; a slow one (a create waiting for gossip) does not
         // hold up the next pass for the others, and is not started twice.
@@ -88,6 +108,13 @@ public sealed partial class Reconciler(
         {
             if (_backoff.TryGetValue(target.Key, out var b) && b.NotBefore > now)
                 continue;
+            // A convergence that ended after this listing was taken acted on what it shows: this listing
+            // could call its new containers missing. The next pass lists again.
+            if (_endedAt.TryGetValue(target.Key, out var ended) && ended > listedAt)
+            {
+                signal.Wake();
+                continue;
+            }
             var claim = new TaskCompletionSource();
             if (!_running.TryAdd(target.Key, claim.Task))
             {
@@ -103,6 +130,7 @@ public sealed partial class Reconciler(
                 }
                 finally
                 {
+                    _endedAt[target.Key] = Interlocked.Increment(ref _sequence);
                     _running.TryRemove(target.Key, out _);
                     claim.SetResult();
                     if (_dirty.TryRemove(target.Key, out _))
@@ -133,27 +161,6 @@ public sealed partial class Reconciler(
         }
     }
 
-    private async Task<IReadOnlyDictionary<string, IReadOnlyList<ContainerInfo>?>> ListAsync(CancellationToken ct)
-    {
-        var instance = Settings.Instance;
-        var listings = await Task.WhenAll(zones.All.Select(async zone =>
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(ListTimeout);
-            try
-            {
-                var all = await zone.Runtime.ListAsync(timeout.Token);
-                return (zone.Name, (IReadOnlyList<ContainerInfo>?)all.Where(c => c.Labels.GetValueOrDefault(Labels.Instance) == instance).ToList());
-            }
-            catch (Exception e) when (!ct.IsCancellationRequested)
-            {
-                LogZoneUnreachable(logger, zone.Name, e.Message);
-                return (zone.Name, null);
-            }
-        }));
-        return listings.ToDictionary(l => l.Name, l => l.Item2);
-    }
-
     /// <summary>Zones whose engine has not answered since longer than the grace; replacements then go elsewhere.</summary>
     private HashSet<string> ZonesDownPastGrace(IReadOnlyDictionary<string, IReadOnlyList<ContainerInfo>?> listing)
     {
@@ -177,6 +184,23 @@ public sealed partial class Reconciler(
                 LogOrphan(logger, orphan.Name, zone);
                 await zones[zone].Runtime.RemoveAsync(orphan.Id, ct);
             }
+    }
+
+    /// <summary>
+    /// A lease whose node is gone but whose container could not be removed (its zone did not answer)
+    /// was kept, so the port is not handed out while that container may still listen on it. Once every
+    /// zone answers and no container of that node is left, the port is free again.
+    /// </summary>
+    private async Task ReleaseRetiredLeasesAsync(ControlPlaneDbContext db, ContainerView view, IReadOnlyList<string> retired, CancellationToken ct)
+    {
+        if (retired.Count == 0 || view.ZonesUnreachable.Count > 0)
+            return;
+        var listed = view.ByZone.Values.SelectMany(c => c!).Select(c => c.Labels.GetValueOrDefault(Labels.Node)).OfType<string>().ToHashSet();
+        var free = retired.Where(id => !listed.Contains(id)).ToList();
+        if (free.Count == 0)
+            return;
+        LogLeasesReleased(logger, string.Join(", ", free));
+        await PortAllocator.ReleaseAsync(db, free, ct);
     }
 
     /// <summary>An expired group or cluster is deleted as if its owner had asked.</summary>
@@ -213,8 +237,11 @@ public sealed partial class Reconciler(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Converging {Id} failed ({Failures} in a row); retrying in {Delay}")]
     private static partial void LogConvergeFailed(ILogger logger, string id, int failures, TimeSpan delay, Exception e);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Zone {Zone} did not answer: {Reason}")]
-    private static partial void LogZoneUnreachable(ILogger logger, string zone, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Maintaining the warm pool failed; the next pass tries again")]
+    private static partial void LogPoolFailed(ILogger logger, Exception e);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Releasing the ports of nodes that are gone: {NodeIds}")]
+    private static partial void LogLeasesReleased(ILogger logger, string nodeIds);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Removing orphan container {Name} in zone {Zone}")]
     private static partial void LogOrphan(ILogger logger, string name, string zone);

@@ -179,6 +179,8 @@ public sealed class ClusterRecord(ControlPlaneDbContext db, CacheClusterEntity c
 
     public void MarkGroup(GroupStatus status)
     {
+        if (status == GroupStatus.IncompatibleNetwork)
+            cluster.Status = CacheClusterStatus.IncompatibleNetwork;
         if (status == GroupStatus.Available)
         {
             cluster.Status = CacheClusterStatus.Available;

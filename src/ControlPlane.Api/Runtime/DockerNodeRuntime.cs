@@ -54,6 +54,14 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
         return containers.Select(ToInfo).ToList();
     }
 
+    public async Task<ContainerInfo?> FindAsync(string name, CancellationToken ct)
+    {
+        var filters = ManagedFilter();
+        filters["name"] = new Dictionary<string, bool> { [$"^/{name}$"] = true };
+        var containers = await _client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = filters }, ct);
+        return containers.Select(ToInfo).FirstOrDefault(c => c.Name == name);
+    }
+
     public async Task<string> RunAsync(ContainerSpec spec, CancellationToken ct)
     {
         // Two passes at most: the second one only after another actor created the same name between

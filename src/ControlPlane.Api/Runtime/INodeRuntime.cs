@@ -63,6 +63,9 @@ public interface INodeRuntime
     /// <summary>Every container labelled managed by us, running or not: one call per zone per pass.</summary>
     Task<IReadOnlyList<ContainerInfo>> ListAsync(CancellationToken ct);
 
+    /// <summary>One managed container by name, as the listing shows it, or null when there is none: a second look before acting on a listing.</summary>
+    Task<ContainerInfo?> FindAsync(string name, CancellationToken ct);
+
     /// <summary>Creates (if missing) and starts the container; returns its id. No restart policy, ever.</summary>
     Task<string> RunAsync(ContainerSpec spec, CancellationToken ct);
 

@@ -31,6 +31,13 @@ public sealed record MarkGroup(GroupStatus Status, string Message) : NodeAction;
 /// <summary>Nothing to do but wait: a node is starting, gossip or a sync is under way.</summary>
 public sealed record Wait(string Reason) : NodeAction;
 
+/// <summary>
+/// Nodes stopped answering while their containers run, all of a shard (or of a cluster) at once:
+/// far more likely the control plane's own problem (starved, restarted, a blip) than theirs. Nothing
+/// is failed over or replaced; the reason is told in an event and the probes go on.
+/// </summary>
+public sealed record Hold(string Reason) : NodeAction;
+
 /// <summary>The create cannot finish: the group becomes create-failed with this reason.</summary>
 public sealed record Fail(string Reason) : NodeAction;
 

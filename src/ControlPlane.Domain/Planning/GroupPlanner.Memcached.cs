@@ -20,12 +20,15 @@ public static partial class GroupPlanner
         // Nodes marked deleting were chosen for removal by the request; they are no longer cared for.
         var serving = cluster.Nodes.Where(n => n.Status != NodeStatus.Deleting).ToList();
         var leaving = cluster.Nodes.Where(n => n.Status == NodeStatus.Deleting).ToList();
+        // Told truthfully: a cluster none of whose nodes the control plane can reach is not available.
+        if (cluster.Status == CacheClusterStatus.Available && serving.Count > 0 && serving.All(n => Seen(n).Unanswering))
+            return [new MarkGroup(GroupStatus.IncompatibleNetwork, $"Cache cluster {cluster.Id} is not available: the control plane cannot reach any of its nodes")];
         if (!creating)
         {
-            var report = serving.Where(n => n.Status == NodeStatus.Available && Dead(Seen(n)))
-                .Select(n => (NodeAction)new MarkNode(n.Id, NodeStatus.Failed, n.Role)).ToList();
-            if (report.Count > 0)
+            if (Report(serving, Seen, context ?? PlanContext.None, $"cache cluster {cluster.Id}") is { Count: > 0 } report)
                 return report;
+            if (serving.FirstOrDefault(n => n.Status == NodeStatus.Available && Seen(n).Unknown) is { } unknown)
+                return [new Wait($"node {unknown.Id} has not answered a probe yet")];
             if (Replace(serving.Where(n => n.Status == NodeStatus.Failed), serving, Seen, context ?? PlanContext.None) is { Count: > 0 } replacing)
                 return replacing;
         }
@@ -47,7 +50,9 @@ public static partial class GroupPlanner
             var removals = leaving.Where(n => Seen(n).Container != ContainerState.ZoneUnreachable).Select(n => (NodeAction)new RemoveNode(n.Id)).ToList();
             return removals.Count > 0 ? removals : leaving.Select(n => (NodeAction)new Wait($"the zone of node {n.Id} is unreachable")).ToList();
         }
-        return cluster.Status == CacheClusterStatus.Modifying ? [new MarkGroup(GroupStatus.Available, $"Cache cluster {cluster.Id} is available")] : [];
+        return cluster.Status == CacheClusterStatus.Modifying ? [new MarkGroup(GroupStatus.Available, $"Cache cluster {cluster.Id} is available")]
+            : cluster.Status == CacheClusterStatus.IncompatibleNetwork ? [new MarkGroup(GroupStatus.Available, $"Cache cluster {cluster.Id} is available again")]
+            : [];
     }
 
     /// <summary>

@@ -9,6 +9,24 @@ public static partial class GroupPlanner
 {
     public static IReadOnlyList<NodeAction> Plan(DesiredGroup group, IReadOnlyDictionary<string, ObservedNode> observed, PlanContext? context = null)
     {
+        var steps = PlanSteps(group, observed, context);
+        if (group.Status is not (GroupStatus.Available or GroupStatus.IncompatibleNetwork))
+            return steps;
+        // Told truthfully: a group with a shard none of whose nodes can be reached, and nothing to do about
+        // it now but wait, is not available; it is again once the plan is empty.
+        var stuck = steps.All(s => s is Wait or Hold);
+        var unserved = group.Shards.Where(s => s.Status != ShardStatus.Deleting
+                && !s.Nodes.Any(n => n.Status != NodeStatus.Deleting && observed.GetValueOrDefault(n.Id) is { } o && (o.Reachable || o.Unknown))).Select(s => s.Id).ToList();
+        if (group.Status == GroupStatus.Available && stuck && steps.Count > 0 && unserved.Count > 0)
+            return [new MarkGroup(GroupStatus.IncompatibleNetwork,
+                $"Replication group {group.Id} is not available: the control plane cannot reach any node of node group(s) {string.Join(", ", unserved)}")];
+        if (group.Status == GroupStatus.IncompatibleNetwork && steps.Count == 0)
+            return [new MarkGroup(GroupStatus.Available, $"Replication group {group.Id} is available again")];
+        return steps;
+    }
+
+    private static IReadOnlyList<NodeAction> PlanSteps(DesiredGroup group, IReadOnlyDictionary<string, ObservedNode> observed, PlanContext? context)
+    {
         ObservedNode Seen(DesiredNode n) => observed.GetValueOrDefault(n.Id) ?? ObservedNode.Missing(n.Id);
         var nodes = group.Nodes.ToList();
 
@@ -20,6 +38,9 @@ public static partial class GroupPlanner
         var creating = group.Status == GroupStatus.Creating;
         if (!creating && Heal(group, Seen, context ?? PlanContext.None) is { Count: > 0 } healing)
             return healing;
+        // A node this control plane has not heard from yet is neither rewired nor given a role from a guess.
+        if (!creating && nodes.FirstOrDefault(n => Active(n) && Seen(n).Unknown) is { } unknown)
+            return [new Wait($"node {unknown.Id} has not answered a probe yet")];
 
         // While creating, every node is new; afterwards only replacements are, and they start like new ones.
         var starting = creating ? nodes : nodes.Where(n => n.Status == NodeStatus.Creating).ToList();
@@ -43,9 +64,31 @@ public static partial class GroupPlanner
     /// <summary>Nodes that take part: not failed, not on their way out.</summary>
     private static bool Active(DesiredNode n) => n.Status is not (NodeStatus.Failed or NodeStatus.Deleting);
 
-    /// <summary>A node is dead when its container is gone or exited, or it stopped answering (the observer counts the misses).</summary>
-    private static bool Dead(ObservedNode o) =>
-        o.Container is ContainerState.Missing or ContainerState.Exited || !o.Reachable;
+    /// <summary>
+    /// A node is dead when its container is gone or exited, or it stopped answering (the observer counts
+    /// the misses). A node not heard from yet is not dead: no probe history is no evidence.
+    /// </summary>
+    private static bool Dead(ObservedNode o) => o.Gone || o.Unanswering;
+
+    /// <summary>
+    /// The nodes to report failed: every available node whose container is gone, and those that stopped
+    /// answering unless no node of their shard answers any more (and their zone is not down past the grace). Then the silent ones are held (one Hold
+    /// step): failing them over or replacing them empty could lose data that is still there.
+    /// </summary>
+    private static List<NodeAction> Report(IReadOnlyList<DesiredNode> shardNodes, Func<DesiredNode, ObservedNode> seen, PlanContext context, string what)
+    {
+        var available = shardNodes.Where(n => n.Status == NodeStatus.Available).ToList();
+        // A zone down for longer than the grace is evidence too: its engine is gone, not merely slow to answer us.
+        bool Certain(DesiredNode n) => seen(n).Gone || (seen(n).Unanswering && context.ZonesDown.Contains(n.Zone));
+        var steps = available.Where(Certain).Select(n => (NodeAction)new MarkNode(n.Id, NodeStatus.Failed, n.Role)).ToList();
+        var silent = available.Where(n => seen(n).Unanswering && !Certain(n)).ToList();
+        if (silent.Count == 0)
+            return steps;
+        if (shardNodes.Any(n => Active(n) && seen(n).Reachable))
+            return [.. steps, .. silent.Select(n => (NodeAction)new MarkNode(n.Id, NodeStatus.Failed, n.Role))];
+        return [.. steps, new Hold($"Cache nodes {string.Join(", ", silent.Select(n => n.Id))} of {what} stopped answering at once while their containers run; "
+            + "this is more likely the control plane's own problem than theirs, so nothing is failed over or replaced until there is evidence")];
+    }
 
     /// <summary>
     /// Failure handling of a group that exists: report newly dead nodes, take test failovers, decide
@@ -56,13 +99,17 @@ public static partial class GroupPlanner
         var steps = new List<NodeAction>();
         foreach (var shard in group.Shards)
         {
-            foreach (var node in shard.Nodes.Where(n => n.Status == NodeStatus.Available))
-                if (Dead(seen(node)) || (node.Role == NodeRole.Primary && LostItsData(shard, node, seen)))
+            steps.AddRange(Report(shard.Nodes, seen, context, $"node group {shard.Id}"));
+            foreach (var node in shard.Nodes.Where(n => n.Status == NodeStatus.Available && n.Role == NodeRole.Primary && !Dead(seen(n))))
+                if (LostItsData(shard, node, seen))
                     steps.Add(new MarkNode(node.Id, NodeStatus.Failed, node.Role));
             // A replacement that cannot start because its zone stays down is placed again elsewhere.
             foreach (var node in shard.Nodes.Where(n => n.Status == NodeStatus.Creating && context.ZonesDown.Contains(n.Zone) && !seen(n).Reachable))
                 steps.Add(new MarkNode(node.Id, NodeStatus.Failed, node.Role));
         }
+        // A held shard does not stop the others from healing; it is only what is left to say when nothing else is.
+        var holds = steps.OfType<Hold>().ToList<NodeAction>();
+        steps.RemoveAll(s => s is Hold);
         if (steps.Count > 0)
             return steps;
 
@@ -89,6 +136,8 @@ public static partial class GroupPlanner
             var best = candidates.OrderByDescending(n => seen(n).Offset).ThenBy(n => n.Id).FirstOrDefault();
             if (group.AutomaticFailover && best is not null)
                 steps.Add(new Failover(shard.Id, primary.Id, best.Id));
+            else if (group.AutomaticFailover && shard.Nodes.FirstOrDefault(n => n.Role == NodeRole.Replica && n.Status == NodeStatus.Available && !seen(n).Gone) is { } silent)
+                steps.Add(new Wait($"replica {silent.Id} does not answer but may hold the data of node group {shard.Id}; it is not replaced empty"));
             else if (ReplacementZone(primary, shard.Nodes, context) is { } zone)
                 steps.Add(new ReplaceNode(primary.Id, zone, AsPrimary: true, DataLost: true));
             else
@@ -108,7 +157,8 @@ public static partial class GroupPlanner
         foreach (var shard in group.Shards)
         {
             var primary = shard.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && n.Status == NodeStatus.Available);
-            if (primary is null || seen(primary).IsPrimary)
+            // Only a fresh answer says a node is not primary: one not heard from (or remembered) is never promoted on a guess.
+            if (primary is null || seen(primary).IsPrimary || seen(primary) is not { Reachable: true, Stale: false })
                 continue;
             var from = shard.Nodes.FirstOrDefault(n => n.Status == NodeStatus.Failed)?.Id;
             // A switchover that happened but was not recorded (the control plane stopped in between):
@@ -127,7 +177,8 @@ public static partial class GroupPlanner
         // The surviving replicas follow the new primary at once, so writes are acknowledged again
         // before the replacement is even started.
         var repoint = group.ClusterMode == ClusterMode.Disabled && failed.Count > 0 ? WireReplication(group, seen).Where(a => a is ReplicateFrom) : [];
-        return [.. repoint, .. Replace(failed, group.Nodes.ToList(), seen, context)];
+        List<NodeAction> healing = [.. repoint, .. Replace(failed, group.Nodes.ToList(), seen, context)];
+        return healing.Count > 0 ? healing : holds;
     }
 
     /// <summary>
@@ -223,7 +274,7 @@ public static partial class GroupPlanner
             var o = seen(replica);
             if (o.IsPrimary || o.PrimaryNodeId != primary.Id)
                 steps.Add(new ReplicateFrom(replica.Id, primary.Id));
-            else if (!o.LinkUp)
+            else if (!o.LinkUp || o.Lagging)
                 waits.Add(new Wait($"node {replica.Id} is syncing from {primary.Id}"));
         }
         return steps.Count > 0 ? steps : waits;
@@ -268,7 +319,7 @@ public static partial class GroupPlanner
                 var o = seen(replica);
                 if (o.ClusterPrimaryNodeId == shard.Primary.Id)
                 {
-                    if (!o.LinkUp)
+                    if (!o.LinkUp || o.Lagging)
                         waits.Add(new Wait($"node {replica.Id} is syncing from {shard.Primary.Id}"));
                 }
                 else if (o.KnownNodeIds?.Contains(shard.Primary.Id) == true)

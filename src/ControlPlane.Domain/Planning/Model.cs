@@ -51,7 +51,9 @@ public enum ContainerState { Missing, Running, Exited, Outdated, ZoneUnreachable
 
 /// <summary>
 /// What one pass saw of one node: its container and, when it answers, its engine. The master and
-/// cluster ids are already translated to our node ids by the observer.
+/// cluster ids are already translated to our node ids by the observer. Lagging marks a replica with
+/// its link up that its own primary does not list as an online replica, or whose offset has not
+/// reached where that primary was one probe earlier: it may not have the data yet.
 /// </summary>
 public sealed record ObservedNode(
     string NodeId,
@@ -70,7 +72,18 @@ public sealed record ObservedNode(
     IReadOnlySet<string>? ViewClusterIds = null,
     string? ClusterMasterId = null,
     bool Stale = false,
-    long ConfigEpoch = 0)
+    long ConfigEpoch = 0,
+    bool Lagging = false,
+    IReadOnlySet<string>? OnlineReplicas = null)
 {
     public static ObservedNode Missing(string nodeId) => new(nodeId, ContainerState.Missing);
+
+    /// <summary>The engine says the container is gone or exited: certain evidence of death.</summary>
+    public bool Gone => Container is ContainerState.Missing or ContainerState.Exited;
+
+    /// <summary>Its container runs (or its zone does not answer) but the engine inside has missed enough probes: a suspicion.</summary>
+    public bool Unanswering => !Gone && !Reachable && !Stale;
+
+    /// <summary>Not answered yet since this control plane started, and not missed often enough to suspect: nothing is known.</summary>
+    public bool Unknown => !Gone && !Reachable && Stale;
 }
