@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Run the control plane locally: Postgres, one Docker engine (az-a), the node images, the
-# migrations, then the API in the foreground. Ctrl-C stops what this script started; the data
-# stays in the state folder and the next run reuses it.
+# migrations, then the API in the foreground, supervised: when the API dies (a crash, kill -9) it
+# is started again and the caches keep running meanwhile; the API is never their lifeline. Only
+# Ctrl-C or SIGTERM to this script stops the stack; the data stays in the state folder and the
+# next run reuses it.
 #
 #   CONTROLPLANE_STATE_DIR   state folder (default ./.state, relative to the repo root)
 #   CONTROLPLANE_PG_PORT     Postgres port on 127.0.0.1 (default 55432)
@@ -43,6 +45,7 @@ fi
 CP_PG_STARTED=0
 CP_ENGINE_STARTED=0
 api_pid=
+stopping=0
 
 cleanup() {
   local rc=$?
@@ -61,8 +64,8 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'stopping=1; exit 130' INT
+trap 'stopping=1; exit 143' TERM
 
 cp_start_postgres "$state" "$pg_port"
 
@@ -83,9 +86,24 @@ mkdir -p "$state/snapshots"
 cp_log "applying migrations"
 dotnet run --project migrations/ControlPlane.Migrations -c Release -- "$conn"
 
+cp_log "building the API"
+dotnet build src/ControlPlane.Api -c Release -v quiet -nologo >/dev/null
 echo "Swagger UI: $url/swagger"
-# Own session and process group: stopping it reaches both `dotnet run` and the API it launched.
-env "${api_env[@]}" "ControlPlane__AvailabilityZones__0__DockerEndpoint=$docker_uri" \
-  setsid dotnet run --project src/ControlPlane.Api -c Release --no-launch-profile &
-api_pid=$!
-wait "$api_pid"
+# Supervised: the API runs in its own session and process group (stopping it reaches it whole),
+# and is started again whenever it exits without being asked to. The engine, Postgres and every
+# node keep running meanwhile. A restart loop that fails at once is slowed down, not given up.
+restarts=0
+while true; do
+  started=$SECONDS
+  env "${api_env[@]}" "ControlPlane__AvailabilityZones__0__DockerEndpoint=$docker_uri" \
+    setsid dotnet run --project src/ControlPlane.Api -c Release --no-launch-profile --no-build &
+  api_pid=$!
+  rc=0
+  wait "$api_pid" || rc=$?
+  ((stopping)) && break
+  restarts=$((restarts + 1))
+  delay=1
+  ((SECONDS - started < 10)) && delay=5
+  cp_log "the API exited with code $rc; restart $restarts in ${delay} s (the caches keep running)"
+  sleep "$delay"
+done

@@ -22,9 +22,12 @@ public abstract class ApiTest(PostgresFixture postgres) : IAsyncLifetime
     /// <summary>API tests move a fake clock; tests of the running reconciler need real time.</summary>
     protected virtual bool FakeClock => true;
 
+    /// <summary>The test's own database; a test that takes its server away starts a server of its own here.</summary>
+    protected virtual Task<string> NewDatabaseAsync() => postgres.NewDatabaseAsync();
+
     public virtual async Task InitializeAsync()
     {
-        ConnectionString = await postgres.NewDatabaseAsync();
+        ConnectionString = await NewDatabaseAsync();
         Factory = new ApiFactory(ConnectionString, Settings, FakeClock);
         Client = Factory.CreateClient();
     }

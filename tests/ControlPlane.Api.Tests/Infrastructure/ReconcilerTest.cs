@@ -56,6 +56,19 @@ public abstract class ReconcilerTest(PostgresFixture postgres) : ApiTest(postgre
 
     protected virtual IReadOnlyDictionary<string, string?> ExtraSettings => new Dictionary<string, string?>();
 
+    /// <summary>The reconciler's settings of this class, as environment variables for a child process.</summary>
+    protected Dictionary<string, string> ChildSettings()
+    {
+        var env = Settings.Where(s => s.Value is not null).ToDictionary(s => s.Key.Replace(":", "__", StringComparison.Ordinal), s => s.Value!);
+        env["ControlPlane__Reconciler__Enabled"] = "true";
+        env["ConnectionStrings__ControlPlane"] = ConnectionString;
+        env["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
+        return env;
+    }
+
+    /// <summary>A control plane (API and reconciler) of this class's settings in a process of its own, so that it can be killed (SIGKILL).</summary>
+    protected ControlPlaneProcess StartControlPlane() => ControlPlaneProcess.Start(ChildSettings());
+
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();
