@@ -5,7 +5,8 @@
 # Ctrl-C or SIGTERM to this script stops the stack; the data stays in the state folder and the
 # next run reuses it.
 #
-#   CONTROLPLANE_STATE_DIR   state folder (default ./.state, relative to the repo root)
+#   CONTROLPLANE_STATE_DIR   state folder (default ./.state, relative to the repo root); api.pid in it
+#                            names the API's process group while it runs
 #   CONTROLPLANE_PG_PORT     Postgres port on 127.0.0.1 (default 55432)
 #   CONTROLPLANE_URL         API address (default http://127.0.0.1:8080)
 #   CONTROLPLANE_DOCKER_HOST use this Docker engine for az-a instead of starting one, if it answers
@@ -98,6 +99,7 @@ while true; do
   env "${api_env[@]}" "ControlPlane__AvailabilityZones__0__DockerEndpoint=$docker_uri" \
     setsid dotnet run --project src/ControlPlane.Api -c Release --no-launch-profile --no-build &
   api_pid=$!
+  echo "$api_pid" >"$state/api.pid" # the API's process group, for operators (and the supervision test)
   rc=0
   wait "$api_pid" || rc=$?
   ((stopping)) && break
