@@ -18,6 +18,7 @@ public sealed partial class Reconciler(
     ZoneRegistry zones,
     Converger converger,
     WarmPool pool,
+    GroupEndpoints endpoints,
     ReconcileSignal signal,
     TimeProvider time,
     IOptions<ControlPlaneOptions> options,
@@ -79,6 +80,7 @@ public sealed partial class Reconciler(
         var listing = await ListAsync(ct);
         var view = new ContainerView(listing, ZonesDownPastGrace(listing));
         await RemoveOrphansAsync(view, known, ct);
+        await SweepEndpointsAsync(db, ct);
         await pool.TopUpAsync(db, view, ct);
 
         // Each group converges on its own task; a slow one (a create waiting for gossip) does not
@@ -179,6 +181,20 @@ public sealed partial class Reconciler(
             }
     }
 
+    /// <summary>The kernel endpoints: rebuilt from the database at start-up, rules of unknown groups removed.</summary>
+    private async Task SweepEndpointsAsync(ControlPlaneDbContext db, CancellationToken ct)
+    {
+        try
+        {
+            await endpoints.SweepAsync(db, ct);
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            // Each group's convergence still applies its own rules; the next pass sweeps again.
+            LogSweepFailed(logger, e);
+        }
+    }
+
     /// <summary>An expired group or cluster is deleted as if its owner had asked.</summary>
     private async Task ExpireAsync(ControlPlaneDbContext db, CancellationToken ct)
     {
@@ -212,6 +228,9 @@ public sealed partial class Reconciler(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Converging {Id} failed ({Failures} in a row); retrying in {Delay}")]
     private static partial void LogConvergeFailed(ILogger logger, string id, int failures, TimeSpan delay, Exception e);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Sweeping the endpoint rules failed")]
+    private static partial void LogSweepFailed(ILogger logger, Exception e);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Zone {Zone} did not answer: {Reason}")]
     private static partial void LogZoneUnreachable(ILogger logger, string zone, string reason);
