@@ -65,6 +65,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 cp_start_postgres "$state" "$pg_port"
+cp_ensure_netfilter_tools # the endpoints' kernel rules (ControlPlane:Endpoints:Mode, default Auto)
 
 if [[ -n ${CONTROLPLANE_DOCKER_HOST:-} ]] && _cp_engine_answers "$CONTROLPLANE_DOCKER_HOST"; then
   docker_uri=$CONTROLPLANE_DOCKER_HOST
