@@ -45,7 +45,9 @@ public sealed partial class GroupEndpoints(
             await proxy.EnsureAsync(db, group, view, wiredNow, ct);
             return;
         }
-        await LeaseAsync(ports, db, group, KernelHost, ct);
+        // The lease is stored before any rule uses the ports: a port that a rule forwards must never go to a node.
+        if (await LeaseAsync(ports, db, group, KernelHost, ct))
+            await db.SaveChangesAsync(ct);
         // A proxy left from proxy mode would hold the same ports: the kernel takes over.
         if (ProxyEndpoints.Existing(group.Id, view).Count > 0)
             await proxy.RemoveAsync(group.Id, view, ct);
@@ -85,15 +87,16 @@ public sealed partial class GroupEndpoints(
         _rebuilt = true;
     }
 
-    /// <summary>Leases the group's two endpoint ports on <paramref name="host"/> (again, when they were leased on another).</summary>
-    public static async Task LeaseAsync(PortAllocator ports, ControlPlaneDbContext db, ReplicationGroupEntity group, string host, CancellationToken ct)
+    /// <summary>Leases the group's two endpoint ports on <paramref name="host"/> (again, when they were leased on another); true when it did.</summary>
+    public static async Task<bool> LeaseAsync(PortAllocator ports, ControlPlaneDbContext db, ReplicationGroupEntity group, string host, CancellationToken ct)
     {
         if (group.PrimaryEndpointPort is not null && group.ReaderEndpointPort is not null && group.EndpointHost == host)
-            return;
+            return false;
         await PortAllocator.ReleaseAsync(db, LeaseIds(group.Id).ToList(), ct);
         var assigned = new int[2];
         await ports.AllocateAsync(db, LeaseIds(group.Id).Select((id, i) => (id, host, (Action<int>)(p => assigned[i] = p))).ToList(), ct);
         (group.EndpointHost, group.PrimaryEndpointPort, group.ReaderEndpointPort) = (host, assigned[0], assigned[1]);
+        return true;
     }
 
     /// <summary>The address clients reach this host's rules on: configured, or the first zone's host.</summary>
