@@ -69,6 +69,7 @@ trap 'stopping=1; exit 130' INT
 trap 'stopping=1; exit 143' TERM
 
 cp_start_postgres "$state" "$pg_port"
+cp_ensure_netfilter_tools # the endpoints' kernel rules (ControlPlane:Endpoints:Mode, default Auto)
 
 if [[ -n ${CONTROLPLANE_DOCKER_HOST:-} ]] && _cp_engine_answers "$CONTROLPLANE_DOCKER_HOST"; then
   docker_uri=$CONTROLPLANE_DOCKER_HOST

@@ -12,6 +12,7 @@
 #
 # What it provides:
 #
+#   BENCH_ENDPOINTS      ControlPlane:Endpoints:Mode of the API: nftables (default) or proxy
 #   setup                Postgres, a private Docker engine (az-a), the node images, the migrations,
 #                        and the API from the Release build on a free loopback port; sets
 #                        $api (host:port), $engine (its unix:// URI) and $api_pid. It is
@@ -24,6 +25,7 @@
 : "${bench_py:=$root/deploy/bench/benchlib.py}"
 
 command -v redis-cli >/dev/null || cp_ensure_apt_packages redis-tools
+cp_ensure_netfilter_tools
 
 bench_started=$SECONDS
 state=$(mktemp -d /tmp/cpb.XXXXXX)
@@ -63,6 +65,8 @@ cleanup() {
   fi
   cp_stop_engine az-a "$state"
   cp_stop_postgres "$state"
+  # The endpoints' kernel rules outlive the API on purpose; the bench's go with it.
+  if command -v nft >/dev/null; then nft delete table ip controlplane-bench 2>/dev/null; fi
   _cp_umount_under "$state" # nothing mounted may be left below a folder that rm -rf walks
   if [[ $keep == 1 ]]; then
     cp_log "state kept in $state"
@@ -123,6 +127,8 @@ setup_api() {
     "ControlPlane__Reconciler__PortRangeStart=$ours_start" \
     "ControlPlane__Reconciler__PortRangeEnd=$ours_end" \
     "ControlPlane__Reconciler__WarmPoolSize=${BENCH_WARM_POOL:-0}" \
+    ControlPlane__Reconciler__Instance=bench \
+    "ControlPlane__Endpoints__Mode=${BENCH_ENDPOINTS:-nftables}" \
     Logging__LogLevel__Default=Warning \
     "Logging__LogLevel__ControlPlane=$log_level" \
     "Logging__Console__TimestampFormat=HH:mm:ss.fff " \

@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# Data-path cost of a group's endpoint: redis-benchmark straight to a Redis node and through the
-# endpoint proxy in front of it (HAProxy, the configuration EndpointProxy generates, the same
-# memory and CPU limits), on one private Docker engine, interleaved (direct, proxied, direct, ...)
-# so machine noise hits both alike. Prints one line per command and pipeline depth:
+# Data-path cost of a group's endpoint: redis-benchmark straight to a Redis node, through the kernel
+# endpoint (the nftables rules NftRuleset generates: DNAT in the output hook, nothing on the data
+# path) and through the endpoint proxy (HAProxy, the configuration EndpointProxy generates, the
+# same memory and CPU limits), on one private Docker engine, interleaved (direct, kernel, proxied,
+# direct, ...) so machine noise hits all alike. Prints one line per command, pipeline depth and side:
 #
-#   proxy-cost: set -P 1 direct=94339 proxied=61349 ratio=0.65 p50 direct=0.271 proxied=0.415 ms
+#   proxy-cost: set -P 1 kernel rps=94339 ratio=0.99 p50=0.271 (x1.00) p99=0.455 (x1.02) ms
 #
-# with the median requests/s of the runs, proxied/direct, and the median p50 latencies.
-# Everything listens on 127.0.0.1 and is removed at the end (container, engine, temp folder).
+# with the median requests/s of the rounds and its ratio to direct, and the median p50 and p99
+# latencies with their ratio to direct's (lower is better). Target: the kernel endpoint at 0.95x
+# or better of direct on every row (requests/s ratio >= 0.95, latency ratio <= 1/0.95).
+# Everything listens on 127.0.0.1 and is removed at the end (containers, rules, engine, temp folder).
 #
-#   BENCH_RUNS      runs per case and side (default 3)
+#   BENCH_RUNS      interleaved rounds (default 5)
 #   BENCH_REQUESTS  requests per run (default 100000)
 #   BENCH_CLIENTS   parallel connections (default 50)
-#   BENCH_PORT      the node's port; the proxy takes the next two (default: three free ports the
-#                   kernel hands out, so that other benchmarks' fixed ranges are left alone)
+#   BENCH_PORT      the node's port; the proxy takes the next two, the kernel endpoint the two after
+#                   (default: five free ports the kernel hands out, so that other benchmarks' fixed
+#                   ranges are left alone)
 #   BENCH_TIMEOUT   seconds one redis-benchmark run may take (default 120)
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
@@ -24,27 +28,30 @@ cd "$root"
 # shellcheck source=../lib/common.sh
 source deploy/lib/common.sh
 
-runs=${BENCH_RUNS:-3}
+runs=${BENCH_RUNS:-5}
 requests=${BENCH_REQUESTS:-100000}
 clients=${BENCH_CLIENTS:-50}
 timeout=${BENCH_TIMEOUT:-120}
 if [[ -n ${BENCH_PORT:-} ]]; then
   node_port=$BENCH_PORT primary_port=$((BENCH_PORT + 1)) reader_port=$((BENCH_PORT + 2))
+  kernel_port=$((BENCH_PORT + 3)) kernel_reader_port=$((BENCH_PORT + 4))
 else
-  read -r node_port primary_port reader_port < <(python3 -c '
+  read -r node_port primary_port reader_port kernel_port kernel_reader_port < <(python3 -c '
 import socket
-socks = [socket.socket() for _ in range(3)]
+socks = [socket.socket() for _ in range(5)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))')
 fi
 redis_image=${CONTROLPLANE_REDIS_IMAGE:-controlplane/redis:7.0}
 haproxy_image=${CONTROLPLANE_HAPROXY_IMAGE:-controlplane/haproxy:2.6}
 group=bench-proxy
+table=controlplane-benchcost
 
 for value in "$runs" "$requests" "$clients" "$node_port" "$timeout"; do
   [[ $value =~ ^[1-9][0-9]*$ ]] || { cp_log "BENCH_* settings must be positive integers"; exit 2; }
 done
 command -v redis-benchmark >/dev/null || cp_ensure_apt_packages redis-tools
+cp_ensure_netfilter_tools
 
 state=$(mktemp -d /tmp/cpx.XXXXXX)
 engine=
@@ -70,6 +77,7 @@ cleanup() {
     fi
   fi
   cp_stop_engine az-a "$state"
+  nft delete table ip "$table" 2>/dev/null
   _cp_umount_under "$state" # nothing mounted may be left below a folder that rm -rf walks
   rm -rf "$state"
   exit "$rc"
@@ -89,14 +97,18 @@ until_answers() {
   done
 }
 
-# The proxy's configuration comes from EndpointProxy itself (a .NET file-based app that references
-# the API project), so the bench measures what the control plane deploys.
+# The proxy's configuration and the kernel endpoint's rules come from EndpointProxy and NftRuleset
+# themselves (a .NET file-based app that references the API project), so the bench measures what
+# the control plane deploys.
 proxy_config() {
   cat >"$state/proxy-config.cs" <<EOF
 #:project $root/src/ControlPlane.Api/ControlPlane.Api.csproj
 using ControlPlane.Api.Runtime;
 Console.Write(EndpointProxy.Config("$group", "127.0.0.1", $primary_port, $reader_port, [new ProxyNode("$group-001", "127.0.0.1", $node_port)]));
 Console.Error.WriteLine(System.FormattableString.Invariant(\$"{EndpointProxy.DefaultMemoryBytes} {EndpointProxy.DefaultCpus}"));
+var node = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, $node_port);
+File.WriteAllText("$state/rules.nft", NftRuleset.Rebuild("$table", [new GroupForwarding("$group", System.Net.IPAddress.Loopback,
+    [new PortForward($kernel_port, [node]), new PortForward($kernel_reader_port, [node])])]));
 EOF
   cp_log "building EndpointProxy's configuration"
   dotnet build "$state/proxy-config.cs" >"$state/build.log" 2>&1 \
@@ -104,15 +116,15 @@ EOF
   dotnet run --no-build "$state/proxy-config.cs" >"$state/haproxy.cfg" 2>"$state/limits"
 }
 
-# rps_of OUTPUT TEST: requests/s and p50 (ms) of TEST (SET or GET) in redis-benchmark -q output.
+# rps_of OUTPUT TEST: requests/s, p50 and p99 (ms) of TEST (SET or GET) in redis-benchmark --csv output.
 rps_of() {
-  tr '\r' '\n' <<<"$1" | sed -n "s/^$2: \([0-9.]*\) requests per second, p50=\([0-9.]*\) msec.*/\1 \2/p" | tail -n1
+  awk -F'"' -v t="$2" '$2 == t { print $4, $10, $14 }' <<<"$1" | tail -n1
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 bench_started=$SECONDS
-for port in "$node_port" "$primary_port" "$reader_port"; do
+for port in "$node_port" "$primary_port" "$reader_port" "$kernel_port" "$kernel_reader_port"; do
   if port_in_use "$port"; then cp_log "127.0.0.1:$port is in use; set BENCH_PORT"; exit 2; fi
 done
 cp_start_engine az-a "$state" >/dev/null
@@ -130,36 +142,51 @@ dk start "$group-endpoint" >/dev/null
 until_answers "$node_port" master
 until_answers "$primary_port" master
 until_answers "$reader_port" master # no replica: the primary serves reads
+nft -f "$state/rules.nft"
+until_answers "$kernel_port" master
+until_answers "$kernel_reader_port" master
 
 results=$state/results
 for pipeline in 1 16; do
   for run in $(seq "$runs"); do
-    for side in direct proxied; do
-      if [[ $side == direct ]]; then port=$node_port; else port=$primary_port; fi
-      out=$(timeout "$timeout" redis-benchmark -h 127.0.0.1 -p "$port" -q -t set,get \
+    for side in direct kernel proxied; do
+      case $side in direct) port=$node_port ;; kernel) port=$kernel_port ;; *) port=$primary_port ;; esac
+      out=$(timeout "$timeout" redis-benchmark -h 127.0.0.1 -p "$port" --csv -t set,get \
         -n "$requests" -c "$clients" -P "$pipeline" 2>&1) \
         || { printf '%s\n' "$out" >&2; cp_die "redis-benchmark on port $port failed"; exit 1; }
       for test in SET GET; do
-        read -r rps p50 <<<"$(rps_of "$out" "$test")"
-        [[ -n $rps ]] || { printf '%s\n' "$out" >&2; cp_die "no $test result on port $port"; exit 1; }
-        printf '%s %s %s %s %s\n' "$test" "$pipeline" "$side" "$rps" "$p50" >>"$results"
-        cp_log "-P $pipeline run $run $side: $test $rps requests/s, p50 $p50 ms"
+        read -r rps p50 p99 <<<"$(rps_of "$out" "$test")"
+        [[ -n $p99 ]] || { printf '%s\n' "$out" >&2; cp_die "no $test result on port $port"; exit 1; }
+        printf '%s %s %s %s %s %s\n' "$test" "$pipeline" "$side" "$rps" "$p50" "$p99" >>"$results"
+        cp_log "-P $pipeline run $run $side: $test $rps requests/s, p50 $p50 ms, p99 $p99 ms"
       done
     done
   done
 done
 
-# pick TEST PIPELINE SIDE FIELD: the median of FIELD (4 requests/s, 5 p50) over the runs.
+# pick TEST PIPELINE SIDE FIELD: the median of FIELD (4 requests/s, 5 p50, 6 p99) over the rounds.
 pick() {
   awk -v t="$1" -v p="$2" -v s="$3" -v f="$4" '$1 == t && $2 == p && $3 == s { print $f }' "$results" | median
 }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+met=1
+printf '| command | pipeline | side | requests/s | ratio | p50 ms | p99 ms |\n|---|---|---|---|---|---|---|\n' >"$state/table"
 for pipeline in 1 16; do
   for test in SET GET; do
-    direct=$(pick "$test" "$pipeline" direct 4) proxied=$(pick "$test" "$pipeline" proxied 4)
-    printf 'proxy-cost: %s -P %s direct=%.0f proxied=%.0f ratio=%.2f p50 direct=%s proxied=%s ms\n' \
-      "${test,,}" "$pipeline" "$direct" "$proxied" "$(awk -v a="$proxied" -v b="$direct" 'BEGIN { print a / b }')" \
-      "$(pick "$test" "$pipeline" direct 5)" "$(pick "$test" "$pipeline" proxied 5)"
+    d_rps=$(pick "$test" "$pipeline" direct 4) d_p50=$(pick "$test" "$pipeline" direct 5) d_p99=$(pick "$test" "$pipeline" direct 6)
+    for side in direct kernel proxied; do
+      rps=$(pick "$test" "$pipeline" "$side" 4) p50=$(pick "$test" "$pipeline" "$side" 5) p99=$(pick "$test" "$pipeline" "$side" 6)
+      r=$(ratio "$rps" "$d_rps") l50=$(ratio "$p50" "$d_p50") l99=$(ratio "$p99" "$d_p99")
+      printf 'proxy-cost: %s -P %s %-7s rps=%.0f ratio=%s p50=%s (x%s) p99=%s (x%s) ms\n' \
+        "${test,,}" "$pipeline" "$side" "$rps" "$r" "$p50" "$l50" "$p99" "$l99"
+      printf '| %s | %s | %s | %.0f | %s | %s (x%s) | %s (x%s) |\n' "$test" "$pipeline" "$side" "$rps" "$r" "$p50" "$l50" "$p99" "$l99" >>"$state/table"
+      if [[ $side == kernel ]] && ! awk -v r="$r" -v a="$l50" -v b="$l99" 'BEGIN { exit !(r >= 0.95 && a <= 1 / 0.95 && b <= 1 / 0.95) }'; then
+        met=0
+      fi
+    done
   done
 done
+cat "$state/table"
+if ((met)); then echo "proxy-cost: target (kernel endpoint >= 0.95x direct on every row): met"; else echo "proxy-cost: target (kernel endpoint >= 0.95x direct on every row): MISSED"; fi
 dk stats --no-stream --format 'proxy-cost: proxy container memory {{.MemUsage}}' "$group-endpoint"
 printf 'proxy-cost: %s runs of %s requests, %s clients; bench took %ss\n' "$runs" "$requests" "$clients" "$((SECONDS - bench_started))"

@@ -3,6 +3,7 @@
 # Shared helpers for the deploy/ scripts and CI. Source it; do not execute it.
 #
 #   cp_ensure_apt_packages PKG...     install the Debian packages that are missing
+#   cp_ensure_netfilter_tools         install nft and conntrack (the kernel endpoints) when missing
 #   cp_pg_bindir                      print (and set CP_PG_BINDIR to) the PostgreSQL server bindir,
 #                                     installing postgresql if needed
 #   cp_start_postgres STATE_DIR PORT  start (initdb first if needed) a cluster in STATE_DIR/pg
@@ -81,6 +82,15 @@ cp_ensure_apt_packages() {
     >/dev/null || rc=$?
   if ((own_policy)); then rm -f /usr/sbin/policy-rc.d; fi
   ((rc == 0)) || cp_die "apt-get install ${missing[*]} failed (exit $rc)"
+}
+
+# The kernel endpoints (ControlPlane:Endpoints:Mode nftables, the default where it works) run
+# `nft` (package nftables) and `conntrack` (package conntrack) as root.
+cp_ensure_netfilter_tools() {
+  local missing=()
+  command -v nft >/dev/null || missing+=(nftables)
+  command -v conntrack >/dev/null || missing+=(conntrack)
+  ((${#missing[@]} == 0)) || cp_ensure_apt_packages "${missing[@]}"
 }
 
 # ---------------------------------------------------------------- PostgreSQL

@@ -199,21 +199,9 @@ public sealed class EndpointProxyTests(ITestOutputHelper output) : NodeTest
         }
     }
 
-    /// <summary>Which Redis process answers on the port, whatever lies between.</summary>
-    private static async Task<string> RunIdAsync(int port)
-    {
-        var info = (string?)await CallAsync(port, "INFO", "server") ?? "";
-        return info.Split("\r\n").FirstOrDefault(l => l.StartsWith("run_id:", StringComparison.Ordinal))?["run_id:".Length..]
-            ?? throw new InvalidDataException($"No run_id in INFO server on {port}.");
-    }
+    private static Task<string> RunIdAsync(int port) => Resp.RunIdAsync(port);
 
-    /// <summary>One command on a fresh connection, as a new client of the endpoint sends it.</summary>
-    private static async Task<object?> CallAsync(int port, params string[] args)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        await using var connection = await RespConnection.OpenAsync(port, timeout.Token);
-        return await connection.CallAsync(timeout.Token, args);
-    }
+    private static Task<object?> CallAsync(int port, params string[] args) => Resp.CallAsync(port, args);
 }
 
 internal sealed class RespErrorException(string message) : Exception(message);

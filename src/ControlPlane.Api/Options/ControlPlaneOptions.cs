@@ -52,7 +52,10 @@ public sealed class ControlPlaneOptions
 
     public ReconcilerOptions Reconciler { get; set; } = new();
 
-    /// <summary>The proxy image behind the primary and reader endpoints of cluster-mode-disabled groups.</summary>
+    /// <summary>How the primary and reader endpoints of cluster-mode-disabled groups forward (kernel NAT or a proxy).</summary>
+    public EndpointOptions Endpoints { get; set; } = new();
+
+    /// <summary>The proxy image behind the primary and reader endpoints of cluster-mode-disabled groups (proxy mode).</summary>
     [Required]
     public string EndpointImage { get; set; } = "controlplane/haproxy:2.6";
 

@@ -18,6 +18,7 @@ public sealed partial class Reconciler(
     ZoneRegistry zones,
     Converger converger,
     WarmPool pool,
+    GroupEndpoints endpoints,
     ReconcileSignal signal,
     TimeProvider time,
     IOptions<ControlPlaneOptions> options,
@@ -91,6 +92,7 @@ public sealed partial class Reconciler(
         await RemoveOrphansAsync(view, known, ct);
         var live = nodeIds.Concat(endpointGroups.SelectMany(GroupEndpoints.LeaseIds)).ToHashSet();
         await ReleaseRetiredLeasesAsync(db, view, leases.Where(id => !WarmPool.IsPoolId(id) && !live.Contains(id)).ToList(), ct);
+        await SweepEndpointsAsync(db, ct);
         try
         {
             await pool.MaintainAsync(db, view, ct);
@@ -203,6 +205,20 @@ public sealed partial class Reconciler(
         await PortAllocator.ReleaseAsync(db, free, ct);
     }
 
+    /// <summary>The kernel endpoints: rebuilt from the database at start-up, rules of unknown groups removed.</summary>
+    private async Task SweepEndpointsAsync(ControlPlaneDbContext db, CancellationToken ct)
+    {
+        try
+        {
+            await endpoints.SweepAsync(db, ct);
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            // Each group's convergence still applies its own rules; the next pass sweeps again.
+            LogSweepFailed(logger, e);
+        }
+    }
+
     /// <summary>An expired group or cluster is deleted as if its owner had asked.</summary>
     private async Task ExpireAsync(ControlPlaneDbContext db, CancellationToken ct)
     {
@@ -242,6 +258,8 @@ public sealed partial class Reconciler(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Releasing the ports of nodes that are gone: {NodeIds}")]
     private static partial void LogLeasesReleased(ILogger logger, string nodeIds);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Sweeping the endpoint rules failed")]
+    private static partial void LogSweepFailed(ILogger logger, Exception e);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Removing orphan container {Name} in zone {Zone}")]
     private static partial void LogOrphan(ILogger logger, string name, string zone);

@@ -39,6 +39,8 @@ public abstract class ReconcilerTest(PostgresFixture postgres) : ApiTest(postgre
                 ["ControlPlane:Reconciler:CreateTimeout"] = "00:01:00",
                 // Off unless a test is about it: idle pools of every test class would crowd the engines.
                 ["ControlPlane:Reconciler:WarmPoolSize"] = "0",
+                // The tests run as root: the kernel endpoints for real, never a silent fall-back to the proxy.
+                ["ControlPlane:Endpoints:Mode"] = "nftables",
             };
             var i = 0;
             foreach (var (zone, endpoint) in Engines)
@@ -69,9 +71,16 @@ public abstract class ReconcilerTest(PostgresFixture postgres) : ApiTest(postgre
     /// <summary>A control plane (API and reconciler) of this class's settings in a process of its own, so that it can be killed (SIGKILL).</summary>
     protected ControlPlaneProcess StartControlPlane() => ControlPlaneProcess.Start(ChildSettings());
 
+    /// <summary>This control plane's nftables table (its endpoints' rules), as the kernel holds it now.</summary>
+    protected async Task<NftTable> KernelTableAsync() =>
+        NftRuleset.Parse(await new Netfilter().ListAsync(NftRuleset.TableName(Instance), CancellationToken.None) ?? """{"nftables": []}""");
+
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();
+        // The rules outlive a control plane on purpose (the data path does not need it); a test's go with it.
+        var table = NftRuleset.TableName(Instance);
+        await new Netfilter().ApplyAsync($"add table ip {table}\ndelete table ip {table}\n", CancellationToken.None);
         // Whatever a failed test left behind goes, so the engines stay clean for the next class.
         foreach (var engine in Engines.Values)
         {

@@ -32,6 +32,13 @@ public sealed class FailoverTests(PostgresFixture postgres) : ReconcilerTest(pos
 
         var acknowledged = await writer.StopAsync();
         await AssertAllPresentAsync(PrimaryOf(healed, "0001"), acknowledged);
+        // The endpoints forward to the new primary and the replicas now, and to nothing else.
+        var forwarding = (await KernelTableAsync()).Groups["kill-primary"];
+        var nodes = healed["shards"]![0]!["nodes"]!.AsArray();
+        Assert.Equal([Endpoint(PrimaryOf(healed, "0001")["endpoint"]!).ToString()],
+            forwarding.Ports.Single(p => p.Port == (int)healed["primaryEndpoint"]!["port"]!).Targets.Select(t => t.ToString()));
+        Assert.Equal(nodes.Where(n => (string?)n!["role"] == "replica").Select(n => Endpoint(n!["endpoint"]!).ToString()).Order(),
+            forwarding.Ports.Single(p => p.Port == (int)healed["readerEndpoint"]!["port"]!).Targets.Select(t => t.ToString()).Order());
         var events = await MessagesAsync("kill-primary");
         Assert.Contains(events, e => e.StartsWith($"Failover from primary node {primary["id"]} to replica node kill-primary-0001-", StringComparison.Ordinal));
         Assert.Contains($"Recovering cache nodes {primary["id"]}", events);
