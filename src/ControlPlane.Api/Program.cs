@@ -31,7 +31,9 @@ builder.Services.AddDbContext<ControlPlaneDbContext>(options =>
 
 builder.Services.AddSingleton<IValidator<ReplicationGroupSpec>, ReplicationGroupSpecValidator>();
 builder.Services.AddSingleton<IValidator<CacheClusterSpec>, CacheClusterSpecValidator>();
+builder.Services.AddApiKeyAuthentication();
 builder.Services.AddScoped<Idempotency>();
+builder.Services.AddSingleton<TenantQuota>();
 builder.Services.AddSingleton<JsonBodies>();
 builder.Services.AddSingleton<ZoneHealth>();
 
@@ -73,8 +75,11 @@ builder.Services.AddSwaggerGen(o =>
     {
         Title = "ControlPlane",
         Version = "v1",
-        Description = "Managed Redis and Memcached on your own machines: the REST contract of shared/contract/API.md.",
+        Description = "Managed Redis and Memcached on your own machines. Every /v1 call needs an API key: "
+            + "Authorization: Bearer cpk_... (the Authorize button). An admin key acts on another tenant with ?tenant=.",
     });
+    o.AddSecurityDefinition(ApiKeyDocument.SchemeName, ApiKeyDocument.Scheme);
+    o.OperationFilter<ApiKeyDocument>();
     o.SupportNonNullableReferenceTypes();
     o.CustomSchemaIds(SchemaId);
 });
@@ -82,6 +87,8 @@ builder.Services.AddSwaggerGen(o =>
 var app = builder.Build();
 
 app.UseExceptionHandler();
+app.UseAuthentication();
+app.UseAuthorization();
 app.UseSwagger(o => o.RouteTemplate = "openapi/{documentName}.{extension:regex(^(json|yaml)$)}");
 app.UseSwaggerUI(o =>
 {
@@ -95,6 +102,7 @@ app.MapSnapshots();
 app.MapEvents();
 app.MapCatalog();
 app.MapHealth();
+app.MapApiKeys();
 
 app.Run();
 

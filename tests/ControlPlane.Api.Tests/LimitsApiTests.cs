@@ -128,6 +128,8 @@ public sealed class ConfiguredQuotaTests(PostgresFixture postgres) : ApiTest(pos
     {
         ["ControlPlane:NodeQuota"] = "500",
         ["ControlPlane:ShardQuota"] = "500",
+        // The per-group quota is the subject here, not the tenant's.
+        ["ControlPlane:TenantNodeQuota"] = "2000",
     };
 
     [Fact]

@@ -23,11 +23,44 @@ namespace ControlPlane.Migrations.Migrations
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("ControlPlane.Api.Data.ApiKeyEntity", b =>
+                {
+                    b.Property<string>("KeyId")
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset?>("RevokedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Role")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("SecretHash")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("Tenant")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)");
+
+                    b.HasKey("KeyId");
+
+                    b.ToTable("api_keys", (string)null);
+                });
+
             modelBuilder.Entity("ControlPlane.Api.Data.CacheClusterEntity", b =>
                 {
                     b.Property<string>("Id")
-                        .HasMaxLength(50)
-                        .HasColumnType("character varying(50)");
+                        .HasMaxLength(72)
+                        .HasColumnType("character varying(72)");
 
                     b.Property<string>("AzMode")
                         .IsRequired()
@@ -73,6 +106,13 @@ namespace ControlPlane.Migrations.Migrations
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<string>("Tenant")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasDefaultValue("default");
+
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone");
 
@@ -85,6 +125,8 @@ namespace ControlPlane.Migrations.Migrations
                     b.HasKey("Id");
 
                     b.HasIndex("ExpiresAt");
+
+                    b.HasIndex("Tenant", "Id");
 
                     b.ToTable("cache_clusters", (string)null);
                 });
@@ -100,7 +142,7 @@ namespace ControlPlane.Migrations.Migrations
 
                     b.Property<string>("CacheClusterId")
                         .IsRequired()
-                        .HasColumnType("character varying(50)");
+                        .HasColumnType("character varying(72)");
 
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
@@ -134,6 +176,9 @@ namespace ControlPlane.Migrations.Migrations
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<string>("Principal")
+                        .HasColumnType("text");
+
                     b.Property<string>("SourceId")
                         .IsRequired()
                         .HasColumnType("text");
@@ -142,10 +187,19 @@ namespace ControlPlane.Migrations.Migrations
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<string>("Tenant")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasDefaultValue("default");
+
                     b.Property<DateTimeOffset>("Time")
                         .HasColumnType("timestamp with time zone");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("Tenant", "Id");
 
                     b.HasIndex("Time", "Id");
 
@@ -234,7 +288,7 @@ namespace ControlPlane.Migrations.Migrations
 
                     b.Property<string>("ReplicationGroupId")
                         .IsRequired()
-                        .HasColumnType("character varying(40)");
+                        .HasColumnType("character varying(62)");
 
                     b.Property<string>("Role")
                         .IsRequired()
@@ -258,8 +312,8 @@ namespace ControlPlane.Migrations.Migrations
             modelBuilder.Entity("ControlPlane.Api.Data.ReplicationGroupEntity", b =>
                 {
                     b.Property<string>("Id")
-                        .HasMaxLength(40)
-                        .HasColumnType("character varying(40)");
+                        .HasMaxLength(62)
+                        .HasColumnType("character varying(62)");
 
                     b.Property<string>("AuthTokenHash")
                         .HasColumnType("text");
@@ -336,6 +390,13 @@ namespace ControlPlane.Migrations.Migrations
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<string>("Tenant")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasDefaultValue("default");
+
                     b.Property<bool>("TransitEncryption")
                         .HasColumnType("boolean");
 
@@ -352,13 +413,15 @@ namespace ControlPlane.Migrations.Migrations
 
                     b.HasIndex("ExpiresAt");
 
+                    b.HasIndex("Tenant", "Id");
+
                     b.ToTable("replication_groups", (string)null);
                 });
 
             modelBuilder.Entity("ControlPlane.Api.Data.ShardEntity", b =>
                 {
                     b.Property<string>("ReplicationGroupId")
-                        .HasColumnType("character varying(40)");
+                        .HasColumnType("character varying(62)");
 
                     b.Property<string>("Id")
                         .HasColumnType("text");
@@ -379,7 +442,7 @@ namespace ControlPlane.Migrations.Migrations
             modelBuilder.Entity("ControlPlane.Api.Data.SlotMoveEntity", b =>
                 {
                     b.Property<string>("ReplicationGroupId")
-                        .HasColumnType("character varying(40)");
+                        .HasColumnType("character varying(62)");
 
                     b.Property<int>("Slot")
                         .HasColumnType("integer");
@@ -435,6 +498,13 @@ namespace ControlPlane.Migrations.Migrations
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<string>("Tenant")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasDefaultValue("default");
+
                     b.Property<uint>("Version")
                         .IsConcurrencyToken()
                         .ValueGeneratedOnAddOrUpdate()
@@ -444,6 +514,8 @@ namespace ControlPlane.Migrations.Migrations
                     b.HasKey("Name");
 
                     b.HasIndex("ReplicationGroupId");
+
+                    b.HasIndex("Tenant", "Name");
 
                     b.ToTable("snapshots", (string)null);
                 });

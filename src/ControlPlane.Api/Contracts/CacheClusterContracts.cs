@@ -11,7 +11,8 @@ public sealed record CreateCacheClusterRequest(
     int? NumNodes = null,
     AzMode? AzMode = null,
     IReadOnlyList<string>? PreferredAvailabilityZones = null,
-    DateTimeOffset? ExpiresAt = null);
+    DateTimeOffset? ExpiresAt = null,
+    string? Tenant = null);
 
 /// <summary>Body of PATCH /v1/cache-clusters/{id} (JSON merge patch).</summary>
 public sealed record CacheClusterPatch(

@@ -21,7 +21,8 @@ public sealed record SnapshotResponse(
     DateTimeOffset CreatedAt,
     string Etag);
 
-public sealed record EventResponse(DateTimeOffset Time, SourceType SourceType, string SourceId, string Message);
+/// <summary>An event; <c>principal</c> is the key id of the API call that asked for the change (null for the control plane's own).</summary>
+public sealed record EventResponse(DateTimeOffset Time, SourceType SourceType, string SourceId, string Message, string? Principal);
 
 public sealed record NodeTypeResponse(string Name, int MemoryMiB, double Cpus);
 

@@ -23,7 +23,8 @@ public sealed record CreateReplicationGroupRequest(
     string? SnapshotWindow = null,
     string? RestoreFromSnapshot = null,
     IReadOnlyList<ShardLayout>? Shards = null,
-    DateTimeOffset? ExpiresAt = null);
+    DateTimeOffset? ExpiresAt = null,
+    string? Tenant = null);
 
 /// <summary>Body of PATCH /v1/replication-groups/{id} (JSON merge patch): only the fields present change.</summary>
 public sealed record ReplicationGroupPatch(

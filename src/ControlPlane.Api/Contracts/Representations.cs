@@ -5,14 +5,17 @@ using ControlPlane.Domain;
 
 namespace ControlPlane.Api.Contracts;
 
-/// <summary>Entity to representation. Endpoints appear once the reconciler has given a node its port.</summary>
+/// <summary>
+/// Entity to representation. Endpoints appear once the reconciler has given a node its port.
+/// Stored ids are tenant-qualified (<see cref="TenantNames"/>); representations show the public ones.
+/// </summary>
 public static class Representations
 {
     public static ReplicationGroupResponse ToResponse(this ReplicationGroupEntity g)
     {
         var shards = g.Shards.OrderBy(s => s.Id).Select(s => new ShardResponse(
             s.Id, s.Status, s.Slots,
-            s.Nodes.OrderBy(n => n.Id).Select(n => new NodeResponse(n.Id, n.Role, n.AvailabilityZone, n.Status, Address(n.Host, n.Port))).ToList()))
+            s.Nodes.OrderBy(n => n.Id).Select(n => new NodeResponse(TenantNames.Public(n.Id), n.Role, n.AvailabilityZone, n.Status, Address(n.Host, n.Port))).ToList()))
             .ToList();
         var nodes = shards.SelectMany(s => s.Nodes).Where(n => n.Endpoint is not null && n.Status != NodeStatus.Failed).ToList();
         // Cluster mode disabled: the proxy's ports, which follow the primary through failovers.
@@ -22,38 +25,39 @@ public static class Representations
         var reader = Address(g.EndpointHost, g.ReaderEndpointPort);
         var disabled = g.ClusterMode == ClusterMode.Disabled;
         return new ReplicationGroupResponse(
-            g.Id, g.Description, Catalog.Redis, g.EngineVersion, g.NodeType, g.ClusterMode, g.Status,
+            TenantNames.Public(g.Id), g.Description, Catalog.Redis, g.EngineVersion, g.NodeType, g.ClusterMode, g.Status,
             g.NumShards, g.ReplicasPerShard, g.AutomaticFailover, g.MultiAz, g.TransitEncryption,
             g.AuthTokenHash is not null, g.SnapshotRetentionLimit, g.SnapshotWindow,
             disabled ? primary : null,
             disabled ? reader : null,
             disabled ? null : primary,
             shards,
-            PendingChanges(g.PendingChanges),
+            PendingChanges(g.Tenant, g.PendingChanges),
             g.CreatedAt, g.UpdatedAt, g.ExpiresAt, ETags.Format(g.Version));
     }
 
     public static CacheClusterResponse ToResponse(this CacheClusterEntity c)
     {
         var nodes = c.Nodes.OrderBy(n => n.Id)
-            .Select(n => new CacheNodeResponse(n.Id, n.AvailabilityZone, n.Status, Address(n.Host, n.Port)))
+            .Select(n => new CacheNodeResponse(TenantNames.Public(n.Id), n.AvailabilityZone, n.Status, Address(n.Host, n.Port)))
             .ToList();
         return new CacheClusterResponse(
-            c.Id, c.Engine, c.EngineVersion, c.NodeType, c.Status, c.NumNodes, c.AzMode,
+            TenantNames.Public(c.Id), c.Engine, c.EngineVersion, c.NodeType, c.Status, c.NumNodes, c.AzMode,
             nodes.FirstOrDefault(n => n.Endpoint is not null && n.Status != NodeStatus.Deleting)?.Endpoint ?? nodes.FirstOrDefault(n => n.Endpoint is not null)?.Endpoint,
-            nodes, PendingChanges(c.PendingChanges), c.CreatedAt, c.UpdatedAt, c.ExpiresAt, ETags.Format(c.Version));
+            nodes, PendingChanges(c.Tenant, c.PendingChanges), c.CreatedAt, c.UpdatedAt, c.ExpiresAt, ETags.Format(c.Version));
     }
 
     public static SnapshotResponse ToResponse(this SnapshotEntity s) => new(
-        s.Name, s.ReplicationGroupId, s.Status, s.Source, s.ClusterMode, s.EngineVersion, s.NodeType, s.NumShards,
+        TenantNames.Public(s.Name), TenantNames.Public(s.ReplicationGroupId), s.Status, s.Source, s.ClusterMode, s.EngineVersion, s.NodeType, s.NumShards,
         s.Files.OrderBy(f => f.ShardId).Select(f => new SnapshotFileResponse(f.ShardId, f.Slots, f.SizeBytes, f.Sha256)).ToList(),
         s.CreatedAt, ETags.Format(s.Version));
 
-    public static EventResponse ToResponse(this EventEntity e) => new(e.Time, e.SourceType, e.SourceId, e.Message);
+    public static EventResponse ToResponse(this EventEntity e) =>
+        new(e.Time, e.SourceType, TenantNames.Public(e.SourceId), TenantNames.PublicText(e.Tenant, e.Message), e.Principal);
 
     private static EndpointAddress? Address(string? host, int? port) =>
         host is not null && port is { } p ? new EndpointAddress(host, p) : null;
 
-    private static IReadOnlyDictionary<string, object?>? PendingChanges(string? json) =>
-        json is null ? null : JsonSerializer.Deserialize<Dictionary<string, object?>>(json);
+    private static IReadOnlyDictionary<string, object?>? PendingChanges(string tenant, string? json) =>
+        json is null ? null : JsonSerializer.Deserialize<Dictionary<string, object?>>(TenantNames.PublicText(tenant, json));
 }

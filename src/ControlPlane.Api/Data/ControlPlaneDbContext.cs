@@ -20,6 +20,7 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
     public DbSet<SnapshotRequestEntity> SnapshotRequests => Set<SnapshotRequestEntity>();
     public DbSet<PortLeaseEntity> PortLeases => Set<PortLeaseEntity>();
     public DbSet<SlotMoveEntity> SlotMoves => Set<SlotMoveEntity>();
+    public DbSet<ApiKeyEntity> ApiKeys => Set<ApiKeyEntity>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder builder)
     {
@@ -34,6 +35,7 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
         builder.Properties<SnapshotStatus>().HaveConversion<string>();
         builder.Properties<SnapshotSource>().HaveConversion<string>();
         builder.Properties<SourceType>().HaveConversion<string>();
+        builder.Properties<ApiRole>().HaveConversion<string>();
     }
 
     protected override void OnModelCreating(ModelBuilder model)
@@ -42,7 +44,9 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
         {
             e.ToTable("replication_groups");
             e.HasKey(g => g.Id);
-            e.Property(g => g.Id).HasMaxLength(Limits.MaxGroupIdLength);
+            e.Property(g => g.Id).HasMaxLength(Limits.MaxGroupIdLength + TenantNames.MaxPrefixLength);
+            e.Property(g => g.Tenant).HasMaxLength(TenantNames.MaxTenantLength).HasDefaultValue(TenantNames.Default);
+            e.HasIndex(g => new { g.Tenant, g.Id });
             e.Property(g => g.Description).HasMaxLength(Limits.MaxDescriptionLength);
             e.Property(g => g.Version).IsRowVersion();
             e.HasMany(g => g.Shards).WithOne().HasForeignKey(s => s.ReplicationGroupId).OnDelete(DeleteBehavior.Cascade);
@@ -63,7 +67,9 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
         {
             e.ToTable("cache_clusters");
             e.HasKey(c => c.Id);
-            e.Property(c => c.Id).HasMaxLength(Limits.MaxCacheClusterIdLength);
+            e.Property(c => c.Id).HasMaxLength(Limits.MaxCacheClusterIdLength + TenantNames.MaxPrefixLength);
+            e.Property(c => c.Tenant).HasMaxLength(TenantNames.MaxTenantLength).HasDefaultValue(TenantNames.Default);
+            e.HasIndex(c => new { c.Tenant, c.Id });
             e.Property(c => c.Version).IsRowVersion();
             e.HasMany(c => c.Nodes).WithOne().HasForeignKey(n => n.CacheClusterId).OnDelete(DeleteBehavior.Cascade);
             e.HasIndex(c => c.ExpiresAt);
@@ -79,6 +85,8 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
             e.HasKey(s => s.Name);
             e.Property(s => s.Version).IsRowVersion();
             e.HasIndex(s => s.ReplicationGroupId);
+            e.Property(s => s.Tenant).HasMaxLength(TenantNames.MaxTenantLength).HasDefaultValue(TenantNames.Default);
+            e.HasIndex(s => new { s.Tenant, s.Name });
             e.HasMany(s => s.Files).WithOne().HasForeignKey(f => f.SnapshotName).OnDelete(DeleteBehavior.Cascade);
         });
         model.Entity<SnapshotFileEntity>(e =>
@@ -92,6 +100,8 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
             e.HasKey(x => x.Id);
             e.HasIndex(x => new { x.Time, x.Id });
             e.HasIndex(x => new { x.SourceType, x.SourceId, x.Time });
+            e.Property(x => x.Tenant).HasMaxLength(TenantNames.MaxTenantLength).HasDefaultValue(TenantNames.Default);
+            e.HasIndex(x => new { x.Tenant, x.Id });
         });
         model.Entity<IdempotencyRecordEntity>(e =>
         {
@@ -115,6 +125,12 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
             e.ToTable("snapshot_requests");
             e.HasKey(x => x.Id);
             e.HasIndex(x => new { x.ReplicationGroupId, x.RequestedAt });
+        });
+        model.Entity<ApiKeyEntity>(e =>
+        {
+            e.ToTable("api_keys");
+            e.HasKey(x => x.KeyId);
+            e.Property(x => x.Tenant).HasMaxLength(TenantNames.MaxTenantLength);
         });
         model.Entity<SlotMoveEntity>(e =>
         {

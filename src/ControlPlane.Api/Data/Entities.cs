@@ -8,7 +8,9 @@ namespace ControlPlane.Api.Data;
 
 public sealed class ReplicationGroupEntity
 {
+    /// <summary>The stored, tenant-qualified id (<see cref="TenantNames"/>); the API shows the public part.</summary>
     public required string Id { get; set; }
+    public string Tenant { get; set; } = TenantNames.Default;
     public string Description { get; set; } = "";
     public required string EngineVersion { get; set; }
     public required string NodeType { get; set; }
@@ -72,7 +74,9 @@ public sealed class RedisNodeEntity
 
 public sealed class CacheClusterEntity
 {
+    /// <summary>The stored, tenant-qualified id (<see cref="TenantNames"/>).</summary>
     public required string Id { get; set; }
+    public string Tenant { get; set; } = TenantNames.Default;
     public string Engine { get; set; } = Catalog.Memcached;
     public required string EngineVersion { get; set; }
     public required string NodeType { get; set; }
@@ -105,7 +109,9 @@ public sealed class CacheNodeEntity
 
 public sealed class SnapshotEntity
 {
+    /// <summary>The stored, tenant-qualified name (<see cref="TenantNames"/>).</summary>
     public required string Name { get; set; }
+    public string Tenant { get; set; } = TenantNames.Default;
     public required string ReplicationGroupId { get; set; }
     public SnapshotStatus Status { get; set; }
     public SnapshotSource Source { get; set; }
@@ -122,7 +128,7 @@ public sealed class SnapshotEntity
     /// <summary>A snapshot of the group as it is now, to be taken (creating): manual, automated or a delete's final one.</summary>
     public static SnapshotEntity Taking(ReplicationGroupEntity group, string name, SnapshotSource source, DateTimeOffset now) => new()
     {
-        Name = name, ReplicationGroupId = group.Id, Status = SnapshotStatus.Creating, Source = source,
+        Name = name, Tenant = group.Tenant, ReplicationGroupId = group.Id, Status = SnapshotStatus.Creating, Source = source,
         ClusterMode = group.ClusterMode, EngineVersion = group.EngineVersion, NodeType = group.NodeType, NumShards = group.NumShards, CreatedAt = now,
     };
 }
@@ -143,6 +149,23 @@ public sealed class EventEntity
     public SourceType SourceType { get; set; }
     public required string SourceId { get; set; }
     public required string Message { get; set; }
+    public string Tenant { get; set; } = TenantNames.Default;
+    /// <summary>The key id of the API call that asked for the change; null for what the control plane did on its own.</summary>
+    public string? Principal { get; set; }
+}
+
+public enum ApiRole { Viewer, Operator, Admin }
+
+/// <summary>An API key: <c>cpk_&lt;KeyId&gt;_&lt;secret&gt;</c>. Only a salted HMAC of the secret is kept.</summary>
+public sealed class ApiKeyEntity
+{
+    public required string KeyId { get; set; }
+    public required string Name { get; set; }
+    public ApiRole Role { get; set; }
+    public required string Tenant { get; set; }
+    public required string SecretHash { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset? RevokedAt { get; set; }
 }
 
 /// <summary>The first answer to a create with an Idempotency-Key, replayed for the same key and body.</summary>

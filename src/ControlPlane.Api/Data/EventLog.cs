@@ -6,5 +6,5 @@ namespace ControlPlane.Api.Data;
 public static class EventLog
 {
     public static void Record(this ControlPlaneDbContext db, TimeProvider time, SourceType type, string id, string message) =>
-        db.Events.Add(new EventEntity { Time = time.GetUtcNow(), SourceType = type, SourceId = id, Message = message });
+        db.Events.Add(new EventEntity { Time = time.GetUtcNow(), SourceType = type, SourceId = id, Message = message, Tenant = TenantNames.TenantOf(id) });
 }

@@ -38,22 +38,30 @@ public static class CacheClustersApi
 
     private static async Task<IResult> Create(
         CreateCacheClusterRequest request, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
-        IValidator<CacheClusterSpec> validator, Idempotency idempotency,
+        IValidator<CacheClusterSpec> validator, Idempotency idempotency, Caller caller, TenantQuota quota,
         [FromHeader(Name = Idempotency.Header)] string? idempotencyKey, CancellationToken ct)
     {
         var fingerprint = idempotency.Fingerprint(http.Request, request);
         if (await idempotency.ReplayAsync(idempotencyKey, fingerprint, ct) is { } replay)
             return replay;
+        var (tenant, wrongTenant) = caller.ForCreate(request.Tenant);
+        if (wrongTenant is not null)
+            return wrongTenant;
         var spec = request.ToSpec(catalog);
         if (await validator.ProblemAsync(spec, ct) is { } invalid)
             return invalid;
+        var publicId = spec.Id;
+        // The stored, tenant-qualified id: node ids are derived from it.
+        spec = spec with { Id = TenantNames.Internal(tenant, spec.Id) };
         if (await db.CacheClusters.AnyAsync(c => c.Id == spec.Id, ct))
-            return Problems.Conflict(ErrorCodes.CacheClusterAlreadyExists, $"Cache cluster {spec.Id} already exists.");
+            return Problems.Conflict(ErrorCodes.CacheClusterAlreadyExists, $"Cache cluster {publicId} already exists.");
+        if (await quota.CheckAsync(db, tenant, spec.NumNodes, ct) is { } overQuota)
+            return overQuota;
 
         var now = time.GetUtcNow();
         var cluster = new CacheClusterEntity
         {
-            Id = spec.Id, Engine = spec.Engine, EngineVersion = spec.EngineVersion, NodeType = spec.NodeType, NumNodes = spec.NumNodes,
+            Id = spec.Id, Tenant = tenant, Engine = spec.Engine, EngineVersion = spec.EngineVersion, NodeType = spec.NodeType, NumNodes = spec.NumNodes,
             AzMode = spec.AzMode, PreferredAvailabilityZones = spec.PreferredAvailabilityZones?.ToList(), Status = CacheClusterStatus.Creating,
             Generation = 1, CreatedAt = now, UpdatedAt = now, ExpiresAt = spec.ExpiresAt, LastNodeOrdinal = spec.NumNodes,
             Nodes = Topology.ForCacheCluster(spec, catalog.AvailabilityZones).Select(n => new CacheNodeEntity
@@ -63,16 +71,17 @@ public static class CacheClustersApi
         };
         db.CacheClusters.Add(cluster);
         db.Record(time, SourceType.CacheCluster, cluster.Id, $"Cache cluster {cluster.Id} creation requested with {spec.NumNodes} node(s)");
-        return await Store.CreateAsync(db, http, idempotency, idempotencyKey, fingerprint, $"/v1/cache-clusters/{cluster.Id}",
-            () => cluster.ToResponse(), r => r.Etag, ErrorCodes.CacheClusterAlreadyExists, $"Cache cluster {spec.Id} already exists.", ct);
+        return await Store.CreateAsync(db, http, idempotency, idempotencyKey, fingerprint, $"/v1/cache-clusters/{publicId}",
+            () => cluster.ToResponse(), r => r.Etag, ErrorCodes.CacheClusterAlreadyExists, $"Cache cluster {publicId} already exists.", ct);
     }
 
     private static async Task<Results<Ok<Page<CacheClusterResponse>>, ProblemHttpResult>> List(
-        ControlPlaneDbContext db, int? limit, string? cursor, CancellationToken ct)
+        ControlPlaneDbContext db, Caller caller, int? limit, string? cursor, CancellationToken ct)
     {
         if (!PageRequest.TryParse(limit, cursor, out var page, out var problem))
             return problem!;
-        var query = db.CacheClusters.Include(c => c.Nodes).AsNoTracking();
+        var tenant = caller.Tenant;
+        var query = db.CacheClusters.Include(c => c.Nodes).AsNoTracking().Where(c => c.Tenant == tenant);
         if (page.After is { } after)
             query = query.Where(c => string.Compare(c.Id, after) > 0);
         var rows = await query.OrderBy(c => c.Id).Take(page.Limit + 1).ToListAsync(ct);
@@ -81,9 +90,9 @@ public static class CacheClustersApi
     }
 
     private static async Task<Results<Ok<CacheClusterResponse>, ProblemHttpResult>> Get(
-        string id, ControlPlaneDbContext db, HttpResponse response, CancellationToken ct)
+        string id, ControlPlaneDbContext db, Caller caller, HttpResponse response, CancellationToken ct)
     {
-        var cluster = await Find(db, id, ct);
+        var cluster = await Find(db, caller, id, ct);
         if (cluster is null)
             return NotFound(id);
         var body = cluster.ToResponse();
@@ -101,12 +110,12 @@ public static class CacheClustersApi
 
     private static async Task<IResult> Patch(
         string id, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
-        IValidator<CacheClusterSpec> validator, JsonBodies bodies, CancellationToken ct)
+        IValidator<CacheClusterSpec> validator, JsonBodies bodies, Caller caller, TenantQuota quota, CancellationToken ct)
     {
         var (fields, patch, bad) = await bodies.ReadPatchAsync<CacheClusterPatch>(http.Request, Patchable, CreateOnly, Clearable, ct);
         if (bad is not null)
             return bad;
-        var cluster = await Find(db, id, ct);
+        var cluster = await Find(db, caller, id, ct);
         if (cluster is null)
             return NotFound(id);
         if (Store.CheckIfMatch(http.Request, cluster.Version) is { } stale)
@@ -115,11 +124,11 @@ public static class CacheClustersApi
             return Problems.Conflict(ErrorCodes.InvalidCacheClusterState, $"Cache cluster {cluster.Id} is {JsonBodies.EnumText(cluster.Status)}, not available.");
 
         var numNodes = patch!.NumNodes ?? cluster.NumNodes;
-        var next = new CacheClusterSpec(cluster.Id, cluster.Engine, cluster.EngineVersion, patch.NodeType ?? cluster.NodeType, numNodes,
+        var next = new CacheClusterSpec(TenantNames.Public(cluster.Id), cluster.Engine, cluster.EngineVersion, patch.NodeType ?? cluster.NodeType, numNodes,
             cluster.AzMode, null, fields.Contains("expiresAt") ? patch.ExpiresAt : null);
         if (await validator.ProblemAsync(next, ct) is { } invalid)
             return invalid;
-        var toRemove = patch.NodeIdsToRemove ?? [];
+        var toRemove = (patch.NodeIdsToRemove ?? []).Select(n => TenantNames.Internal(cluster.Tenant, n)).ToList();
         if (toRemove.Count > 0)
         {
             if (numNodes >= cluster.NumNodes)
@@ -127,7 +136,7 @@ public static class CacheClustersApi
             if (toRemove.Count != cluster.NumNodes - numNodes)
                 return Problems.Invalid("nodeIdsToRemove", $"Removing {cluster.NumNodes - numNodes} node(s) needs exactly that many ids.", ErrorCodes.InvalidParameterCombination);
             if (toRemove.FirstOrDefault(n => cluster.Nodes.All(node => node.Id != n)) is { } unknown)
-                return Problems.Invalid("nodeIdsToRemove", $"Cache cluster {cluster.Id} has no node {unknown}.");
+                return Problems.Invalid("nodeIdsToRemove", $"Cache cluster {TenantNames.Public(cluster.Id)} has no node {TenantNames.Public(unknown)}.");
             if (toRemove.Distinct().Count() != toRemove.Count)
                 return Problems.Invalid("nodeIdsToRemove", "nodeIdsToRemove lists a node more than once.");
         }
@@ -140,6 +149,8 @@ public static class CacheClustersApi
         var expiryChanged = fields.Contains("expiresAt") && next.ExpiresAt != cluster.ExpiresAt;
         if (changes.Count == 0 && !expiryChanged)
             return Problems.NoOperation("The modification changes nothing.");
+        if (numNodes > cluster.NumNodes && await quota.CheckAsync(db, cluster.Tenant, numNodes - cluster.NumNodes, ct) is { } overQuota)
+            return overQuota;
 
         if (changes.Count > 0)
         {
@@ -177,9 +188,9 @@ public static class CacheClustersApi
     }
 
     private static async Task<IResult> Delete(
-        string id, string? finalSnapshotName, HttpContext http, ControlPlaneDbContext db, TimeProvider time, CancellationToken ct)
+        string id, string? finalSnapshotName, HttpContext http, ControlPlaneDbContext db, TimeProvider time, Caller caller, CancellationToken ct)
     {
-        var cluster = await Find(db, id, ct);
+        var cluster = await Find(db, caller, id, ct);
         if (cluster is null)
             return NotFound(id);
         if (finalSnapshotName is not null)
@@ -195,8 +206,11 @@ public static class CacheClustersApi
         return await Store.SaveAsync(db, http, cluster.Version, () => cluster.ToResponse(), r => r.Etag, ct);
     }
 
-    private static Task<CacheClusterEntity?> Find(ControlPlaneDbContext db, string id, CancellationToken ct) =>
-        db.CacheClusters.Include(c => c.Nodes).FirstOrDefaultAsync(c => c.Id == Identifiers.Normalize(id), ct);
+    private static Task<CacheClusterEntity?> Find(ControlPlaneDbContext db, Caller caller, string id, CancellationToken ct)
+    {
+        var stored = caller.Internal(Identifiers.Normalize(id));
+        return db.CacheClusters.Include(c => c.Nodes).FirstOrDefaultAsync(c => c.Id == stored, ct);
+    }
 
     private static ProblemHttpResult NotFound(string id) =>
         Problems.NotFound(ErrorCodes.CacheClusterNotFound, $"Cache cluster {Identifiers.Normalize(id)} does not exist.");

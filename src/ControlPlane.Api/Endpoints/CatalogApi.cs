@@ -28,8 +28,8 @@ public static class CatalogApi
     public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder app)
     {
         app.MapGet("/healthz", () => TypedResults.Ok(new HealthResponse("ok", null, null)))
-            .WithTags("Health").WithName("Healthz").WithSummary("The process is up");
-        app.MapGet("/readyz", Ready).WithTags("Health").WithName("Readyz").WithSummary("The database and the container hosts are reachable");
+            .WithTags("Health").WithName("Healthz").WithSummary("The process is up").AllowAnonymous();
+        app.MapGet("/readyz", Ready).WithTags("Health").WithName("Readyz").WithSummary("The database and the container hosts are reachable").AllowAnonymous();
         return app;
     }
 

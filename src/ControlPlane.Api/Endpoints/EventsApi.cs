@@ -20,7 +20,7 @@ public static class EventsApi
     }
 
     private static async Task<Results<Ok<Page<EventResponse>>, ProblemHttpResult>> List(
-        ControlPlaneDbContext db, TimeProvider time, IOptions<ControlPlaneOptions> options,
+        ControlPlaneDbContext db, TimeProvider time, IOptions<ControlPlaneOptions> options, Caller caller,
         string? sourceType, string? sourceId, DateTimeOffset? since, DateTimeOffset? until, int? limit, string? cursor, CancellationToken ct)
     {
         if (!PageRequest.TryParse(limit, cursor, out var page, out var problem))
@@ -30,7 +30,8 @@ public static class EventsApi
         var oldest = now - options.Value.EventRetention;
         if (from < oldest)
             from = oldest;
-        var query = db.Events.AsNoTracking().Where(e => e.Time >= from);
+        var tenant = caller.Tenant;
+        var query = db.Events.AsNoTracking().Where(e => e.Tenant == tenant && e.Time >= from);
         if (until is { } to)
             query = query.Where(e => e.Time <= to);
         if (sourceType is not null)
@@ -41,7 +42,7 @@ public static class EventsApi
         }
         if (sourceId is not null)
         {
-            var id = Identifiers.Normalize(sourceId);
+            var id = caller.Internal(Identifiers.Normalize(sourceId));
             query = query.Where(e => e.SourceId == id);
         }
         if (page.After is { } after)

@@ -53,15 +53,25 @@ public static class ReplicationGroupsApi
 
     private static async Task<IResult> Create(
         CreateReplicationGroupRequest request, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
-        IValidator<ReplicationGroupSpec> validator, Idempotency idempotency,
+        IValidator<ReplicationGroupSpec> validator, Idempotency idempotency, Caller caller, TenantQuota quota,
         [FromHeader(Name = Idempotency.Header)] string? idempotencyKey, CancellationToken ct)
     {
         var fingerprint = idempotency.Fingerprint(http.Request, request);
         if (await idempotency.ReplayAsync(idempotencyKey, fingerprint, ct) is { } replay)
             return replay;
+        var (tenant, wrongTenant) = caller.ForCreate(request.Tenant);
+        if (wrongTenant is not null)
+            return wrongTenant;
         var spec = request.ToSpec(catalog);
         if (await validator.ProblemAsync(spec, ct) is { } invalid)
             return invalid;
+        var publicId = spec.Id;
+        // From here on the ids are the stored, tenant-qualified ones: node ids are derived from them.
+        spec = spec with
+        {
+            Id = TenantNames.Internal(tenant, spec.Id),
+            RestoreFromSnapshot = spec.RestoreFromSnapshot is { } restore ? TenantNames.Internal(tenant, restore) : null,
+        };
         // A snapshot with another shard count is restored into its own shape first; the group then
         // reshards online to the count asked for, as a PATCH of numShards would.
         var numShards = spec.NumShards;
@@ -73,10 +83,13 @@ public static class ReplicationGroupsApi
             spec = spec with { Shards = spec.Shards ?? layout, NumShards = spec.Shards?.Count ?? layout?.Count ?? spec.NumShards };
         }
         if (await db.ReplicationGroups.AnyAsync(g => g.Id == spec.Id, ct))
-            return Problems.Conflict(ErrorCodes.ReplicationGroupAlreadyExists, $"Replication group {spec.Id} already exists.");
+            return Problems.Conflict(ErrorCodes.ReplicationGroupAlreadyExists, $"Replication group {publicId} already exists.");
+        if (await quota.CheckAsync(db, tenant, Math.Max(numShards, spec.NumShards) * (spec.ReplicasPerShard + 1), ct) is { } overQuota)
+            return overQuota;
 
         var now = time.GetUtcNow();
         var group = NewGroup(spec, catalog, now);
+        group.Tenant = tenant;
         if (numShards != spec.NumShards)
         {
             group.NumShards = numShards;
@@ -85,9 +98,9 @@ public static class ReplicationGroupsApi
         db.ReplicationGroups.Add(group);
         db.Record(time, SourceType.ReplicationGroup, group.Id,
             $"Replication group {group.Id} creation requested: {spec.NumShards} shard(s) of {spec.ReplicasPerShard + 1} node(s), cluster mode {Json(spec.ClusterMode)}");
-        var location = $"/v1/replication-groups/{group.Id}";
+        var location = $"/v1/replication-groups/{publicId}";
         return await Store.CreateAsync(db, http, idempotency, idempotencyKey, fingerprint, location, () => group.ToResponse(), r => r.Etag,
-            ErrorCodes.ReplicationGroupAlreadyExists, $"Replication group {spec.Id} already exists.", ct);
+            ErrorCodes.ReplicationGroupAlreadyExists, $"Replication group {publicId} already exists.", ct);
     }
 
     private static ReplicationGroupEntity NewGroup(ReplicationGroupSpec spec, Catalog catalog, DateTimeOffset now)
@@ -127,7 +140,7 @@ public static class ReplicationGroupsApi
     {
         var snapshot = await db.Snapshots.AsNoTracking().Include(s => s.Files).FirstOrDefaultAsync(s => s.Name == name, ct);
         if (snapshot is null)
-            return (Problems.NotFound(ErrorCodes.SnapshotNotFound, $"Snapshot {name} does not exist."), null);
+            return (Problems.NotFound(ErrorCodes.SnapshotNotFound, $"Snapshot {TenantNames.Public(name)} does not exist."), null);
         if (snapshot.Status != SnapshotStatus.Available)
             return (Problems.Conflict(ErrorCodes.InvalidSnapshotState, $"Snapshot {name} is {Json(snapshot.Status)}, not available."), null);
         if (snapshot.ClusterMode == ClusterMode.Enabled && spec.ClusterMode == ClusterMode.Disabled)
@@ -156,11 +169,12 @@ public static class ReplicationGroupsApi
     private static string NormalSlots(string slots) => SlotRanges.TryParse(slots, out var ranges) ? SlotRanges.Format(SlotRanges.Expand(ranges)) : slots;
 
     private static async Task<Results<Ok<Page<ReplicationGroupResponse>>, ProblemHttpResult>> List(
-        ControlPlaneDbContext db, int? limit, string? cursor, CancellationToken ct)
+        ControlPlaneDbContext db, Caller caller, int? limit, string? cursor, CancellationToken ct)
     {
         if (!PageRequest.TryParse(limit, cursor, out var page, out var problem))
             return problem!;
-        var query = Load(db).AsNoTracking();
+        var tenant = caller.Tenant;
+        var query = Load(db).AsNoTracking().Where(g => g.Tenant == tenant);
         if (page.After is { } after)
             query = query.Where(g => string.Compare(g.Id, after) > 0);
         var rows = await query.OrderBy(g => g.Id).Take(page.Limit + 1).ToListAsync(ct);
@@ -169,9 +183,9 @@ public static class ReplicationGroupsApi
     }
 
     private static async Task<Results<Ok<ReplicationGroupResponse>, ProblemHttpResult>> Get(
-        string id, ControlPlaneDbContext db, HttpResponse response, CancellationToken ct)
+        string id, ControlPlaneDbContext db, Caller caller, HttpResponse response, CancellationToken ct)
     {
-        var group = await Find(db, id, ct);
+        var group = await Find(db, caller, id, ct);
         if (group is null)
             return NotFound(id);
         var body = group.ToResponse();
@@ -199,12 +213,12 @@ public static class ReplicationGroupsApi
 
     private static async Task<IResult> Patch(
         string id, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
-        IValidator<ReplicationGroupSpec> validator, JsonBodies bodies, RedisAdmin redis, CancellationToken ct)
+        IValidator<ReplicationGroupSpec> validator, JsonBodies bodies, RedisAdmin redis, Caller caller, TenantQuota quota, CancellationToken ct)
     {
         var (fields, patch, bad) = await bodies.ReadPatchAsync<ReplicationGroupPatch>(http.Request, Patchable, CreateOnly, Clearable, ct);
         if (bad is not null)
             return bad;
-        var group = await Find(db, id, ct);
+        var group = await Find(db, caller, id, ct);
         if (group is null)
             return NotFound(id);
         if (Store.CheckIfMatch(http.Request, group.Version) is { } stale)
@@ -259,6 +273,9 @@ public static class ReplicationGroupsApi
                 : "The modification changes nothing.");
         if (next.NumShards < current.NumShards && await CheckScaleInFitsAsync(group, next, catalog, redis, ct) is { } wontFit)
             return wontFit;
+        var addedNodes = next.NumShards * (next.ReplicasPerShard + 1) - current.NumShards * (current.ReplicasPerShard + 1);
+        if (addedNodes > 0 && await quota.CheckAsync(db, group.Tenant, addedNodes, ct) is { } overQuota)
+            return overQuota;
 
         group.Description = next.Description;
         group.NodeType = next.NodeType;
@@ -283,9 +300,9 @@ public static class ReplicationGroupsApi
     }
 
     private static async Task<IResult> Delete(
-        string id, string? finalSnapshotName, HttpContext http, ControlPlaneDbContext db, TimeProvider time, CancellationToken ct)
+        string id, string? finalSnapshotName, HttpContext http, ControlPlaneDbContext db, TimeProvider time, Caller caller, CancellationToken ct)
     {
-        var group = await Find(db, id, ct);
+        var group = await Find(db, caller, id, ct);
         if (group is null)
             return NotFound(id);
         if (Store.CheckIfMatch(http.Request, group.Version) is { } stale)
@@ -299,9 +316,10 @@ public static class ReplicationGroupsApi
                 return Problems.Invalid("finalSnapshotName", $"The snapshot name {error}");
             if (group.Status != GroupStatus.Available)
                 return Problems.Conflict(ErrorCodes.InvalidReplicationGroupState, $"A final snapshot needs replication group {group.Id} to be available; it is {Json(group.Status)}.");
-            if (await db.Snapshots.AnyAsync(s => s.Name == name, ct))
+            var stored = TenantNames.Internal(group.Tenant, name);
+            if (await db.Snapshots.AnyAsync(s => s.Name == stored, ct))
                 return Problems.Conflict(ErrorCodes.SnapshotAlreadyExists, $"Snapshot {name} already exists.");
-            group.FinalSnapshotName = name;
+            group.FinalSnapshotName = stored;
         }
         group.Status = GroupStatus.Deleting;
         group.Generation++;
@@ -313,9 +331,9 @@ public static class ReplicationGroupsApi
     }
 
     private static async Task<IResult> TestFailover(
-        string id, TestFailoverRequest request, HttpContext http, ControlPlaneDbContext db, TimeProvider time, CancellationToken ct)
+        string id, TestFailoverRequest request, HttpContext http, ControlPlaneDbContext db, TimeProvider time, Caller caller, CancellationToken ct)
     {
-        var group = await Find(db, id, ct);
+        var group = await Find(db, caller, id, ct);
         if (group is null)
             return NotFound(id);
         var shard = group.Shards.FirstOrDefault(s => s.Id == request.ShardId);
@@ -370,14 +388,17 @@ public static class ReplicationGroupsApi
     internal static IQueryable<ReplicationGroupEntity> Load(ControlPlaneDbContext db) =>
         db.ReplicationGroups.Include(g => g.Shards).ThenInclude(s => s.Nodes).AsSplitQuery();
 
-    private static Task<ReplicationGroupEntity?> Find(ControlPlaneDbContext db, string id, CancellationToken ct) =>
-        Load(db).FirstOrDefaultAsync(g => g.Id == Identifiers.Normalize(id), ct);
+    private static Task<ReplicationGroupEntity?> Find(ControlPlaneDbContext db, Caller caller, string id, CancellationToken ct)
+    {
+        var stored = caller.Internal(Identifiers.Normalize(id));
+        return Load(db).FirstOrDefaultAsync(g => g.Id == stored, ct);
+    }
 
     private static ProblemHttpResult NotFound(string id) =>
         Problems.NotFound(ErrorCodes.ReplicationGroupNotFound, $"Replication group {Identifiers.Normalize(id)} does not exist.");
 
     private static ReplicationGroupSpec ToSpec(ReplicationGroupEntity g) => new(
-        g.Id, g.Description, g.EngineVersion, g.NodeType, g.ClusterMode, g.NumShards, g.ReplicasPerShard, g.AutomaticFailover,
+        TenantNames.Public(g.Id), g.Description, g.EngineVersion, g.NodeType, g.ClusterMode, g.NumShards, g.ReplicasPerShard, g.AutomaticFailover,
         g.MultiAz, g.TransitEncryption, null, g.SnapshotRetentionLimit, g.SnapshotWindow, null, null, g.ExpiresAt);
 
     internal static string Json<T>(T value) where T : struct, Enum => JsonBodies.EnumText(value);

@@ -28,7 +28,7 @@ public static class SnapshotsApi
     }
 
     private static async Task<IResult> Create(
-        CreateSnapshotRequest request, HttpContext http, ControlPlaneDbContext db, TimeProvider time, Idempotency idempotency,
+        CreateSnapshotRequest request, HttpContext http, ControlPlaneDbContext db, TimeProvider time, Idempotency idempotency, Caller caller,
         [FromHeader(Name = Idempotency.Header)] string? idempotencyKey, CancellationToken ct)
     {
         var fingerprint = idempotency.Fingerprint(http.Request, request);
@@ -37,14 +37,17 @@ public static class SnapshotsApi
         var name = Identifiers.Normalize(request.Name ?? "");
         if (Identifiers.Check(name, Limits.MaxSnapshotNameLength) is { } nameError)
             return Problems.Invalid("name", $"The snapshot name {nameError}");
+        var publicName = name;
+        name = caller.Internal(name);
         var groupId = Identifiers.Normalize(request.ReplicationGroupId ?? "");
-        var group = await db.ReplicationGroups.FirstOrDefaultAsync(g => g.Id == groupId, ct);
+        var storedGroupId = caller.Internal(groupId);
+        var group = await db.ReplicationGroups.FirstOrDefaultAsync(g => g.Id == storedGroupId, ct);
         if (group is null)
-            return await db.CacheClusters.AnyAsync(c => c.Id == groupId, ct)
+            return await db.CacheClusters.AnyAsync(c => c.Id == storedGroupId, ct)
                 ? Problems.Create(StatusCodes.Status400BadRequest, ErrorCodes.SnapshotFeatureNotSupported, $"{groupId} is a Memcached cluster; Memcached has no snapshots.")
                 : Problems.NotFound(ErrorCodes.ReplicationGroupNotFound, $"Replication group {groupId} does not exist.");
         if (await db.Snapshots.AnyAsync(s => s.Name == name, ct))
-            return Problems.Conflict(ErrorCodes.SnapshotAlreadyExists, $"Snapshot {name} already exists.");
+            return Problems.Conflict(ErrorCodes.SnapshotAlreadyExists, $"Snapshot {publicName} already exists.");
         if (group.Status != GroupStatus.Available)
             return Problems.Conflict(ErrorCodes.InvalidReplicationGroupState, $"Replication group {groupId} is {JsonBodies.EnumText(group.Status)}, not available.");
 
@@ -53,7 +56,7 @@ public static class SnapshotsApi
         var used = await db.SnapshotRequests.CountAsync(r => r.ReplicationGroupId == group.Id && r.RequestedAt > now.AddDays(-1), ct);
         if (used >= Limits.ManualSnapshotsPerDay)
             return Problems.Create(StatusCodes.Status429TooManyRequests, ErrorCodes.SnapshotQuotaExceeded,
-                $"Replication group {group.Id} has had its {Limits.ManualSnapshotsPerDay} manual snapshots of the last 24 hours.");
+                $"Replication group {groupId} has had its {Limits.ManualSnapshotsPerDay} manual snapshots of the last 24 hours.");
 
         var snapshot = SnapshotEntity.Taking(group, name, SnapshotSource.Manual, now);
         db.Snapshots.Add(snapshot);
@@ -62,12 +65,12 @@ public static class SnapshotsApi
         group.Status = GroupStatus.Snapshotting;
         group.UpdatedAt = now;
         db.Record(time, SourceType.Snapshot, name, $"Snapshot {name} of replication group {group.Id} requested");
-        return await Store.CreateAsync(db, http, idempotency, idempotencyKey, fingerprint, $"/v1/snapshots/{name}",
-            () => snapshot.ToResponse(), r => r.Etag, ErrorCodes.SnapshotAlreadyExists, $"Snapshot {name} already exists.", ct);
+        return await Store.CreateAsync(db, http, idempotency, idempotencyKey, fingerprint, $"/v1/snapshots/{publicName}",
+            () => snapshot.ToResponse(), r => r.Etag, ErrorCodes.SnapshotAlreadyExists, $"Snapshot {publicName} already exists.", ct);
     }
 
     private static async Task<IResult> Copy(
-        string name, CopySnapshotRequest request, HttpContext http, ControlPlaneDbContext db, TimeProvider time, Idempotency idempotency,
+        string name, CopySnapshotRequest request, HttpContext http, ControlPlaneDbContext db, TimeProvider time, Idempotency idempotency, Caller caller,
         [FromHeader(Name = Idempotency.Header)] string? idempotencyKey, CancellationToken ct)
     {
         var fingerprint = idempotency.Fingerprint(http.Request, request);
@@ -76,36 +79,39 @@ public static class SnapshotsApi
         var target = Identifiers.Normalize(request.TargetName ?? "");
         if (Identifiers.Check(target, Limits.MaxSnapshotNameLength) is { } nameError)
             return Problems.Invalid("targetName", $"The snapshot name {nameError}");
-        var source = await Find(db, name, ct);
+        var publicTarget = target;
+        var source = await Find(db, caller, name, ct);
         if (source is null)
             return NotFound(name);
         if (source.Status != SnapshotStatus.Available)
-            return Problems.Conflict(ErrorCodes.InvalidSnapshotState, $"Snapshot {source.Name} is {JsonBodies.EnumText(source.Status)}, not available.");
+            return Problems.Conflict(ErrorCodes.InvalidSnapshotState, $"Snapshot {TenantNames.Public(source.Name)} is {JsonBodies.EnumText(source.Status)}, not available.");
+        target = TenantNames.Internal(source.Tenant, target);
         if (await db.Snapshots.AnyAsync(s => s.Name == target, ct))
-            return Problems.Conflict(ErrorCodes.SnapshotAlreadyExists, $"Snapshot {target} already exists.");
+            return Problems.Conflict(ErrorCodes.SnapshotAlreadyExists, $"Snapshot {publicTarget} already exists.");
 
         // The housekeeping copies the files and makes the copy available.
         var copy = new SnapshotEntity
         {
-            Name = target, ReplicationGroupId = source.ReplicationGroupId, Status = SnapshotStatus.Copying, Source = SnapshotSource.Manual,
+            Name = target, Tenant = source.Tenant, ReplicationGroupId = source.ReplicationGroupId, Status = SnapshotStatus.Copying, Source = SnapshotSource.Manual,
             ClusterMode = source.ClusterMode, EngineVersion = source.EngineVersion, NodeType = source.NodeType, NumShards = source.NumShards,
             CreatedAt = time.GetUtcNow(), CopiedFrom = source.Name,
         };
         db.Snapshots.Add(copy);
         db.Record(time, SourceType.Snapshot, target, $"Copy of snapshot {source.Name} to {target} requested");
-        return await Store.CreateAsync(db, http, idempotency, idempotencyKey, fingerprint, $"/v1/snapshots/{target}",
-            () => copy.ToResponse(), r => r.Etag, ErrorCodes.SnapshotAlreadyExists, $"Snapshot {target} already exists.", ct);
+        return await Store.CreateAsync(db, http, idempotency, idempotencyKey, fingerprint, $"/v1/snapshots/{publicTarget}",
+            () => copy.ToResponse(), r => r.Etag, ErrorCodes.SnapshotAlreadyExists, $"Snapshot {publicTarget} already exists.", ct);
     }
 
     private static async Task<Results<Ok<Page<SnapshotResponse>>, ProblemHttpResult>> List(
-        ControlPlaneDbContext db, string? replicationGroupId, int? limit, string? cursor, CancellationToken ct)
+        ControlPlaneDbContext db, Caller caller, string? replicationGroupId, int? limit, string? cursor, CancellationToken ct)
     {
         if (!PageRequest.TryParse(limit, cursor, out var page, out var problem))
             return problem!;
-        var query = db.Snapshots.Include(s => s.Files).AsNoTracking();
+        var tenant = caller.Tenant;
+        var query = db.Snapshots.Include(s => s.Files).AsNoTracking().Where(s => s.Tenant == tenant);
         if (replicationGroupId is not null)
         {
-            var groupId = Identifiers.Normalize(replicationGroupId);
+            var groupId = caller.Internal(Identifiers.Normalize(replicationGroupId));
             query = query.Where(s => s.ReplicationGroupId == groupId);
         }
         if (page.After is { } after)
@@ -116,9 +122,9 @@ public static class SnapshotsApi
     }
 
     private static async Task<Results<Ok<SnapshotResponse>, ProblemHttpResult>> Get(
-        string name, ControlPlaneDbContext db, HttpResponse response, CancellationToken ct)
+        string name, ControlPlaneDbContext db, Caller caller, HttpResponse response, CancellationToken ct)
     {
-        var snapshot = await Find(db, name, ct);
+        var snapshot = await Find(db, caller, name, ct);
         if (snapshot is null)
             return NotFound(name);
         var body = snapshot.ToResponse();
@@ -126,9 +132,9 @@ public static class SnapshotsApi
         return TypedResults.Ok(body);
     }
 
-    private static async Task<IResult> Delete(string name, HttpContext http, ControlPlaneDbContext db, TimeProvider time, CancellationToken ct)
+    private static async Task<IResult> Delete(string name, HttpContext http, ControlPlaneDbContext db, TimeProvider time, Caller caller, CancellationToken ct)
     {
-        var snapshot = await Find(db, name, ct);
+        var snapshot = await Find(db, caller, name, ct);
         if (snapshot is null)
             return NotFound(name);
         if (Store.CheckIfMatch(http.Request, snapshot.Version) is { } stale)
@@ -140,8 +146,11 @@ public static class SnapshotsApi
         return await Store.SaveAsync(db, http, snapshot.Version, () => snapshot.ToResponse(), r => r.Etag, ct);
     }
 
-    private static Task<SnapshotEntity?> Find(ControlPlaneDbContext db, string name, CancellationToken ct) =>
-        db.Snapshots.Include(s => s.Files).FirstOrDefaultAsync(s => s.Name == Identifiers.Normalize(name), ct);
+    private static Task<SnapshotEntity?> Find(ControlPlaneDbContext db, Caller caller, string name, CancellationToken ct)
+    {
+        var stored = caller.Internal(Identifiers.Normalize(name));
+        return db.Snapshots.Include(s => s.Files).FirstOrDefaultAsync(s => s.Name == stored, ct);
+    }
 
     private static ProblemHttpResult NotFound(string name) =>
         Problems.NotFound(ErrorCodes.SnapshotNotFound, $"Snapshot {Identifiers.Normalize(name)} does not exist.");

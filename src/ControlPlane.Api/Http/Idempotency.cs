@@ -12,7 +12,7 @@ namespace ControlPlane.Api.Http;
 /// Idempotency-Key on creates: the first answer is stored with the resource in one transaction,
 /// so the same key and body replay it (also after a restart) and a different body is 422.
 /// </summary>
-public sealed class Idempotency(ControlPlaneDbContext db, IOptions<JsonOptions> json, TimeProvider time)
+public sealed class Idempotency(ControlPlaneDbContext db, IOptions<JsonOptions> json, TimeProvider time, Caller caller)
 {
     public const string Header = "Idempotency-Key";
 
@@ -26,7 +26,7 @@ public sealed class Idempotency(ControlPlaneDbContext db, IOptions<JsonOptions> 
     {
         if (string.IsNullOrEmpty(key))
             return null;
-        var record = await db.IdempotencyRecords.FindAsync([key], ct);
+        var record = await db.IdempotencyRecords.FindAsync([Stored(key)], ct);
         if (record is null)
             return null;
         if (record.RequestHash != fingerprint)
@@ -41,7 +41,7 @@ public sealed class Idempotency(ControlPlaneDbContext db, IOptions<JsonOptions> 
             return;
         db.IdempotencyRecords.Add(new IdempotencyRecordEntity
         {
-            Key = key,
+            Key = Stored(key),
             RequestHash = fingerprint,
             StatusCode = statusCode,
             ResponseBody = JsonSerializer.Serialize(body, body.GetType(), json.Value.SerializerOptions),
@@ -50,6 +50,9 @@ public sealed class Idempotency(ControlPlaneDbContext db, IOptions<JsonOptions> 
             CreatedAt = time.GetUtcNow(),
         });
     }
+
+    /// <summary>Keys are the client's own choice, so each tenant has its own: another tenant's key never replays here.</summary>
+    private string Stored(string key) => caller.Tenant + "/" + key;
 
     private sealed class Replay(IdempotencyRecordEntity record) : IResult
     {

@@ -19,6 +19,7 @@ public static class Store
         Func<TResponse> respond, Func<TResponse, string> etagOf, string conflictCode, string conflictDetail, CancellationToken ct)
         where TResponse : notnull
     {
+        SignEvents(db, http);
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         try
         {
@@ -47,6 +48,7 @@ public static class Store
         ControlPlaneDbContext db, HttpContext http, uint loadedVersion, Func<TResponse> respond, Func<TResponse, string> etagOf, CancellationToken ct)
         where TResponse : notnull
     {
+        SignEvents(db, http);
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         try
         {
@@ -68,6 +70,14 @@ public static class Store
     /// <summary>412 when If-Match names another version than the one loaded; the save's xmin check covers the rest.</summary>
     public static ProblemHttpResult? CheckIfMatch(HttpRequest request, uint version) =>
         ETags.IfMatch(request) is { } expected && expected != version ? Problems.PreconditionFailed(ETags.Format(version)) : null;
+
+    /// <summary>Every change made through the API goes through here: its events name the key that asked.</summary>
+    private static void SignEvents(ControlPlaneDbContext db, HttpContext http)
+    {
+        var keyId = http.User.FindFirst(ApiKeyClaims.KeyId)?.Value;
+        foreach (var entry in db.ChangeTracker.Entries<EventEntity>().Where(e => e.State == EntityState.Added))
+            entry.Entity.Principal ??= keyId;
+    }
 
     private static ProblemHttpResult ConcurrentModification() =>
         Problems.Create(StatusCodes.Status409Conflict, "ConcurrentModification", "The resource changed while this request was handled; read it again and retry.");

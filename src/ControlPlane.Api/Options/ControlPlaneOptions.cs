@@ -46,6 +46,16 @@ public sealed class ControlPlaneOptions
     [Range(1, Limits.MaxShards)]
     public int ShardQuota { get; set; } = Limits.DefaultShardQuota;
 
+    /// <summary>Nodes (Redis and Memcached together) one tenant may have.</summary>
+    [Range(1, 100_000)]
+    public int TenantNodeQuota { get; set; } = 300;
+
+    /// <summary>An admin key (cpk_...) that works without being stored; deploy/up.sh names a file instead.</summary>
+    public string? AdminKey { get; set; }
+
+    /// <summary>A file (mode 0600) that holds the admin key.</summary>
+    public string? AdminKeyFile { get; set; }
+
     public List<AvailabilityZoneOptions> AvailabilityZones { get; set; } = [];
     public List<NodeTypeOptions> NodeTypes { get; set; } = [];
     public List<EngineVersionOptions> EngineVersions { get; set; } = [];

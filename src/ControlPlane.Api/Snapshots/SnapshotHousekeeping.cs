@@ -30,9 +30,12 @@ public sealed partial class SnapshotHousekeeping(
         await scope.ServiceProvider.GetRequiredService<ControlPlaneDbContext>().SnapshotRequests.Where(r => r.RequestedAt <= cutoff).ExecuteDeleteAsync(ct);
     }
 
-    /// <summary>The name ElastiCache gives an automatic snapshot: automatic.&lt;group&gt;-yyyy-MM-dd-HH-mm.</summary>
-    public static string AutomaticName(string groupId, DateTimeOffset at) =>
-        $"{Identifiers.AutomaticSnapshotPrefix}{groupId}-{at.UtcDateTime.ToString("yyyy-MM-dd-HH-mm", CultureInfo.InvariantCulture)}";
+    /// <summary>
+    /// The name ElastiCache gives an automatic snapshot: automatic.&lt;group&gt;-yyyy-MM-dd-HH-mm, from the
+    /// group's stored id, stored in the group's tenant.
+    /// </summary>
+    public static string AutomaticName(string groupId, DateTimeOffset at) => TenantNames.Internal(TenantNames.TenantOf(groupId),
+        $"{Identifiers.AutomaticSnapshotPrefix}{TenantNames.Public(groupId)}-{at.UtcDateTime.ToString("yyyy-MM-dd-HH-mm", CultureInfo.InvariantCulture)}");
 
     /// <summary>
     /// When the window that holds <paramref name="now"/> opened: null when now is outside the window.

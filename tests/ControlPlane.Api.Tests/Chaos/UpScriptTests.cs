@@ -44,6 +44,13 @@ public sealed class UpScriptTests(PostgresFixture postgres) : ChaosTest(postgres
         try
         {
             await WaitUntilAsync(() => AnswersAsync(api), TimeSpan.FromMinutes(4), () => $"up.sh never served the API:\n{Log()}");
+            // The first start made an admin key, readable by its owner only, and said where it is.
+            var keyFile = Path.Combine(state, "admin.key");
+            if (!OperatingSystem.IsWindows())
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyFile));
+            Assert.Contains(keyFile, Log());
+            Assert.Equal(HttpStatusCode.Unauthorized, (await api.GetAsync("/v1/cache-clusters")).StatusCode);
+            api.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", File.ReadAllText(keyFile).Trim());
             var created = await api.PostAsync("/v1/cache-clusters", new StringContent("""{"id":"kept","engine":"memcached"}""", Encoding.UTF8, "application/json"));
             Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
             await WaitUntilAsync(async () => (await api.GetStringAsync("/v1/cache-clusters/kept")).Contains("\"status\":\"available\""), TimeSpan.FromSeconds(60), Log);

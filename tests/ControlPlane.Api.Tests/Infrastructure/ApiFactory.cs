@@ -22,10 +22,18 @@ public sealed class ApiFactory(string connectionString, IReadOnlyDictionary<stri
         // API tests play the reconciler's part themselves; the reconciler tests turn it on.
         builder.UseSetting("ControlPlane:Reconciler:Enabled", "false");
         builder.UseSetting("ControlPlane:SnapshotDir", SnapshotDir);
+        builder.UseSetting("ControlPlane:AdminKey", TestKeys.Admin);
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
             builder.UseSetting(key, value);
         if (fakeClock)
             builder.ConfigureServices(services => services.AddSingleton<TimeProvider>(Clock));
+    }
+
+    /// <summary>Every client of the host carries the admin key unless a test takes it off (or sets another).</summary>
+    protected override void ConfigureClient(HttpClient client)
+    {
+        base.ConfigureClient(client);
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", TestKeys.Admin);
     }
 
     public ControlPlaneDbContext NewDbContext() => Migrator.CreateContext(connectionString);

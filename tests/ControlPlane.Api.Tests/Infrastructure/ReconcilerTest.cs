@@ -65,6 +65,7 @@ public abstract class ReconcilerTest(PostgresFixture postgres) : ApiTest(postgre
         env["ControlPlane__Reconciler__Enabled"] = "true";
         env["ConnectionStrings__ControlPlane"] = ConnectionString;
         env["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
+        env["ControlPlane__AdminKey"] = TestKeys.Admin;
         return env;
     }
 
