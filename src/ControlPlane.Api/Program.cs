@@ -87,14 +87,15 @@ builder.Services.AddSwaggerGen(o =>
 var app = builder.Build();
 
 app.UseExceptionHandler();
-app.UseAuthentication();
-app.UseAuthorization();
 app.UseSwagger(o => o.RouteTemplate = "openapi/{documentName}.{extension:regex(^(json|yaml)$)}");
 app.UseSwaggerUI(o =>
 {
     o.RoutePrefix = "swagger";
     o.SwaggerEndpoint("/openapi/v1.json", "ControlPlane v1");
 });
+// After Swagger: the UI page and the document need no key (the fallback policy would cover them too).
+app.UseAuthentication();
+app.UseAuthorization();
 
 app.MapReplicationGroups();
 app.MapCacheClusters();

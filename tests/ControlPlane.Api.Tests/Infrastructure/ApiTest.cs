@@ -55,6 +55,29 @@ public abstract class ApiTest(PostgresFixture postgres) : IAsyncLifetime
         return Client.SendAsync(request);
     }
 
+    /// <summary>A request with exactly this key (none when null), whatever the default client carries.</summary>
+    protected async Task<HttpResponseMessage> SendAsync(string method, string path, string? key, object? body = null)
+    {
+        using var client = Factory.CreateClient();
+        client.DefaultRequestHeaders.Authorization = null;
+        var request = new HttpRequestMessage(new HttpMethod(method), path);
+        if (body is not null || method is "POST" or "PATCH")
+            request.Content = method == "PATCH"
+                ? Json(JsonSerializer.Serialize(body ?? new { }, new JsonSerializerOptions(JsonSerializerDefaults.Web)), "application/merge-patch+json")
+                : Json(body ?? new { });
+        if (key is not null)
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        return await client.SendAsync(request);
+    }
+
+    /// <summary>A new API key (made with the admin key): keyId, key, role, tenant.</summary>
+    protected async Task<JsonObject> NewKeyAsync(string role, string tenant)
+    {
+        var response = await PostAsync("/v1/api-keys", new { name = $"{role} of {tenant}", role, tenant });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return await BodyAsync(response);
+    }
+
     protected static async Task<JsonObject> BodyAsync(HttpResponseMessage response) =>
         (await response.Content.ReadFromJsonAsync<JsonObject>())!;
 
