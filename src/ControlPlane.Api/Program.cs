@@ -118,7 +118,7 @@ namespace ControlPlane.Api.Data
 {
     public static class Database
     {
-        public const string DefaultConnectionString = "Host=127.0.0.1;Port=55432;Database=controlplane;Username=postgres";
+        public const string DefaultConnectionString = "Host=127.0.0.1;Port=55432;Database=controlplane;Username=controlplane";
 
         /// <summary>
         /// The "ControlPlane" connection string, with short timeouts unless it sets its own, so an

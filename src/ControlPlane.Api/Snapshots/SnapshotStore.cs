@@ -37,7 +37,11 @@ public static class SnapshotKeys
     public static string File(string snapshotName, string shardId) => $"{snapshotName}/{shardId}.rdb";
 }
 
-/// <summary>The snapshot store on a local folder (ControlPlane:SnapshotDir). Files are written to a temporary name and renamed when complete.</summary>
+/// <summary>
+/// The snapshot store on a local folder (ControlPlane:SnapshotDir). Files are written to a temporary
+/// name and renamed when complete. Snapshots hold every key of a cache: files (0600) and folders
+/// (0700) are the control plane's user's alone.
+/// </summary>
 public sealed class FolderSnapshotStore(IOptions<ControlPlaneOptions> options) : ISnapshotStore
 {
     private string Root => options.Value.SnapshotDir;
@@ -45,13 +49,14 @@ public sealed class FolderSnapshotStore(IOptions<ControlPlaneOptions> options) :
     public async Task<StoredFile> PutAsync(string key, Stream content, CancellationToken ct)
     {
         var path = PathOf(key);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        CreatePrivateDirectory(Path.GetFullPath(Root));
+        CreatePrivateDirectory(Path.GetDirectoryName(path)!);
         var temporary = $"{path}.{Guid.NewGuid():N}.partial";
         try
         {
             long size;
             string hash;
-            await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
+            await using (var file = new FileStream(temporary, PrivateFile))
             using (var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
             {
                 var buffer = new byte[1 << 16];
@@ -73,6 +78,28 @@ public sealed class FolderSnapshotStore(IOptions<ControlPlaneOptions> options) :
         {
             File.Delete(temporary);
         }
+    }
+
+    private static FileStreamOptions PrivateFile
+    {
+        get
+        {
+            var options = new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 1 << 16, Options = FileOptions.Asynchronous,
+            };
+            if (!OperatingSystem.IsWindows())
+                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            return options;
+        }
+    }
+
+    private static void CreatePrivateDirectory(string path)
+    {
+        if (OperatingSystem.IsWindows())
+            Directory.CreateDirectory(path);
+        else if (!Directory.Exists(path))
+            Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
 
     public Task<Stream> OpenAsync(string key, CancellationToken ct) =>

@@ -14,6 +14,7 @@ namespace ControlPlane.Api.Tests.Infrastructure;
 public abstract class ApiTest(PostgresFixture postgres) : IAsyncLifetime
 {
     protected string ConnectionString { get; private set; } = "";
+    protected PostgresFixture Postgres => postgres;
     protected ApiFactory Factory { get; set; } = null!;
     protected HttpClient Client { get; set; } = null!;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using Npgsql;
 
 namespace ControlPlane.Api.Tests.Infrastructure;
@@ -8,6 +9,9 @@ namespace ControlPlane.Api.Tests.Infrastructure;
 /// <summary>
 /// A real, throwaway PostgreSQL cluster in a temporary folder, on a free loopback port. It can be
 /// stopped and started again, which is how the tests take the database away from a running API.
+/// Locked down as deploy/up.sh's is: password (SCRAM) authentication for every connection, and
+/// the tests connect as <see cref="ServiceRole"/>, a role that is no superuser and owns only the
+/// test databases.
 /// </summary>
 public sealed class PostgresServer : IAsyncDisposable
 {
@@ -17,8 +21,22 @@ public sealed class PostgresServer : IAsyncDisposable
 
     private PostgresServer(string bin, string root, int port) => (_bin, _root, _port) = (bin, root, port);
 
+    public const string ServiceRole = "controlplane";
+
+    public int Port => _port;
+
+    public string BinDir => _bin;
+
+    private string SuperuserPassword { get; } = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+
+    private string ServicePassword { get; } = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+
+    /// <summary>The service role's connection to a database.</summary>
     public string ConnectionString(string database) =>
-        $"Host=127.0.0.1;Port={_port};Database={database};Username=postgres;Timeout=3;Command Timeout=15";
+        $"Host=127.0.0.1;Port={_port};Database={database};Username={ServiceRole};Password={ServicePassword};Timeout=3;Command Timeout=15";
+
+    private string SuperuserConnectionString =>
+        $"Host=127.0.0.1;Port={_port};Database=postgres;Username=postgres;Password={SuperuserPassword};Timeout=3;Command Timeout=15";
 
     public static async Task<PostgresServer> StartAsync()
     {
@@ -27,8 +45,14 @@ public sealed class PostgresServer : IAsyncDisposable
         var server = new PostgresServer(bin, root, FreePort());
         if (Environment.IsPrivilegedProcess)
             await RunAsync("chown", "postgres:postgres", root); // Postgres refuses to run as root.
-        await server.PgAsync("initdb", "-D", server.Data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8");
+        var passwordFile = Path.Combine(root, "pwfile");
+        await File.WriteAllTextAsync(passwordFile, server.SuperuserPassword);
+        if (Environment.IsPrivilegedProcess)
+            await RunAsync("chown", "postgres:postgres", passwordFile);
+        await server.PgAsync("initdb", "-D", server.Data, "-U", "postgres", "-A", "scram-sha-256", "--pwfile", passwordFile, "--no-sync", "-E", "UTF8");
+        File.Delete(passwordFile);
         await server.StartAgainAsync();
+        await server.SuperuserAsync($"CREATE ROLE {ServiceRole} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '{server.ServicePassword}'");
         return server;
     }
 
@@ -43,11 +67,16 @@ public sealed class PostgresServer : IAsyncDisposable
 
     public async Task<string> CreateDatabaseAsync(string name)
     {
-        await using var connection = new NpgsqlConnection(ConnectionString("postgres"));
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
-        await command.ExecuteNonQueryAsync();
+        await SuperuserAsync($"CREATE DATABASE \"{name}\" OWNER {ServiceRole}");
         return ConnectionString(name);
+    }
+
+    private async Task SuperuserAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(SuperuserConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
     }
 
     public async ValueTask DisposeAsync()
