@@ -6,7 +6,9 @@
 # next run reuses it.
 #
 #   CONTROLPLANE_STATE_DIR   state folder (default ./.state, relative to the repo root); api.pid in it
-#                            names the API's process group while it runs
+#                            names the API's process group while it runs; admin.key (0600) holds the
+#                            admin API key made on the first start
+#   CONTROLPLANE_ADMIN_KEY   use this admin key (cpk_<12 hex>_<64 hex>) instead of making one
 #   CONTROLPLANE_PG_PORT     Postgres port on 127.0.0.1 (default 55432)
 #   CONTROLPLANE_URL         API address (default http://127.0.0.1:8080)
 #   CONTROLPLANE_DOCKER_HOST use this Docker engine for az-a instead of starting one, if it answers
@@ -20,13 +22,28 @@ cd "$root"
 source deploy/lib/common.sh
 
 state=$(_cp_abs_dir "${CONTROLPLANE_STATE_DIR:-./.state}")
+# Keys, passwords and snapshots live here: nobody else may list or read it. Others may only pass
+# through (user postgres reaches its own folder, pg/, below).
+chmod 711 "$state"
 pg_port=${CONTROLPLANE_PG_PORT:-55432}
 url=${CONTROLPLANE_URL:-http://127.0.0.1:8080}
-conn="Host=127.0.0.1;Port=$pg_port;Database=controlplane;Username=postgres"
+
+# The admin key: made on the first start of a state folder (or taken from CONTROLPLANE_ADMIN_KEY),
+# kept in a file only its owner reads; the API is told the file, never the key.
+admin_key=$state/admin.key
+if [[ -n ${CONTROLPLANE_ADMIN_KEY:-} ]]; then
+  [[ $CONTROLPLANE_ADMIN_KEY =~ ^cpk_[0-9a-f]{12}_[0-9a-f]{64}$ ]] \
+    || { cp_log "ERROR: CONTROLPLANE_ADMIN_KEY is not a key of the form cpk_<12 hex>_<64 hex>"; exit 1; }
+  (umask 077 && printf '%s\n' "$CONTROLPLANE_ADMIN_KEY" >"$admin_key")
+elif [[ ! -s $admin_key ]]; then
+  (umask 077 && printf 'cpk_%s_%s\n' "$(cp_random_hex 6)" "$(cp_random_hex 32)" >"$admin_key")
+  cp_log "made an admin API key"
+fi
+chmod 600 "$admin_key"
 
 api_env=(
-  "ConnectionStrings__ControlPlane=$conn"
   "ASPNETCORE_URLS=$url"
+  "ControlPlane__AdminKeyFile=$admin_key"
   "ControlPlane__AvailabilityZones__0__Name=az-a"
   "ControlPlane__AvailabilityZones__0__Host=127.0.0.1"
   "ControlPlane__SnapshotDir=$state/snapshots"
@@ -69,6 +86,8 @@ trap 'stopping=1; exit 130' INT
 trap 'stopping=1; exit 143' TERM
 
 cp_start_postgres "$state" "$pg_port"
+# The service role's connection string carries its password: environment only, never argv.
+api_env+=("ConnectionStrings__ControlPlane=$CP_PG_CONN")
 cp_ensure_netfilter_tools # the endpoints' kernel rules (ControlPlane:Endpoints:Mode, default Auto)
 
 if [[ -n ${CONTROLPLANE_DOCKER_HOST:-} ]] && _cp_engine_answers "$CONTROLPLANE_DOCKER_HOST"; then
@@ -84,21 +103,26 @@ fi
 
 deploy/images/build.sh "$docker_uri"
 mkdir -p "$state/snapshots"
+chmod 700 "$state/snapshots"
 
 cp_log "applying migrations"
-dotnet run --project migrations/ControlPlane.Migrations -c Release -- "$conn"
+ConnectionStrings__ControlPlane=$CP_PG_CONN dotnet run --project migrations/ControlPlane.Migrations -c Release
 
 cp_log "building the API"
 dotnet build src/ControlPlane.Api -c Release -v quiet -nologo >/dev/null
 echo "Swagger UI: $url/swagger"
+echo "Admin API key: $admin_key (curl -H \"Authorization: Bearer \$(cat $admin_key)\" $url/v1/replication-groups)"
 # Supervised: the API runs in its own session and process group (stopping it reaches it whole),
 # and is started again whenever it exits without being asked to. The engine, Postgres and every
 # node keep running meanwhile. A restart loop that fails at once is slowed down, not given up.
 restarts=0
 while true; do
   started=$SECONDS
-  env "${api_env[@]}" "ControlPlane__AvailabilityZones__0__DockerEndpoint=$docker_uri" \
-    setsid dotnet run --project src/ControlPlane.Api -c Release --no-launch-profile --no-build &
+  # Exported, not passed to env(1): the connection string's password never shows in a process list.
+  (
+    export "${api_env[@]}" "ControlPlane__AvailabilityZones__0__DockerEndpoint=$docker_uri"
+    exec setsid dotnet run --project src/ControlPlane.Api -c Release --no-launch-profile --no-build
+  ) &
   api_pid=$!
   echo "$api_pid" >"$state/api.pid" # the API's process group, for operators (and the supervision test)
   rc=0

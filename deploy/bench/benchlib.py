@@ -14,6 +14,7 @@ Standard library only.
 
 import http.client
 import json
+import os
 import socket
 import statistics
 import sys
@@ -36,6 +37,8 @@ class Api:
                 self.conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
             try:
                 headers = {"Accept": "application/json"}
+                if os.environ.get("BENCH_API_KEY"):
+                    headers["Authorization"] = "Bearer " + os.environ["BENCH_API_KEY"]
                 data = None
                 if body is not None:
                     data = body.encode()

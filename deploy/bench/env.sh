@@ -108,7 +108,7 @@ setup_api() {
   cp_start_postgres "$state" "$pg_port"
 
   cp_log "applying migrations"
-  dotnet run --project migrations/ControlPlane.Migrations -c Release -- "$CP_PG_CONN" >"$state/migrate.log" 2>&1 \
+  ConnectionStrings__ControlPlane=$CP_PG_CONN dotnet run --project migrations/ControlPlane.Migrations -c Release >"$state/migrate.log" 2>&1 \
     || { tail -n 30 "$state/migrate.log" >&2; cp_die "the migrations failed"; return; }
   cp_log "building the API (Release)"
   dotnet build -c Release src/ControlPlane.Api >"$state/build.log" 2>&1 \
@@ -119,7 +119,11 @@ setup_api() {
   api_port=$(bench freeport)
   api=127.0.0.1:$api_port
   cp_log "starting the API on $api (node ports $ours_ports)"
-  env "ConnectionStrings__ControlPlane=$CP_PG_CONN" \
+  # The benches' admin key: the Python clients send it (benchlib.Api reads BENCH_API_KEY).
+  BENCH_API_KEY=cpk_$(cp_random_hex 6)_$(cp_random_hex 32)
+  export BENCH_API_KEY
+  # Secrets as assignments (the environment), not as env(1)'s arguments (the process list).
+  ConnectionStrings__ControlPlane=$CP_PG_CONN ControlPlane__AdminKey=$BENCH_API_KEY env \
     "ASPNETCORE_URLS=http://$api" \
     ControlPlane__AvailabilityZones__0__Name=az-a \
     "ControlPlane__AvailabilityZones__0__DockerEndpoint=$engine" \

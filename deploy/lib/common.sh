@@ -6,7 +6,10 @@
 #   cp_ensure_netfilter_tools         install nft and conntrack (the kernel endpoints) when missing
 #   cp_pg_bindir                      print (and set CP_PG_BINDIR to) the PostgreSQL server bindir,
 #                                     installing postgresql if needed
-#   cp_start_postgres STATE_DIR PORT  start (initdb first if needed) a cluster in STATE_DIR/pg
+#   cp_start_postgres STATE_DIR PORT  start (initdb first if needed) a cluster in STATE_DIR/pg that
+#                                     takes passwords (SCRAM) only; the database is owned by the
+#                                     service role (passwords in STATE_DIR/pg-*.password, 0600)
+#   cp_random_hex BYTES               print BYTES random bytes as lowercase hex
 #   cp_stop_postgres STATE_DIR
 #   cp_engine_uri NAME STATE_DIR      print the unix:// URI engine NAME has (started or not)
 #   cp_start_engine NAME STATE_DIR    start a private dockerd in STATE_DIR/engines/NAME, print its URI
@@ -14,7 +17,8 @@
 #
 # Globals set (when called directly, not in $(...)):
 #   CP_PG_BINDIR      PostgreSQL server bindir
-#   CP_PG_CONN        Npgsql connection string of the last cp_start_postgres
+#   CP_PG_CONN        Npgsql connection string of the last cp_start_postgres: the service role and
+#                     its password (hand it over in the environment, never on a command line)
 #   CP_PG_STARTED     1 if cp_start_postgres started the server, 0 if it was already running
 #   CP_ENGINE_URI     URI of the last cp_start_engine (also exported)
 #   CP_ENGINE_STARTED 1 if cp_start_engine started dockerd, 0 if one already answered
@@ -23,6 +27,7 @@
 
 CP_APT_UPDATED=${CP_APT_UPDATED:-0}
 CP_PG_DB=controlplane
+CP_PG_ROLE=controlplane # the service role: no superuser, owns only its database
 
 cp_log() { printf '[controlplane] %s\n' "$*" >&2; }
 cp_die() { cp_log "ERROR: $*"; return 1; }
@@ -115,8 +120,35 @@ cp_pg_bindir() {
 
 _cp_pg() { runuser -u postgres -- "$@"; }
 
+cp_random_hex() {
+  od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'
+}
+
+# The password kept in FILE (0600, root's), made on first use.
+_cp_password_file() {
+  local file=$1
+  if [[ ! -s $file ]]; then
+    (umask 077 && cp_random_hex 24 >"$file")
+  fi
+  chmod 600 "$file"
+  cat "$file"
+}
+
+# psql as the superuser over TCP; the password goes in the environment, never on a command line.
+_cp_psql_super() {
+  local port=$1 db=$2
+  shift 2
+  PGPASSWORD=$CP_PG_SUPER_PASSWORD "$CP_PG_BINDIR/psql" -X -w -q -v ON_ERROR_STOP=1 \
+    -h 127.0.0.1 -p "$port" -U postgres -d "$db" "$@"
+}
+
+_cp_write_pg_hba() {
+  printf '%s\n' 'local all all scram-sha-256' 'host all all 127.0.0.1/32 scram-sha-256' >"$1/pg_hba.conf"
+  chown postgres: "$1/pg_hba.conf"
+}
+
 cp_start_postgres() {
-  local state_dir port bindir data sockdir log running_port
+  local state_dir port bindir data sockdir log running_port service_password
   state_dir=$(_cp_abs_dir "$1") || return
   port=$2
   cp_pg_bindir >/dev/null || return
@@ -124,28 +156,34 @@ cp_start_postgres() {
   data=$state_dir/pg
   sockdir=$(_cp_run_dir "$state_dir")/pg
   log=$state_dir/pg.log
-  CP_PG_CONN="Host=127.0.0.1;Port=$port;Database=$CP_PG_DB;Username=postgres"
+  CP_PG_SUPER_PASSWORD=$(_cp_password_file "$state_dir/pg-superuser.password")
+  service_password=$(_cp_password_file "$state_dir/pg-service.password")
+  CP_PG_CONN="Host=127.0.0.1;Port=$port;Database=$CP_PG_DB;Username=$CP_PG_ROLE;Password=$service_password"
   CP_PG_STARTED=0
 
   mkdir -p "$data" "$sockdir"
   chmod 700 "$data"
   chown postgres: "$data" "$sockdir"
-  touch "$log" && chown postgres: "$log"
+  touch "$log" && chown postgres: "$log" && chmod 600 "$log"
   _cp_pg test -w "$data" \
     || cp_die "user postgres cannot reach $data; use a CONTROLPLANE_STATE_DIR outside private folders" \
     || return
 
   if [[ ! -s $data/PG_VERSION ]]; then
     cp_log "initdb $data"
-    _cp_pg "$bindir/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >>"$log" 2>&1 \
-      || { tail -n 20 "$log" >&2; cp_die "initdb failed"; return; }
-    cat >>"$data/postgresql.conf" <<EOF
-
-# controlplane dev/test settings
-listen_addresses = '127.0.0.1'
-EOF
-    # Only local connections, all trusted.
-    printf '%s\n' 'local all all trust' 'host all all 127.0.0.1/32 trust' >"$data/pg_hba.conf"
+    # The superuser's password reaches initdb through a file only user postgres reads, then goes.
+    (umask 077 && printf '%s\n' "$CP_PG_SUPER_PASSWORD" >"$sockdir/pwfile") && chown postgres: "$sockdir/pwfile"
+    _cp_pg "$bindir/initdb" -D "$data" -U postgres --auth=scram-sha-256 --pwfile="$sockdir/pwfile" \
+      -E UTF8 --locale=C.UTF-8 >>"$log" 2>&1 \
+      || { rm -f "$sockdir/pwfile"; tail -n 20 "$log" >&2; cp_die "initdb failed"; return; }
+    rm -f "$sockdir/pwfile"
+    printf '\n# controlplane dev/test settings\nlisten_addresses = %s\n' "'127.0.0.1'" >>"$data/postgresql.conf"
+    _cp_write_pg_hba "$data"
+  fi
+  # Only local connections, and every one with a password (SCRAM): no local user gets in as the
+  # superuser for nothing (and from there runs programs with COPY ... TO PROGRAM).
+  if grep -Eq '^[^#]*\btrust\b' "$data/pg_hba.conf"; then
+    _cp_secure_trusted_cluster "$bindir" "$data" "$port" "$sockdir" "$log" || return
   fi
 
   if _cp_pg "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
@@ -165,10 +203,52 @@ EOF
     CP_PG_STARTED=1
   fi
 
-  if [[ $("$bindir/psql" -X -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
-    "SELECT 1 FROM pg_database WHERE datname = '$CP_PG_DB'") != 1 ]]; then
-    cp_log "creating database $CP_PG_DB"
-    "$bindir/createdb" -h 127.0.0.1 -p "$port" -U postgres "$CP_PG_DB"
+  # The service role owns its database and nothing else; the API and the migrator connect as it.
+  _cp_psql_super "$port" postgres <<SQL || cp_die "could not set up the role $CP_PG_ROLE" || return
+SELECT format('CREATE ROLE %I LOGIN', '$CP_PG_ROLE') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$CP_PG_ROLE')
+\gexec
+SET password_encryption = 'scram-sha-256';
+ALTER ROLE $CP_PG_ROLE LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD '$service_password';
+SELECT format('CREATE DATABASE %I OWNER %I', '$CP_PG_DB', '$CP_PG_ROLE') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$CP_PG_DB')
+\gexec
+ALTER DATABASE $CP_PG_DB OWNER TO $CP_PG_ROLE;
+SQL
+  # A database made by an older up.sh belongs to postgres: its tables (with their sequences) pass to the role.
+  _cp_psql_super "$port" "$CP_PG_DB" <<SQL || cp_die "could not hand the tables to $CP_PG_ROLE" || return
+DO \$\$
+DECLARE t record;
+BEGIN
+  FOR t IN SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND pg_get_userbyid(c.relowner) <> '$CP_PG_ROLE'
+  LOOP
+    EXECUTE format('ALTER TABLE %I.%I OWNER TO %I', t.nspname, t.relname, '$CP_PG_ROLE');
+  END LOOP;
+END
+\$\$;
+SQL
+}
+
+# A cluster made before password authentication (pg_hba "trust"): give the superuser its password
+# while trust still lets us in, then require passwords everywhere.
+_cp_secure_trusted_cluster() {
+  local bindir=$1 data=$2 port=$3 sockdir=$4 log=$5 started=0
+  cp_log "securing $data: password (SCRAM) authentication from now on"
+  if ! _cp_pg "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    _cp_pg "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 \
+      -o "-p $port -k $sockdir -c listen_addresses=127.0.0.1" start >/dev/null \
+      || { tail -n 20 "$log" >&2; cp_die "postgres did not start"; return; }
+    started=1
+  fi
+  "$bindir/psql" -X -w -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$(sed -n 4p "$data/postmaster.pid")" -U postgres -d postgres <<SQL \
+    || { cp_die "could not set the superuser's password"; return; }
+SET password_encryption = 'scram-sha-256';
+ALTER ROLE postgres PASSWORD '$CP_PG_SUPER_PASSWORD';
+SQL
+  _cp_write_pg_hba "$data"
+  if ((started)); then
+    _cp_pg "$bindir/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+  else
+    _cp_pg "$bindir/pg_ctl" -D "$data" reload >/dev/null
   fi
 }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using ControlPlane.Api.Tests.Infrastructure;
 using Npgsql;
 
@@ -10,21 +9,8 @@ public sealed class PostgresSecurityTests(PostgresFixture postgres) : ApiTest(po
     [Theory]
     [InlineData("postgres")]
     [InlineData(PostgresServer.ServiceRole)]
-    public async Task Psql_without_the_password_is_refused(string role)
-    {
-        var info = new ProcessStartInfo(Path.Combine(Postgres.Server.BinDir, "psql"),
-            ["-w", "-X", "-h", "127.0.0.1", "-p", $"{Postgres.Server.Port}", "-U", role, "-d", "postgres", "-c", "SELECT 1"])
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = "/",
-        };
-        info.Environment.Remove("PGPASSWORD");
-        info.Environment["PGPASSFILE"] = "/nonexistent";
-        using var psql = Process.Start(info)!;
-        var error = await psql.StandardError.ReadToEndAsync();
-        await psql.WaitForExitAsync();
-        Assert.NotEqual(0, psql.ExitCode);
-        Assert.Contains("password", error, StringComparison.OrdinalIgnoreCase);
-    }
+    public async Task Psql_without_the_password_is_refused(string role) =>
+        await PostgresServer.AssertPsqlWithoutPasswordRefusedAsync(Postgres.Server.BinDir, Postgres.Server.Port, role);
 
     [Fact]
     public async Task The_service_role_is_no_superuser_and_cannot_run_programs()

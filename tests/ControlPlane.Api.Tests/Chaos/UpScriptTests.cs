@@ -51,6 +51,9 @@ public sealed class UpScriptTests(PostgresFixture postgres) : ChaosTest(postgres
             Assert.Contains(keyFile, Log());
             Assert.Equal(HttpStatusCode.Unauthorized, (await api.GetAsync("/v1/cache-clusters")).StatusCode);
             api.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", File.ReadAllText(keyFile).Trim());
+            // Its Postgres takes passwords only.
+            await PostgresServer.AssertPsqlWithoutPasswordRefusedAsync(Environment.GetEnvironmentVariable("CONTROLPLANE_PG_BINDIR")!, pgPort, "postgres");
+            await PostgresServer.AssertPsqlWithoutPasswordRefusedAsync(Environment.GetEnvironmentVariable("CONTROLPLANE_PG_BINDIR")!, pgPort, "controlplane");
             var created = await api.PostAsync("/v1/cache-clusters", new StringContent("""{"id":"kept","engine":"memcached"}""", Encoding.UTF8, "application/json"));
             Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
             await WaitUntilAsync(async () => (await api.GetStringAsync("/v1/cache-clusters/kept")).Contains("\"status\":\"available\""), TimeSpan.FromSeconds(60), Log);

@@ -123,6 +123,22 @@ public sealed class PostgresServer : IAsyncDisposable
             : throw new InvalidOperationException("No PostgreSQL server binaries; run ./deploy/test.sh, which installs them.");
     }
 
+    /// <summary>psql as <paramref name="role"/>, without a password (none in the environment, no password file): refused.</summary>
+    public static async Task AssertPsqlWithoutPasswordRefusedAsync(string binDir, int port, string role)
+    {
+        var info = new ProcessStartInfo(Path.Combine(binDir, "psql"), ["-w", "-X", "-h", "127.0.0.1", "-p", $"{port}", "-U", role, "-d", "postgres", "-c", "SELECT 1"])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = "/",
+        };
+        info.Environment.Remove("PGPASSWORD");
+        info.Environment["PGPASSFILE"] = "/nonexistent";
+        using var psql = Process.Start(info)!;
+        var error = await psql.StandardError.ReadToEndAsync();
+        await psql.WaitForExitAsync();
+        Assert.NotEqual(0, psql.ExitCode);
+        Assert.Contains("password", error, StringComparison.OrdinalIgnoreCase);
+    }
+
     public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
