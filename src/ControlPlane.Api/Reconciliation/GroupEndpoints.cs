@@ -81,7 +81,8 @@ public sealed partial class GroupEndpoints(
             return;
         var groups = await db.ReplicationGroups.AsNoTracking().Include(g => g.Shards).ThenInclude(s => s.Nodes).AsSplitQuery()
             .Where(g => g.ClusterMode == ClusterMode.Disabled && g.PrimaryEndpointPort != null && g.ReaderEndpointPort != null && g.EndpointHost != null
-                && (g.Status == GroupStatus.Available || g.Status == GroupStatus.Modifying || g.Status == GroupStatus.Snapshotting || g.Status == GroupStatus.Deleting))
+                && (g.Status == GroupStatus.Available || g.Status == GroupStatus.Modifying || g.Status == GroupStatus.Snapshotting || g.Status == GroupStatus.Deleting
+                    || g.Status == GroupStatus.IncompatibleNetwork))
             .ToListAsync(ct);
         await kernel.RebuildAsync(groups.Select(g => Forwarding(g, wiredNow: false)).ToList(), ct);
         _rebuilt = true;
