@@ -173,7 +173,7 @@ public static class CacheClustersApi
         cluster.UpdatedAt = time.GetUtcNow();
         db.Record(time, SourceType.CacheCluster, cluster.Id,
             $"Modification requested for cache cluster {cluster.Id}: {string.Join(", ", changes.Keys.Concat(expiryChanged ? ["expiresAt"] : []))}");
-        return await Store.SaveAsync(db, http, cluster.Version, () => cluster.ToResponse(), r => r.Etag, ct);
+        return await Store.SaveAsync(db, http, cluster.Version, ErrorCodes.InvalidCacheClusterState, () => cluster.ToResponse(), r => r.Etag, ct);
     }
 
     private static async Task<IResult> Delete(
@@ -192,7 +192,7 @@ public static class CacheClustersApi
         cluster.Generation++;
         cluster.UpdatedAt = time.GetUtcNow();
         db.Record(time, SourceType.CacheCluster, cluster.Id, $"Cache cluster {cluster.Id} deletion requested");
-        return await Store.SaveAsync(db, http, cluster.Version, () => cluster.ToResponse(), r => r.Etag, ct);
+        return await Store.SaveAsync(db, http, cluster.Version, ErrorCodes.InvalidCacheClusterState, () => cluster.ToResponse(), r => r.Etag, ct);
     }
 
     private static Task<CacheClusterEntity?> Find(ControlPlaneDbContext db, string id, CancellationToken ct) =>

@@ -279,7 +279,7 @@ public static class ReplicationGroupsApi
         group.Generation++;
         group.UpdatedAt = time.GetUtcNow();
         db.Record(time, SourceType.ReplicationGroup, group.Id, $"Modification requested for replication group {group.Id}: {string.Join(", ", changes.Keys)}");
-        return await Store.SaveAsync(db, http, group.Version, () => group.ToResponse(), r => r.Etag, ct);
+        return await Store.SaveAsync(db, http, group.Version, ErrorCodes.InvalidReplicationGroupState, () => group.ToResponse(), r => r.Etag, ct);
     }
 
     private static async Task<IResult> Delete(
@@ -309,7 +309,7 @@ public static class ReplicationGroupsApi
         db.Record(time, SourceType.ReplicationGroup, group.Id, group.FinalSnapshotName is { } final
             ? $"Replication group {group.Id} deletion requested with final snapshot {final}"
             : $"Replication group {group.Id} deletion requested");
-        return await Store.SaveAsync(db, http, group.Version, () => group.ToResponse(), r => r.Etag, ct);
+        return await Store.SaveAsync(db, http, group.Version, ErrorCodes.InvalidReplicationGroupState, () => group.ToResponse(), r => r.Etag, ct);
     }
 
     private static async Task<IResult> TestFailover(
@@ -334,7 +334,7 @@ public static class ReplicationGroupsApi
         group.Status = GroupStatus.Modifying;
         group.UpdatedAt = now;
         db.Record(time, SourceType.ReplicationGroup, group.Id, $"Test Failover API called for node group {shard.Id}");
-        return await Store.SaveAsync(db, http, group.Version, () => group.ToResponse(), r => r.Etag, ct);
+        return await Store.SaveAsync(db, http, group.Version, ErrorCodes.InvalidReplicationGroupState, () => group.ToResponse(), r => r.Etag, ct);
     }
 
     /// <summary>
