@@ -56,6 +56,9 @@ builder.Services.AddHostedService<ContainerEventWatcher>();
 // Snapshot copies, deletions, expiry and the daily automated snapshots; off with the reconciler.
 builder.Services.AddSingleton<SnapshotHousekeeping>();
 builder.Services.AddHostedService<SnapshotHousekeepingWorker>();
+// Events, idempotency keys and test failovers are pruned after their windows.
+builder.Services.AddSingleton<Retention>();
+builder.Services.AddHostedService<RetentionWorker>();
 
 builder.Services.ConfigureHttpJsonOptions(o => JsonBodies.Configure(o.SerializerOptions));
 // A body that does not bind throws, so ApiExceptionHandler can answer with the contract's problem details.

@@ -50,7 +50,8 @@ public static class Store
         ControlPlaneDbContext db, HttpContext http, uint loadedVersion, string stateCode, Func<TResponse> respond, Func<TResponse, string> etagOf, CancellationToken ct)
         where TResponse : notnull
     {
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        // A change that adds nodes holds the node quota's lock in its transaction already.
+        await using var tx = db.Database.CurrentTransaction ?? await db.Database.BeginTransactionAsync(ct);
         try
         {
             await db.SaveChangesAsync(ct);
