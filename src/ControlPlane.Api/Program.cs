@@ -83,7 +83,7 @@ builder.Services.AddSwaggerGen(o =>
     {
         Title = "ControlPlane",
         Version = "v1",
-        Description = "Managed Redis and Memcached on your own machines. Every error is application/problem+json with a machine-readable code; README.md lists them.",
+        Description = ApiDocument.Description,
     });
     o.SupportNonNullableReferenceTypes();
     o.CustomSchemaIds(SchemaId);
