@@ -33,7 +33,7 @@ public sealed class RequestScreening(RequestDelegate next, IOptions<ControlPlane
 
     private static IResult? CheckUrlAndHeaders(HttpRequest request, HttpLimitsOptions limits)
     {
-        var url = request.PathBase.Value?.Length + request.Path.Value?.Length + request.QueryString.Value?.Length;
+        var url = (request.PathBase.Value?.Length ?? 0) + (request.Path.Value?.Length ?? 0) + (request.QueryString.Value?.Length ?? 0);
         if (url > limits.MaxUrlBytes)
             return Problems.Create(StatusCodes.Status414UriTooLong, ErrorCodes.RequestTooLarge,
                 $"The URL is longer than {limits.MaxUrlBytes} bytes.");
