@@ -59,12 +59,25 @@ builder.Services.AddHostedService<ContainerEventWatcher>();
 // Snapshot copies, deletions, expiry and the daily automated snapshots; off with the reconciler.
 builder.Services.AddSingleton<SnapshotHousekeeping>();
 builder.Services.AddHostedService<SnapshotHousekeepingWorker>();
+// Events, idempotency keys and test failovers are pruned after their windows.
+builder.Services.AddSingleton<Retention>();
+builder.Services.AddHostedService<RetentionWorker>();
 
 builder.Services.ConfigureHttpJsonOptions(o => JsonBodies.Configure(o.SerializerOptions));
 // A body that does not bind throws, so ApiExceptionHandler can answer with the contract's problem details.
 builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
-builder.Services.AddProblemDetails();
+builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = Problems.AddCodes);
 builder.Services.AddExceptionHandler<ApiExceptionHandler>();
+builder.Services.AddThrottling();
+// Kestrel answers what it refuses itself without a body, so its limits sit above ours
+// (RequestScreening): the sizes that matter are refused by the app, with problem details.
+builder.WebHost.ConfigureKestrel((context, kestrel) =>
+{
+    var http = context.Configuration.GetSection(ControlPlaneOptions.Section).Get<ControlPlaneOptions>()?.Http ?? new HttpLimitsOptions();
+    kestrel.Limits.MaxRequestBodySize = http.MaxRequestBodyBytes;
+    kestrel.Limits.MaxRequestLineSize = Math.Max(kestrel.Limits.MaxRequestLineSize, 2 * http.MaxUrlBytes);
+    kestrel.Limits.MaxRequestHeadersTotalSize = Math.Max(kestrel.Limits.MaxRequestHeadersTotalSize, 2 * http.MaxRequestHeadersBytes);
+});
 
 builder.Services.AddEndpointsApiExplorer();
 builder.Services.AddSwaggerGen(o =>
@@ -73,7 +86,7 @@ builder.Services.AddSwaggerGen(o =>
     {
         Title = "ControlPlane",
         Version = "v1",
-        Description = "Managed Redis and Memcached on your own machines: the REST contract of shared/contract/API.md.",
+        Description = ApiDocument.Description,
     });
     o.SupportNonNullableReferenceTypes();
     o.CustomSchemaIds(SchemaId);
@@ -82,6 +95,11 @@ builder.Services.AddSwaggerGen(o =>
 var app = builder.Build();
 
 app.UseExceptionHandler();
+// Unrouted paths (404) and methods a path does not have (405) get problem details too.
+app.UseStatusCodePages();
+app.UseRateLimiter();
+app.UseRouting();
+app.UseMiddleware<RequestScreening>();
 app.UseSwagger(o => o.RouteTemplate = "openapi/{documentName}.{extension:regex(^(json|yaml)$)}");
 app.UseSwaggerUI(o =>
 {

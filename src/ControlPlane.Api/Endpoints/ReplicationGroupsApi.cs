@@ -4,12 +4,14 @@ using ControlPlane.Api.Contracts;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Engines;
 using ControlPlane.Api.Http;
+using ControlPlane.Api.Options;
 using ControlPlane.Api.Validation;
 using ControlPlane.Domain;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace ControlPlane.Api.Endpoints;
 
@@ -53,7 +55,7 @@ public static class ReplicationGroupsApi
 
     private static async Task<IResult> Create(
         CreateReplicationGroupRequest request, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
-        IValidator<ReplicationGroupSpec> validator, Idempotency idempotency,
+        IValidator<ReplicationGroupSpec> validator, Idempotency idempotency, IOptions<ControlPlaneOptions> options,
         [FromHeader(Name = Idempotency.Header)] string? idempotencyKey, CancellationToken ct)
     {
         var fingerprint = idempotency.Fingerprint(http.Request, request);
@@ -74,6 +76,9 @@ public static class ReplicationGroupsApi
         }
         if (await db.ReplicationGroups.AnyAsync(g => g.Id == spec.Id, ct))
             return Problems.Conflict(ErrorCodes.ReplicationGroupAlreadyExists, $"Replication group {spec.Id} already exists.");
+        var nodes = Math.Max(numShards, spec.NumShards) * (spec.ReplicasPerShard + 1);
+        if (await TotalNodeQuota.CheckAsync(db, options.Value.TotalNodeQuota, nodes, "numShards", ct) is { } overQuota)
+            return overQuota;
 
         var now = time.GetUtcNow();
         var group = NewGroup(spec, catalog, now);
@@ -199,7 +204,7 @@ public static class ReplicationGroupsApi
 
     private static async Task<IResult> Patch(
         string id, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
-        IValidator<ReplicationGroupSpec> validator, JsonBodies bodies, RedisAdmin redis, CancellationToken ct)
+        IValidator<ReplicationGroupSpec> validator, JsonBodies bodies, RedisAdmin redis, IOptions<ControlPlaneOptions> options, CancellationToken ct)
     {
         var (fields, patch, bad) = await bodies.ReadPatchAsync<ReplicationGroupPatch>(http.Request, Patchable, CreateOnly, Clearable, ct);
         if (bad is not null)
@@ -259,6 +264,9 @@ public static class ReplicationGroupsApi
                 : "The modification changes nothing.");
         if (next.NumShards < current.NumShards && await CheckScaleInFitsAsync(group, next, catalog, redis, ct) is { } wontFit)
             return wontFit;
+        if (await TotalNodeQuota.CheckAsync(db, options.Value.TotalNodeQuota, next.NodeCount - current.NodeCount,
+                next.NumShards != current.NumShards ? "numShards" : "replicasPerShard", ct) is { } overQuota)
+            return overQuota;
 
         group.Description = next.Description;
         group.NodeType = next.NodeType;
@@ -279,7 +287,7 @@ public static class ReplicationGroupsApi
         group.Generation++;
         group.UpdatedAt = time.GetUtcNow();
         db.Record(time, SourceType.ReplicationGroup, group.Id, $"Modification requested for replication group {group.Id}: {string.Join(", ", changes.Keys)}");
-        return await Store.SaveAsync(db, http, group.Version, () => group.ToResponse(), r => r.Etag, ct);
+        return await Store.SaveAsync(db, http, group.Version, ErrorCodes.InvalidReplicationGroupState, () => group.ToResponse(), r => r.Etag, ct);
     }
 
     private static async Task<IResult> Delete(
@@ -309,7 +317,7 @@ public static class ReplicationGroupsApi
         db.Record(time, SourceType.ReplicationGroup, group.Id, group.FinalSnapshotName is { } final
             ? $"Replication group {group.Id} deletion requested with final snapshot {final}"
             : $"Replication group {group.Id} deletion requested");
-        return await Store.SaveAsync(db, http, group.Version, () => group.ToResponse(), r => r.Etag, ct);
+        return await Store.SaveAsync(db, http, group.Version, ErrorCodes.InvalidReplicationGroupState, () => group.ToResponse(), r => r.Etag, ct);
     }
 
     private static async Task<IResult> TestFailover(
@@ -334,7 +342,7 @@ public static class ReplicationGroupsApi
         group.Status = GroupStatus.Modifying;
         group.UpdatedAt = now;
         db.Record(time, SourceType.ReplicationGroup, group.Id, $"Test Failover API called for node group {shard.Id}");
-        return await Store.SaveAsync(db, http, group.Version, () => group.ToResponse(), r => r.Etag, ct);
+        return await Store.SaveAsync(db, http, group.Version, ErrorCodes.InvalidReplicationGroupState, () => group.ToResponse(), r => r.Etag, ct);
     }
 
     /// <summary>

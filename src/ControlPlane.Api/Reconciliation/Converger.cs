@@ -275,7 +275,7 @@ public sealed partial class Converger(
             await using var scope = scopes.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<ControlPlaneDbContext>();
             db.Record(time, target.Engine == Catalog.Redis ? SourceType.ReplicationGroup : SourceType.CacheCluster, target.Id,
-                $"Reconciliation attempt {failures} failed and will be retried: {e.GetBaseException().Message}");
+                $"Reconciliation attempt {failures} failed and will be retried");
             await db.SaveChangesAsync(ct);
         }
         catch (Exception inner) when (!ct.IsCancellationRequested)
@@ -341,7 +341,7 @@ public sealed partial class Converger(
             catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound && creatingSince is not null)
             {
                 // No such image: nothing a retry fixes.
-                return await FailAsync($"A node could not start: {e.Message.Trim()}");
+                return await FailAsync("A node could not start: its engine image is not available on the container host");
             }
             if (_abandon is { } reason)
             {
