@@ -102,10 +102,17 @@ public static partial class GroupPlanner
             var report = Report(shard.Nodes, seen, context, $"node group {shard.Id}");
             steps.AddRange(report);
             // A primary reported failed is failed over in the same step when the choice is already clear:
-            // the decision is stored with the report, one round trip sooner.
+            // the decision is stored with the report (the executor stores it before any engine step of
+            // the plan), and a primary whose container is gone, so that there is nothing to fence, is
+            // promoted in the same step too. Every round trip saved is time without writes.
             if (report.OfType<MarkNode>().FirstOrDefault(m => m.Role == NodeRole.Primary) is { } lost
-                && Decide(group, shard, shard.Nodes.First(n => n.Id == lost.NodeId), seen, context) is Failover failover)
+                && shard.Nodes.First(n => n.Id == lost.NodeId) is var primary
+                && Decide(group, shard, primary, seen, context) is Failover failover)
+            {
                 steps.Add(failover);
+                if (seen(primary).Gone)
+                    steps.Add(group.ClusterMode == ClusterMode.Disabled ? new Promote(failover.ToNodeId, primary.Id) : new ClusterTakeover(failover.ToNodeId, primary.Id));
+            }
             foreach (var node in shard.Nodes.Where(n => n.Status == NodeStatus.Available && n.Role == NodeRole.Primary && !Dead(seen(n))))
                 if (LostItsData(shard, node, seen))
                     steps.Add(new MarkNode(node.Id, NodeStatus.Failed, node.Role));
