@@ -34,11 +34,11 @@ clients=${BENCH_CLIENTS:-50}
 timeout=${BENCH_TIMEOUT:-120}
 if [[ -n ${BENCH_PORT:-} ]]; then
   node_port=$BENCH_PORT primary_port=$((BENCH_PORT + 1)) reader_port=$((BENCH_PORT + 2))
-  kernel_port=$((BENCH_PORT + 3)) kernel_reader_port=$((BENCH_PORT + 4))
+  kernel_port=$((BENCH_PORT + 3)) kernel_reader_port=$((BENCH_PORT + 4)) admin_port=$((BENCH_PORT + 5))
 else
-  read -r node_port primary_port reader_port kernel_port kernel_reader_port < <(python3 -c '
+  read -r node_port primary_port reader_port kernel_port kernel_reader_port admin_port < <(python3 -c '
 import socket
-socks = [socket.socket() for _ in range(5)]
+socks = [socket.socket() for _ in range(6)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))')
 fi
@@ -104,7 +104,13 @@ proxy_config() {
   cat >"$state/proxy-config.cs" <<EOF
 #:project $root/src/ControlPlane.Api/ControlPlane.Api.csproj
 using ControlPlane.Api.Runtime;
-Console.Write(EndpointProxy.Config("$group", "127.0.0.1", $primary_port, $reader_port, [new ProxyNode("$group-001", "127.0.0.1", $node_port)]));
+// "serve": put the node in the running proxy's slots through its runtime API, as the reconciler does.
+if (args is ["serve"])
+{
+    await ProxyAdmin.ServeAsync("127.0.0.1", $admin_port, [new ProxyNode("$group-001", "127.0.0.1", $node_port)], TimeSpan.FromSeconds(30), TimeProvider.System, CancellationToken.None);
+    return;
+}
+Console.Write(EndpointProxy.Config("$group", "127.0.0.1", new ProxyPorts($primary_port, $reader_port, $admin_port)));
 Console.Error.WriteLine(System.FormattableString.Invariant(\$"{EndpointProxy.DefaultMemoryBytes} {EndpointProxy.DefaultCpus}"));
 var node = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, $node_port);
 File.WriteAllText("$state/rules.nft", NftRuleset.Rebuild("$table", [new GroupForwarding("$group", System.Net.IPAddress.Loopback,
@@ -124,7 +130,7 @@ rps_of() {
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 bench_started=$SECONDS
-for port in "$node_port" "$primary_port" "$reader_port" "$kernel_port" "$kernel_reader_port"; do
+for port in "$node_port" "$primary_port" "$reader_port" "$kernel_port" "$kernel_reader_port" "$admin_port"; do
   if port_in_use "$port"; then cp_log "127.0.0.1:$port is in use; set BENCH_PORT"; exit 2; fi
 done
 cp_start_engine az-a "$state" >/dev/null
@@ -140,6 +146,7 @@ dk create --name "$group-endpoint" --network host --memory "$memory" --memory-sw
 dk cp "$state/haproxy.cfg" "$group-endpoint:/etc/haproxy/haproxy.cfg"
 dk start "$group-endpoint" >/dev/null
 until_answers "$node_port" master
+dotnet run --no-build "$state/proxy-config.cs" -- serve || cp_die "putting the node in the proxy failed" || exit 1
 until_answers "$primary_port" master
 until_answers "$reader_port" master # no replica: the primary serves reads
 nft -f "$state/rules.nft"

@@ -33,7 +33,6 @@ builder.Services.AddSingleton<IValidator<ReplicationGroupSpec>, ReplicationGroup
 builder.Services.AddSingleton<IValidator<CacheClusterSpec>, CacheClusterSpecValidator>();
 builder.Services.AddApiKeyAuthentication();
 builder.Services.AddScoped<Idempotency>();
-builder.Services.AddSingleton<TenantQuota>();
 builder.Services.AddSingleton<JsonBodies>();
 builder.Services.AddSingleton<ZoneHealth>();
 
@@ -61,12 +60,25 @@ builder.Services.AddHostedService<ContainerEventWatcher>();
 // Snapshot copies, deletions, expiry and the daily automated snapshots; off with the reconciler.
 builder.Services.AddSingleton<SnapshotHousekeeping>();
 builder.Services.AddHostedService<SnapshotHousekeepingWorker>();
+// Events, idempotency keys and test failovers are pruned after their windows.
+builder.Services.AddSingleton<Retention>();
+builder.Services.AddHostedService<RetentionWorker>();
 
 builder.Services.ConfigureHttpJsonOptions(o => JsonBodies.Configure(o.SerializerOptions));
 // A body that does not bind throws, so ApiExceptionHandler can answer with the contract's problem details.
 builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
-builder.Services.AddProblemDetails();
+builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = Problems.AddCodes);
 builder.Services.AddExceptionHandler<ApiExceptionHandler>();
+builder.Services.AddThrottling();
+// Kestrel answers what it refuses itself without a body, so its limits sit above ours
+// (RequestScreening): the sizes that matter are refused by the app, with problem details.
+builder.WebHost.ConfigureKestrel((context, kestrel) =>
+{
+    var http = context.Configuration.GetSection(ControlPlaneOptions.Section).Get<ControlPlaneOptions>()?.Http ?? new HttpLimitsOptions();
+    kestrel.Limits.MaxRequestBodySize = http.MaxRequestBodyBytes;
+    kestrel.Limits.MaxRequestLineSize = Math.Max(kestrel.Limits.MaxRequestLineSize, 2 * http.MaxUrlBytes);
+    kestrel.Limits.MaxRequestHeadersTotalSize = Math.Max(kestrel.Limits.MaxRequestHeadersTotalSize, 2 * http.MaxRequestHeadersBytes);
+});
 
 builder.Services.AddEndpointsApiExplorer();
 builder.Services.AddSwaggerGen(o =>
@@ -75,8 +87,7 @@ builder.Services.AddSwaggerGen(o =>
     {
         Title = "ControlPlane",
         Version = "v1",
-        Description = "Managed Redis and Memcached on your own machines. Every /v1 call needs an API key: "
-            + "Authorization: Bearer cpk_... (the Authorize button). An admin key acts on another tenant with ?tenant=.",
+        Description = ApiDocument.Description,
     });
     o.AddSecurityDefinition(ApiKeyDocument.SchemeName, ApiKeyDocument.Scheme);
     o.OperationFilter<ApiKeyDocument>();
@@ -87,6 +98,11 @@ builder.Services.AddSwaggerGen(o =>
 var app = builder.Build();
 
 app.UseExceptionHandler();
+// Unrouted paths (404) and methods a path does not have (405) get problem details too.
+app.UseStatusCodePages();
+app.UseRateLimiter();
+app.UseRouting();
+app.UseMiddleware<RequestScreening>();
 app.UseSwagger(o => o.RouteTemplate = "openapi/{documentName}.{extension:regex(^(json|yaml)$)}");
 app.UseSwaggerUI(o =>
 {

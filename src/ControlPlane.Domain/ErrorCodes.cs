@@ -24,6 +24,23 @@ public static class ErrorCodes
     public const string TestFailoverNotAvailable = nameof(TestFailoverNotAvailable);
     public const string SnapshotQuotaExceeded = nameof(SnapshotQuotaExceeded);
     public const string ServiceUnavailable = nameof(ServiceUnavailable);
+    public const string NodeQuotaForCustomerExceeded = nameof(NodeQuotaForCustomerExceeded);
+
+    // What the HTTP layer itself refuses, in the same style.
+    public const string NotFound = nameof(NotFound);
+    public const string MethodNotAllowed = nameof(MethodNotAllowed);
+    public const string RequestTimeout = nameof(RequestTimeout);
+    public const string RequestTooLarge = nameof(RequestTooLarge);
+    public const string UnsupportedMediaType = nameof(UnsupportedMediaType);
+    public const string MalformedRequest = nameof(MalformedRequest);
+    public const string AuthenticationRequired = nameof(AuthenticationRequired);
+    public const string InvalidApiKey = nameof(InvalidApiKey);
+    public const string AccessDenied = nameof(AccessDenied);
+    public const string ApiKeyNotFound = nameof(ApiKeyNotFound);
+    public const string InvalidApiKeyState = nameof(InvalidApiKeyState);
+    public const string ThrottlingException = nameof(ThrottlingException);
+    /// <summary>An unexpected failure (500): a bug; nothing is known to have been stored.</summary>
+    public const string InternalFailure = nameof(InternalFailure);
 }
 
 /// <summary>One broken rule: which field, what is wrong, and the contract code it answers with.</summary>

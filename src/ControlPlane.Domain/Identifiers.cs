@@ -5,11 +5,19 @@ namespace ControlPlane.Domain;
 /// <summary>Identifier rules shared by groups, clusters and snapshots, and the derived shard and node ids.</summary>
 public static partial class Identifiers
 {
-    [GeneratedRegex("^[a-z](?:[a-z0-9]|-(?=[a-z0-9]))*$")]
+    [GeneratedRegex(@"^[a-z](?:[a-z0-9]|-(?=[a-z0-9]))*\z")]
     private static partial Regex Shape();
 
-    /// <summary>Ids are stored lowercased, so <c>Orders</c> and <c>orders</c> are the same group.</summary>
-    public static string Normalize(string id) => id.Trim().ToLowerInvariant();
+    /// <summary>
+    /// Ids are stored lowercased, so <c>Orders</c> and <c>orders</c> are the same group. Only ASCII
+    /// letters are folded and nothing is trimmed: " orders" or the Kelvin sign (which
+    /// ToLowerInvariant turns into "k") stay as sent and fail <see cref="Check"/>.
+    /// </summary>
+    public static string Normalize(string id) => string.Create(id.Length, id, static (chars, source) =>
+    {
+        for (var i = 0; i < source.Length; i++)
+            chars[i] = char.IsAsciiLetterUpper(source[i]) ? (char)(source[i] | 0x20) : source[i];
+    });
 
     /// <summary>The reason an id breaks the rules, or null when it is valid.</summary>
     public static string? Check(string? id, int maxLength)

@@ -31,10 +31,11 @@ public sealed record ReplicationGroupSpec(
 /// <summary>The limits table for Redis replication groups: one place, used by the API and the reconciler.</summary>
 public static partial class ReplicationGroupRules
 {
-    [GeneratedRegex(@"^[A-Za-z0-9!&#$^<>\-]+$")]
+    [GeneratedRegex(@"^[A-Za-z0-9!&#$^<>\-]+\z")]
     private static partial Regex AuthTokenCharacters();
 
-    [GeneratedRegex(@"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")]
+    // \z, not $: "$" also matches before a final newline, which would then be stored.
+    [GeneratedRegex(@"^([0-9]{2}):([0-9]{2})-([0-9]{2}):([0-9]{2})\z")]
     private static partial Regex WindowShape();
 
     /// <summary>Every broken rule of a create (or of the state a patch would lead to); empty when valid.</summary>

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace ControlPlane.Domain;
 
 /// <summary>Redis Cluster hash slots: parsing "0-100,200-300", printing, and the even split.</summary>
@@ -14,10 +16,11 @@ public static class SlotRanges
             return false;
         foreach (var part in text.Split(','))
         {
-            var bounds = part.Trim().Split('-');
+            // Digits only: no sign, no whitespace, as the contract spells them ("0-100,200-300").
+            var bounds = part.Split('-');
             if (bounds.Length is < 1 or > 2
-                || !int.TryParse(bounds[0], out var start)
-                || !int.TryParse(bounds[^1], out var end)
+                || !int.TryParse(bounds[0], NumberStyles.None, CultureInfo.InvariantCulture, out var start)
+                || !int.TryParse(bounds[^1], NumberStyles.None, CultureInfo.InvariantCulture, out var end)
                 || start < 0 || end >= SlotCount || start > end)
                 return false;
             parsed.Add((start, end));

@@ -62,6 +62,37 @@ public sealed class DatabaseOutageTests : IAsyncLifetime
         Assert.Equal(["after", "before"], ids);
     }
 
+    [Fact]
+    public async Task Creates_cut_off_by_a_shutdown_answer_202_or_503_never_500()
+    {
+        // Creates keep arriving (some with an Idempotency-Key, which opens its transaction early) while Postgres stops under them.
+        using var stop = new CancellationTokenSource();
+        var statuses = new System.Collections.Concurrent.ConcurrentBag<(HttpStatusCode Status, string Body)>();
+        var clients = Enumerable.Range(0, 4).Select(c => Task.Run(async () =>
+        {
+            for (var i = 0; !stop.IsCancellationRequested && i < 400; i++)
+            {
+                var request = new HttpRequestMessage(HttpMethod.Post, "/v1/replication-groups")
+                {
+                    Content = new StringContent($"{{\"id\":\"cut-{c}-{i}\"}}", System.Text.Encoding.UTF8, "application/json"),
+                };
+                if (i % 2 == 0)
+                    request.Headers.Add("Idempotency-Key", $"cut-{c}-{i}");
+                var response = await _client.SendAsync(request);
+                statuses.Add((response.StatusCode, await response.Content.ReadAsStringAsync()));
+            }
+        })).ToList();
+        await Task.Delay(300);
+        await _server.StopAsync();
+        await Task.Delay(500);
+        await stop.CancelAsync();
+        await Task.WhenAll(clients);
+        await _server.StartAgainAsync();
+
+        Assert.Contains(statuses, s => s.Status == HttpStatusCode.ServiceUnavailable);
+        Assert.All(statuses, s => Assert.True(s.Status is HttpStatusCode.Accepted or HttpStatusCode.ServiceUnavailable, $"{(int)s.Status}: {s.Body}"));
+    }
+
     private Task<HttpResponseMessage> Post(string id) =>
         _client.PostAsync("/v1/replication-groups", new StringContent($"{{\"id\":\"{id}\"}}", System.Text.Encoding.UTF8, "application/json"));
 }

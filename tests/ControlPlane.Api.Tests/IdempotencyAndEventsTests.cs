@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using ControlPlane.Api.Tests.Infrastructure;
 using ControlPlane.Domain;
+using Microsoft.EntityFrameworkCore;
 
 namespace ControlPlane.Api.Tests;
 
@@ -128,4 +129,62 @@ public sealed class EventsTests(PostgresFixture postgres) : ApiTest(postgres)
     [Fact]
     public async Task A_bad_source_type_is_400() =>
         await AssertProblemAsync(await Client.GetAsync("/v1/events?sourceType=planet"), HttpStatusCode.BadRequest, ErrorCodes.InvalidParameterValue, "sourceType");
+}
+
+public sealed class IdempotencyUnderConcurrencyTests(PostgresFixture postgres) : ApiTest(postgres)
+{
+    private Task<HttpResponseMessage> PostWithKeyAsync(string path, string json, string key)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = Json(json) };
+        request.Headers.Add("Idempotency-Key", key);
+        return Client.SendAsync(request);
+    }
+
+    [Fact]
+    public async Task Twenty_parallel_creates_with_one_key_all_replay_the_first_answer()
+    {
+        var answers = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => PostWithKeyAsync("/v1/replication-groups", "{\"id\":\"burst\"}", "burst-key")));
+        var bodies = await Task.WhenAll(answers.Select(a => a.Content.ReadAsStringAsync()));
+        Assert.All(answers, a => Assert.Equal(HttpStatusCode.Accepted, a.StatusCode));
+        Assert.Single(bodies.Distinct());
+        Assert.Equal(19, answers.Count(a => a.Headers.Contains("Idempotent-Replayed")));
+        Assert.Equal(1, await CountAsync(db => db.ReplicationGroups));
+        Assert.Equal(1, await CountAsync(db => db.Events));
+    }
+
+    [Fact]
+    public async Task One_key_with_different_bodies_in_parallel_is_one_create_and_422s()
+    {
+        var answers = await Task.WhenAll(Enumerable.Range(0, 10).Select(i => PostWithKeyAsync("/v1/cache-clusters", $"{{\"id\":\"race-{i}\",\"engine\":\"memcached\"}}", "race-key")));
+        Assert.Single(answers, a => a.StatusCode == HttpStatusCode.Accepted);
+        foreach (var answer in answers.Where(a => a.StatusCode != HttpStatusCode.Accepted))
+            await AssertProblemAsync(answer, (HttpStatusCode)422, ErrorCodes.IdempotencyKeyReused);
+        Assert.Equal(1, await CountAsync(db => db.CacheClusters));
+    }
+
+    [Fact]
+    public async Task A_key_is_forgotten_after_24_hours()
+    {
+        await AssertAcceptedAsync(await PostWithKeyAsync("/v1/replication-groups", "{\"id\":\"old-key\"}", "day-key"));
+        await MarkAvailableAsync("old-key");
+        await AssertAcceptedAsync(await Client.DeleteAsync("/v1/replication-groups/old-key"));
+        await using (var db = Factory.NewDbContext())
+            await db.ReplicationGroups.Where(g => g.Id == "old-key").ExecuteDeleteAsync(); // the reconciler's part
+
+        Factory.Clock.Advance(TimeSpan.FromHours(24) + TimeSpan.FromSeconds(1));
+        var again = await PostWithKeyAsync("/v1/replication-groups", "{\"id\":\"old-key\"}", "day-key");
+        await AssertAcceptedAsync(again);
+        Assert.False(again.Headers.Contains("Idempotent-Replayed"));
+        Assert.Equal(1, await CountAsync(db => db.ReplicationGroups));
+        // Within the new day the key replays the new answer.
+        Assert.True((await PostWithKeyAsync("/v1/replication-groups", "{\"id\":\"old-key\"}", "day-key")).Headers.Contains("Idempotent-Replayed"));
+    }
+
+    [Fact]
+    public async Task The_same_key_on_another_endpoint_is_422()
+    {
+        await AssertAcceptedAsync(await PostWithKeyAsync("/v1/replication-groups", "{\"id\":\"shared\"}", "path-key"));
+        await AssertProblemAsync(await PostWithKeyAsync("/v1/cache-clusters", "{\"id\":\"shared\",\"engine\":\"memcached\"}", "path-key"),
+            (HttpStatusCode)422, ErrorCodes.IdempotencyKeyReused);
+    }
 }

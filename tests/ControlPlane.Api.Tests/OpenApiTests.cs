@@ -26,6 +26,19 @@ public sealed class OpenApiTests(PostgresFixture postgres) : ApiTest(postgres)
             Assert.Contains($"\"{path_}\"", json);
     }
 
+    /// <summary>Users get the repository alone: every code the service can send is documented in it.</summary>
+    [Fact]
+    public async Task Every_error_code_is_documented_in_the_readme_and_the_openapi_document()
+    {
+        var readme = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot(), "README.md"));
+        var document = await Client.GetStringAsync("/openapi/v1.json");
+        foreach (var code in typeof(ControlPlane.Domain.ErrorCodes).GetFields().Select(f => (string)f.GetValue(null)!))
+        {
+            Assert.Contains($"`{code}`", readme);
+            Assert.Contains($"`{code}`", document);
+        }
+    }
+
     [Fact]
     public async Task Swagger_ui_loads()
     {

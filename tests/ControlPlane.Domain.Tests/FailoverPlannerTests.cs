@@ -42,12 +42,15 @@ public sealed class FailoverPlannerTests
 
     public static TheoryData<string, DesiredGroup, PlanContext, ObservedNode[], NodeAction[]> Rows => new()
     {
-        { "a dead primary is reported first", Group(nodes: Healthy), Zones,
+        { "a dead primary is reported and, the choice being clear, failed over to the best replica in the same step", Group(nodes: Healthy), Zones,
             [Gone("g-0001-001"), Replica("g-0001-002", "g-0001-001", 900, false), Replica("g-0001-003", "g-0001-001", 950, false)],
+            [new MarkNode("g-0001-001", NodeStatus.Failed, NodeRole.Primary), new Failover("0001", "g-0001-001", "g-0001-003"), new Promote("g-0001-003", "g-0001-001")] },
+        { "a dead primary whose replicas' offsets are not fresh is only reported", Group(nodes: Healthy), Zones,
+            [Gone("g-0001-001"), Replica("g-0001-002", "g-0001-001", 900, false) with { Stale = true }, Replica("g-0001-003", "g-0001-001", 950, false)],
             [new MarkNode("g-0001-001", NodeStatus.Failed, NodeRole.Primary)] },
         { "a hung primary counts as dead", Group(nodes: Healthy), Zones,
             [new ObservedNode("g-0001-001", ContainerState.Running, Reachable: false), Replica("g-0001-002", "g-0001-001", 900), Replica("g-0001-003", "g-0001-001", 950)],
-            [new MarkNode("g-0001-001", NodeStatus.Failed, NodeRole.Primary)] },
+            [new MarkNode("g-0001-001", NodeStatus.Failed, NodeRole.Primary), new Failover("0001", "g-0001-001", "g-0001-003")] },
         { "the replica with the highest offset takes over", Group(nodes: PrimaryFailed), Zones,
             [Gone("g-0001-001"), Replica("g-0001-002", "g-0001-001", 900, false), Replica("g-0001-003", "g-0001-001", 950, false)],
             [new Failover("0001", "g-0001-001", "g-0001-002") with { ToNodeId = "g-0001-003" }] },

@@ -135,25 +135,25 @@ public sealed class EndpointProxyTests(ITestOutputHelper output) : NodeTest
         return (primary, replica);
     }
 
-    /// <summary>The group's endpoint proxy in zone c, listening on both ports.</summary>
+    /// <summary>The group's endpoint proxy in zone c, listening on both ports, serving these nodes (put in through its runtime API).</summary>
     private async Task<(int Primary, int Reader)> ProxyAsync(params (char Id, int Port)[] nodes)
     {
-        int primaryPort = FreePorts.Next(), readerPort = FreePorts.Next();
+        var ports = new ProxyPorts(FreePorts.Next(), FreePorts.Next(), FreePorts.Next());
         var labels = new Dictionary<string, string>
         {
             [Labels.Managed] = "true",
             [Labels.Kind] = "endpoint",
             [Labels.Group] = Group,
             [Labels.Node] = "endpoint",
-            [Labels.Port] = $"{primaryPort}",
+            [Labels.Port] = $"{ports.Primary}",
             [Labels.SpecHash] = "test",
         };
-        var spec = EndpointProxy.Spec($"{Group}-endpoint", HaproxyImage, Group, Loopback, primaryPort, readerPort,
-            [.. nodes.Select(n => new ProxyNode($"{Group}-{n.Id}", Loopback, n.Port))], labels);
-        await Zone('c').RunAsync(spec, Ct);
-        foreach (var port in new[] { primaryPort, readerPort })
+        await Zone('c').RunAsync(EndpointProxy.Spec($"{Group}-endpoint", HaproxyImage, Group, Loopback, ports, labels), Ct);
+        var changes = await ProxyAdmin.ServeAsync(Loopback, ports.Admin, [.. nodes.Select(n => new ProxyNode($"{Group}-{n.Id}", Loopback, n.Port))], Deadline, TimeProvider.System, Ct);
+        Assert.Equal(nodes.Length, changes.Joined.Count);
+        foreach (var port in new[] { ports.Primary, ports.Reader })
             await Eventually.UntilAsync(() => ListensAsync(port), up => up, Deadline, $"the proxy listening on {port}");
-        return (primaryPort, readerPort);
+        return (ports.Primary, ports.Reader);
     }
 
     /// <summary>
@@ -325,6 +325,8 @@ internal sealed class RespConnection : IAsyncDisposable
 
 public sealed class EndpointProxyConfigTests
 {
+    private static readonly ProxyPorts Ports = new(6379, 6380, 6381);
+
     private static readonly ProxyNode[] Nodes =
     [
         new("orders-0001-002", "127.0.0.1", 7002),
@@ -334,10 +336,12 @@ public sealed class EndpointProxyConfigTests
     private static string[] Lines(string config) =>
         [.. config.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#'))];
 
+    private static IEnumerable<string> Servers(List<string> section) => section.Where(l => l.StartsWith("server ", StringComparison.Ordinal));
+
     [Fact]
-    public void The_primary_backend_checks_every_node_for_the_master_role()
+    public void The_primary_backend_checks_every_slot_for_the_master_role_and_cuts_a_demoted_one()
     {
-        var lines = Lines(EndpointProxy.Config("orders", "127.0.0.1", 6379, 6380, Nodes));
+        var lines = Lines(EndpointProxy.Config("orders", "127.0.0.1", Ports));
 
         Assert.Contains("mode tcp", lines);
         var backend = Section(lines, "backend primary");
@@ -346,12 +350,11 @@ public sealed class EndpointProxyConfigTests
         Assert.Contains("tcp-check expect string +PONG", backend);
         Assert.Contains("tcp-check expect string role:master", backend);
         Assert.Equal(
-            ["server orders-0001-001 127.0.0.1:7001 check", "server orders-0001-002 127.0.0.1:7002 check"],
-            backend.Where(l => l.StartsWith("server ", StringComparison.Ordinal)));
+            Enumerable.Range(1, 6).Select(i => $"server s{i} 127.0.0.1:1 check disabled on-marked-down shutdown-sessions"),
+            Servers(backend));
         var defaults = Section(lines, "defaults");
         Assert.Contains(defaults, l => l.StartsWith("default-server ", StringComparison.Ordinal)
-            && l.Contains(" inter 50ms ") && l.Contains(" downinter 20ms ") && l.Contains(" fall 1 ") && l.Contains(" rise 1 ")
-            && l.EndsWith(" on-marked-down shutdown-sessions", StringComparison.Ordinal));
+            && l.Contains(" inter 50ms ") && l.Contains(" downinter 20ms ") && l.Contains(" fall 1") && l.Contains(" rise 1 "));
         Assert.Contains("timeout client 1h", defaults);
         Assert.Contains("timeout server 1h", defaults);
         Assert.Contains("timeout connect 100ms", defaults);
@@ -359,46 +362,45 @@ public sealed class EndpointProxyConfigTests
     }
 
     [Fact]
-    public void The_reader_backend_wants_a_linked_replica_and_falls_back_to_the_primary()
+    public void The_reader_backend_wants_a_linked_replica_falls_back_to_the_primary_and_keeps_its_clients()
     {
-        var lines = Lines(EndpointProxy.Config("orders", "127.0.0.1", 6379, 6380, Nodes));
+        var lines = Lines(EndpointProxy.Config("orders", "127.0.0.1", Ports));
 
         var backend = Section(lines, "backend reader");
         Assert.Contains("tcp-check expect string role:slave", backend);
         Assert.Contains("tcp-check expect string master_link_status:up", backend);
         Assert.DoesNotContain("tcp-check expect string role:master", backend);
         Assert.Equal(
-        [
-            "server orders-0001-001 127.0.0.1:7001 check",
-            "server orders-0001-002 127.0.0.1:7002 check",
-            "server orders-0001-001-as-primary 127.0.0.1:7001 backup track primary/orders-0001-001",
-            "server orders-0001-002-as-primary 127.0.0.1:7002 backup track primary/orders-0001-002",
-        ], backend.Where(l => l.StartsWith("server ", StringComparison.Ordinal)));
+            [
+                .. Enumerable.Range(1, 6).Select(i => $"server s{i} 127.0.0.1:1 check disabled"),
+                .. Enumerable.Range(1, 6).Select(i => $"server s{i}-as-primary 127.0.0.1:1 backup track primary/s{i}"),
+            ],
+            Servers(backend));
+        Assert.DoesNotContain(lines, l => l.Contains("on-marked-down", StringComparison.Ordinal) && !l.StartsWith("server s", StringComparison.Ordinal));
     }
 
     [Fact]
-    public void Everything_binds_the_given_loopback_address_and_nothing_else()
+    public void The_configuration_names_no_node_so_membership_changes_no_container() =>
+        Assert.DoesNotContain("700", EndpointProxy.Config("orders", "127.0.0.1", Ports), StringComparison.Ordinal);
+
+    [Fact]
+    public void Everything_binds_the_given_address_and_the_runtime_api_is_the_admin_port()
     {
-        var lines = Lines(EndpointProxy.Config("orders", "127.0.0.1", 6379, 6380, Nodes));
+        var lines = Lines(EndpointProxy.Config("orders", "127.0.0.1", Ports));
 
         Assert.Equal(["bind 127.0.0.1:6379", "bind 127.0.0.1:6380"], lines.Where(l => l.StartsWith("bind ", StringComparison.Ordinal)));
+        Assert.Equal("stats socket ipv4@127.0.0.1:6381 level admin", Assert.Single(lines, l => l.Contains("stats", StringComparison.OrdinalIgnoreCase)));
         Assert.Equal("default_backend primary", Assert.Single(Section(lines, "frontend primary"), l => l.StartsWith("default_backend", StringComparison.Ordinal)));
         Assert.Equal("default_backend reader", Assert.Single(Section(lines, "frontend reader"), l => l.StartsWith("default_backend", StringComparison.Ordinal)));
-        Assert.DoesNotContain(lines, l => l.Contains("stats", StringComparison.OrdinalIgnoreCase) || l.StartsWith("listen", StringComparison.Ordinal));
+        Assert.DoesNotContain(lines, l => l.StartsWith("listen", StringComparison.Ordinal));
     }
-
-    [Fact]
-    public void The_text_does_not_depend_on_the_order_of_the_nodes() =>
-        Assert.Equal(
-            EndpointProxy.Config("orders", "127.0.0.1", 6379, 6380, Nodes),
-            EndpointProxy.Config("orders", "127.0.0.1", 6379, 6380, [.. Enumerable.Reverse(Nodes)]));
 
     [Fact]
     public void The_spec_runs_haproxy_in_the_foreground_with_its_config_in_place()
     {
         var labels = new Dictionary<string, string> { [Labels.Group] = "orders" };
 
-        var spec = EndpointProxy.Spec("cp-orders-endpoint", "controlplane/haproxy:2.6", "orders", "127.0.0.1", 6379, 6380, Nodes, labels);
+        var spec = EndpointProxy.Spec("cp-orders-endpoint", "controlplane/haproxy:2.6", "orders", "127.0.0.1", Ports, labels);
 
         Assert.Equal("cp-orders-endpoint", spec.Name);
         Assert.Equal("controlplane/haproxy:2.6", spec.Image);
@@ -406,24 +408,85 @@ public sealed class EndpointProxyConfigTests
         Assert.Same(labels, spec.Labels);
         Assert.Equal(64L << 20, spec.MemoryBytes);
         var file = Assert.Single(spec.Files!);
-        Assert.Equal((EndpointProxy.ConfigPath, EndpointProxy.Config("orders", "127.0.0.1", 6379, 6380, Nodes)), (file.Key, file.Value));
+        Assert.Equal((EndpointProxy.ConfigPath, EndpointProxy.Config("orders", "127.0.0.1", Ports)), (file.Key, file.Value));
     }
 
     [Theory]
-    [InlineData("orders", "127.0.0.1", 6379, 6379, "n1")]     // one port for both endpoints
-    [InlineData("orders", "127.0.0.1", 0, 6380, "n1")]
-    [InlineData("orders x", "127.0.0.1", 6379, 6380, "n1")]   // would split the line
-    [InlineData("orders", "127.0.0.1\n", 6379, 6380, "n1")]
-    [InlineData("orders", "127.0.0.1", 6379, 6380, "n 1")]
-    public void Input_that_would_break_the_config_is_refused(string group, string host, int primary, int reader, string node) =>
-        Assert.Throws<ArgumentException>(() => EndpointProxy.Config(group, host, primary, reader, [new(node, "127.0.0.1", 7001)]));
+    [InlineData("orders", "127.0.0.1", 6379, 6379, 6381)]     // one port for both endpoints
+    [InlineData("orders", "127.0.0.1", 6379, 6380, 6380)]     // the admin port on an endpoint's
+    [InlineData("orders", "127.0.0.1", 0, 6380, 6381)]
+    [InlineData("orders x", "127.0.0.1", 6379, 6380, 6381)]   // would split the line
+    [InlineData("orders", "127.0.0.1\n", 6379, 6380, 6381)]
+    public void Input_that_would_break_the_config_is_refused(string group, string host, int primary, int reader, int admin) =>
+        Assert.Throws<ArgumentException>(() => EndpointProxy.Config(group, host, new ProxyPorts(primary, reader, admin)));
+
+    /// <summary>A fresh proxy's state, as HAProxy 2.6 prints it: every slot in maintenance (admin state 5), tracking ones inherited (2).</summary>
+    private static string FreshState() => State(Enumerable.Range(1, 6).Select(i => ($"s{i}", "127.0.0.1", 1, false)).ToArray());
+
+    /// <summary>A state where each slot (name, address, port, in service) is the same in both backends.</summary>
+    private static string State(params (string Slot, string Address, int Port, bool Ready)[] slots)
+    {
+        var text = new System.Text.StringBuilder("1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port\n");
+        var id = 0;
+        foreach (var (backend, suffix, tracking) in new[] { ("primary", "", false), ("reader", "", false), ("reader", "-as-primary", true) })
+            foreach (var (slot, address, port, ready) in slots)
+                text.Append(System.Globalization.CultureInfo.InvariantCulture,
+                    $"3 {backend} {++id} {slot}{suffix} {address} 2 {(tracking ? (ready ? 0 : 2) : (ready ? 4 : 5))} 1 1 1 15 3 4 6 0 0 0 - {port} - 0 0 - - 0\n");
+        return text.ToString();
+    }
+
+    private static ProxyChanges Changes(string state, params ProxyNode[] nodes) => EndpointProxy.Changes(EndpointProxy.ParseServersState(state), nodes);
 
     [Fact]
-    public void A_group_needs_a_node_and_unique_node_ids()
+    public void Nodes_joining_a_fresh_proxy_take_the_first_slots_in_id_order()
     {
-        Assert.Throws<ArgumentException>(() => EndpointProxy.Config("orders", "127.0.0.1", 6379, 6380, []));
-        Assert.Throws<ArgumentException>(() => EndpointProxy.Config("orders", "127.0.0.1", 6379, 6380,
-            [new("n1", "127.0.0.1", 7001), new("n1", "127.0.0.1", 7002)]));
+        var changes = Changes(FreshState(), Nodes);
+
+        Assert.Equal([("orders-0001-001", "s1"), ("orders-0001-002", "s2")], changes.Joined.Select(j => (j.Node.Id, j.Slot)));
+        Assert.Empty(changes.Left);
+        Assert.Equal(
+        [
+            "set server primary/s1 addr 127.0.0.1 port 7001", "shutdown sessions server primary/s1", "set server primary/s1 state ready",
+            "set server reader/s1 addr 127.0.0.1 port 7001", "shutdown sessions server reader/s1", "set server reader/s1 state ready",
+            "set server reader/s1-as-primary addr 127.0.0.1 port 7001",
+            "set server primary/s2 addr 127.0.0.1 port 7002", "shutdown sessions server primary/s2", "set server primary/s2 state ready",
+            "set server reader/s2 addr 127.0.0.1 port 7002", "shutdown sessions server reader/s2", "set server reader/s2 state ready",
+            "set server reader/s2-as-primary addr 127.0.0.1 port 7002",
+        ], changes.Commands);
+    }
+
+    [Fact]
+    public void A_proxy_that_serves_the_nodes_already_gets_no_command() =>
+        Assert.Empty(Changes(State(("s1", "127.0.0.1", 7002, true), ("s2", "127.0.0.1", 7001, true), ("s3", "127.0.0.1", 1, false),
+            ("s4", "127.0.0.1", 1, false), ("s5", "127.0.0.1", 1, false), ("s6", "127.0.0.1", 1, false)), Nodes).Commands);
+
+    [Fact]
+    public void A_node_that_leaves_is_cut_the_ones_that_stay_are_untouched_and_a_replacement_takes_the_free_slot()
+    {
+        var state = State(("s1", "127.0.0.1", 7001, true), ("s2", "127.0.0.1", 7002, true), ("s3", "127.0.0.1", 7003, true),
+            ("s4", "127.0.0.1", 1, false), ("s5", "127.0.0.1", 1, false), ("s6", "127.0.0.1", 1, false));
+
+        // 7001 failed and left; 7004 replaces it.
+        var changes = Changes(state, new("n2", "127.0.0.1", 7002), new("n3", "127.0.0.1", 7003), new("n4", "127.0.0.1", 7004));
+
+        Assert.Equal([("127.0.0.1:7001", "s1")], changes.Left);
+        Assert.Equal([("n4", "s1")], changes.Joined.Select(j => (j.Node.Id, j.Slot)));
+        Assert.DoesNotContain(changes.Commands, c => c.Contains("/s2", StringComparison.Ordinal) || c.Contains("/s3", StringComparison.Ordinal));
+        // The old node's connections go before the slot points at the new one.
+        var cut = changes.Commands.ToList().IndexOf("shutdown sessions server primary/s1");
+        var moved = changes.Commands.ToList().IndexOf("set server primary/s1 addr 127.0.0.1 port 7004");
+        Assert.InRange(cut, 0, moved - 1);
+        Assert.Contains("set server primary/s1 state maint", changes.Commands);
+        Assert.Contains("shutdown sessions server reader/s1-as-primary", changes.Commands);
+        Assert.Equal("set server reader/s1 state ready", changes.Commands.Last(c => c.Contains("reader/s1 ", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void Nodes_beyond_the_slots_wait_and_a_host_name_is_refused()
+    {
+        var many = Enumerable.Range(1, 7).Select(i => new ProxyNode($"n{i}", "127.0.0.1", 7000 + i)).ToArray();
+        Assert.Equal(["n7"], Changes(FreshState(), many).Unplaced.Select(n => n.Id));
+        Assert.Throws<ArgumentException>(() => Changes(FreshState(), new ProxyNode("n1", "redis.local", 7001)));
     }
 
     /// <summary>The lines of one section: from its header to the next section header.</summary>

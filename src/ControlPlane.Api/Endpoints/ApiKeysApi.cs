@@ -64,10 +64,10 @@ public static class ApiKeysApi
         string keyId, ControlPlaneDbContext db, TimeProvider time, ConfiguredAdminKey adminKey, CancellationToken ct)
     {
         if (keyId == adminKey.KeyId)
-            return Problems.Conflict("InvalidApiKeyState", "This admin key comes from the configuration (ControlPlane:AdminKey or AdminKeyFile); remove it there.");
+            return Problems.Conflict(ErrorCodes.InvalidApiKeyState, "This admin key comes from the configuration (ControlPlane:AdminKey or AdminKeyFile); remove it there.");
         var key = await db.ApiKeys.FirstOrDefaultAsync(k => k.KeyId == keyId, ct);
         if (key is null)
-            return Problems.NotFound("ApiKeyNotFound", $"API key {(ApiKeyFormat.IsKeyId(keyId) ? keyId : "")} does not exist.");
+            return Problems.NotFound(ErrorCodes.ApiKeyNotFound, $"API key {(ApiKeyFormat.IsKeyId(keyId) ? keyId : "")} does not exist.");
         key.RevokedAt ??= time.GetUtcNow();
         await db.SaveChangesAsync(ct);
         return TypedResults.Ok(ToResponse(key));

@@ -2,6 +2,7 @@ using System.Text.Json;
 using ControlPlane.Api.Contracts;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Http;
+using ControlPlane.Api.Options;
 using ControlPlane.Api.Validation;
 using ControlPlane.Domain;
 using ControlPlane.Domain.Planning;
@@ -9,6 +10,7 @@ using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace ControlPlane.Api.Endpoints;
 
@@ -38,7 +40,7 @@ public static class CacheClustersApi
 
     private static async Task<IResult> Create(
         CreateCacheClusterRequest request, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
-        IValidator<CacheClusterSpec> validator, Idempotency idempotency, Caller caller, TenantQuota quota,
+        IValidator<CacheClusterSpec> validator, Idempotency idempotency, IOptions<ControlPlaneOptions> options, Caller caller,
         [FromHeader(Name = Idempotency.Header)] string? idempotencyKey, CancellationToken ct)
     {
         var fingerprint = idempotency.Fingerprint(http.Request, request);
@@ -55,7 +57,7 @@ public static class CacheClustersApi
         spec = spec with { Id = TenantNames.Internal(tenant, spec.Id) };
         if (await db.CacheClusters.AnyAsync(c => c.Id == spec.Id, ct))
             return Problems.Conflict(ErrorCodes.CacheClusterAlreadyExists, $"Cache cluster {publicId} already exists.");
-        if (await quota.CheckAsync(db, tenant, spec.NumNodes, ct) is { } overQuota)
+        if (await TotalNodeQuota.CheckAsync(db, options.Value, tenant, spec.NumNodes, "numNodes", ct) is { } overQuota)
             return overQuota;
 
         var now = time.GetUtcNow();
@@ -110,7 +112,7 @@ public static class CacheClustersApi
 
     private static async Task<IResult> Patch(
         string id, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
-        IValidator<CacheClusterSpec> validator, JsonBodies bodies, Caller caller, TenantQuota quota, CancellationToken ct)
+        IValidator<CacheClusterSpec> validator, JsonBodies bodies, IOptions<ControlPlaneOptions> options, Caller caller, CancellationToken ct)
     {
         var (fields, patch, bad) = await bodies.ReadPatchAsync<CacheClusterPatch>(http.Request, Patchable, CreateOnly, Clearable, ct);
         if (bad is not null)
@@ -149,7 +151,7 @@ public static class CacheClustersApi
         var expiryChanged = fields.Contains("expiresAt") && next.ExpiresAt != cluster.ExpiresAt;
         if (changes.Count == 0 && !expiryChanged)
             return Problems.NoOperation("The modification changes nothing.");
-        if (numNodes > cluster.NumNodes && await quota.CheckAsync(db, cluster.Tenant, numNodes - cluster.NumNodes, ct) is { } overQuota)
+        if (await TotalNodeQuota.CheckAsync(db, options.Value, cluster.Tenant, numNodes - cluster.NumNodes, "numNodes", ct) is { } overQuota)
             return overQuota;
 
         if (changes.Count > 0)
@@ -184,7 +186,7 @@ public static class CacheClustersApi
         cluster.UpdatedAt = time.GetUtcNow();
         db.Record(time, SourceType.CacheCluster, cluster.Id,
             $"Modification requested for cache cluster {cluster.Id}: {string.Join(", ", changes.Keys.Concat(expiryChanged ? ["expiresAt"] : []))}");
-        return await Store.SaveAsync(db, http, cluster.Version, () => cluster.ToResponse(), r => r.Etag, ct);
+        return await Store.SaveAsync(db, http, cluster.Version, ErrorCodes.InvalidCacheClusterState, () => cluster.ToResponse(), r => r.Etag, ct);
     }
 
     private static async Task<IResult> Delete(
@@ -203,7 +205,7 @@ public static class CacheClustersApi
         cluster.Generation++;
         cluster.UpdatedAt = time.GetUtcNow();
         db.Record(time, SourceType.CacheCluster, cluster.Id, $"Cache cluster {cluster.Id} deletion requested");
-        return await Store.SaveAsync(db, http, cluster.Version, () => cluster.ToResponse(), r => r.Etag, ct);
+        return await Store.SaveAsync(db, http, cluster.Version, ErrorCodes.InvalidCacheClusterState, () => cluster.ToResponse(), r => r.Etag, ct);
     }
 
     private static Task<CacheClusterEntity?> Find(ControlPlaneDbContext db, Caller caller, string id, CancellationToken ct)

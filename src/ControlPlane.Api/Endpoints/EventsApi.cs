@@ -21,18 +21,22 @@ public static class EventsApi
 
     private static async Task<Results<Ok<Page<EventResponse>>, ProblemHttpResult>> List(
         ControlPlaneDbContext db, TimeProvider time, IOptions<ControlPlaneOptions> options, Caller caller,
-        string? sourceType, string? sourceId, DateTimeOffset? since, DateTimeOffset? until, int? limit, string? cursor, CancellationToken ct)
+        string? sourceType, string? sourceId, string? since, string? until, int? limit, string? cursor, CancellationToken ct)
     {
         if (!PageRequest.TryParse(limit, cursor, out var page, out var problem))
             return problem!;
+        if (ParseTime("since", since, out var sinceTime) is { } badSince)
+            return badSince;
+        if (ParseTime("until", until, out var untilTime) is { } badUntil)
+            return badUntil;
         var now = time.GetUtcNow();
-        var from = since ?? now.AddHours(-1);
+        var from = sinceTime ?? now.AddHours(-1);
         var oldest = now - options.Value.EventRetention;
         if (from < oldest)
             from = oldest;
         var tenant = caller.Tenant;
         var query = db.Events.AsNoTracking().Where(e => e.Tenant == tenant && e.Time >= from);
-        if (until is { } to)
+        if (untilTime is { } to)
             query = query.Where(e => e.Time <= to);
         if (sourceType is not null)
         {
@@ -55,5 +59,17 @@ public static class EventsApi
         var rows = await query.OrderByDescending(e => e.Id).Take(page.Limit + 1).ToListAsync(ct);
         var (items, next) = rows.Cut(page, e => e.Id.ToString(CultureInfo.InvariantCulture));
         return TypedResults.Ok(new Page<EventResponse>(items.Select(e => e.ToResponse()).ToList(), next));
+    }
+
+    /// <summary>An RFC 3339 time of the query (any offset, converted to UTC), or the 400 that says what is wrong.</summary>
+    private static ProblemHttpResult? ParseTime(string field, string? text, out DateTimeOffset? value)
+    {
+        value = null;
+        if (text is null)
+            return null;
+        if (!Rfc3339Converter.TryParse(text, out var parsed))
+            return Problems.Invalid(field, $"{field} {Rfc3339Converter.Expected}");
+        value = parsed;
+        return null;
     }
 }

@@ -4,12 +4,14 @@ using ControlPlane.Api.Contracts;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Engines;
 using ControlPlane.Api.Http;
+using ControlPlane.Api.Options;
 using ControlPlane.Api.Validation;
 using ControlPlane.Domain;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace ControlPlane.Api.Endpoints;
 
@@ -53,7 +55,7 @@ public static class ReplicationGroupsApi
 
     private static async Task<IResult> Create(
         CreateReplicationGroupRequest request, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
-        IValidator<ReplicationGroupSpec> validator, Idempotency idempotency, Caller caller, TenantQuota quota,
+        IValidator<ReplicationGroupSpec> validator, Idempotency idempotency, IOptions<ControlPlaneOptions> options, Caller caller,
         [FromHeader(Name = Idempotency.Header)] string? idempotencyKey, CancellationToken ct)
     {
         var fingerprint = idempotency.Fingerprint(http.Request, request);
@@ -84,7 +86,8 @@ public static class ReplicationGroupsApi
         }
         if (await db.ReplicationGroups.AnyAsync(g => g.Id == spec.Id, ct))
             return Problems.Conflict(ErrorCodes.ReplicationGroupAlreadyExists, $"Replication group {publicId} already exists.");
-        if (await quota.CheckAsync(db, tenant, Math.Max(numShards, spec.NumShards) * (spec.ReplicasPerShard + 1), ct) is { } overQuota)
+        var nodes = Math.Max(numShards, spec.NumShards) * (spec.ReplicasPerShard + 1);
+        if (await TotalNodeQuota.CheckAsync(db, options.Value, tenant, nodes, "numShards", ct) is { } overQuota)
             return overQuota;
 
         var now = time.GetUtcNow();
@@ -213,7 +216,7 @@ public static class ReplicationGroupsApi
 
     private static async Task<IResult> Patch(
         string id, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
-        IValidator<ReplicationGroupSpec> validator, JsonBodies bodies, RedisAdmin redis, Caller caller, TenantQuota quota, CancellationToken ct)
+        IValidator<ReplicationGroupSpec> validator, JsonBodies bodies, RedisAdmin redis, IOptions<ControlPlaneOptions> options, Caller caller, CancellationToken ct)
     {
         var (fields, patch, bad) = await bodies.ReadPatchAsync<ReplicationGroupPatch>(http.Request, Patchable, CreateOnly, Clearable, ct);
         if (bad is not null)
@@ -273,8 +276,8 @@ public static class ReplicationGroupsApi
                 : "The modification changes nothing.");
         if (next.NumShards < current.NumShards && await CheckScaleInFitsAsync(group, next, catalog, redis, ct) is { } wontFit)
             return wontFit;
-        var addedNodes = next.NumShards * (next.ReplicasPerShard + 1) - current.NumShards * (current.ReplicasPerShard + 1);
-        if (addedNodes > 0 && await quota.CheckAsync(db, group.Tenant, addedNodes, ct) is { } overQuota)
+        if (await TotalNodeQuota.CheckAsync(db, options.Value, group.Tenant, next.NodeCount - current.NodeCount,
+                next.NumShards != current.NumShards ? "numShards" : "replicasPerShard", ct) is { } overQuota)
             return overQuota;
 
         group.Description = next.Description;
@@ -296,7 +299,7 @@ public static class ReplicationGroupsApi
         group.Generation++;
         group.UpdatedAt = time.GetUtcNow();
         db.Record(time, SourceType.ReplicationGroup, group.Id, $"Modification requested for replication group {group.Id}: {string.Join(", ", changes.Keys)}");
-        return await Store.SaveAsync(db, http, group.Version, () => group.ToResponse(), r => r.Etag, ct);
+        return await Store.SaveAsync(db, http, group.Version, ErrorCodes.InvalidReplicationGroupState, () => group.ToResponse(), r => r.Etag, ct);
     }
 
     private static async Task<IResult> Delete(
@@ -327,7 +330,7 @@ public static class ReplicationGroupsApi
         db.Record(time, SourceType.ReplicationGroup, group.Id, group.FinalSnapshotName is { } final
             ? $"Replication group {group.Id} deletion requested with final snapshot {final}"
             : $"Replication group {group.Id} deletion requested");
-        return await Store.SaveAsync(db, http, group.Version, () => group.ToResponse(), r => r.Etag, ct);
+        return await Store.SaveAsync(db, http, group.Version, ErrorCodes.InvalidReplicationGroupState, () => group.ToResponse(), r => r.Etag, ct);
     }
 
     private static async Task<IResult> TestFailover(
@@ -352,7 +355,7 @@ public static class ReplicationGroupsApi
         group.Status = GroupStatus.Modifying;
         group.UpdatedAt = now;
         db.Record(time, SourceType.ReplicationGroup, group.Id, $"Test Failover API called for node group {shard.Id}");
-        return await Store.SaveAsync(db, http, group.Version, () => group.ToResponse(), r => r.Etag, ct);
+        return await Store.SaveAsync(db, http, group.Version, ErrorCodes.InvalidReplicationGroupState, () => group.ToResponse(), r => r.Etag, ct);
     }
 
     /// <summary>

@@ -143,7 +143,7 @@ public static class SnapshotsApi
             return Problems.Conflict(ErrorCodes.InvalidSnapshotState, $"Snapshot {snapshot.Name} is {JsonBodies.EnumText(snapshot.Status)} and cannot be deleted now.");
         snapshot.Status = SnapshotStatus.Deleting;
         db.Record(time, SourceType.Snapshot, snapshot.Name, $"Snapshot {snapshot.Name} deletion requested");
-        return await Store.SaveAsync(db, http, snapshot.Version, () => snapshot.ToResponse(), r => r.Etag, ct);
+        return await Store.SaveAsync(db, http, snapshot.Version, ErrorCodes.InvalidSnapshotState, () => snapshot.ToResponse(), r => r.Etag, ct);
     }
 
     private static Task<SnapshotEntity?> Find(ControlPlaneDbContext db, Caller caller, string name, CancellationToken ct)

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Text.Encodings.Web;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Options;
+using ControlPlane.Domain;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -13,9 +14,9 @@ public static class ApiKeyClaims
     public const string Scheme = "ApiKey";
     public const string KeyId = "cp:key-id";
     public const string Tenant = "cp:tenant";
-    public const string AuthenticationRequired = nameof(AuthenticationRequired);
-    public const string InvalidApiKey = nameof(InvalidApiKey);
-    public const string AccessDenied = nameof(AccessDenied);
+    public const string AuthenticationRequired = ErrorCodes.AuthenticationRequired;
+    public const string InvalidApiKey = ErrorCodes.InvalidApiKey;
+    public const string AccessDenied = ErrorCodes.AccessDenied;
 
     public static ClaimsPrincipal Principal(string keyId, ApiRole role, string tenant) => new(new ClaimsIdentity(
         [new Claim(KeyId, keyId), new Claim(ClaimTypes.Role, JsonBodies.EnumText(role)), new Claim(Tenant, tenant)], Scheme, KeyId, ClaimTypes.Role));

@@ -13,8 +13,14 @@ public sealed class JsonBodies(IOptions<JsonOptions> options)
     public static void Configure(JsonSerializerOptions json)
     {
         json.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
-        json.DictionaryKeyPolicy = JsonNamingPolicy.CamelCase;
-        json.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower, allowIntegerValues: false));
+        // Exactly the JSON the contract describes: ASP.NET Core's web defaults would also take numbers
+        // in strings, "ID" for "id", "Disabled" for "disabled", a repeated key (the last one winning)
+        // and a date without a time.
+        json.Converters.Add(new ExactEnumConverter());
+        json.Converters.Add(new Rfc3339Converter());
+        json.NumberHandling = JsonNumberHandling.Strict;
+        json.PropertyNameCaseInsensitive = false;
+        json.AllowDuplicateProperties = false;
         json.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
         json.RespectNullableAnnotations = true;
         json.RespectRequiredConstructorParameters = true;
@@ -46,7 +52,7 @@ public sealed class JsonBodies(IOptions<JsonOptions> options)
         JsonNode? node;
         try
         {
-            node = await JsonNode.ParseAsync(request.Body, cancellationToken: ct);
+            node = await JsonNode.ParseAsync(request.Body, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }, cancellationToken: ct);
         }
         catch (JsonException)
         {
@@ -72,8 +78,7 @@ public sealed class JsonBodies(IOptions<JsonOptions> options)
         }
         catch (JsonException e)
         {
-            var field = ApiExceptionHandler.JsonPathToField(e.Path);
-            return (fields, null, Problems.Invalid(field.Length > 0 ? field : "body", $"The value of {field} is malformed or of the wrong type."));
+            return (fields, null, ApiExceptionHandler.BadJson(e));
         }
     }
 }

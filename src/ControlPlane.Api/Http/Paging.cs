@@ -24,9 +24,14 @@ public readonly record struct PageRequest(int Limit, string? After)
         {
             try
             {
-                after = Encoding.UTF8.GetString(WebEncoders.Base64UrlDecode(cursor));
+                after = StrictUtf8.GetString(WebEncoders.Base64UrlDecode(cursor));
             }
-            catch (FormatException)
+            catch (Exception e) when (e is FormatException or ArgumentException)
+            {
+                after = null;
+            }
+            // Cursors carry ids, which are never empty and never hold control characters (Postgres refuses NUL in text).
+            if (string.IsNullOrEmpty(after) || JsonScreen.HasControlCharacter(after))
             {
                 problem = Problems.Invalid("cursor", "cursor is not one this service handed out.");
                 return false;
@@ -35,6 +40,8 @@ public readonly record struct PageRequest(int Limit, string? After)
         page = new PageRequest(limit ?? MaxLimit, after);
         return true;
     }
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     public static string Encode(string key) => WebEncoders.Base64UrlEncode(Encoding.UTF8.GetBytes(key));
 }

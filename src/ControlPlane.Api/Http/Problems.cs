@@ -35,11 +35,54 @@ public static class Problems
     public static ProblemHttpResult ServiceUnavailable() =>
         Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable, "The database is unreachable; nothing was stored. Retry later.");
 
+    /// <summary>
+    /// The code of a problem the framework writes itself (an unrouted path, a method the path does
+    /// not have): every error this service sends carries one, see <see cref="AddCodes"/>.
+    /// </summary>
+    public static string CodeFor(int status) => status switch
+    {
+        StatusCodes.Status404NotFound => ErrorCodes.NotFound,
+        StatusCodes.Status405MethodNotAllowed => ErrorCodes.MethodNotAllowed,
+        StatusCodes.Status408RequestTimeout => ErrorCodes.RequestTimeout,
+        StatusCodes.Status413PayloadTooLarge or StatusCodes.Status414UriTooLong or StatusCodes.Status431RequestHeaderFieldsTooLarge => ErrorCodes.RequestTooLarge,
+        StatusCodes.Status415UnsupportedMediaType => ErrorCodes.UnsupportedMediaType,
+        StatusCodes.Status429TooManyRequests => ErrorCodes.ThrottlingException,
+        StatusCodes.Status503ServiceUnavailable => ErrorCodes.ServiceUnavailable,
+        >= 500 => ErrorCodes.InternalFailure,
+        _ => ErrorCodes.MalformedRequest,
+    };
+
+    /// <summary>Gives the problems the framework writes (status code pages, 405) the contract's code and a detail.</summary>
+    public static void AddCodes(ProblemDetailsContext context)
+    {
+        var problem = context.ProblemDetails;
+        if (problem.Extensions.ContainsKey("code"))
+            return;
+        var status = problem.Status ?? context.HttpContext.Response.StatusCode;
+        var code = CodeFor(status);
+        problem.Extensions["code"] = code;
+        problem.Title = Title(code);
+        problem.Detail ??= status switch
+        {
+            StatusCodes.Status404NotFound => $"There is no resource at {context.HttpContext.Request.Path}.",
+            StatusCodes.Status405MethodNotAllowed => $"{context.HttpContext.Request.Method} is not allowed on {context.HttpContext.Request.Path}.",
+            _ => null,
+        };
+    }
+
     private static string Title(string code) => code switch
     {
         ErrorCodes.InvalidParameterValue => "Invalid parameter value",
         ErrorCodes.InvalidParameterCombination => "Invalid parameter combination",
         ErrorCodes.ServiceUnavailable => "Service unavailable",
+        ErrorCodes.NotFound => "Not found",
+        ErrorCodes.MethodNotAllowed => "Method not allowed",
+        ErrorCodes.RequestTimeout => "Request timeout",
+        ErrorCodes.RequestTooLarge => "Request too large",
+        ErrorCodes.UnsupportedMediaType => "Unsupported media type",
+        ErrorCodes.MalformedRequest => "Malformed request",
+        ErrorCodes.ThrottlingException => "Rate exceeded",
+        ErrorCodes.InternalFailure => "Internal failure",
         _ => code,
     };
 }

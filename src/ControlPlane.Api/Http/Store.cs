@@ -20,7 +20,8 @@ public static class Store
         where TResponse : notnull
     {
         SignEvents(db, http);
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        // With an Idempotency-Key the transaction is open already and holds the key's lock.
+        await using var tx = db.Database.CurrentTransaction ?? await db.Database.BeginTransactionAsync(ct);
         try
         {
             await db.SaveChangesAsync(ct);
@@ -40,16 +41,19 @@ public static class Store
         catch (DbUpdateConcurrencyException)
         {
             // A create that also changes its parent (a snapshot sets its group snapshotting) lost a race for the parent.
-            return ConcurrentModification();
+            return Problems.Conflict(ErrorCodes.InvalidReplicationGroupState,
+                "The replication group changed while this request was handled; read it again and retry.");
         }
     }
 
+    /// <summary>Saves a change; one that lost a race with another writer is 412 under If-Match, else 409 with <paramref name="stateCode"/>.</summary>
     public static async Task<IResult> SaveAsync<TResponse>(
-        ControlPlaneDbContext db, HttpContext http, uint loadedVersion, Func<TResponse> respond, Func<TResponse, string> etagOf, CancellationToken ct)
+        ControlPlaneDbContext db, HttpContext http, uint loadedVersion, string stateCode, Func<TResponse> respond, Func<TResponse, string> etagOf, CancellationToken ct)
         where TResponse : notnull
     {
         SignEvents(db, http);
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        // A change that adds nodes holds the node quota's lock in its transaction already.
+        await using var tx = db.Database.CurrentTransaction ?? await db.Database.BeginTransactionAsync(ct);
         try
         {
             await db.SaveChangesAsync(ct);
@@ -60,7 +64,7 @@ public static class Store
         {
             return ETags.IfMatch(http.Request) is not null
                 ? Problems.PreconditionFailed(ETags.Format(loadedVersion))
-                : ConcurrentModification();
+                : Problems.Conflict(stateCode, "The resource changed while this request was handled; read it again and retry.");
         }
         var body = respond();
         ETags.Set(http.Response, etagOf(body));
@@ -78,9 +82,6 @@ public static class Store
         foreach (var entry in db.ChangeTracker.Entries<EventEntity>().Where(e => e.State == EntityState.Added))
             entry.Entity.Principal ??= keyId;
     }
-
-    private static ProblemHttpResult ConcurrentModification() =>
-        Problems.Create(StatusCodes.Status409Conflict, "ConcurrentModification", "The resource changed while this request was handled; read it again and retry.");
 
     private static Task NotifyAsync(ControlPlaneDbContext db, CancellationToken ct) =>
         db.Database.ExecuteSqlRawAsync($"NOTIFY {ChangesChannel}", ct);

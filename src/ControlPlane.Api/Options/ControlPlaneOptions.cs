@@ -76,6 +76,18 @@ public sealed class ControlPlaneOptions
     /// <summary>How long events are kept.</summary>
     public TimeSpan EventRetention { get; set; } = TimeSpan.FromDays(14);
 
+    /// <summary>
+    /// Nodes of every group and cluster together (ElastiCache's nodes-per-customer quota), so one
+    /// client cannot take every port of the range with groups that each stay under NodeQuota.
+    /// </summary>
+    [Range(1, 100_000)]
+    public int TotalNodeQuota { get; set; } = 1000;
+
+    /// <summary>How long an Idempotency-Key replays its first answer; after that the key is forgotten.</summary>
+    public TimeSpan IdempotencyKeyLifetime { get; set; } = TimeSpan.FromHours(24);
+
+    public HttpLimitsOptions Http { get; set; } = new();
+
     public IReadOnlyList<AvailabilityZoneOptions> Zones =>
         AvailabilityZones.Count > 0 ? AvailabilityZones : [new AvailabilityZoneOptions { Name = "az-a" }];
 
@@ -89,6 +101,37 @@ public sealed class ControlPlaneOptions
             ? EngineVersions.Select(v => new EngineVersion(v.Engine, v.Version, v.Image)).ToList()
             : [new(Catalog.Redis, "7.0", "controlplane/redis:7.0"), new(Catalog.Memcached, "1.6", "controlplane/memcached:1.6")],
         Zones.Select(z => z.Name).ToList());
+}
+
+/// <summary>What one request may weigh, and how many a client may send.</summary>
+public sealed class HttpLimitsOptions
+{
+    /// <summary>
+    /// The largest legal body is a create with 500 shards laid out by hand (every slot listed alone
+    /// is about 100 KB); 512 KiB leaves room for escapes and whitespace and refuses at once what is
+    /// larger than any legal request.
+    /// </summary>
+    [Range(1024, 64 * 1024 * 1024)]
+    public int MaxRequestBodyBytes { get; set; } = 512 * 1024;
+
+    /// <summary>Path and query; longer answers 414.</summary>
+    [Range(256, 64 * 1024)]
+    public int MaxUrlBytes { get; set; } = 8 * 1024;
+
+    /// <summary>All header names and values together; more answers 431.</summary>
+    [Range(1024, 256 * 1024)]
+    public int MaxRequestHeadersBytes { get; set; } = 32 * 1024;
+
+    /// <summary>
+    /// Requests per second each client (remote address) may make to /v1, on average; 0 turns rate
+    /// limiting off. Generous by default: CI pipelines poll.
+    /// </summary>
+    [Range(0, 1_000_000)]
+    public int RequestsPerSecond { get; set; } = 200;
+
+    /// <summary>How many requests a client may send at once above the average (the token bucket's size).</summary>
+    [Range(1, 1_000_000)]
+    public int Burst { get; set; } = 2000;
 }
 
 public sealed class ReconcilerOptions

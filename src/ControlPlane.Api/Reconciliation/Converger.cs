@@ -153,9 +153,11 @@ public sealed partial class Converger(
             await db.SaveChangesAsync(ct);
         }
         Func<Task> teardown = cluster ? () => Task.CompletedTask : () => endpoints.RemoveAsync(db, group.Id, view, ct);
+        // Once a failover or switchover is stored, the endpoints forward to the new primary without waiting for the next step.
+        Func<Task> rolesChanged = cluster ? () => Task.CompletedTask : () => endpoints.EnsureAsync(db, group, view, wiredNow: false, ct);
         var primaries = group.Shards.Select(s => (s.Id, Primary: s.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && n.Status == NodeStatus.Available)?.Id))
             .Where(p => p.Primary is not null).ToDictionary(p => p.Id, p => p.Primary!);
-        return await new Acts(this, db, view, places, observed, record, teardown, ct, primaries).RunAsync(plan, creating ? group.CreatedAt : null, group.Status is GroupStatus.Available or GroupStatus.IncompatibleNetwork);
+        return await new Acts(this, db, view, places, observed, record, teardown, rolesChanged, ct, primaries).RunAsync(plan, creating ? group.CreatedAt : null, group.Status is GroupStatus.Available or GroupStatus.IncompatibleNetwork);
     }
 
     /// <summary>
@@ -260,7 +262,7 @@ public sealed partial class Converger(
             nodes.Select(n => new DesiredNode(n.Id, null, NodeRole.Primary, n.AvailabilityZone, n.Status, n.Port)).ToList());
         var plan = GroupPlanner.Plan(desired, observed, Context(view));
         var record = new ClusterRecord(db, cluster, time);
-        return await new Acts(this, db, view, places, observed, record, () => Task.CompletedTask, ct).RunAsync(plan, creating ? cluster.CreatedAt : null, cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.IncompatibleNetwork);
+        return await new Acts(this, db, view, places, observed, record, () => Task.CompletedTask, () => Task.CompletedTask, ct).RunAsync(plan, creating ? cluster.CreatedAt : null, cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.IncompatibleNetwork);
     }
 
     private PlanContext Context(ContainerView view) => new(zones.All.Select(z => z.Name).OrderBy(z => z).ToList(), view.ZonesDown, view.ZonesUnreachable);
@@ -275,7 +277,7 @@ public sealed partial class Converger(
             await using var scope = scopes.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<ControlPlaneDbContext>();
             db.Record(time, target.Engine == Catalog.Redis ? SourceType.ReplicationGroup : SourceType.CacheCluster, target.Id,
-                $"Reconciliation attempt {failures} failed and will be retried: {e.GetBaseException().Message}");
+                $"Reconciliation attempt {failures} failed and will be retried");
             await db.SaveChangesAsync(ct);
         }
         catch (Exception inner) when (!ct.IsCancellationRequested)
@@ -287,7 +289,7 @@ public sealed partial class Converger(
     /// <summary>Carries out one plan against the engines and the database.</summary>
     private sealed class Acts(
         Converger owner, ControlPlaneDbContext db, ContainerView view, IReadOnlyList<NodePlace> places,
-        IReadOnlyDictionary<string, ObservedNode> observed, ITargetRecord record, Func<Task> teardownExtras, CancellationToken ct,
+        IReadOnlyDictionary<string, ObservedNode> observed, ITargetRecord record, Func<Task> teardownExtras, Func<Task> rolesChanged, CancellationToken ct,
         IReadOnlyDictionary<string, string>? primaries = null)
     {
         private readonly SemaphoreSlim _progress = new(1, 1);
@@ -334,6 +336,18 @@ public sealed partial class Converger(
                     return (a.NodeId, host, (Action<int>)(port => record.AssignPort(a.NodeId, host, port)));
                 }).ToList(), ct);
             }
+            // A decision is stored before anything acts on it: a control plane that dies after this point
+            // finds it stored and finishes it. The endpoints follow the new roles at once.
+            var decided = new HashSet<NodeAction>();
+            if (plan.Any(a => a is Failover))
+            {
+                decided.UnionWith(plan.Where(a => a is Failover or MarkNode));
+                foreach (var action in plan.Where(decided.Contains))
+                    await RecordAsync(action);
+                if (!await SaveAsync())
+                    return Progress.Acted; // changed by the API meanwhile: observe and plan again
+                await rolesChanged();
+            }
             try
             {
                 await Task.WhenAll(plan.Select(EngineStepAsync));
@@ -341,7 +355,7 @@ public sealed partial class Converger(
             catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound && creatingSince is not null)
             {
                 // No such image: nothing a retry fixes.
-                return await FailAsync($"A node could not start: {e.Message.Trim()}");
+                return await FailAsync("A node could not start: its engine image is not available on the container host");
             }
             if (_abandon is { } reason)
             {
@@ -349,9 +363,11 @@ public sealed partial class Converger(
                 return Progress.Acted;
             }
 
-            foreach (var action in plan)
+            foreach (var action in plan.Where(a => !decided.Contains(a)))
                 await RecordAsync(action);
             await SaveAsync();
+            if (plan.Any(a => a is Promote or ClusterTakeover or Switchover))
+                await rolesChanged();
             return plan.Any(a => a is ReleaseAll) ? Progress.Done : Progress.Acted;
         }
 
@@ -650,15 +666,17 @@ public sealed partial class Converger(
             return Progress.Done;
         }
 
-        private async Task SaveAsync()
+        /// <summary>False when the API changed the group meanwhile (a delete, say): then nothing was stored, and the caller observes and plans again.</summary>
+        private async Task<bool> SaveAsync()
         {
             try
             {
                 await db.SaveChangesAsync(ct);
+                return true;
             }
             catch (DbUpdateConcurrencyException)
             {
-                // The API changed the group meanwhile (a delete, say); observe and plan again from what is stored now.
+                return false;
             }
         }
     }

@@ -23,7 +23,10 @@ public sealed partial class GroupEndpoints(
 
     public static string NodeLabel(string groupId) => $"{groupId}-endpoint";
 
-    public static IReadOnlyList<string> LeaseIds(string groupId) => [$"{groupId}/primary-endpoint", $"{groupId}/reader-endpoint"];
+    /// <summary>Every port lease of a group's endpoints: the primary and reader ports, and the proxy's runtime API (proxy mode).</summary>
+    public static IReadOnlyList<string> LeaseIds(string groupId) => [.. PortLeaseIds(groupId), ProxyEndpoints.AdminLeaseId(groupId)];
+
+    private static IReadOnlyList<string> PortLeaseIds(string groupId) => [$"{groupId}/primary-endpoint", $"{groupId}/reader-endpoint"];
 
     /// <summary>Nftables or Proxy: the configured mode, Auto resolved once by trying nft and conntrack.</summary>
     public async Task<EndpointMode> ModeAsync(CancellationToken ct)
@@ -81,7 +84,8 @@ public sealed partial class GroupEndpoints(
             return;
         var groups = await db.ReplicationGroups.AsNoTracking().Include(g => g.Shards).ThenInclude(s => s.Nodes).AsSplitQuery()
             .Where(g => g.ClusterMode == ClusterMode.Disabled && g.PrimaryEndpointPort != null && g.ReaderEndpointPort != null && g.EndpointHost != null
-                && (g.Status == GroupStatus.Available || g.Status == GroupStatus.Modifying || g.Status == GroupStatus.Snapshotting || g.Status == GroupStatus.Deleting))
+                && (g.Status == GroupStatus.Available || g.Status == GroupStatus.Modifying || g.Status == GroupStatus.Snapshotting || g.Status == GroupStatus.Deleting
+                    || g.Status == GroupStatus.IncompatibleNetwork))
             .ToListAsync(ct);
         await kernel.RebuildAsync(groups.Select(g => Forwarding(g, wiredNow: false)).ToList(), ct);
         _rebuilt = true;
@@ -94,7 +98,7 @@ public sealed partial class GroupEndpoints(
             return false;
         await PortAllocator.ReleaseAsync(db, LeaseIds(group.Id).ToList(), ct);
         var assigned = new int[2];
-        await ports.AllocateAsync(db, LeaseIds(group.Id).Select((id, i) => (id, host, (Action<int>)(p => assigned[i] = p))).ToList(), ct);
+        await ports.AllocateAsync(db, PortLeaseIds(group.Id).Select((id, i) => (id, host, (Action<int>)(p => assigned[i] = p))).ToList(), ct);
         (group.EndpointHost, group.PrimaryEndpointPort, group.ReaderEndpointPort) = (host, assigned[0], assigned[1]);
         return true;
     }

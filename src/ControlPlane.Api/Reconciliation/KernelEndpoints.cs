@@ -19,6 +19,9 @@ public sealed partial class KernelEndpoints(Netfilter netfilter, IOptions<Contro
     /// <summary>Each group's forwarding as last applied (canonical text); dropped when the kernel is found to differ.</summary>
     private readonly ConcurrentDictionary<string, string> _applied = new(StringComparer.Ordinal);
 
+    /// <summary>Each group's forwarding as last applied by this process, for the fast path of a change of targets only.</summary>
+    private readonly ConcurrentDictionary<string, GroupForwarding> _last = new(StringComparer.Ordinal);
+
     /// <summary>One writer at a time: a group's read-then-write of its map keys, and the rebuild, see no one else's half step.</summary>
     private readonly SemaphoreSlim _writer = new(1, 1);
 
@@ -29,6 +32,28 @@ public sealed partial class KernelEndpoints(Netfilter netfilter, IOptions<Contro
         var canonical = desired.Canonical();
         if (_applied.TryGetValue(desired.GroupId, out var applied) && applied == canonical)
             return;
+        // A failover changes the targets only, on ports this process applied itself and the kernel still
+        // held at the last sweep: the rules are replaced and the connections to the nodes that left are
+        // reset directly, without reading the table and the tracked connections first (each a process
+        // start, on the path of a failover).
+        if (applied is not null && _last.TryGetValue(desired.GroupId, out var before) && before.Host.Equals(desired.Host)
+            && before.Ports.Select(p => p.Port).Order().SequenceEqual(desired.Ports.Select(p => p.Port).Order()))
+        {
+            await _writer.WaitAsync(ct);
+            try
+            {
+                await netfilter.ApplyAsync(NftRuleset.Apply(Table, desired, []), ct);
+            }
+            finally
+            {
+                _writer.Release();
+            }
+            await Task.WhenAll(desired.Ports.SelectMany(port => before.Ports.Where(p => p.Port == port.Port).SelectMany(p => p.Targets)
+                .Where(target => !port.Targets.Contains(target))
+                .Select(target => netfilter.ForgetFlowsAsync(new IPEndPoint(desired.Host, port.Port), target, ct))));
+            Applied(desired, canonical);
+            return;
+        }
         await _writer.WaitAsync(ct);
         try
         {
@@ -53,8 +78,14 @@ public sealed partial class KernelEndpoints(Netfilter netfilter, IOptions<Contro
             _writer.Release();
         }
         await ForgetLeftFlowsAsync(desired, ct);
-        _applied[desired.GroupId] = canonical;
-        LogApplied(logger, desired.GroupId, canonical);
+        Applied(desired, canonical);
+    }
+
+    private void Applied(GroupForwarding forwarding, string canonical)
+    {
+        _applied[forwarding.GroupId] = canonical;
+        _last[forwarding.GroupId] = forwarding;
+        LogApplied(logger, forwarding.GroupId, canonical);
     }
 
     /// <summary>Removes a group's rules and forgets the connections to its endpoints (given: the rules may be gone already).</summary>
@@ -64,6 +95,7 @@ public sealed partial class KernelEndpoints(Netfilter netfilter, IOptions<Contro
         try
         {
             _applied.TryRemove(groupId, out _);
+            _last.TryRemove(groupId, out _);
             if (await netfilter.ListAsync(Table, ct) is { } listed)
             {
                 var table = NftRuleset.Parse(listed);
@@ -96,6 +128,7 @@ public sealed partial class KernelEndpoints(Netfilter netfilter, IOptions<Contro
         {
             await ForgetLeftFlowsAsync(group, ct);
             _applied[group.GroupId] = group.Canonical();
+            _last[group.GroupId] = group;
         }
         LogRebuilt(logger, Table, groups.Count);
     }

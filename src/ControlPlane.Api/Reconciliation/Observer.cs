@@ -216,6 +216,10 @@ public sealed class ContainerView(IReadOnlyDictionary<string, IReadOnlyList<Cont
         if (container is null)
             return (ContainerState.Missing, null);
         // A paused container is alive to Docker but answers nothing: the probes judge it, like any hung node.
+        // One created but never started (its starter died in between), or on its way out, never ran
+        // as this node: it is started afresh, not taken for a node that exited.
+        if (!container.Running && container.State is "created" or "removing")
+            return (ContainerState.Missing, null);
         if (!container.Running && container.State != "paused")
             return (ContainerState.Exited, container.ExitCode);
         var outdated = !node.FromPool && node.Spec is not null && container.Labels.GetValueOrDefault(Labels.SpecHash) != node.Spec.Labels[Labels.SpecHash];

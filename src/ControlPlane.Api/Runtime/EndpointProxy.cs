@@ -1,18 +1,40 @@
 using System.Globalization;
+using System.Net;
 using System.Text;
 using System.Text.RegularExpressions;
+using ControlPlane.Domain;
 
 namespace ControlPlane.Api.Runtime;
 
-/// <summary>A Redis node behind a group's endpoints. The id names its server in the proxy's logs.</summary>
+/// <summary>The proxy's three ports: the two endpoints, and the runtime API the control plane drives it through.</summary>
+public sealed record ProxyPorts(int Primary, int Reader, int Admin);
+
+/// <summary>A Redis node behind a group's endpoints; the id names it in the control plane's logs.</summary>
 public sealed record ProxyNode(string Id, string Host, int Port);
+
+/// <summary>One server of the running proxy, from the runtime API's <c>show servers state</c>.</summary>
+public sealed record ProxyServer(string Backend, string Name, string Address, int Port, int AdminState)
+{
+    // SRV_ADMF_FMAINT (set server ... state maint, or `disabled` in the configuration) and
+    // SRV_ADMF_IMAINT (inherited from a tracked server). CMAINT (0x04) only remembers `disabled`.
+    public bool InMaintenance => (AdminState & 0x03) != 0;
+}
+
+/// <summary>What <see cref="EndpointProxy.Changes"/> found: the commands to send, and who joined, left or found no slot.</summary>
+public sealed record ProxyChanges(
+    IReadOnlyList<string> Commands,
+    IReadOnlyList<(ProxyNode Node, string Slot)> Joined,
+    IReadOnlyList<(string Address, string Slot)> Left,
+    IReadOnlyList<ProxyNode> Unplaced);
 
 /// <summary>
 /// The endpoints of a cluster-mode-disabled group: one HAProxy container (host networking, loopback)
 /// whose primary port reaches whichever node says <c>role:master</c> and whose reader port reaches the
-/// nodes that say <c>role:slave</c> with a live link, or the primary when there is none. Every node
-/// is listed in both backends, so a failover needs no new configuration: the health checks see the
-/// roles change. Membership changes do (a new config, a new spec hash, a new container).
+/// nodes that say <c>role:slave</c> with a live link, or the primary when there is none. The
+/// configuration does not name the nodes: each backend has <see cref="ServerSlots"/> server slots, in
+/// maintenance until the control plane puts a node's address in one through the runtime API (an admin
+/// socket on a third port), so nodes joining and leaving change no container and cut only the
+/// connections of the node that leaves. A failover needs nothing at all: the health checks see the roles change.
 /// </summary>
 public static partial class EndpointProxy
 {
@@ -23,6 +45,9 @@ public static partial class EndpointProxy
 
     /// <summary>HAProxy runs one thread (nbthread 1): a second one under a one-CPU quota measured slower.</summary>
     public const double DefaultCpus = 1;
+
+    /// <summary>Server slots per backend: the largest shard (a primary and its replicas).</summary>
+    public const int ServerSlots = 1 + Limits.MaxReplicasPerShard;
 
     /// <summary>
     /// How often a node that is up in a backend is checked: a killed or demoted primary is out of the
@@ -41,14 +66,17 @@ public static partial class EndpointProxy
     // can be as low as 20000 (the test engines'), so it is not derived from that limit.
     private const int MaxConnections = 4096;
 
+    // Where an unused slot points: it is in maintenance, so nothing connects there and it is never checked.
+    private const string Unused = "127.0.0.1:1";
+
+    private const string AsPrimarySuffix = "-as-primary";
+
     public static ContainerSpec Spec(
         string name,
         string image,
         string groupId,
         string bindHost,
-        int primaryPort,
-        int readerPort,
-        IReadOnlyList<ProxyNode> nodes,
+        ProxyPorts ports,
         IReadOnlyDictionary<string, string> labels,
         long memoryBytes = DefaultMemoryBytes,
         double cpus = DefaultCpus) =>
@@ -56,20 +84,23 @@ public static partial class EndpointProxy
             // -db: foreground, no daemon, messages to stderr (the container's log); no shell needed.
             ["haproxy", "-f", ConfigPath, "-db"],
             labels, memoryBytes, cpus,
-            new Dictionary<string, string> { [ConfigPath] = Config(groupId, bindHost, primaryPort, readerPort, nodes) });
+            new Dictionary<string, string> { [ConfigPath] = Config(groupId, bindHost, ports) });
 
-    public static string Config(string groupId, string bindHost, int primaryPort, int readerPort, IReadOnlyList<ProxyNode> nodes)
+    public static string Slot(int number) => $"s{number.ToString(CultureInfo.InvariantCulture)}";
+
+    public static string Config(string groupId, string bindHost, ProxyPorts ports)
     {
-        Validate(groupId, bindHost, nodes, primaryPort, readerPort);
-        // Sorted: the text, and so the caller's spec hash, must not depend on the order of the list.
-        var sorted = nodes.OrderBy(n => n.Id, StringComparer.Ordinal).ToList();
+        Validate(groupId, bindHost, ports);
         var config = new StringBuilder();
         void Line(string text = "") => config.Append(text).Append('\n');
+        var slots = Enumerable.Range(1, ServerSlots).Select(Slot).ToList();
 
-        Line($"# Endpoints of replication group {groupId}; generated by the control plane.");
+        Line($"# Endpoints of replication group {groupId}; generated by the control plane, which puts the nodes in the slots.");
         Line("global");
         Line($"    maxconn {Text(MaxConnections)}");
         Line("    nbthread 1");
+        // The control plane's way in (set server, shutdown sessions); like the nodes, bound on the zone's host.
+        Line($"    stats socket ipv4@{bindHost}:{Text(ports.Admin)} level admin");
         Line();
         Line("defaults");
         Line("    mode tcp");
@@ -85,27 +116,31 @@ public static partial class EndpointProxy
         // A connection that reaches a node just killed, not yet seen down, goes to another server.
         Line("    retries 2");
         Line("    option redispatch 1");
-        // rise 1 fall 1: one check decides; on-marked-down cuts the clients of a node that stops being
-        // what the backend wants (a demoted primary, a dead replica), so they reconnect to the right one.
-        Line($"    default-server inter {Milliseconds(CheckInterval)} downinter {Milliseconds(DownCheckInterval)} rise 1 fall 1 on-marked-down shutdown-sessions");
+        // rise 1 fall 1: one check decides.
+        Line($"    default-server inter {Milliseconds(CheckInterval)} downinter {Milliseconds(DownCheckInterval)} rise 1 fall 1");
         Line();
-        Frontend("primary", bindHost, primaryPort);
+        Frontend("primary", bindHost, ports.Primary);
         Line("backend primary");
         RoleCheck("role:master");
-        foreach (var node in sorted)
-            Line($"    server {node.Id} {Address(node)} check");
+        // A node that stops being the primary (demoted, dead) loses its clients, so that they reconnect
+        // to the new one instead of writing into READONLY errors.
+        foreach (var slot in slots)
+            Line($"    server {slot} {Unused} check disabled on-marked-down shutdown-sessions");
         Line();
-        Frontend("reader", bindHost, readerPort);
+        Frontend("reader", bindHost, ports.Reader);
         Line("backend reader");
         Line("    balance leastconn");
-        // A replica still syncing (or cut off from its primary) answers with old or no data: not ready.
+        // A replica still syncing (or cut off from its primary) answers with old or no data: no new
+        // reads go there. Its established clients stay: reads from a replica whose link dropped for a
+        // moment (its primary failed over) are no worse than a moment of lag, and cutting them would
+        // turn every failover into reconnects for every reader.
         RoleCheck("role:slave", "master_link_status:up");
-        foreach (var node in sorted)
-            Line($"    server {node.Id} {Address(node)} check");
-        // With no replica up, reads go to the primary: each node as a backup that is up exactly when
-        // the primary backend's check says it is the primary.
-        foreach (var node in sorted)
-            Line($"    server {node.Id}{AsPrimarySuffix} {Address(node)} backup track primary/{node.Id}");
+        foreach (var slot in slots)
+            Line($"    server {slot} {Unused} check disabled");
+        // With no replica up, reads go to the primary: each slot as a backup that is up exactly when
+        // the primary backend's check says it is the primary (and in maintenance with it).
+        foreach (var slot in slots)
+            Line($"    server {slot}{AsPrimarySuffix} {Unused} backup track primary/{slot}");
         return config.ToString();
 
         void Frontend(string name, string host, int port)
@@ -130,30 +165,100 @@ public static partial class EndpointProxy
         }
     }
 
-    private const string AsPrimarySuffix = "-as-primary";
+    /// <summary>The servers in the runtime API's answer to <c>show servers state</c> (format 1).</summary>
+    public static IReadOnlyList<ProxyServer> ParseServersState(string text)
+    {
+        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (lines.Length < 2 || lines[0] != "1" || !lines[1].StartsWith('#'))
+            throw new FormatException($"Not a servers state of format 1: {text}");
+        var columns = lines[1].TrimStart('#').Split(' ', StringSplitOptions.RemoveEmptyEntries).ToList();
+        int Column(string name) => columns.IndexOf(name) is >= 0 and var i ? i : throw new FormatException($"No column {name} in the servers state.");
+        int backend = Column("be_name"), server = Column("srv_name"), address = Column("srv_addr"), admin = Column("srv_admin_state"), port = Column("srv_port");
+        return lines.Skip(2).Where(l => !l.StartsWith('#')).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Select(f => new ProxyServer(f[backend], f[server], f[address], int.Parse(f[port], CultureInfo.InvariantCulture), int.Parse(f[admin], CultureInfo.InvariantCulture)))
+            .ToList();
+    }
 
-    private static void Validate(string groupId, string bindHost, IReadOnlyList<ProxyNode> nodes, int primaryPort, int readerPort)
+    /// <summary>
+    /// The runtime API commands that make the running proxy serve exactly <paramref name="nodes"/>;
+    /// none when it does already. A node keeps the slot it has (its connections are untouched); a
+    /// node that left goes to maintenance and its connections are cut; a node that joins takes the
+    /// lowest free slot. Nodes are known by address and port (a node keeps both for its whole life).
+    /// </summary>
+    public static ProxyChanges Changes(IReadOnlyList<ProxyServer> servers, IReadOnlyList<ProxyNode> nodes)
+    {
+        foreach (var node in nodes)
+            if (!IPAddress.TryParse(node.Host, out _) || node.Port is < 1 or > 65535)
+                throw new ArgumentException($"Node {node} cannot be a proxy server: the runtime API takes IP addresses.", nameof(nodes));
+        var byName = servers.ToDictionary(s => (s.Backend, s.Name));
+        ProxyServer Server(string backend, string name) => byName.TryGetValue((backend, name), out var server)
+            ? server
+            : throw new InvalidOperationException($"The proxy has no server {backend}/{name}: not a configuration of this version.");
+        var slots = Enumerable.Range(1, ServerSlots).Select(Slot).ToList();
+        string Key(string host, int port) => $"{IPAddress.Parse(host)}:{Text(port)}";
+
+        // A slot belongs to the node it points at while it is in service in the primary backend.
+        var wanted = nodes.GroupBy(n => Key(n.Host, n.Port)).ToDictionary(g => g.Key, g => g.OrderBy(n => n.Id, StringComparer.Ordinal).First());
+        var target = new Dictionary<string, ProxyNode?>();
+        foreach (var slot in slots)
+        {
+            var primary = Server("primary", slot);
+            var key = Key(primary.Address, primary.Port);
+            target[slot] = !primary.InMaintenance && wanted.Remove(key, out var node) ? node : null;
+        }
+        var joining = wanted.Values.OrderBy(n => n.Id, StringComparer.Ordinal).ToList();
+        var free = slots.Where(s => target[s] is null).ToList();
+        var joined = joining.Zip(free).Select(p => (Node: p.First, Slot: p.Second)).ToList();
+        foreach (var (node, slot) in joined)
+            target[slot] = node;
+
+        // Everything that leaves first, then everything that joins: a slot changing hands never
+        // forwards to the new address with the old one's connections, nor the other way round.
+        var leaving = new List<string>();
+        var entering = new List<string>();
+        var left = new List<(string, string)>();
+        foreach (var slot in slots)
+        {
+            var node = target[slot];
+            var primary = Server("primary", slot);
+            var primaryLeaves = !primary.InMaintenance && (node is null || Key(primary.Address, primary.Port) != Key(node.Host, node.Port));
+            if (primaryLeaves)
+                left.Add((Key(primary.Address, primary.Port), slot));
+            foreach (var (backend, name, tracking) in new[] { ("primary", slot, false), ("reader", slot, false), ("reader", slot + AsPrimarySuffix, true) })
+            {
+                var server = Server(backend, name);
+                var at = Key(server.Address, server.Port);
+                // A tracking server is in maintenance with the server it tracks; its connections go with it.
+                var leaves = tracking ? primaryLeaves : !server.InMaintenance && (node is null || at != Key(node.Host, node.Port));
+                if (leaves && !tracking)
+                    leaving.Add($"set server {backend}/{name} state maint");
+                if (leaves)
+                    leaving.Add($"shutdown sessions server {backend}/{name}");
+                if (node is null)
+                    continue;
+                if (at != Key(node.Host, node.Port))
+                    entering.Add($"set server {backend}/{name} addr {node.Host} port {Text(node.Port)}");
+                if (!tracking && (server.InMaintenance || leaves))
+                {
+                    // Connections left from before a restart of the control plane mid-change go first.
+                    entering.Add($"shutdown sessions server {backend}/{name}");
+                    entering.Add($"set server {backend}/{name} state ready");
+                }
+            }
+        }
+        return new ProxyChanges([.. leaving, .. entering], joined, left, joining.Skip(free.Count).ToList());
+    }
+
+    private static void Validate(string groupId, string bindHost, ProxyPorts ports)
     {
         if (!Token().IsMatch(groupId))
             throw new ArgumentException($"Group id '{groupId}' is not a valid proxy name.", nameof(groupId));
         if (!Token().IsMatch(bindHost))
             throw new ArgumentException($"'{bindHost}' is not an address to bind.", nameof(bindHost));
-        if (primaryPort is < 1 or > 65535 || readerPort is < 1 or > 65535 || primaryPort == readerPort)
-            throw new ArgumentException($"The primary and reader ports must be two different ports ({primaryPort}, {readerPort}).");
-        if (nodes.Count == 0)
-            throw new ArgumentException("A group's endpoints need at least one node.", nameof(nodes));
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var node in nodes)
-        {
-            if (!Token().IsMatch(node.Id) || !Token().IsMatch(node.Host) || node.Port is < 1 or > 65535)
-                throw new ArgumentException($"Node {node} cannot be a proxy server.", nameof(nodes));
-            if (!names.Add(node.Id) || !names.Add(node.Id + AsPrimarySuffix))
-                throw new ArgumentException($"Node id {node.Id} is not unique among the group's servers.", nameof(nodes));
-        }
+        int[] all = [ports.Primary, ports.Reader, ports.Admin];
+        if (all.Any(p => p is < 1 or > 65535) || all.Distinct().Count() != all.Length)
+            throw new ArgumentException($"The primary, reader and admin ports must be three different ports ({ports}).", nameof(ports));
     }
-
-    // HAProxy reads the port after the last colon, IPv6 literals included.
-    private static string Address(ProxyNode node) => $"{node.Host}:{Text(node.Port)}";
 
     private static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
 

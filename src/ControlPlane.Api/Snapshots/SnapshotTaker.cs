@@ -54,7 +54,7 @@ public sealed partial class SnapshotTaker(ZoneRegistry zones, RedisAdmin redis, 
                 await store.DeleteAsync(key, CancellationToken.None);
             snapshot.Status = SnapshotStatus.Failed;
             db.Record(time, SourceType.Snapshot, snapshot.Name,
-                $"Snapshot failed for snapshot with ID '{snapshot.Name}' of replication group with ID '{group.Id}': {e.GetBaseException().Message}");
+                $"Snapshot failed for snapshot with ID '{snapshot.Name}' of replication group with ID '{group.Id}'");
             return false;
         }
     }

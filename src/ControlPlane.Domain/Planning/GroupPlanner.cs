@@ -99,7 +99,20 @@ public static partial class GroupPlanner
         var steps = new List<NodeAction>();
         foreach (var shard in group.Shards)
         {
-            steps.AddRange(Report(shard.Nodes, seen, context, $"node group {shard.Id}"));
+            var report = Report(shard.Nodes, seen, context, $"node group {shard.Id}");
+            steps.AddRange(report);
+            // A primary reported failed is failed over in the same step when the choice is already clear:
+            // the decision is stored with the report (the executor stores it before any engine step of
+            // the plan), and a primary whose container is gone, so that there is nothing to fence, is
+            // promoted in the same step too. Every round trip saved is time without writes.
+            if (report.OfType<MarkNode>().FirstOrDefault(m => m.Role == NodeRole.Primary) is { } lost
+                && shard.Nodes.First(n => n.Id == lost.NodeId) is var primary
+                && Decide(group, shard, primary, seen, context) is Failover failover)
+            {
+                steps.Add(failover);
+                if (seen(primary).Gone)
+                    steps.Add(group.ClusterMode == ClusterMode.Disabled ? new Promote(failover.ToNodeId, primary.Id) : new ClusterTakeover(failover.ToNodeId, primary.Id));
+            }
             foreach (var node in shard.Nodes.Where(n => n.Status == NodeStatus.Available && n.Role == NodeRole.Primary && !Dead(seen(n))))
                 if (LostItsData(shard, node, seen))
                     steps.Add(new MarkNode(node.Id, NodeStatus.Failed, node.Role));
@@ -124,24 +137,8 @@ public static partial class GroupPlanner
         foreach (var shard in group.Shards)
         {
             var primary = shard.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary);
-            if (primary is null || primary.Status != NodeStatus.Failed)
-                continue;
-            var candidates = shard.Nodes.Where(n => n.Role == NodeRole.Replica && n.Status == NodeStatus.Available && !Dead(seen(n))).ToList();
-            // The offsets must be fresh: a remembered one could crown a replica that lacks acknowledged writes.
-            if (group.AutomaticFailover && candidates.FirstOrDefault(n => seen(n).Stale) is { } stale)
-            {
-                steps.Add(new Wait($"the replication offset of {stale.Id} is not fresh"));
-                continue;
-            }
-            var best = candidates.OrderByDescending(n => seen(n).Offset).ThenBy(n => n.Id).FirstOrDefault();
-            if (group.AutomaticFailover && best is not null)
-                steps.Add(new Failover(shard.Id, primary.Id, best.Id));
-            else if (group.AutomaticFailover && shard.Nodes.FirstOrDefault(n => n.Role == NodeRole.Replica && n.Status == NodeStatus.Available && !seen(n).Gone) is { } silent)
-                steps.Add(new Wait($"replica {silent.Id} does not answer but may hold the data of node group {shard.Id}; it is not replaced empty"));
-            else if (ReplacementZone(primary, shard.Nodes, context) is { } zone)
-                steps.Add(new ReplaceNode(primary.Id, zone, AsPrimary: true, DataLost: true));
-            else
-                steps.Add(new Wait($"the zone of node {primary.Id} is unreachable"));
+            if (primary is not null && primary.Status == NodeStatus.Failed)
+                steps.Add(Decide(group, shard, primary, seen, context));
         }
         if (steps.Count > 0)
             return steps.Any(s => s is not Wait) ? steps.Where(s => s is not Wait).ToList() : steps;
@@ -179,6 +176,27 @@ public static partial class GroupPlanner
         var repoint = group.ClusterMode == ClusterMode.Disabled && failed.Count > 0 ? WireReplication(group, seen).Where(a => a is ReplicateFrom) : [];
         List<NodeAction> healing = [.. repoint, .. Replace(failed, group.Nodes.ToList(), seen, context)];
         return healing.Count > 0 ? healing : holds;
+    }
+
+    /// <summary>
+    /// The decision for a shard whose primary failed: the replica with the highest replication offset
+    /// takes over; without one, or without automatic failover, the primary is replaced by an empty
+    /// one and the data of the shard is lost, unless a replica that does not answer may still hold it.
+    /// </summary>
+    private static NodeAction Decide(DesiredGroup group, DesiredShard shard, DesiredNode primary, Func<DesiredNode, ObservedNode> seen, PlanContext context)
+    {
+        var candidates = shard.Nodes.Where(n => n.Role == NodeRole.Replica && n.Status == NodeStatus.Available && !Dead(seen(n))).ToList();
+        // The offsets must be fresh: a remembered one could crown a replica that lacks acknowledged writes.
+        if (group.AutomaticFailover && candidates.FirstOrDefault(n => seen(n).Stale) is { } stale)
+            return new Wait($"the replication offset of {stale.Id} is not fresh");
+        var best = candidates.OrderByDescending(n => seen(n).Offset).ThenBy(n => n.Id).FirstOrDefault();
+        if (group.AutomaticFailover && best is not null)
+            return new Failover(shard.Id, primary.Id, best.Id);
+        if (group.AutomaticFailover && shard.Nodes.FirstOrDefault(n => n.Role == NodeRole.Replica && n.Status == NodeStatus.Available && !seen(n).Gone) is { } silent)
+            return new Wait($"replica {silent.Id} does not answer but may hold the data of node group {shard.Id}; it is not replaced empty");
+        return ReplacementZone(primary, shard.Nodes, context) is { } zone
+            ? new ReplaceNode(primary.Id, zone, AsPrimary: true, DataLost: true)
+            : new Wait($"the zone of node {primary.Id} is unreachable");
     }
 
     /// <summary>

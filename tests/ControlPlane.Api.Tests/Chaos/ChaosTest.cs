@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using ControlPlane.Api.Reconciliation;
 using ControlPlane.Api.Runtime;
 using ControlPlane.Api.Tests.Infrastructure;
 using ControlPlane.Api.Tests.Reconciliation;
@@ -97,7 +98,7 @@ public abstract class ChaosTest(PostgresFixture postgres) : ReconcilerTest(postg
         if (containers.GroupBy(c => c.Name).FirstOrDefault(g => g.Count() > 1) is { } twice)
             return $"container {twice.Key} runs in {twice.Count()} zones";
         var portOf = nodes.Where(n => n.Port is not null).ToDictionary(n => n.Id, n => n.Port!.Value);
-        var endpointLeases = endpoints.SelectMany(e => new[] { $"{e}/primary-endpoint", $"{e}/reader-endpoint" }).ToHashSet();
+        var endpointLeases = endpoints.SelectMany(GroupEndpoints.LeaseIds).ToHashSet();
         var listed = containers.Select(c => c.Node).ToHashSet();
         foreach (var lease in leases)
         {

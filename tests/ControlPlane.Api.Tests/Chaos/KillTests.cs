@@ -62,13 +62,42 @@ public sealed class KillTests(PostgresFixture postgres) : ChaosTest(postgres)
         var group = await CreateAsync("snap", new { id = "snap", replicasPerShard = 1 });
         await using (var client = await Scaling.ConnectAsync(group))
             await Scaling.LoadAsync(client, 20_000, "s");
+        await using var writer = await AcknowledgedWriter.StartAsync(() => PrimaryEndpointAsync("snap"));
+        await writer.WaitForAsync(30);
         await AssertAcceptedAsync(await PostAsync("/v1/snapshots", new { name = "snap-1", replicationGroupId = "snap" }));
         await Task.Delay(_random.Next(600));
         plane.Kill();
         Start();
         var snapshot = await WaitForStatusAsync("/v1/snapshots/snap-1", "available", TimeSpan.FromMinutes(2));
         Assert.True((long)snapshot["files"]![0]!["sizeBytes"]! > 100_000, snapshot.ToJsonString());
-        await WaitForStatusAsync("/v1/replication-groups/snap", "available");
+        await writer.WaitForAsync(writer.Acknowledged.Count + 30);
+        await AssertAllPresentAsync(await WaitForStatusAsync("/v1/replication-groups/snap", "available"), await writer.StopAsync());
+        await AssertCleanAsync();
+    }
+
+    [Fact]
+    public async Task A_group_whose_zone_does_not_answer_is_incompatible_network_not_available_until_healed()
+    {
+        Start();
+        // Every node of the group laid out in az-a: its engine stopping leaves none to reach.
+        await CreateAsync("lonely", new
+        {
+            id = "lonely", clusterMode = "enabled", numShards = 1, replicasPerShard = 1,
+            shards = new[] { new { slots = "0-16383", primaryAz = "az-a", replicaAzs = new[] { "az-a" } } },
+        });
+        Assert.All((await GroupAsync("lonely"))["shards"]![0]!["nodes"]!.AsArray(), n => Assert.Equal("az-a", (string?)n!["availabilityZone"]));
+        await ZoneEngine.StopAsync("az-a");
+        try
+        {
+            await WaitForStatusAsync("/v1/replication-groups/lonely", "incompatible-network", TimeSpan.FromSeconds(20));
+            Assert.Contains(await MessagesAsync("lonely"), e => e.StartsWith("Replication group lonely is not available: the control plane cannot reach any node", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await ZoneEngine.StartAsync("az-a");
+        }
+        // Its containers died with the engine: the nodes are replaced (the data is gone, and the events say so), then it is available again.
+        await WaitForStatusAsync("/v1/replication-groups/lonely", "available", TimeSpan.FromMinutes(2));
         await AssertCleanAsync();
     }
 

@@ -1,0 +1,44 @@
+using System.Globalization;
+using System.Threading.RateLimiting;
+using ControlPlane.Api.Options;
+using ControlPlane.Domain;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Options;
+
+namespace ControlPlane.Api.Http;
+
+/// <summary>
+/// Rate limiting per client (remote address) on /v1: a token bucket of ControlPlane:Http:Burst
+/// requests refilled at RequestsPerSecond. Over it: 429 ThrottlingException with Retry-After, as
+/// ElastiCache throttles its API. Health and the OpenAPI document are never throttled.
+/// </summary>
+public static class Throttling
+{
+    public static IServiceCollection AddThrottling(this IServiceCollection services)
+    {
+        services.AddRateLimiter(_ => { });
+        services.AddOptions<RateLimiterOptions>().Configure<IOptions<ControlPlaneOptions>>((limiter, options) =>
+        {
+            var http = options.Value.Http;
+            limiter.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
+                http.RequestsPerSecond > 0 && context.Request.Path.StartsWithSegments("/v1")
+                    ? RateLimitPartition.GetTokenBucketLimiter(context.Connection.RemoteIpAddress?.ToString() ?? "local", _ => new TokenBucketRateLimiterOptions
+                    {
+                        TokenLimit = http.Burst,
+                        TokensPerPeriod = http.RequestsPerSecond,
+                        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                        QueueLimit = 0,
+                    })
+                    : RateLimitPartition.GetNoLimiter(""));
+            limiter.OnRejected = async (rejected, _) =>
+            {
+                var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
+                var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
+                rejected.HttpContext.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+                await Problems.Create(StatusCodes.Status429TooManyRequests, ErrorCodes.ThrottlingException,
+                    $"Rate exceeded: at most {http.RequestsPerSecond} requests per second per client; retry after {seconds} s.").ExecuteAsync(rejected.HttpContext);
+            };
+        });
+        return services;
+    }
+}
