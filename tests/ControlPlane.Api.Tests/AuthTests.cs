@@ -71,6 +71,12 @@ public sealed class AuthTests(PostgresFixture postgres) : ApiTest(postgres)
 
         await AssertRevokedAsync(key);
         await AssertProblemAsync(await SendAsync("GET", "/v1/replication-groups", (string)key["key"]!), HttpStatusCode.Unauthorized, "InvalidApiKey");
+
+        // Both changes are events of the key, naming the admin key that made them.
+        var events = (await BodyAsync(await Client.GetAsync($"/v1/events?sourceType=api-key&sourceId={(string)key["keyId"]!}")))["items"]!.AsArray();
+        Assert.Equal([$"API key {(string)key["keyId"]!} (operator of default, operator) revoked", $"API key {(string)key["keyId"]!} (operator of default, operator) created"],
+            events.Select(e => (string)e!["message"]!));
+        Assert.All(events, e => Assert.Equal(TestKeys.AdminKeyId, (string?)e!["principal"]));
         Assert.Equal(1, await CountAsync(db => db.ApiKeys.Where(k => k.KeyId == (string)key["keyId"]! && k.RevokedAt != null)));
     }
 
@@ -207,7 +213,9 @@ public sealed class TenantTests(PostgresFixture postgres) : ApiTest(postgres)
             Assert.Equal("nightly", (string?)snapshots.Single()!["name"]);
             Assert.Equal("orders", (string?)snapshots.Single()!["replicationGroupId"]);
             Assert.Equal("nightly", (string?)(await BodyAsync(await SendAsync("GET", "/v1/snapshots/nightly", key)))["name"]);
-            var events = (await BodyAsync(await SendAsync("GET", "/v1/events", key)))["items"]!.AsArray();
+            var all = (await BodyAsync(await SendAsync("GET", "/v1/events", key)))["items"]!.AsArray();
+            Assert.Equal("api-key", (string?)all.Single(e => (string?)e!["principal"] == TestKeys.AdminKeyId)!["sourceType"]); // its own key's creation
+            var events = all.Where(e => (string?)e!["sourceType"] != "api-key").ToList();
             Assert.Equal(3, events.Count);
             Assert.Contains(events, e => (string?)e!["message"] == "Replication group orders creation requested: 1 shard(s) of 2 node(s), cluster mode disabled");
             Assert.All(events, e => Assert.DoesNotContain("--", (string)e!["message"]! + (string)e["sourceId"]!));
@@ -228,8 +236,9 @@ public sealed class TenantTests(PostgresFixture postgres) : ApiTest(postgres)
         await AssertProblemAsync(await SendAsync("POST", "/v1/snapshots/nightly/copy", stranger, new { targetName = "mine" }), HttpStatusCode.NotFound, "SnapshotNotFound");
         await AssertProblemAsync(await SendAsync("POST", "/v1/snapshots", stranger, new { name = "theirs", replicationGroupId = "orders" }), HttpStatusCode.NotFound, "ReplicationGroupNotFound");
         await AssertProblemAsync(await SendAsync("POST", "/v1/replication-groups", stranger, new { id = "copy", restoreFromSnapshot = "nightly" }), HttpStatusCode.NotFound, "SnapshotNotFound");
-        foreach (var list in new[] { "/v1/replication-groups", "/v1/cache-clusters", "/v1/snapshots", "/v1/events", "/v1/events?sourceId=orders" })
+        foreach (var list in new[] { "/v1/replication-groups", "/v1/cache-clusters", "/v1/snapshots", "/v1/events?sourceId=orders", "/v1/events?sourceType=replication-group" })
             Assert.Empty((await BodyAsync(await SendAsync("GET", list, stranger)))["items"]!.AsArray());
+        Assert.All((await BodyAsync(await SendAsync("GET", "/v1/events", stranger)))["items"]!.AsArray(), e => Assert.Equal("api-key", (string?)e!["sourceType"]));
         // ?tenant= is an admin's: another key's is ignored.
         Assert.Empty((await BodyAsync(await SendAsync("GET", "/v1/replication-groups?tenant=acme", stranger)))["items"]!.AsArray());
         await AssertProblemAsync(await SendAsync("POST", "/v1/replication-groups", stranger, new { id = "planted", tenant = "acme" }), HttpStatusCode.Forbidden, "AccessDenied");

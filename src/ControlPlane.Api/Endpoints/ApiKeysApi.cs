@@ -22,7 +22,7 @@ public static class ApiKeysApi
     }
 
     private static async Task<Results<Created<CreatedApiKeyResponse>, ProblemHttpResult>> Create(
-        CreateApiKeyRequest request, ControlPlaneDbContext db, TimeProvider time, CancellationToken ct)
+        CreateApiKeyRequest request, ControlPlaneDbContext db, TimeProvider time, Caller caller, CancellationToken ct)
     {
         var violations = new List<Violation>();
         var name = request.Name?.Trim() ?? "";
@@ -43,6 +43,7 @@ public static class ApiKeysApi
             KeyId = keyId, Name = name, Role = request.Role!.Value, Tenant = tenant, SecretHash = ApiKeyFormat.Hash(secret!), CreatedAt = time.GetUtcNow(),
         };
         db.ApiKeys.Add(entity);
+        Audit(db, time, caller, entity, $"API key {keyId} ({name}, {AccessPolicies.RoleName(entity.Role)}) created");
         await db.SaveChangesAsync(ct);
         return TypedResults.Created($"/v1/api-keys/{keyId}", new CreatedApiKeyResponse(keyId, name, entity.Role, tenant, entity.CreatedAt, key));
     }
@@ -61,17 +62,28 @@ public static class ApiKeysApi
     }
 
     private static async Task<Results<Ok<ApiKeyResponse>, ProblemHttpResult>> Revoke(
-        string keyId, ControlPlaneDbContext db, TimeProvider time, ConfiguredAdminKey adminKey, CancellationToken ct)
+        string keyId, ControlPlaneDbContext db, TimeProvider time, ConfiguredAdminKey adminKey, Caller caller, CancellationToken ct)
     {
         if (keyId == adminKey.KeyId)
             return Problems.Conflict(ErrorCodes.InvalidApiKeyState, "This admin key comes from the configuration (ControlPlane:AdminKey or AdminKeyFile); remove it there.");
         var key = await db.ApiKeys.FirstOrDefaultAsync(k => k.KeyId == keyId, ct);
         if (key is null)
             return Problems.NotFound(ErrorCodes.ApiKeyNotFound, $"API key {(ApiKeyFormat.IsKeyId(keyId) ? keyId : "")} does not exist.");
-        key.RevokedAt ??= time.GetUtcNow();
+        if (key.RevokedAt is null)
+        {
+            key.RevokedAt = time.GetUtcNow();
+            Audit(db, time, caller, key, $"API key {key.KeyId} ({key.Name}, {AccessPolicies.RoleName(key.Role)}) revoked");
+        }
         await db.SaveChangesAsync(ct);
         return TypedResults.Ok(ToResponse(key));
     }
+
+    /// <summary>Key management is a change like any other: an event in the key's tenant, naming the admin key that asked.</summary>
+    private static void Audit(ControlPlaneDbContext db, TimeProvider time, Caller caller, ApiKeyEntity key, string message) =>
+        db.Events.Add(new EventEntity
+        {
+            Time = time.GetUtcNow(), SourceType = SourceType.ApiKey, SourceId = TenantNames.Internal(key.Tenant, key.KeyId), Message = message, Tenant = key.Tenant, Principal = caller.KeyId,
+        });
 
     private static ApiKeyResponse ToResponse(ApiKeyEntity k) => new(k.KeyId, k.Name, k.Role, k.Tenant, k.CreatedAt, k.RevokedAt);
 }

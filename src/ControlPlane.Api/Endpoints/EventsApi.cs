@@ -41,7 +41,7 @@ public static class EventsApi
         if (sourceType is not null)
         {
             if (!JsonBodies.TryParseEnum<SourceType>(sourceType, out var type))
-                return Problems.Invalid("sourceType", "sourceType must be replication-group, cache-cluster or snapshot.");
+                return Problems.Invalid("sourceType", "sourceType must be replication-group, cache-cluster, snapshot or api-key.");
             query = query.Where(e => e.SourceType == type);
         }
         if (sourceId is not null)
