@@ -213,6 +213,10 @@ public sealed class TenantTests(PostgresFixture postgres) : ApiTest(postgres)
             Assert.Equal("nightly", (string?)snapshots.Single()!["name"]);
             Assert.Equal("orders", (string?)snapshots.Single()!["replicationGroupId"]);
             Assert.Equal("nightly", (string?)(await BodyAsync(await SendAsync("GET", "/v1/snapshots/nightly", key)))["name"]);
+            // Problems name the ids as the tenant knows them too.
+            var busy = await AssertProblemAsync(await SendAsync("PATCH", "/v1/replication-groups/orders", key, new { description = "x" }),
+                HttpStatusCode.Conflict, "InvalidReplicationGroupState");
+            Assert.Equal("Replication group orders is snapshotting, not available.", (string?)busy["detail"]);
             var all = (await BodyAsync(await SendAsync("GET", "/v1/events", key)))["items"]!.AsArray();
             Assert.Equal("api-key", (string?)all.Single(e => (string?)e!["principal"] == TestKeys.AdminKeyId)!["sourceType"]); // its own key's creation
             var events = all.Where(e => (string?)e!["sourceType"] != "api-key").ToList();

@@ -123,7 +123,7 @@ public static class CacheClustersApi
         if (Store.CheckIfMatch(http.Request, cluster.Version) is { } stale)
             return stale;
         if (cluster.Status != CacheClusterStatus.Available)
-            return Problems.Conflict(ErrorCodes.InvalidCacheClusterState, $"Cache cluster {cluster.Id} is {JsonBodies.EnumText(cluster.Status)}, not available.");
+            return Problems.Conflict(ErrorCodes.InvalidCacheClusterState, $"Cache cluster {TenantNames.Public(cluster.Id)} is {JsonBodies.EnumText(cluster.Status)}, not available.");
 
         var numNodes = patch!.NumNodes ?? cluster.NumNodes;
         var next = new CacheClusterSpec(TenantNames.Public(cluster.Id), cluster.Engine, cluster.EngineVersion, patch.NodeType ?? cluster.NodeType, numNodes,
@@ -200,7 +200,7 @@ public static class CacheClustersApi
         if (Store.CheckIfMatch(http.Request, cluster.Version) is { } stale)
             return stale;
         if (cluster.Status is not (CacheClusterStatus.Available or CacheClusterStatus.Creating or CacheClusterStatus.CreateFailed or CacheClusterStatus.IncompatibleNetwork))
-            return Problems.Conflict(ErrorCodes.InvalidCacheClusterState, $"Cache cluster {cluster.Id} is {JsonBodies.EnumText(cluster.Status)} and cannot be deleted now.");
+            return Problems.Conflict(ErrorCodes.InvalidCacheClusterState, $"Cache cluster {TenantNames.Public(cluster.Id)} is {JsonBodies.EnumText(cluster.Status)} and cannot be deleted now.");
         cluster.Status = CacheClusterStatus.Deleting;
         cluster.Generation++;
         cluster.UpdatedAt = time.GetUtcNow();

@@ -145,7 +145,7 @@ public static class ReplicationGroupsApi
         if (snapshot is null)
             return (Problems.NotFound(ErrorCodes.SnapshotNotFound, $"Snapshot {TenantNames.Public(name)} does not exist."), null);
         if (snapshot.Status != SnapshotStatus.Available)
-            return (Problems.Conflict(ErrorCodes.InvalidSnapshotState, $"Snapshot {name} is {Json(snapshot.Status)}, not available."), null);
+            return (Problems.Conflict(ErrorCodes.InvalidSnapshotState, $"Snapshot {TenantNames.Public(name)} is {Json(snapshot.Status)}, not available."), null);
         if (snapshot.ClusterMode == ClusterMode.Enabled && spec.ClusterMode == ClusterMode.Disabled)
             return (Problems.Invalid("restoreFromSnapshot", "A snapshot of a cluster-mode-enabled group cannot seed a cluster-mode-disabled group.",
                 ErrorCodes.InvalidParameterCombination), null);
@@ -159,12 +159,12 @@ public static class ReplicationGroupsApi
             ? ["0-16383"]
             : snapshot.Files.OrderBy(f => f.ShardId, StringComparer.Ordinal).Select(f => f.Slots).ToList();
         if (spec.Shards is { } given && !given.Select(g => NormalSlots(g.Slots)).Order().SequenceEqual(slots.Select(NormalSlots).Order()))
-            return (Problems.Invalid("shards", $"Snapshot {name} holds the slots {string.Join(" | ", slots)}; shards laid out by hand must keep them.",
+            return (Problems.Invalid("shards", $"Snapshot {TenantNames.Public(name)} holds the slots {string.Join(" | ", slots)}; shards laid out by hand must keep them.",
                 ErrorCodes.InvalidParameterCombination), null);
         var type = catalog.NodeTypes.First(t => t.Name == spec.NodeType);
         var usable = (long)(spec.NumShards * type.MaxMemoryBytes * ScaleInFillLimit);
         if (snapshot.Files.Sum(f => f.SizeBytes) > usable)
-            return (Problems.Invalid("numShards", $"Snapshot {name} holds {Mib(snapshot.Files.Sum(f => f.SizeBytes))} MiB of files, more than "
+            return (Problems.Invalid("numShards", $"Snapshot {TenantNames.Public(name)} holds {Mib(snapshot.Files.Sum(f => f.SizeBytes))} MiB of files, more than "
                 + $"{spec.NumShards} shard(s) of {type.Name} may be filled with ({Mib(usable)} MiB)."), null);
         return (null, slots.Select(s => new ShardSpec(s, null, null)).ToList());
     }
@@ -227,7 +227,7 @@ public static class ReplicationGroupsApi
         if (Store.CheckIfMatch(http.Request, group.Version) is { } stale)
             return stale;
         if (group.Status != GroupStatus.Available)
-            return Problems.Conflict(ErrorCodes.InvalidReplicationGroupState, $"Replication group {group.Id} is {Json(group.Status)}, not available.");
+            return Problems.Conflict(ErrorCodes.InvalidReplicationGroupState, $"Replication group {TenantNames.Public(group.Id)} is {Json(group.Status)}, not available.");
 
         if (fields.Contains("authTokenUpdateStrategy") && !fields.Contains("authToken") && group.AuthTokenHash is null)
             return Problems.Invalid("authTokenUpdateStrategy", "The group has no auth token to change.", ErrorCodes.InvalidParameterCombination);
@@ -272,7 +272,7 @@ public static class ReplicationGroupsApi
             changes["rebalance"] = true;
         if (changes.Count == 0)
             return Problems.NoOperation(fields.Contains("numShards")
-                ? $"Replication group {group.Id} already has {group.NumShards} shard(s) with its slots evenly balanced."
+                ? $"Replication group {TenantNames.Public(group.Id)} already has {group.NumShards} shard(s) with its slots evenly balanced."
                 : "The modification changes nothing.");
         if (next.NumShards < current.NumShards && await CheckScaleInFitsAsync(group, next, catalog, redis, ct) is { } wontFit)
             return wontFit;
@@ -311,14 +311,14 @@ public static class ReplicationGroupsApi
         if (Store.CheckIfMatch(http.Request, group.Version) is { } stale)
             return stale;
         if (group.Status is not (GroupStatus.Available or GroupStatus.Creating or GroupStatus.CreateFailed or GroupStatus.IncompatibleNetwork))
-            return Problems.Conflict(ErrorCodes.InvalidReplicationGroupState, $"Replication group {group.Id} is {Json(group.Status)} and cannot be deleted now.");
+            return Problems.Conflict(ErrorCodes.InvalidReplicationGroupState, $"Replication group {TenantNames.Public(group.Id)} is {Json(group.Status)} and cannot be deleted now.");
         if (finalSnapshotName is not null)
         {
             var name = Identifiers.Normalize(finalSnapshotName);
             if (Identifiers.Check(name, Limits.MaxSnapshotNameLength) is { } error)
                 return Problems.Invalid("finalSnapshotName", $"The snapshot name {error}");
             if (group.Status != GroupStatus.Available)
-                return Problems.Conflict(ErrorCodes.InvalidReplicationGroupState, $"A final snapshot needs replication group {group.Id} to be available; it is {Json(group.Status)}.");
+                return Problems.Conflict(ErrorCodes.InvalidReplicationGroupState, $"A final snapshot needs replication group {TenantNames.Public(group.Id)} to be available; it is {Json(group.Status)}.");
             var stored = TenantNames.Internal(group.Tenant, name);
             if (await db.Snapshots.AnyAsync(s => s.Name == stored, ct))
                 return Problems.Conflict(ErrorCodes.SnapshotAlreadyExists, $"Snapshot {name} already exists.");
@@ -341,16 +341,16 @@ public static class ReplicationGroupsApi
             return NotFound(id);
         var shard = group.Shards.FirstOrDefault(s => s.Id == request.ShardId);
         if (shard is null)
-            return Problems.NotFound(ErrorCodes.NodeGroupNotFound, $"Replication group {group.Id} has no shard {request.ShardId}.");
+            return Problems.NotFound(ErrorCodes.NodeGroupNotFound, $"Replication group {TenantNames.Public(group.Id)} has no shard {request.ShardId}.");
         if (group.Status != GroupStatus.Available)
-            return Problems.Conflict(ErrorCodes.InvalidReplicationGroupState, $"Replication group {group.Id} is {Json(group.Status)}, not available.");
+            return Problems.Conflict(ErrorCodes.InvalidReplicationGroupState, $"Replication group {TenantNames.Public(group.Id)} is {Json(group.Status)}, not available.");
         if (!group.AutomaticFailover || group.ReplicasPerShard < 1)
             return Problems.Invalid("shardId", "Test failover needs automatic failover and at least one replica.", ErrorCodes.InvalidParameterCombination);
         var now = time.GetUtcNow();
         var used = await db.TestFailovers.CountAsync(f => f.ReplicationGroupId == group.Id && f.RequestedAt > now.AddDays(-1), ct);
         if (used >= Limits.TestFailoverShardsPerDay)
             return Problems.Create(StatusCodes.Status429TooManyRequests, ErrorCodes.TestFailoverNotAvailable,
-                $"Replication group {group.Id} used its {Limits.TestFailoverShardsPerDay} test failovers of the last 24 hours.");
+                $"Replication group {TenantNames.Public(group.Id)} used its {Limits.TestFailoverShardsPerDay} test failovers of the last 24 hours.");
         db.TestFailovers.Add(new TestFailoverEntity { ReplicationGroupId = group.Id, ShardId = shard.Id, RequestedAt = now });
         group.Status = GroupStatus.Modifying;
         group.UpdatedAt = now;
@@ -374,13 +374,13 @@ public static class ReplicationGroupsApi
             var state = await redis.ProbeAsync(primary.Host!, primary.Port!.Value, timeout.Token);
             if (state is null)
                 return Problems.Conflict(ErrorCodes.InvalidReplicationGroupState,
-                    $"The memory in use on {primary.Id} could not be measured, so it is not known whether the data fits in {next.NumShards} shard(s); try again.");
+                    $"The memory in use on {TenantNames.Public(primary.Id)} could not be measured, so it is not known whether the data fits in {next.NumShards} shard(s); try again.");
             used += state.UsedMemoryBytes;
         }
         var type = catalog.NodeTypes.First(t => t.Name == next.NodeType);
         var usable = (long)(next.NumShards * type.MaxMemoryBytes * ScaleInFillLimit);
         return used <= usable ? null : Problems.Invalid("numShards",
-            $"The data of replication group {group.Id} ({Mib(used)} MiB in use) does not fit in {next.NumShards} shard(s) of {type.Name}: "
+            $"The data of replication group {TenantNames.Public(group.Id)} ({Mib(used)} MiB in use) does not fit in {next.NumShards} shard(s) of {type.Name}: "
                 + $"{Mib(usable)} MiB may be filled ({ScaleInFillLimit:P0} of {Mib(type.MaxMemoryBytes)} MiB each). Nothing was changed.");
     }
 

@@ -140,7 +140,7 @@ public static class SnapshotsApi
         if (Store.CheckIfMatch(http.Request, snapshot.Version) is { } stale)
             return stale;
         if (snapshot.Status is not (SnapshotStatus.Available or SnapshotStatus.Failed))
-            return Problems.Conflict(ErrorCodes.InvalidSnapshotState, $"Snapshot {snapshot.Name} is {JsonBodies.EnumText(snapshot.Status)} and cannot be deleted now.");
+            return Problems.Conflict(ErrorCodes.InvalidSnapshotState, $"Snapshot {TenantNames.Public(snapshot.Name)} is {JsonBodies.EnumText(snapshot.Status)} and cannot be deleted now.");
         snapshot.Status = SnapshotStatus.Deleting;
         db.Record(time, SourceType.Snapshot, snapshot.Name, $"Snapshot {snapshot.Name} deletion requested");
         return await Store.SaveAsync(db, http, snapshot.Version, ErrorCodes.InvalidSnapshotState, () => snapshot.ToResponse(), r => r.Etag, ct);
