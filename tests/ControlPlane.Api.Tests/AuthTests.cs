@@ -251,6 +251,8 @@ public sealed class TenantTests(PostgresFixture postgres) : ApiTest(postgres)
         Assert.Equal("globex", (string?)(await BodyAsync(await Client.GetAsync("/v1/replication-groups/orders?tenant=globex")))["description"]);
         Assert.Empty((await BodyAsync(await Client.GetAsync("/v1/replication-groups")))["items"]!.AsArray());
         await AssertAcceptedAsync(await PostAsync("/v1/cache-clusters", new { id = "ops", engine = "memcached", tenant = "acme" }));
+        await AssertProblemAsync(await PostAsync("/v1/cache-clusters?tenant=a--b", new { id = "ops", engine = "memcached" }), HttpStatusCode.BadRequest, "InvalidParameterValue", "tenant");
+        await AssertProblemAsync(await PostAsync("/v1/cache-clusters", new { id = "ops", engine = "memcached", tenant = new string('t', 21) }), HttpStatusCode.BadRequest, "InvalidParameterValue", "tenant");
         Assert.Equal(2, (await BodyAsync(await SendAsync("GET", "/v1/cache-clusters", keys["acme"])))["items"]!.AsArray().Count);
     }
 

@@ -30,9 +30,7 @@ public sealed class Caller(IHttpContextAccessor accessor)
     /// <summary>The tenant a create puts its resource in, or the problem with the one asked for.</summary>
     public (string Tenant, IResult? Problem) ForCreate(string? requested)
     {
-        if (requested is null)
-            return (Tenant, null);
-        var tenant = requested.Trim().ToLowerInvariant();
+        var tenant = requested?.Trim().ToLowerInvariant() ?? Tenant;
         if (TenantNames.Check(tenant) is { } error)
             return (tenant, Problems.Invalid("tenant", $"The tenant {error}"));
         if (!IsAdmin && tenant != OwnTenant)
