@@ -147,6 +147,7 @@ public static partial class NftRuleset
     private static string Check(string name) =>
         Name().IsMatch(name) ? name : throw new ArgumentException($"'{name}' cannot name an nftables object.", nameof(name));
 
-    [GeneratedRegex("^[a-z][a-z0-9-]{0,59}\\z")]
+    // Well under the kernel's 256 (NFT_CHAIN_MAXNAMELEN), with room for a tenant-qualified group id (TenantNames).
+    [GeneratedRegex("^[a-z][a-z0-9-]{0,99}\\z")]
     private static partial Regex Name();
 }
