@@ -171,7 +171,8 @@ public sealed partial class Observer(RedisAdmin redis, MemcachedAdmin memcached,
 /// The pass's one listing per zone, plus what this pass itself started or removed since, so a
 /// group's convergence does not list containers again after each step.
 /// </summary>
-public sealed class ContainerView(IReadOnlyDictionary<string, IReadOnlyList<ContainerInfo>?> byZone, IReadOnlySet<string>? zonesDownPastGrace = null)
+public sealed class ContainerView(
+    IReadOnlyDictionary<string, IReadOnlyList<ContainerInfo>?> byZone, IReadOnlySet<string>? zonesDownPastGrace = null, ContainerDeaths? deaths = null)
 {
     public IReadOnlySet<string> ZonesUnreachable { get; } = byZone.Where(z => z.Value is null).Select(z => z.Key).ToHashSet();
 
@@ -220,7 +221,7 @@ public sealed class ContainerView(IReadOnlyDictionary<string, IReadOnlyList<Cont
         // as this node: it is started afresh, not taken for a node that exited.
         if (!container.Running && container.State is "created" or "removing")
             return (ContainerState.Missing, null);
-        if (!container.Running && container.State != "paused")
+        if ((!container.Running && container.State != "paused") || deaths?.HasDied(container.Id) == true)
             return (ContainerState.Exited, container.ExitCode);
         var outdated = !node.FromPool && node.Spec is not null && container.Labels.GetValueOrDefault(Labels.SpecHash) != node.Spec.Labels[Labels.SpecHash];
         return (outdated ? ContainerState.Outdated : ContainerState.Running, null);
