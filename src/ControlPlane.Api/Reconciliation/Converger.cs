@@ -182,7 +182,7 @@ public sealed partial class Converger(
                 LogListingStale(logger, place.NodeId, state);
                 contradicted = true;
             }
-            view.Seen(place.NodeId, state, now?.ExitCode);
+            view.Seen(place.NodeId, state, now?.ExitCode, now?.Id);
         }
         return contradicted;
     }
@@ -478,8 +478,7 @@ public sealed partial class Converger(
                     break;
                 case StartContainer s:
                     var place = Place(s.NodeId);
-                    await owner.Zones[place.Zone].Runtime.RunAsync(place.Spec!, ct);
-                    view.Started(s.NodeId);
+                    view.Started(s.NodeId, await owner.Zones[place.Zone].Runtime.RunAsync(place.Spec!, ct));
                     break;
                 case RemoveContainer r:
                     await RemoveAsync(Place(r.NodeId));

@@ -179,19 +179,19 @@ public sealed class ContainerView(
     /// <summary>Zones whose engine has not answered for longer than the grace: replacements go elsewhere.</summary>
     public IReadOnlySet<string> ZonesDown { get; } = zonesDownPastGrace ?? new HashSet<string>();
 
-    private readonly ConcurrentDictionary<string, (ContainerState State, long? ExitCode)> _changed = new();
+    private readonly ConcurrentDictionary<string, (ContainerState State, long? ExitCode, string? ContainerId)> _changed = new();
     private readonly ConcurrentDictionary<string, bool> _confirmed = new();
 
     public IReadOnlyDictionary<string, IReadOnlyList<ContainerInfo>?> ByZone => byZone;
 
-    public void Started(string nodeId) => _changed[nodeId] = (ContainerState.Running, null);
+    public void Started(string nodeId, string? containerId = null) => _changed[nodeId] = (ContainerState.Running, null, containerId);
 
-    public void Removed(string nodeId) => _changed[nodeId] = (ContainerState.Missing, null);
+    public void Removed(string nodeId) => _changed[nodeId] = (ContainerState.Missing, null, null);
 
     /// <summary>What a second look at one container found; it is not looked at again in this pass.</summary>
-    public void Seen(string nodeId, ContainerState state, long? exitCode)
+    public void Seen(string nodeId, ContainerState state, long? exitCode, string? containerId)
     {
-        _changed[nodeId] = (state, exitCode);
+        _changed[nodeId] = (state, exitCode, containerId);
         _confirmed[nodeId] = true;
     }
 
@@ -206,8 +206,11 @@ public sealed class ContainerView(
 
     public (ContainerState State, long? ExitCode) StateOf(NodePlace node)
     {
+        // A die event is newer than whatever was listed or looked at before it.
         if (_changed.TryGetValue(node.NodeId, out var changed))
-            return changed;
+            return changed.State == ContainerState.Running && changed.ContainerId is { } id && deaths?.HasDied(id) == true
+                ? (ContainerState.Exited, null)
+                : (changed.State, changed.ExitCode);
         if (byZone.GetValueOrDefault(node.Zone) is not { } containers)
             return (ContainerState.ZoneUnreachable, null);
         // A node that took a pool container is found by that container's name; its spec is the pool's.
