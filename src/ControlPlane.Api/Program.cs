@@ -53,6 +53,7 @@ builder.Services.AddSingleton<GroupEndpoints>();
 builder.Services.AddSingleton<WarmPool>();
 builder.Services.AddSingleton<Converger>();
 builder.Services.AddSingleton<ReconcileSignal>();
+builder.Services.AddSingleton<ContainerDeaths>();
 builder.Services.AddSingleton<Reconciler>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
 builder.Services.AddHostedService<ChangeListener>();

@@ -161,26 +161,28 @@ public sealed partial class Converger(
     }
 
     /// <summary>
-    /// A serving node whose container the pass's listing shows gone or exited is looked at once more
-    /// before anything is decided: the listing may predate a container another actor started (this
-    /// process's last convergence, another control plane). True when the listing was wrong; the view
-    /// then knows better and the group is observed again.
+    /// A serving node whose container the pass's listing shows gone or exited, or that the listing
+    /// shows running but that does not answer, is looked at once more before anything is decided: the
+    /// listing may predate a container another actor started (this process's last convergence, another
+    /// control plane), or the node's death. True when the listing was wrong; the view then knows
+    /// better and the group is observed again. Once per node and pass.
     /// </summary>
     private async Task<bool> ListingContradictedAsync(IReadOnlyList<NodePlace> places, IReadOnlyDictionary<string, ObservedNode> observed,
         IEnumerable<string> serving, ContainerView view, CancellationToken ct)
     {
         var contradicted = false;
-        foreach (var place in places.Where(p => serving.Contains(p.NodeId) && observed[p.NodeId].Gone && !view.Confirmed(p.NodeId)))
+        // Gone per the listing, or running per the listing but not answering now (the listing may predate its death).
+        bool Doubtful(ObservedNode o) => o.Gone || (o.Container == ContainerState.Running && (o.Stale || o.Unanswering));
+        foreach (var place in places.Where(p => serving.Contains(p.NodeId) && Doubtful(observed[p.NodeId]) && !view.Confirmed(p.NodeId)))
         {
             var now = await zones[place.Zone].Runtime.FindAsync(place.ContainerName, ct);
-            if (now is { Running: true } || (now is not null && observed[place.NodeId].Container == ContainerState.Missing))
+            var state = now is null ? ContainerState.Missing : now.Running || now.State == "paused" ? ContainerState.Running : ContainerState.Exited;
+            if (state != observed[place.NodeId].Container)
             {
-                LogListingStale(logger, place.NodeId);
-                view.Seen(place.NodeId, now.Running ? ContainerState.Running : ContainerState.Exited, now.ExitCode);
+                LogListingStale(logger, place.NodeId, state);
                 contradicted = true;
             }
-            else
-                view.Seen(place.NodeId, observed[place.NodeId].Container, observed[place.NodeId].ExitCode);
+            view.Seen(place.NodeId, state, now?.ExitCode, now?.Id);
         }
         return contradicted;
     }
@@ -476,8 +478,7 @@ public sealed partial class Converger(
                     break;
                 case StartContainer s:
                     var place = Place(s.NodeId);
-                    await owner.Zones[place.Zone].Runtime.RunAsync(place.Spec!, ct);
-                    view.Started(s.NodeId);
+                    view.Started(s.NodeId, await owner.Zones[place.Zone].Runtime.RunAsync(place.Spec!, ct));
                     break;
                 case RemoveContainer r:
                     await RemoveAsync(Place(r.NodeId));
@@ -681,8 +682,8 @@ public sealed partial class Converger(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "The listing showed the container of {NodeId} gone, but it is there: observing again")]
-    private static partial void LogListingStale(ILogger logger, string nodeId);
+    [LoggerMessage(Level = LogLevel.Information, Message = "The listing was out of date for the container of {NodeId}, which is {State}: observing again")]
+    private static partial void LogListingStale(ILogger logger, string nodeId, ContainerState state);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "{Id} waits: {Reason}")]
     private static partial void LogWaiting(ILogger logger, string id, string reason);

@@ -20,6 +20,7 @@ public sealed partial class Reconciler(
     WarmPool pool,
     GroupEndpoints endpoints,
     ReconcileSignal signal,
+    ContainerDeaths deaths,
     TimeProvider time,
     IOptions<ControlPlaneOptions> options,
     ILogger<Reconciler> logger) : BackgroundService
@@ -88,7 +89,7 @@ public sealed partial class Reconciler(
             .Concat(await db.RedisNodes.Where(n => n.PoolId != null).Select(n => n.PoolId!).ToListAsync(ct))
             .ToHashSet();
 
-        var view = new ContainerView(listing, ZonesDownPastGrace(listing));
+        var view = new ContainerView(listing, ZonesDownPastGrace(listing), deaths);
         await RemoveOrphansAsync(view, known, ct);
         var live = nodeIds.Concat(endpointGroups.SelectMany(GroupEndpoints.LeaseIds)).ToHashSet();
         await ReleaseRetiredLeasesAsync(db, view, leases.Where(id => !WarmPool.IsPoolId(id) && !live.Contains(id)).ToList(), ct);

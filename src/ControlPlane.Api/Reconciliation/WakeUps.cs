@@ -45,7 +45,7 @@ public sealed partial class ChangeListener(
 
 /// <summary>Docker's event stream of every zone: a container of ours that dies wakes the reconciler at once.</summary>
 public sealed partial class ContainerEventWatcher(
-    ZoneRegistry zones, ReconcileSignal signal, TimeProvider time, IOptions<ControlPlaneOptions> options, ILogger<ContainerEventWatcher> logger) : BackgroundService
+    ZoneRegistry zones, ReconcileSignal signal, ContainerDeaths deaths, TimeProvider time, IOptions<ControlPlaneOptions> options, ILogger<ContainerEventWatcher> logger) : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken ct) =>
         options.Value.Reconciler.Enabled ? Task.WhenAll(zones.All.Select(zone => WatchAsync(zone, ct))) : Task.CompletedTask;
@@ -59,6 +59,8 @@ public sealed partial class ContainerEventWatcher(
                 await foreach (var change in zone.Runtime.EventsAsync(ct))
                 {
                     LogEvent(logger, zone.Name, change.Action, change.Labels.GetValueOrDefault(Runtime.Labels.Node) ?? change.ContainerId);
+                    if (change.Action == "die")
+                        deaths.Died(change.ContainerId);
                     signal.Wake();
                 }
             }

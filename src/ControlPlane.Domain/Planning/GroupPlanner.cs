@@ -100,6 +100,9 @@ public static partial class GroupPlanner
         foreach (var shard in group.Shards)
         {
             var report = Report(shard.Nodes, seen, context, $"node group {shard.Id}");
+            foreach (var node in shard.Nodes.Where(n => n.Status == NodeStatus.Available && n.Role == NodeRole.Primary && !Dead(seen(n))))
+                if (LostItsData(shard, node, seen))
+                    report.Add(new MarkNode(node.Id, NodeStatus.Failed, node.Role));
             steps.AddRange(report);
             // A primary reported failed is failed over in the same step when the choice is already clear:
             // the decision is stored with the report (the executor stores it before any engine step of
@@ -113,9 +116,6 @@ public static partial class GroupPlanner
                 if (seen(primary).Gone)
                     steps.Add(group.ClusterMode == ClusterMode.Disabled ? new Promote(failover.ToNodeId, primary.Id) : new ClusterTakeover(failover.ToNodeId, primary.Id));
             }
-            foreach (var node in shard.Nodes.Where(n => n.Status == NodeStatus.Available && n.Role == NodeRole.Primary && !Dead(seen(n))))
-                if (LostItsData(shard, node, seen))
-                    steps.Add(new MarkNode(node.Id, NodeStatus.Failed, node.Role));
             // A replacement that cannot start because its zone stays down is placed again elsewhere.
             foreach (var node in shard.Nodes.Where(n => n.Status == NodeStatus.Creating && context.ZonesDown.Contains(n.Zone) && !seen(n).Reachable))
                 steps.Add(new MarkNode(node.Id, NodeStatus.Failed, node.Role));
@@ -154,10 +154,13 @@ public static partial class GroupPlanner
         foreach (var shard in group.Shards)
         {
             var primary = shard.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && n.Status == NodeStatus.Available);
-            // Only a fresh answer says a node is not primary: one not heard from (or remembered) is never promoted on a guess.
-            if (primary is null || seen(primary).IsPrimary || seen(primary) is not { Reachable: true, Stale: false })
+            if (primary is null || seen(primary).IsPrimary)
                 continue;
             var from = shard.Nodes.FirstOrDefault(n => n.Status == NodeStatus.Failed)?.Id;
+            // A stored failover is the evidence its promotion needs; without one, only a fresh answer says
+            // a node is not primary: one not heard from (or remembered) is never promoted on a guess.
+            if (from is null && seen(primary) is not { Reachable: true, Stale: false })
+                continue;
             // A switchover that happened but was not recorded (the control plane stopped in between):
             // the shard's real primary is another live node. Record it; taking the role back would lose writes.
             if (from is null && shard.Nodes.FirstOrDefault(n => n != primary && n.Status == NodeStatus.Available && seen(n) is { Reachable: true, Stale: false, IsPrimary: true }) is { } actual)
@@ -206,7 +209,8 @@ public static partial class GroupPlanner
     private static bool LostItsData(DesiredShard shard, DesiredNode primary, Func<DesiredNode, ObservedNode> seen)
     {
         var p = seen(primary);
-        return p.Reachable && p.IsPrimary && shard.Nodes.Any(n => n.Role == NodeRole.Replica && seen(n) is { Reachable: true, IsPrimary: false, LinkUp: false } r && r.Offset > p.Offset);
+        // Only a fresh answer counts: a remembered offset is older than the replicas' and proves nothing.
+        return p is { Reachable: true, Stale: false, IsPrimary: true } && shard.Nodes.Any(n => n.Role == NodeRole.Replica && seen(n) is { Reachable: true, IsPrimary: false, LinkUp: false } r && r.Offset > p.Offset);
     }
 
     private static List<NodeAction> Replace(IEnumerable<DesiredNode> failed, IReadOnlyList<DesiredNode> all, Func<DesiredNode, ObservedNode> seen, PlanContext context)

@@ -41,6 +41,18 @@ public abstract class ChaosTest(PostgresFixture postgres) : ReconcilerTest(postg
         return await WaitForStatusAsync($"/v1/replication-groups/{id}", "available", timeout ?? TimeSpan.FromMinutes(2));
     }
 
+    /// <summary>Waits until the group is available with this many available nodes, none of them the one that was lost.</summary>
+    protected async Task WaitForFullStrengthAsync(string id, int nodes, string gone)
+    {
+        JsonObject? last = null;
+        await WaitUntilAsync(async () =>
+        {
+            last = await GroupAsync(id);
+            var all = last["shards"]!.AsArray().SelectMany(s => s!["nodes"]!.AsArray()).ToList();
+            return (string?)last["status"] == "available" && all.Count == nodes && all.All(n => (string?)n!["status"] == "available" && (string?)n["id"] != gone);
+        }, TimeSpan.FromSeconds(90), () => $"{id} never came back to {nodes} available nodes: {last?.ToJsonString()}\n{EventsText()}");
+    }
+
     protected async Task<JsonObject> GroupAsync(string id) => await BodyAsync(await Client.GetAsync($"/v1/replication-groups/{id}"));
 
     protected static IReadOnlyList<string> NodeIds(JsonObject group) =>

@@ -44,12 +44,7 @@ public sealed class KillTests(PostgresFixture postgres) : ChaosTest(postgres)
         await Task.Delay(_random.Next(400));
         plane.Kill();
         Start();
-        await WaitUntilAsync(async () =>
-        {
-            var now = await GroupAsync("fo");
-            var nodes = now["shards"]![0]!["nodes"]!.AsArray();
-            return (string?)now["status"] == "available" && nodes.Count == 3 && nodes.All(n => (string?)n!["status"] == "available" && (string?)n["id"] != (string?)primary["id"]);
-        }, TimeSpan.FromSeconds(90), () => $"fo never healed: {EventsText()}");
+        await WaitForFullStrengthAsync("fo", 3, gone: (string)primary["id"]!);
         await writer.WaitForAsync(writer.Acknowledged.Count + 30);
         await AssertAllPresentAsync(await GroupAsync("fo"), await writer.StopAsync());
         await AssertCleanAsync();
@@ -112,12 +107,7 @@ public sealed class KillTests(PostgresFixture postgres) : ChaosTest(postgres)
         await writer.WaitForAsync(30);
         await ZoneEngine.StopAsync("az-a");
         await ZoneEngine.StartAsync("az-a");
-        await WaitUntilAsync(async () =>
-        {
-            var now = await GroupAsync("eng");
-            var nodes = now["shards"]![0]!["nodes"]!.AsArray();
-            return (string?)now["status"] == "available" && nodes.Count == 3 && nodes.All(n => (string?)n!["status"] == "available" && (string?)n["id"] != (string?)primary["id"]);
-        }, TimeSpan.FromSeconds(90), () => $"eng never healed: {EventsText()}");
+        await WaitForFullStrengthAsync("eng", 3, gone: (string)primary["id"]!);
         await writer.WaitForAsync(writer.Acknowledged.Count + 30);
         await AssertAllPresentAsync(await GroupAsync("eng"), await writer.StopAsync());
         await AssertCleanAsync();
