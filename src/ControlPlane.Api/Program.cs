@@ -32,6 +32,7 @@ builder.Services.AddDbContext<ControlPlaneDbContext>(options =>
 builder.Services.AddSingleton<IValidator<ReplicationGroupSpec>, ReplicationGroupSpecValidator>();
 builder.Services.AddSingleton<IValidator<CacheClusterSpec>, CacheClusterSpecValidator>();
 builder.Services.AddApiKeyAuthentication();
+HostFilteringProblems.AddTo(builder.Services);
 builder.Services.AddScoped<Idempotency>();
 builder.Services.AddSingleton<JsonBodies>();
 builder.Services.AddSingleton<ZoneHealth>();

@@ -18,7 +18,7 @@ public sealed class HostLockdownTests(PostgresFixture postgres) : ApiTest(postgr
         // DNS rebinding: a web page whose name resolves to 127.0.0.1 sends its own name as Host.
         var request = new HttpRequestMessage(HttpMethod.Get, "/v1/replication-groups");
         request.Headers.Host = host;
-        Assert.Equal(HttpStatusCode.BadRequest, (await Client.SendAsync(request)).StatusCode);
+        await AssertProblemAsync(await Client.SendAsync(request), HttpStatusCode.BadRequest, "MalformedRequest");
         var health = new HttpRequestMessage(HttpMethod.Get, "/healthz");
         health.Headers.Host = host;
         Assert.Equal(HttpStatusCode.BadRequest, (await Client.SendAsync(health)).StatusCode);
