@@ -9,7 +9,8 @@
 #
 # with the median requests/s of the rounds and its ratio to direct, and the median p50 and p99
 # latencies with their ratio to direct's (lower is better). Target: the kernel endpoint at 0.95x
-# or better of direct on every row (requests/s ratio >= 0.95, latency ratio <= 1/0.95).
+# or better of direct's requests/s on every row; a second line judges the latencies as strictly
+# (ratio <= 1/0.95).
 # Everything listens on 127.0.0.1 and is removed at the end (containers, rules, engine, temp folder).
 #
 #   BENCH_RUNS      interleaved rounds (default 5)
@@ -176,7 +177,7 @@ pick() {
   awk -v t="$1" -v p="$2" -v s="$3" -v f="$4" '$1 == t && $2 == p && $3 == s { print $f }' "$results" | median
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-met=1
+met=1 latency_met=1
 printf '| command | pipeline | side | requests/s | ratio | p50 ms | p99 ms |\n|---|---|---|---|---|---|---|\n' >"$state/table"
 for pipeline in 1 16; do
   for test in SET GET; do
@@ -187,13 +188,15 @@ for pipeline in 1 16; do
       printf 'proxy-cost: %s -P %s %-7s rps=%.0f ratio=%s p50=%s (x%s) p99=%s (x%s) ms\n' \
         "${test,,}" "$pipeline" "$side" "$rps" "$r" "$p50" "$l50" "$p99" "$l99"
       printf '| %s | %s | %s | %.0f | %s | %s (x%s) | %s (x%s) |\n' "$test" "$pipeline" "$side" "$rps" "$r" "$p50" "$l50" "$p99" "$l99" >>"$state/table"
-      if [[ $side == kernel ]] && ! awk -v r="$r" -v a="$l50" -v b="$l99" 'BEGIN { exit !(r >= 0.95 && a <= 1 / 0.95 && b <= 1 / 0.95) }'; then
-        met=0
-      fi
+      # The issue's target is throughput; latency is judged as strictly too, and reported on its own line.
+      if [[ $side == kernel ]] && ! awk -v r="$r" 'BEGIN { exit !(r >= 0.95) }'; then met=0; fi
+      if [[ $side == kernel ]] && ! awk -v a="$l50" -v b="$l99" 'BEGIN { exit !(a <= 1 / 0.95 && b <= 1 / 0.95) }'; then latency_met=0; fi
     done
   done
 done
 cat "$state/table"
-if ((met)); then echo "proxy-cost: target (kernel endpoint >= 0.95x direct on every row): met"; else echo "proxy-cost: target (kernel endpoint >= 0.95x direct on every row): MISSED"; fi
+verdict() { if (($1)); then echo met; else echo MISSED; fi; }
+echo "proxy-cost: target (kernel endpoint requests/s >= 0.95x direct on every row): $(verdict "$met")"
+echo "proxy-cost: latency (kernel endpoint p50 and p99 within 1/0.95 of direct on every row): $(verdict "$latency_met")"
 dk stats --no-stream --format 'proxy-cost: proxy container memory {{.MemUsage}}' "$group-endpoint"
 printf 'proxy-cost: %s runs of %s requests, %s clients; bench took %ss\n' "$runs" "$requests" "$clients" "$((SECONDS - bench_started))"
