@@ -270,7 +270,7 @@ public sealed partial class Converger(
     private PlanContext Context(ContainerView view) => new(zones.All.Select(z => z.Name).OrderBy(z => z).ToList(), view.ZonesDown, view.ZonesUnreachable);
 
     /// <summary>Records a failed attempt as an event, once, so a broken group is visible without flooding the log.</summary>
-    public async Task RecordFailureAsync(Target target, int failures, Exception e, CancellationToken ct)
+    public async Task RecordFailureAsync(Target target, int failures, CancellationToken ct)
     {
         if (failures != 1 && failures % 10 != 0)
             return;

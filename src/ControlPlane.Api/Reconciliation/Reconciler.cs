@@ -156,7 +156,7 @@ public sealed partial class Reconciler(
             var delay = TimeSpan.FromMilliseconds(Math.Min(MaxBackoff.TotalMilliseconds, 250 * Math.Pow(2, failures - 1)));
             _backoff[target.Key] = (failures, time.GetUtcNow() + delay);
             LogConvergeFailed(logger, target.Id, failures, delay, e);
-            await converger.RecordFailureAsync(target, failures, e, ct);
+            await converger.RecordFailureAsync(target, failures, ct);
         }
         catch (OperationCanceledException)
         {
