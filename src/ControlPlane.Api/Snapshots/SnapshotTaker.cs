@@ -59,13 +59,20 @@ public sealed partial class SnapshotTaker(ZoneRegistry zones, RedisAdmin redis, 
         }
     }
 
-    /// <summary>The shard's most advanced replica that is linked to its primary, else the primary; only nodes that answer.</summary>
+    /// <summary>
+    /// The shard's most advanced replica that has every write its primary had when observed (linked,
+    /// listed online by that primary, its offset at the primary's), else the primary; only nodes that
+    /// answer. A replica behind its primary would leave acknowledged writes out of the snapshot.
+    /// </summary>
     private static RedisNodeEntity? Source(ShardEntity shard, IReadOnlyDictionary<string, ObservedNode> observed)
     {
         bool Answers(RedisNodeEntity n) => n.Status == NodeStatus.Available && observed.GetValueOrDefault(n.Id) is { Reachable: true, Stale: false };
-        return shard.Nodes.Where(n => n.Role == NodeRole.Replica && Answers(n) && observed[n.Id].LinkUp)
+        var primary = shard.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && Answers(n));
+        var upTo = primary is null ? long.MaxValue : observed[primary.Id].Offset;
+        return shard.Nodes.Where(n => n.Role == NodeRole.Replica && Answers(n)
+                    && observed[n.Id] is { LinkUp: true, Lagging: false } replica && replica.PrimaryNodeId == primary?.Id && replica.Offset >= upTo)
                 .OrderByDescending(n => observed[n.Id].Offset).ThenBy(n => n.Id, StringComparer.Ordinal).FirstOrDefault()
-            ?? shard.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && Answers(n));
+            ?? primary;
     }
 
     /// <summary>

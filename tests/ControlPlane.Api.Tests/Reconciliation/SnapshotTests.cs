@@ -40,7 +40,21 @@ public sealed class SnapshotTests(PostgresFixture postgres) : ReconcilerTest(pos
 
         var restored = await CreateAsync(new { id = $"{id}-back", clusterMode, numShards = shards, replicasPerShard = 1, restoreFromSnapshot = $"{id}-1" });
         await using (var client = await Scaling.ConnectAsync(restored))
-            await original.AssertSameAsync(client);
+        {
+            try
+            {
+                await original.AssertSameAsync(client);
+            }
+            catch (Xunit.Sdk.XunitException e)
+            {
+                // What each node holds, seen directly rather than through the endpoint, says where to look.
+                var counts = new List<string>();
+                foreach (var node in restored["shards"]!.AsArray().SelectMany(s => s!["nodes"]!.AsArray()))
+                    counts.Add($"{node!["id"]} ({node["role"]}, port {node["endpoint"]?["port"]}): {await Scaling.KeyCountAsync(node)} keys");
+                throw new Xunit.Sdk.XunitException($"{e.Message}\nthrough {restored["primaryEndpoint"]?.ToJsonString()}; {string.Join("; ", counts)}\n"
+                    + $"snapshot: {snapshot.ToJsonString()}\nevents: {EventsText()}");
+            }
+        }
         // The replicas hold it too.
         foreach (var replica in restored["shards"]!.AsArray().SelectMany(s => s!["nodes"]!.AsArray()).Where(n => (string?)n!["role"] == "replica"))
             Assert.True(await Scaling.KeyCountAsync(replica!) > 0);
