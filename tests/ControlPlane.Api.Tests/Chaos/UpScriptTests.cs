@@ -31,7 +31,7 @@ public sealed class UpScriptTests(PostgresFixture postgres) : ChaosTest(postgres
         start.Environment["ControlPlane__Reconciler__WarmPoolSize"] = "0";
         start.Environment["ControlPlane__Reconciler__Instance"] = Instance;
         start.Environment["ControlPlane__Reconciler__PortRangeStart"] = $"{PortRangeStart}";
-        start.Environment["ControlPlane__Reconciler__PortRangeEnd"] = $"{PortRangeStart + 299}";
+        start.Environment["ControlPlane__Reconciler__PortRangeEnd"] = $"{PortRangeEnd}";
         var output = new StringBuilder();
         using var up = new Process { StartInfo = start };
         up.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };

@@ -151,7 +151,7 @@ public sealed class MemcachedAndLifecycleTests(PostgresFixture postgres) : Recon
         {
             Name = $"{Instance}-orphan-0001-001",
             Image = Environment.GetEnvironmentVariable("CONTROLPLANE_REDIS_IMAGE") ?? "controlplane/redis:7.0",
-            Cmd = ["redis-server", "--port", $"{PortRangeStart + 299}", "--bind", "127.0.0.1", "--save", ""],
+            Cmd = ["redis-server", "--port", $"{PortRangeEnd}", "--bind", "127.0.0.1", "--save", ""],
             Labels = new Dictionary<string, string> { [Labels.Managed] = "true", [Labels.Instance] = Instance, [Labels.Node] = "orphan-0001-001", [Labels.Group] = "orphan" },
             HostConfig = new HostConfig { NetworkMode = "host" },
         });

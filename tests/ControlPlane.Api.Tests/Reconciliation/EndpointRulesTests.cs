@@ -22,7 +22,7 @@ public sealed class EndpointRulesTests(PostgresFixture postgres) : ReconcilerTes
         // The control plane stops; meanwhile the kernel's copy goes wrong: the group's rules lost, a stranger's added.
         await Factory.DisposeAsync();
         var table = NftRuleset.TableName(Instance);
-        var stranger = new GroupForwarding("stranger", IPAddress.Loopback, [new PortForward(PortRangeStart + 299, [new IPEndPoint(IPAddress.Loopback, 1)])]);
+        var stranger = new GroupForwarding("stranger", IPAddress.Loopback, [new PortForward(PortRangeEnd, [new IPEndPoint(IPAddress.Loopback, 1)])]);
         await new Netfilter().ApplyAsync($"flush chain ip {table} g-rules\n" + NftRuleset.Apply(table, stranger, []), CancellationToken.None);
         Assert.Equal(2, (await KernelTableAsync()).Groups.Count);
         Factory = new ApiFactory(ConnectionString, Settings, fakeClock: false);
