@@ -21,7 +21,8 @@ public sealed record NodePlace(string NodeId, string Zone, string? Host, int? Po
 /// </summary>
 public sealed partial class Observer(RedisAdmin redis, MemcachedAdmin memcached, TimeProvider time, ILogger<Observer> logger)
 {
-    private sealed record History(ObservedNode? Last, int Misses, DateTimeOffset FirstMissAt);
+    /// <summary>A node's last good observation, its misses since, and its last probe (answered when Misses is 0).</summary>
+    private sealed record History(ObservedNode? Last, int Misses, DateTimeOffset FirstMissAt, string Zone, DateTimeOffset ProbedAt);
 
     /// <summary>Nodes probed within this long count for the zone-wide rule.</summary>
     private static readonly TimeSpan ZoneMemory = TimeSpan.FromSeconds(10);
@@ -30,13 +31,8 @@ public sealed partial class Observer(RedisAdmin redis, MemcachedAdmin memcached,
     private const int ZoneQuorum = 3;
 
     private readonly ConcurrentDictionary<string, History> _history = new();
-    private readonly ConcurrentDictionary<string, (string Zone, bool Answered, DateTimeOffset At)> _lastProbe = new();
 
-    public void Forget(string nodeId)
-    {
-        _history.TryRemove(nodeId, out _);
-        _lastProbe.TryRemove(nodeId, out _);
-    }
+    public void Forget(string nodeId) => _history.TryRemove(nodeId, out _);
 
     public async Task<IReadOnlyDictionary<string, ObservedNode>> ObserveAsync(
         string engine, bool cluster, bool creating, IReadOnlyList<NodePlace> nodes, ContainerView containers, ReconcilerOptions settings,
@@ -94,14 +90,13 @@ public sealed partial class Observer(RedisAdmin redis, MemcachedAdmin memcached,
     private ObservedNode Remember(NodePlace node, ObservedNode? seen, bool creating, ReconcilerOptions settings)
     {
         var now = time.GetUtcNow();
-        _lastProbe[node.NodeId] = (node.Zone, seen is not null, now);
         if (seen is not null)
         {
-            _history[node.NodeId] = new History(seen, 0, default);
+            _history[node.NodeId] = new History(seen, 0, default, node.Zone, now);
             return seen;
         }
-        var before = _history.GetValueOrDefault(node.NodeId) ?? new History(null, 0, now);
-        var history = before with { Misses = before.Misses + 1, FirstMissAt = before.Misses == 0 ? now : before.FirstMissAt };
+        var before = _history.GetValueOrDefault(node.NodeId) ?? new History(null, 0, now, node.Zone, now);
+        var history = before with { Misses = before.Misses + 1, FirstMissAt = before.Misses == 0 ? now : before.FirstMissAt, Zone = node.Zone, ProbedAt = now };
         _history[node.NodeId] = history;
         // A starting node is simply not there yet.
         if (creating)
@@ -121,8 +116,8 @@ public sealed partial class Observer(RedisAdmin redis, MemcachedAdmin memcached,
     /// <summary>Every node of the zone probed lately missed its last probe, and there are enough of them to say it is not theirs.</summary>
     private bool ZoneSilent(string zone, DateTimeOffset now)
     {
-        var recent = _lastProbe.Values.Where(p => p.Zone == zone && now - p.At <= ZoneMemory).ToList();
-        return recent.Count >= ZoneQuorum && recent.All(p => !p.Answered);
+        var recent = _history.Values.Where(h => h.Zone == zone && now - h.ProbedAt <= ZoneMemory).ToList();
+        return recent.Count >= ZoneQuorum && recent.All(h => h.Misses > 0);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} misses its probes, but so does every node of zone {Zone}: held, not failed")]
