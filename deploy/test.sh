@@ -12,6 +12,8 @@
 #   CONTROLPLANE_REDIS_IMAGE, CONTROLPLANE_MEMCACHED_IMAGE, CONTROLPLANE_HAPROXY_IMAGE
 #   CONTROLPLANE_DEPLOY_LIB             path of deploy/lib/common.sh
 # CONTROLPLANE_TEST_RESULTS_DIR keeps the TRX files (default: inside the temp folder, removed).
+# CONTROLPLANE_TEST_PORTS (default 20000-32599) is the window the API tests take node and endpoint
+# ports from: give two test runs on one machine windows that do not overlap.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 

@@ -22,10 +22,23 @@ public abstract class ReconcilerTest(PostgresFixture postgres) : ApiTest(postgre
     /// <summary>
     /// Each test's own ports, all below the kernel's ephemeral range (32768 and up): a node or
     /// endpoint port there may also be the source port of some connection of the machine, and
-    /// slices of 300 ran into it after 42 tests. Slices are reused after 63 tests; a test removes
-    /// its containers and rules when it ends, and tests of this collection run one at a time.
+    /// slices of 300 ran into it after 42 tests. Slices are reused once the window is used up; a
+    /// test removes its containers and rules when it ends, and tests of this collection run one at
+    /// a time. CONTROLPLANE_TEST_PORTS ("20000-32599", the default) narrows the window, so that two
+    /// test runs on one machine (two working copies) never share a port.
     /// </summary>
-    protected int PortRangeStart => 20000 + _slice % 63 * 200;
+    protected int PortRangeStart => Window.Start + _slice % ((Window.End - Window.Start + 1) / 200) * 200;
+
+    private static readonly (int Start, int End) Window = PortWindow(Environment.GetEnvironmentVariable("CONTROLPLANE_TEST_PORTS") ?? "20000-32599");
+
+    private static (int Start, int End) PortWindow(string text)
+    {
+        var parts = text.Split('-');
+        var (start, end) = (int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture), int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
+        if (end - start + 1 < 200)
+            throw new InvalidOperationException($"CONTROLPLANE_TEST_PORTS {text} holds fewer than the 200 ports one test needs.");
+        return (start, end);
+    }
 
     protected int PortRangeEnd => PortRangeStart + 199;
 
