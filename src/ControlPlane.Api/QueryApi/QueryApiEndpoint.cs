@@ -32,6 +32,22 @@ public static partial class QueryApiEndpoint
         return services;
     }
 
+    /// <summary>True for a request to the query API's endpoint (POST /).</summary>
+    public static bool Serves(HttpRequest request) => HttpMethods.IsPost(request.Method) && request.Path == "/";
+
+    /// <summary>An error XML answer, for faults found before the endpoint runs (throttling).</summary>
+    public static Task WriteFaultAsync(HttpContext http, QueryFault fault) =>
+        WriteAsync(http, fault.Status, QueryXml.Error(fault, Guid.NewGuid().ToString()), http.RequestAborted);
+
+    private static async Task WriteAsync(HttpContext http, int status, XDocument document, CancellationToken ct)
+    {
+        var requestId = (string?)document.Descendants(QueryXml.Ns + "RequestId").FirstOrDefault() ?? "";
+        http.Response.StatusCode = status;
+        http.Response.ContentType = "text/xml";
+        http.Response.Headers["x-amzn-RequestId"] = requestId;
+        await http.Response.WriteAsync(document.Declaration + document.ToString(SaveOptions.DisableFormatting), ct);
+    }
+
     private static async Task Handle(HttpContext http, SigV4 sigV4, RestFace rest, ILoggerFactory loggers)
     {
         var requestId = Guid.NewGuid().ToString();
@@ -65,10 +81,7 @@ public static partial class QueryApiEndpoint
             document = QueryXml.Error(fault, requestId);
             LogFault(loggers.CreateLogger("ControlPlane.QueryApi"), action ?? "-", fault.Code, fault.Status);
         }
-        http.Response.StatusCode = status;
-        http.Response.ContentType = "text/xml";
-        http.Response.Headers["x-amzn-RequestId"] = requestId;
-        await http.Response.WriteAsync(document.Declaration + document.ToString(SaveOptions.DisableFormatting), ct);
+        await WriteAsync(http, status, document, ct);
     }
 
     private static async Task<byte[]> ReadBodyAsync(HttpRequest request, CancellationToken ct)
