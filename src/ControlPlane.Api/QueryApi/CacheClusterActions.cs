@@ -25,14 +25,11 @@ public sealed partial class QueryActions
         if (engine != "memcached")
             throw QueryFault.NotBuilt($"Single-node {engine} cache clusters (create a replication group with CreateReplicationGroup)");
         var body = new JsonObject { ["id"] = id, ["engine"] = engine };
-        if (p.Get("EngineVersion") is { } version)
-            body["engineVersion"] = version;
-        if (p.Get("CacheNodeType") is { } nodeType)
-            body["nodeType"] = nodeType;
+        Copy("EngineVersion", body, "engineVersion");
+        Copy("CacheNodeType", body, "nodeType");
         var nodes = p.Int("NumCacheNodes") ?? 1;
         body["numNodes"] = nodes;
-        if (p.Get("AZMode") is { } azMode)
-            body["azMode"] = azMode;
+        Copy("AZMode", body, "azMode");
         var zones = p.List("PreferredAvailabilityZones");
         if (p.Get("PreferredAvailabilityZone") is { } zone)
         {
@@ -124,8 +121,7 @@ public sealed partial class QueryActions
         var remove = p.List("CacheNodeIdsToRemove");
         if (remove.Count > 0)
             patch["nodeIdsToRemove"] = new JsonArray(remove.Select(n => (JsonNode)$"{id.ToLowerInvariant()}-{n}").ToArray());
-        if (p.Get("CacheNodeType") is { } nodeType)
-            patch["nodeType"] = nodeType;
+        Copy("CacheNodeType", patch, "nodeType");
         if (p.Get("AZMode") is not null || p.List("NewAvailabilityZones").Count > 0)
             throw QueryFault.NotBuilt("Choosing the zones of added Memcached nodes (AZMode, NewAvailabilityZones)");
         if (p.Get("EngineVersion") is { } version)

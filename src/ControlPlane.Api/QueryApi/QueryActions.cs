@@ -131,6 +131,13 @@ public sealed partial class QueryActions(HttpContext http, QueryParameters p, Re
 
     // ---- shared parameter rules ----
 
+    /// <summary>A string parameter, when given, into a REST body's field.</summary>
+    private void Copy(string parameter, JsonObject into, string field)
+    {
+        if (p.Get(parameter) is { } value)
+            into[field] = value;
+    }
+
     /// <summary>Parameters whose only value here is what this control plane already does; another value is a feature not built.</summary>
     private void OnlyValue(string name, string allowed, string what)
     {

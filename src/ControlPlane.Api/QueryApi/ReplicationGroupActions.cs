@@ -13,10 +13,8 @@ public sealed partial class QueryActions
         var id = p.Required("ReplicationGroupId");
         var body = new JsonObject { ["id"] = id, ["description"] = p.Required("ReplicationGroupDescription") };
         OnlyValue("Engine", "redis", "Engines other than redis");
-        if (p.Get("EngineVersion") is { } version)
-            body["engineVersion"] = version;
-        if (p.Get("CacheNodeType") is { } nodeType)
-            body["nodeType"] = nodeType;
+        Copy("EngineVersion", body, "engineVersion");
+        Copy("CacheNodeType", body, "nodeType");
 
         // Cluster mode as ElastiCache chooses it: a *.cluster.on parameter group, or ClusterMode=enabled.
         var parameterGroup = p.Get("CacheParameterGroupName");
@@ -58,14 +56,11 @@ public sealed partial class QueryActions
         if (p.Bool("TransitEncryptionEnabled") is { } tls)
             body["transitEncryption"] = tls;
         OnlyValue("TransitEncryptionMode", "required", "Transit encryption mode 'preferred'");
-        if (p.Get("AuthToken") is { } token)
-            body["authToken"] = token;
+        Copy("AuthToken", body, "authToken");
         if (p.Int("SnapshotRetentionLimit") is { } retention)
             body["snapshotRetentionLimit"] = retention;
-        if (p.Get("SnapshotWindow") is { } window)
-            body["snapshotWindow"] = window;
-        if (p.Get("SnapshotName") is { } snapshot)
-            body["restoreFromSnapshot"] = snapshot;
+        Copy("SnapshotWindow", body, "snapshotWindow");
+        Copy("SnapshotName", body, "restoreFromSnapshot");
         CommonNetworkParameters();
         var tags = TagsParameter();
         p.RefuseUnread();
@@ -114,20 +109,16 @@ public sealed partial class QueryActions
     {
         var id = p.Required("ReplicationGroupId");
         var patch = new JsonObject();
-        if (p.Get("ReplicationGroupDescription") is { } description)
-            patch["description"] = description;
+        Copy("ReplicationGroupDescription", patch, "description");
         if (p.Bool("AutomaticFailoverEnabled") is { } failover)
             patch["automaticFailover"] = failover;
         if (p.Bool("MultiAZEnabled") is { } multiAz)
             patch["multiAz"] = multiAz;
-        if (p.Get("CacheNodeType") is { } nodeType)
-            patch["nodeType"] = nodeType;
+        Copy("CacheNodeType", patch, "nodeType");
         if (p.Int("SnapshotRetentionLimit") is { } retention)
             patch["snapshotRetentionLimit"] = retention;
-        if (p.Get("SnapshotWindow") is { } window)
-            patch["snapshotWindow"] = window;
-        if (p.Get("AuthToken") is { } token)
-            patch["authToken"] = token;
+        Copy("SnapshotWindow", patch, "snapshotWindow");
+        Copy("AuthToken", patch, "authToken");
         if (p.Get("AuthTokenUpdateStrategy") is { } strategy)
             patch["authTokenUpdateStrategy"] = strategy.ToLowerInvariant();
         // Changes are carried out at once, as the REST API does; there is no maintenance window to wait for yet.

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using ControlPlane.Api.Http;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing.Patterns;
 
 namespace ControlPlane.Api.QueryApi;
@@ -52,6 +53,8 @@ public sealed class RestFace(EndpointDataSource endpoints, IServiceScopeFactory 
             context.Request.ContentType = HttpMethods.IsPatch(method) ? "application/merge-patch+json" : "application/json";
             context.Request.ContentLength = bytes.Length;
             context.Request.Body = new MemoryStream(bytes);
+            // Minimal APIs read a body only when the server says the request can have one.
+            context.Features.Set<IHttpRequestBodyDetectionFeature>(new HasBody());
         }
         var response = new MemoryStream();
         context.Response.Body = response;
@@ -105,6 +108,11 @@ public sealed class RestFace(EndpointDataSource endpoints, IServiceScopeFactory 
         }
         while (cursor is not null);
         return (items, null);
+    }
+
+    private sealed class HasBody : IHttpRequestBodyDetectionFeature
+    {
+        public bool CanHaveBody => true;
     }
 
     private (RouteEndpoint? Endpoint, Dictionary<string, string> RouteValues) Find(string method, string path)

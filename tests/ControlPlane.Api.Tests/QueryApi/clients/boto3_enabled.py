@@ -86,14 +86,15 @@ ec.get_waiter("replication_group_available").wait(ReplicationGroupId="b3-r", Wai
 expect(len(group("b3-r")["NodeGroups"]) == 3, "restored into three shards")
 
 step("Memcached through the cache cluster actions and waiters")
-ec.create_cache_cluster(CacheClusterId="b3-m", Engine="memcached", NumCacheNodes=2, AZMode="cross-az")
+ec.create_cache_cluster(CacheClusterId="b3-m", Engine="memcached", NumCacheNodes=3, AZMode="cross-az")
 ec.get_waiter("cache_cluster_available").wait(CacheClusterId="b3-m", ShowCacheNodeInfo=True, WaiterConfig=fast)
 m = ec.describe_cache_clusters(CacheClusterId="b3-m", ShowCacheNodeInfo=True)["CacheClusters"][0]
-expect(m["NumCacheNodes"] == 2 and [n["CacheNodeId"] for n in m["CacheNodes"]] == ["0001", "0002"], f"memcached {m}")
-ec.modify_cache_cluster(CacheClusterId="b3-m", NumCacheNodes=1, CacheNodeIdsToRemove=["0002"], ApplyImmediately=True)
+expect(m["NumCacheNodes"] == 3 and [n["CacheNodeId"] for n in m["CacheNodes"]] == ["0001", "0002", "0003"], f"memcached {m}")
+ec.modify_cache_cluster(CacheClusterId="b3-m", NumCacheNodes=2, CacheNodeIdsToRemove=["0002"], ApplyImmediately=True)
 time.sleep(1)
 ec.get_waiter("cache_cluster_available").wait(CacheClusterId="b3-m", WaiterConfig=fast)
-expect(ec.describe_cache_clusters(CacheClusterId="b3-m")["CacheClusters"][0]["NumCacheNodes"] == 1, "one node left")
+m = ec.describe_cache_clusters(CacheClusterId="b3-m", ShowCacheNodeInfo=True)["CacheClusters"][0]
+expect([n["CacheNodeId"] for n in m["CacheNodes"]] == ["0001", "0003"], f"node 0002 removed: {m}")
 code, _, _ = fault(ec.create_snapshot, CacheClusterId="b3-m", SnapshotName="never")
 expect(code == "SnapshotFeatureNotSupportedFault", f"memcached snapshot: {code}")
 listed = {c["CacheClusterId"] for c in ec.describe_cache_clusters()["CacheClusters"]}
