@@ -113,4 +113,7 @@ for name in ["b3-snap", "b3-copy"]:
     ec.delete_snapshot(SnapshotName=name)
 events = ec.describe_events(SourceType="replication-group", SourceIdentifier="b3-c", Duration=60)["Events"]
 expect(any("b3-c" in e["Message"] for e in events), f"events {events}")
+code, body = rest("GET", "/v1/events?sourceType=replication-group&sourceId=b3-c&limit=100")
+expect(code == 200 and body["items"] and all(e["principal"] == KEY_ID for e in body["items"] if "requested" in e["message"]),
+       f"changes made through the query API name its key: {body}")
 print("boto3: all checks passed")
