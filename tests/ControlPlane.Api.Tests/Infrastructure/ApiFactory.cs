@@ -45,14 +45,16 @@ public sealed class ApiFactory(string connectionString, IReadOnlyDictionary<stri
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
-        try
+        foreach (var folder in new[] { SnapshotDir, KeyRingDir })
         {
-            Directory.Delete(SnapshotDir, recursive: true);
-            Directory.Delete(KeyRingDir, recursive: true);
-        }
-        catch (DirectoryNotFoundException)
-        {
-            // Removed already.
+            try
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+            catch (DirectoryNotFoundException)
+            {
+                // Removed already.
+            }
         }
     }
 }
