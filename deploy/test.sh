@@ -55,6 +55,8 @@ trap 'exit 143' TERM
 
 cp_pg_bindir >/dev/null # installs the server binaries when missing
 cp_ensure_netfilter_tools # the reconciler tests run the nftables endpoints for real
+cp_ensure_aws_clients     # the query API's tests run the aws CLI and boto3
+export CONTROLPLANE_TEST_PYTHON=$CP_PYTHON
 export CONTROLPLANE_PG_BINDIR=$CP_PG_BINDIR CONTROLPLANE_TEST_STATE_DIR=$state
 export CONTROLPLANE_DEPLOY_LIB=$root/deploy/lib/common.sh
 export CONTROLPLANE_REDIS_IMAGE=${CONTROLPLANE_REDIS_IMAGE:-controlplane/redis:7.0}

@@ -47,6 +47,7 @@ api_env=(
   "ControlPlane__AvailabilityZones__0__Name=az-a"
   "ControlPlane__AvailabilityZones__0__Host=127.0.0.1"
   "ControlPlane__SnapshotDir=$state/snapshots"
+  "ControlPlane__KeyRingDir=$state/keys" # encrypts API key secrets for the ElastiCache query API (SigV4)
 )
 # The API's catalog has the default image names; tell it only about overridden ones.
 if [[ -n ${CONTROLPLANE_REDIS_IMAGE:-}${CONTROLPLANE_MEMCACHED_IMAGE:-} ]]; then
@@ -102,8 +103,8 @@ else
 fi
 
 deploy/images/build.sh "$docker_uri"
-mkdir -p "$state/snapshots"
-chmod 700 "$state/snapshots"
+mkdir -p "$state/snapshots" "$state/keys"
+chmod 700 "$state/snapshots" "$state/keys"
 
 cp_log "applying migrations"
 ConnectionStrings__ControlPlane=$CP_PG_CONN dotnet run --project migrations/ControlPlane.Migrations -c Release

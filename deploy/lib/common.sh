@@ -4,6 +4,7 @@
 #
 #   cp_ensure_apt_packages PKG...     install the Debian packages that are missing
 #   cp_ensure_netfilter_tools         install nft and conntrack (the kernel endpoints) when missing
+#   cp_ensure_aws_clients             install the aws CLI (awscli) and boto3 when missing; sets CP_PYTHON
 #   cp_pg_bindir                      print (and set CP_PG_BINDIR to) the PostgreSQL server bindir,
 #                                     installing postgresql if needed
 #   cp_start_postgres STATE_DIR PORT  start (initdb first if needed) a cluster in STATE_DIR/pg that
@@ -358,4 +359,18 @@ _cp_umount_under() {
     awk -v p="$prefix/" 'index($2 "/", p) == 1 { print $2 }' /proc/mounts | sort -r |
       while IFS= read -r mnt; do umount -l "$mnt" 2>/dev/null || true; done
   done
+}
+
+# The ElastiCache query API's tests drive the real clients: Debian's awscli (the v2 CLI at
+# /usr/bin/aws) and boto3. Sets CP_PYTHON to a python3 that imports boto3 (the one on PATH when
+# it has it, else Debian's with python3-boto3).
+cp_ensure_aws_clients() {
+  [[ -x /usr/bin/aws ]] || cp_ensure_apt_packages awscli
+  if command -v python3 >/dev/null && python3 -c 'import boto3' 2>/dev/null; then
+    CP_PYTHON=$(command -v python3)
+  else
+    cp_ensure_apt_packages python3-boto3
+    CP_PYTHON=/usr/bin/python3
+  fi
+  export CP_PYTHON
 }

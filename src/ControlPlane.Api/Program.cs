@@ -9,6 +9,8 @@ using ControlPlane.Api.Snapshots;
 using ControlPlane.Api.Validation;
 using ControlPlane.Domain;
 using FluentValidation;
+using ControlPlane.Api.QueryApi;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -32,6 +34,11 @@ builder.Services.AddDbContext<ControlPlaneDbContext>(options =>
 builder.Services.AddSingleton<IValidator<ReplicationGroupSpec>, ReplicationGroupSpecValidator>();
 builder.Services.AddSingleton<IValidator<CacheClusterSpec>, CacheClusterSpecValidator>();
 builder.Services.AddApiKeyAuthentication();
+// The ElastiCache query API (POST /): API key secrets for SigV4 are kept encrypted with this key ring.
+builder.Services.AddDataProtection().SetApplicationName("ControlPlane")
+    .PersistKeysToFileSystem(new DirectoryInfo(builder.Configuration.GetSection(ControlPlaneOptions.Section).Get<ControlPlaneOptions>()?.KeyRingDir
+        ?? new ControlPlaneOptions().KeyRingDir));
+builder.Services.AddQueryApi();
 HostFilteringProblems.AddTo(builder.Services);
 builder.Services.AddScoped<Idempotency>();
 builder.Services.AddSingleton<JsonBodies>();
@@ -123,6 +130,8 @@ app.MapEvents();
 app.MapCatalog();
 app.MapHealth();
 app.MapApiKeys();
+app.MapTags();
+app.MapQueryApi();
 
 app.Run();
 

@@ -25,6 +25,7 @@ public static class ErrorCodes
     public const string SnapshotQuotaExceeded = nameof(SnapshotQuotaExceeded);
     public const string ServiceUnavailable = nameof(ServiceUnavailable);
     public const string NodeQuotaForCustomerExceeded = nameof(NodeQuotaForCustomerExceeded);
+    public const string TagQuotaPerResourceExceeded = nameof(TagQuotaPerResourceExceeded);
 
     // What the HTTP layer itself refuses, in the same style.
     public const string NotFound = nameof(NotFound);

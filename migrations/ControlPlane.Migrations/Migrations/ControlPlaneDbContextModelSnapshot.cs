@@ -46,6 +46,9 @@ namespace ControlPlane.Migrations.Migrations
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<string>("SecretProtected")
+                        .HasColumnType("text");
+
                     b.Property<string>("Tenant")
                         .IsRequired()
                         .HasMaxLength(20)
@@ -104,6 +107,9 @@ namespace ControlPlane.Migrations.Migrations
 
                     b.Property<string>("Status")
                         .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("Tags")
                         .HasColumnType("text");
 
                     b.Property<string>("Tenant")
@@ -390,6 +396,9 @@ namespace ControlPlane.Migrations.Migrations
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<string>("Tags")
+                        .HasColumnType("text");
+
                     b.Property<string>("Tenant")
                         .IsRequired()
                         .ValueGeneratedOnAdd()
@@ -496,6 +505,9 @@ namespace ControlPlane.Migrations.Migrations
 
                     b.Property<string>("Status")
                         .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("Tags")
                         .HasColumnType("text");
 
                     b.Property<string>("Tenant")

@@ -40,6 +40,8 @@ public sealed class ReplicationGroupEntity
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
     public DateTimeOffset? ExpiresAt { get; set; }
+    /// <summary>The resource's tags, a JSON object of key to value (ElastiCache's cost allocation tags).</summary>
+    public string? Tags { get; set; }
     public uint Version { get; set; }
     public List<ShardEntity> Shards { get; set; } = [];
 }
@@ -92,6 +94,8 @@ public sealed class CacheClusterEntity
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
     public DateTimeOffset? ExpiresAt { get; set; }
+    /// <summary>The resource's tags, a JSON object of key to value (ElastiCache's cost allocation tags).</summary>
+    public string? Tags { get; set; }
     public uint Version { get; set; }
     public List<CacheNodeEntity> Nodes { get; set; } = [];
 }
@@ -122,6 +126,8 @@ public sealed class SnapshotEntity
     /// <summary>For a copy: the snapshot whose files are copied.</summary>
     public string? CopiedFrom { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+    /// <summary>The resource's tags, a JSON object of key to value (ElastiCache's cost allocation tags).</summary>
+    public string? Tags { get; set; }
     public uint Version { get; set; }
     public List<SnapshotFileEntity> Files { get; set; } = [];
 
@@ -164,6 +170,8 @@ public sealed class ApiKeyEntity
     public ApiRole Role { get; set; }
     public required string Tenant { get; set; }
     public required string SecretHash { get; set; }
+    /// <summary>The secret encrypted with Data Protection, for Signature Version 4; null for keys made before it existed.</summary>
+    public string? SecretProtected { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset? RevokedAt { get; set; }
 }

@@ -1,6 +1,7 @@
 using ControlPlane.Api.Contracts;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Http;
+using ControlPlane.Api.QueryApi;
 using ControlPlane.Domain;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -22,7 +23,7 @@ public static class ApiKeysApi
     }
 
     private static async Task<Results<Created<CreatedApiKeyResponse>, ProblemHttpResult>> Create(
-        CreateApiKeyRequest request, ControlPlaneDbContext db, TimeProvider time, Caller caller, CancellationToken ct)
+        CreateApiKeyRequest request, ControlPlaneDbContext db, TimeProvider time, Caller caller, ApiKeySecrets secrets, CancellationToken ct)
     {
         var violations = new List<Violation>();
         var name = request.Name?.Trim() ?? "";
@@ -40,7 +41,8 @@ public static class ApiKeysApi
         ApiKeyFormat.TryParse(key, out _, out var secret);
         var entity = new ApiKeyEntity
         {
-            KeyId = keyId, Name = name, Role = request.Role!.Value, Tenant = tenant, SecretHash = ApiKeyFormat.Hash(secret!), CreatedAt = time.GetUtcNow(),
+            KeyId = keyId, Name = name, Role = request.Role!.Value, Tenant = tenant, SecretHash = ApiKeyFormat.Hash(secret!),
+            SecretProtected = secrets.Protect(secret!), CreatedAt = time.GetUtcNow(),
         };
         db.ApiKeys.Add(entity);
         Audit(db, time, caller, entity, $"API key {keyId} ({name}, {AccessPolicies.RoleName(entity.Role)}) created");

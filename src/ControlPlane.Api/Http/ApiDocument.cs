@@ -15,7 +15,7 @@ public static class ApiDocument
         `body`) to its messages. Nothing refused is stored or started. Codes:
         400 `InvalidParameterValue`, `InvalidParameterCombination`, `NodeQuotaForClusterExceeded`,
         `NodeGroupsPerReplicationGroupQuotaExceeded`, `NodeQuotaForCustomerExceeded`, `NoOperation`,
-        `SnapshotFeatureNotSupported`, `MalformedRequest`;
+        `SnapshotFeatureNotSupported`, `TagQuotaPerResourceExceeded`, `MalformedRequest`;
         401 `AuthenticationRequired`, `InvalidApiKey`; 403 `AccessDenied`;
         404 `ReplicationGroupNotFound`, `CacheClusterNotFound`, `SnapshotNotFound`, `NodeGroupNotFound`, `ApiKeyNotFound`, `NotFound`;
         405 `MethodNotAllowed`; 408 `RequestTimeout`;
@@ -28,5 +28,9 @@ public static class ApiDocument
         Input is exactly the JSON described here: numbers as numbers, enum values and field names as spelled,
         each key once, no byte-order mark, no control characters in strings or query values, no null array
         elements, times as RFC 3339 date-times (any offset, stored in UTC).
+
+        The same resources also speak ElastiCache's own query API at `POST /` (form-encoded, `Version=2015-02-02`,
+        Signature Version 4 with the key id as access key id and the secret as secret access key), so the aws CLI,
+        boto3 and Terraform's AWS provider work with their endpoint set here; that API is not part of this document.
         """;
 }

@@ -25,7 +25,8 @@ public static class ApiKeyClaims
 /// <summary>
 /// The admin key named by configuration (<c>ControlPlane:AdminKey</c>, or the file
 /// <c>ControlPlane:AdminKeyFile</c> that deploy/up.sh writes): it works before any key is stored,
-/// also while the database is being set up, and is kept in memory only as a hash.
+/// also while the database is being set up. Bearer calls check its hash; the secret stays in memory
+/// too because Signature Version 4 (the ElastiCache query API) signs with it.
 /// </summary>
 public sealed class ConfiguredAdminKey
 {
@@ -40,10 +41,13 @@ public sealed class ConfiguredAdminKey
             return;
         if (!ApiKeyFormat.TryParse(key, out var keyId, out var secret))
             throw new InvalidOperationException("ControlPlane:AdminKey (or the file ControlPlane:AdminKeyFile) is not a key of the form cpk_<12 hex>_<64 hex>.");
-        (KeyId, _hash) = (keyId, ApiKeyFormat.Hash(secret));
+        (KeyId, _hash, Secret) = (keyId, ApiKeyFormat.Hash(secret), secret);
     }
 
     public string? KeyId { get; }
+
+    /// <summary>The secret, for Signature Version 4 only.</summary>
+    public string? Secret { get; }
 
     public bool Matches(string keyId, string secret) => keyId == KeyId && ApiKeyFormat.Verify(secret, _hash!);
 }
@@ -65,6 +69,9 @@ public sealed partial class ApiKeyAuthenticationHandler(
         if (!Request.Headers.TryGetValue("Authorization", out var values))
             return AuthenticateResult.NoResult();
         var header = values.Count == 1 ? values[0] : null;
+        // Signature Version 4 is the query API's own (QueryApi/SigV4.cs), checked by its endpoint.
+        if (header?.StartsWith(ControlPlane.Api.QueryApi.SigV4.Algorithm + " ", StringComparison.Ordinal) == true)
+            return AuthenticateResult.NoResult();
         if (header is null || !header.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase)
             || !ApiKeyFormat.TryParse(header[BearerPrefix.Length..].Trim(), out var keyId, out var secret))
         {

@@ -21,7 +21,9 @@ public sealed class RequestScreening(RequestDelegate next, IOptions<ControlPlane
     {
         var limits = options.Value.Http;
         var refusal = CheckUrlAndHeaders(context.Request, limits) ?? CheckValues(context.Request);
-        if (refusal is null && HasBody(context))
+        // The ElastiCache query API takes form bodies and answers its own errors in XML.
+        var queryApi = context.GetEndpoint()?.Metadata.GetMetadata<QueryApi.QueryEndpointMetadata>() is not null;
+        if (refusal is null && HasBody(context) && !queryApi)
             refusal = await ScreenBodyAsync(context.Request, limits);
         if (refusal is not null)
         {

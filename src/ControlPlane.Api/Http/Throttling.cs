@@ -8,7 +8,7 @@ using Microsoft.Extensions.Options;
 namespace ControlPlane.Api.Http;
 
 /// <summary>
-/// Rate limiting per client (remote address) on /v1: a token bucket of ControlPlane:Http:Burst
+/// Rate limiting per client (remote address) on /v1 and the query API (POST /): a token bucket of ControlPlane:Http:Burst
 /// requests refilled at RequestsPerSecond. Over it: 429 ThrottlingException with Retry-After, as
 /// ElastiCache throttles its API. Health and the OpenAPI document are never throttled.
 /// </summary>
@@ -21,7 +21,7 @@ public static class Throttling
         {
             var http = options.Value.Http;
             limiter.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
-                http.RequestsPerSecond > 0 && context.Request.Path.StartsWithSegments("/v1")
+                http.RequestsPerSecond > 0 && (context.Request.Path.StartsWithSegments("/v1") || QueryApi.QueryApiEndpoint.Serves(context.Request))
                     ? RateLimitPartition.GetTokenBucketLimiter(context.Connection.RemoteIpAddress?.ToString() ?? "local", _ => new TokenBucketRateLimiterOptions
                     {
                         TokenLimit = http.Burst,
@@ -35,6 +35,13 @@ public static class Throttling
                 var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
                 var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
                 rejected.HttpContext.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+                if (QueryApi.QueryApiEndpoint.Serves(rejected.HttpContext.Request))
+                {
+                    // The query API throttles as ElastiCache does: error XML with the code the SDKs retry on.
+                    await QueryApi.QueryApiEndpoint.WriteFaultAsync(rejected.HttpContext, new QueryApi.QueryFault(StatusCodes.Status400BadRequest, "Throttling",
+                        $"Rate exceeded: at most {http.RequestsPerSecond} requests per second per client."));
+                    return;
+                }
                 await Problems.Create(StatusCodes.Status429TooManyRequests, ErrorCodes.ThrottlingException,
                     $"Rate exceeded: at most {http.RequestsPerSecond} requests per second per client; retry after {seconds} s.").ExecuteAsync(rejected.HttpContext);
             };

@@ -73,6 +73,13 @@ public sealed class ControlPlaneOptions
     [Required]
     public string SnapshotDir { get; set; } = "/var/lib/controlplane/snapshots";
 
+    /// <summary>
+    /// The Data Protection key ring that encrypts API key secrets for Signature Version 4 (the
+    /// ElastiCache query API). Kept out of the database on purpose; deploy/up.sh puts it under its state folder.
+    /// </summary>
+    [Required]
+    public string KeyRingDir { get; set; } = "/var/lib/controlplane/keys";
+
     /// <summary>How long events are kept.</summary>
     public TimeSpan EventRetention { get; set; } = TimeSpan.FromDays(14);
 

@@ -93,6 +93,8 @@ public abstract class ReconcilerTest(PostgresFixture postgres) : ApiTest(postgre
     /// <summary>A control plane (API and reconciler) of this class's settings in a process of its own, so that it can be killed (SIGKILL).</summary>
     protected ControlPlaneProcess StartControlPlane() => ControlPlaneProcess.Start(ChildSettings());
 
+    protected static ControlPlaneProcess StartControlPlane(IReadOnlyDictionary<string, string> settings) => ControlPlaneProcess.Start(settings);
+
     /// <summary>This control plane's nftables table (its endpoints' rules), as the kernel holds it now.</summary>
     protected async Task<NftTable> KernelTableAsync() =>
         NftRuleset.Parse(await new Netfilter().ListAsync(NftRuleset.TableName(Instance), CancellationToken.None) ?? """{"nftables": []}""");

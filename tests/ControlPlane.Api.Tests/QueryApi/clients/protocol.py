@@ -1,0 +1,112 @@
+"""The protocol with real clients, no nodes needed: errors, faults, signatures, roles, paging, catalogue."""
+import datetime
+import os
+
+from common import *
+
+ec = client()
+
+step("an unknown group: the exact fault the waiters rely on")
+code, status, _ = fault(ec.describe_replication_groups, ReplicationGroupId="nope")
+expect((code, status) == ("ReplicationGroupNotFoundFault", 404), f"unknown group gave {code} {status}")
+code, status, _ = fault(ec.describe_cache_clusters, CacheClusterId="nope-0001-001")
+expect((code, status) == ("CacheClusterNotFound", 404), f"unknown cluster gave {code} {status}")
+code, status, _ = fault(ec.describe_snapshots, SnapshotName="nope")
+expect((code, status) == ("SnapshotNotFoundFault", 404), f"unknown snapshot gave {code} {status}")
+# The CLI's waiter for deletion succeeds on that fault at once.
+ec.get_waiter("replication_group_deleted").wait(ReplicationGroupId="nope", WaiterConfig={"Delay": 1, "MaxAttempts": 2})
+
+step("bad input: unknown Action, unknown Version, missing parameter, JSON body, unsigned, bad signature, unknown key, old signature")
+status, text = raw("Action=DescribeEverything&Version=2015-02-02")
+expect(status == 400 and "<Code>InvalidAction</Code>" in text and "<RequestId>" in text, f"unknown action: {status} {text}")
+status, text = raw("Action=DescribeReplicationGroups&Version=2014-09-30")
+expect(status == 400 and "<Code>InvalidAction</Code>" in text and "2014-09-30" in text, f"unknown version: {status} {text}")
+status, text = raw("Action=DescribeReplicationGroups")
+expect(status == 400 and "<Code>MissingParameter</Code>" in text, f"no version: {status} {text}")
+status, text = raw("Action=DeleteReplicationGroup&Version=2015-02-02")
+expect(status == 400 and "<Code>MissingParameter</Code>" in text and "ReplicationGroupId" in text, f"missing id: {status} {text}")
+status, text = raw('{"Action": "CreateReplicationGroup", "ReplicationGroupId": "json", "ReplicationGroupDescription": "x"}', "application/json")
+expect(status == 400 and "<Code>MalformedQueryString</Code>" in text and "ErrorResponse" in text, f"JSON body: {status} {text}")
+status, text = raw("Action=CreateReplicationGroup&Version=2015-02-02&ReplicationGroupId=unsigned&ReplicationGroupDescription=x", sign=False)
+expect(status == 403 and "<Code>MissingAuthenticationToken</Code>" in text, f"unsigned: {status} {text}")
+status, text = raw("Action=CreateReplicationGroup&Version=2015-02-02&ReplicationGroupId=badsig&ReplicationGroupDescription=x", secret="0" * 64)
+expect(status == 403 and "<Code>SignatureDoesNotMatch</Code>" in text, f"bad signature: {status} {text}")
+status, text = raw("Action=CreateReplicationGroup&Version=2015-02-02&ReplicationGroupId=badkey&ReplicationGroupDescription=x", key_id="0123456789ab")
+expect(status == 403 and "<Code>InvalidClientTokenId</Code>" in text, f"unknown key: {status} {text}")
+old = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=20)
+status, text = raw("Action=CreateReplicationGroup&Version=2015-02-02&ReplicationGroupId=stale&ReplicationGroupDescription=x", amz_date=old)
+expect(status == 400 and "<Code>RequestExpired</Code>" in text, f"20-minute-old signature: {status} {text}")
+recent = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=10)
+status, text = raw("Action=DescribeReplicationGroups&Version=2015-02-02", amz_date=recent)
+expect(status == 200, f"a 10-minute-old signature is within the 15 minutes allowed: {status} {text}")
+code, status, _ = fault(client(secret="1" * 64).describe_replication_groups)
+expect((code, status) == ("SignatureDoesNotMatch", 403), f"boto3 with a wrong secret: {code} {status}")
+for name in ["json", "unsigned", "badsig", "badkey", "stale"]:
+    expect(rest("GET", f"/v1/replication-groups/{name}")[0] == 404, f"{name} was stored after a refused request")
+
+step("features not built answer InvalidParameterCombination, and nothing is stored")
+code, status, message = fault(ec.create_replication_group, ReplicationGroupId="secgroups", ReplicationGroupDescription="x", SecurityGroupIds=["sg-1"])
+expect((code, status) == ("InvalidParameterCombination", 400) and "SecurityGroupIds" in message, f"SecurityGroupIds: {code} {message}")
+expect(rest("GET", "/v1/replication-groups/secgroups")[0] == 404, "a refused create was stored")
+code, status, message = fault(ec.create_replication_group, ReplicationGroupId="atrest", ReplicationGroupDescription="x", AtRestEncryptionEnabled=True)
+expect(code == "InvalidParameterCombination" and "not supported" in message, f"at-rest encryption: {code} {message}")
+code, _, message = fault(ec.create_cache_parameter_group, CacheParameterGroupName="mine", CacheParameterGroupFamily="redis7", Description="x")
+expect(code == "InvalidParameterCombination" and "not supported" in message, f"parameter groups: {code} {message}")
+code, _, message = fault(ec.create_user, UserId="u1", UserName="u1", Engine="redis", AccessString="on ~* +@all", NoPasswordRequired=True)
+expect(code == "InvalidParameterCombination" and "not supported" in message, f"users: {code} {message}")
+code, _, message = fault(ec.describe_serverless_caches)
+expect(code == "InvalidParameterCombination" and "not supported" in message, f"serverless: {code} {message}")
+
+step("a viewer key reads and may not change")
+viewer = client(os.environ["CP_VIEWER_KEY_ID"], os.environ["CP_VIEWER_SECRET"])
+viewer.describe_replication_groups()
+code, status, _ = fault(viewer.create_replication_group, ReplicationGroupId="byviewer", ReplicationGroupDescription="x")
+expect((code, status) == ("AccessDenied", 403), f"viewer create: {code} {status}")
+expect(rest("GET", "/v1/replication-groups/byviewer")[0] == 404, "the viewer's create was stored")
+
+step("another tenant's key sees nothing of this tenant")
+other = client(os.environ["CP_OTHER_KEY_ID"], os.environ["CP_OTHER_SECRET"])
+expect(rest("POST", "/v1/cache-clusters", {"id": "mine", "engine": "memcached", "numNodes": 1})[0] == 202, "REST create of mine")
+code, status, _ = fault(other.describe_cache_clusters, CacheClusterId="mine")
+expect((code, status) == ("CacheClusterNotFound", 404), f"other tenant: {code} {status}")
+expect(all(c["CacheClusterId"] != "mine" for c in other.describe_cache_clusters()["CacheClusters"]), "other tenant lists mine")
+mine = ec.describe_cache_clusters(CacheClusterId="mine")["CacheClusters"][0]
+expect(mine["Engine"] == "memcached" and mine["NumCacheNodes"] == 1, f"mine: {mine}")
+account = mine["ARN"].split(":")[4]
+code, status, _ = fault(other.list_tags_for_resource, ResourceName=mine["ARN"])
+expect((code, status) == ("InvalidARN", 400), f"other tenant's ARN: {code} {status}")
+expect(len(account) == 12 and account.isdigit(), f"account {account}")
+
+step("tags on a Memcached cluster, by ARN, seen through REST")
+tags = ec.add_tags_to_resource(ResourceName=mine["ARN"], Tags=[{"Key": "team", "Value": "cache"}, {"Key": "env", "Value": "ci"}])["TagList"]
+expect(sorted((t["Key"], t["Value"]) for t in tags) == [("env", "ci"), ("team", "cache")], f"tags {tags}")
+expect(rest("GET", "/v1/cache-clusters/mine/tags") == (200, {"env": "ci", "team": "cache"}), "REST tags")
+ec.remove_tags_from_resource(ResourceName=mine["ARN"], TagKeys=["env"])
+expect(ec.list_tags_for_resource(ResourceName=mine["ARN"])["TagList"] == [{"Key": "team", "Value": "cache"}], "after remove")
+code, status, _ = fault(ec.remove_tags_from_resource, ResourceName=mine["ARN"], TagKeys=["nope"])
+expect((code, status) == ("TagNotFound", 404), f"remove missing tag: {code} {status}")
+code, status, _ = fault(ec.add_tags_to_resource, ResourceName=mine["ARN"], Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(50)])
+expect((code, status) == ("TagQuotaPerResourceExceeded", 400), f"51 tags: {code} {status}")
+expect(rest("DELETE", "/v1/cache-clusters/mine")[0] == 202, "REST delete of mine")
+
+step("catalogue: engine versions, the one subnet group")
+versions = ec.describe_cache_engine_versions(Engine="redis")["CacheEngineVersions"]
+expect(any(v["EngineVersion"] == "7.0" and v["CacheParameterGroupFamily"] == "redis7" for v in versions), f"versions {versions}")
+groups = ec.describe_cache_subnet_groups()["CacheSubnetGroups"]
+expect(len(groups) == 1 and groups[0]["CacheSubnetGroupName"] == "default" and len(groups[0]["Subnets"]) >= 1, f"subnet groups {groups}")
+code, _, _ = fault(ec.describe_cache_subnet_groups, CacheSubnetGroupName="private")
+expect(code == "CacheSubnetGroupNotFoundFault", f"unknown subnet group: {code}")
+
+step("paging: Marker and MaxRecords through boto3's paginator")
+events = []
+for page in ec.get_paginator("describe_events").paginate(Duration=60, PaginationConfig={"PageSize": 20}):
+    expect(len(page["Events"]) <= 20, f"page of {len(page['Events'])}")
+    events.extend(page["Events"])
+total = int(os.environ["CP_EXPECTED_EVENTS"])
+expect(len(events) >= total, f"{len(events)} events paged, at least {total} expected")
+expect(len({(e["Date"], e["Message"]) for e in events}) == len(events), "an event came twice")
+first = ec.describe_events(Duration=60, MaxRecords=20)
+expect(len(first["Events"]) == 20 and "Marker" in first, "a first page of 20 with a marker")
+code, _, _ = fault(ec.describe_events, MaxRecords=5)
+expect(code == "InvalidParameterValue", f"MaxRecords 5: {code}")
+print("protocol: all checks passed")
