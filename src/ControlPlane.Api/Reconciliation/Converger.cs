@@ -1,6 +1,7 @@
 using System.Text.Json;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Engines;
+using ControlPlane.Api.Monitoring;
 using ControlPlane.Api.Options;
 using ControlPlane.Api.Snapshots;
 using ControlPlane.Domain;
@@ -28,6 +29,7 @@ public sealed partial class Converger(
     RedisAdmin redis,
     SlotMover mover,
     SnapshotTaker snapshots,
+    ControlPlaneMetrics metrics,
     TimeProvider time,
     IOptions<ControlPlaneOptions> options,
     ILogger<Converger> logger)
@@ -52,6 +54,7 @@ public sealed partial class Converger(
     private Observer Observer => observer;
     private RedisAdmin Redis => redis;
     private SlotMover Mover => mover;
+    private ControlPlaneMetrics Metrics => metrics;
 
     public async Task ConvergeAsync(Target target, ContainerView view, CancellationToken ct)
     {
@@ -352,7 +355,7 @@ public sealed partial class Converger(
             }
             try
             {
-                await Task.WhenAll(plan.Select(EngineStepAsync));
+                await Task.WhenAll(plan.Select(CountedStepAsync));
             }
             catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound && creatingSince is not null)
             {
@@ -416,7 +419,10 @@ public sealed partial class Converger(
                 case Promote or ClusterTakeover:
                     var (node, from) = action is Promote p ? (p.NodeId, p.FromNodeId) : (((ClusterTakeover)action).NodeId, ((ClusterTakeover)action).FromNodeId);
                     if (from is not null)
+                    {
                         Event($"Failover from primary node {from} to replica node {node} completed");
+                        owner.Metrics.FailoverCompleted();
+                    }
                     break;
                 case ReplaceNode r:
                     if (!_stillLeased.Contains(r.NodeId))
@@ -442,6 +448,7 @@ public sealed partial class Converger(
                     record.MarkNode(w.ToNodeId, NodeStatus.Available, NodeRole.Primary);
                     record.MarkNode(w.FromNodeId, NodeStatus.Available, NodeRole.Replica);
                     Event($"Failover from primary node {w.FromNodeId} to replica node {w.ToNodeId} completed");
+                    owner.Metrics.FailoverCompleted();
                     break;
                 case PlanSlotMoves plan:
                     db.SlotMoves.AddRange(plan.Moves.Select(m => new SlotMoveEntity { ReplicationGroupId = record.Id, Slot = m.Slot, FromShardId = m.FromShardId, ToShardId = m.ToShardId }));
@@ -465,6 +472,21 @@ public sealed partial class Converger(
         }
 
         private GroupRecord Group => (GroupRecord)record;
+
+        /// <summary>The engine step, counted by kind and result for /metrics.</summary>
+        private async Task CountedStepAsync(NodeAction action)
+        {
+            try
+            {
+                await EngineStepAsync(action);
+                owner.Metrics.ActionDone(action.GetType().Name, succeeded: true);
+            }
+            catch
+            {
+                owner.Metrics.ActionDone(action.GetType().Name, succeeded: false);
+                throw;
+            }
+        }
 
         private async Task EngineStepAsync(NodeAction action)
         {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using ControlPlane.Api.Data;
+using ControlPlane.Api.Monitoring;
 using ControlPlane.Api.Options;
 using ControlPlane.Api.Runtime;
 using ControlPlane.Domain;
@@ -21,6 +22,7 @@ public sealed partial class Reconciler(
     GroupEndpoints endpoints,
     ReconcileSignal signal,
     ContainerDeaths deaths,
+    ControlPlaneMetrics metrics,
     TimeProvider time,
     IOptions<ControlPlaneOptions> options,
     ILogger<Reconciler> logger) : BackgroundService
@@ -44,6 +46,7 @@ public sealed partial class Reconciler(
             return;
         while (!ct.IsCancellationRequested)
         {
+            var started = time.GetTimestamp();
             try
             {
                 await PassAsync(ct);
@@ -52,6 +55,7 @@ public sealed partial class Reconciler(
             {
                 LogPassFailed(logger, e);
             }
+            metrics.PassFinished(time.GetElapsedTime(started));
             try
             {
                 await signal.WaitAsync(Settings.PassInterval, ct);
@@ -145,10 +149,12 @@ public sealed partial class Reconciler(
 
     private async Task ConvergeAsync(Target target, ContainerView view, CancellationToken ct)
     {
+        var started = time.GetTimestamp();
         try
         {
             await converger.ConvergeAsync(target, view, ct);
             _backoff.TryRemove(target.Key, out _);
+            metrics.Converged(target.Engine, succeeded: true, time.GetElapsedTime(started));
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {
@@ -156,6 +162,7 @@ public sealed partial class Reconciler(
             var delay = TimeSpan.FromMilliseconds(Math.Min(MaxBackoff.TotalMilliseconds, 250 * Math.Pow(2, failures - 1)));
             _backoff[target.Key] = (failures, time.GetUtcNow() + delay);
             LogConvergeFailed(logger, target.Id, failures, delay, e);
+            metrics.Converged(target.Engine, succeeded: false, time.GetElapsedTime(started));
             await converger.RecordFailureAsync(target, failures, ct);
         }
         catch (OperationCanceledException)
