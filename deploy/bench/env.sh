@@ -13,6 +13,7 @@
 # What it provides:
 #
 #   BENCH_ENDPOINTS      ControlPlane:Endpoints:Mode of the API: nftables (default) or proxy
+#   start_api, stop_api  restart the API (start_api takes extra NAME=VALUE settings)
 #   setup                Postgres, a private Docker engine (az-a), the node images, the migrations,
 #                        and the API from the Release build on a free loopback port; sets
 #                        $api (host:port), $engine (its unix:// URI) and $api_pid. It is
@@ -118,10 +119,16 @@ setup_api() {
 
   api_port=$(bench freeport)
   api=127.0.0.1:$api_port
-  cp_log "starting the API on $api (node ports $ours_ports)"
   # The benches' admin key: the Python clients send it (benchlib.Api reads BENCH_API_KEY).
   BENCH_API_KEY=cpk_$(cp_random_hex 6)_$(cp_random_hex 32)
   export BENCH_API_KEY
+  start_api
+}
+
+# start_api [NAME=VALUE...]: the API copy on $api, with extra settings (e.g. ControlPlane__Metrics__CollectorEnabled=false)
+start_api() {
+  local deadline
+  cp_log "starting the API on $api (node ports $ours_ports)"
   # Secrets as assignments (the environment), not as env(1)'s arguments (the process list).
   ConnectionStrings__ControlPlane=$CP_PG_CONN ControlPlane__AdminKey=$BENCH_API_KEY env \
     "ASPNETCORE_URLS=http://$api" \
@@ -136,7 +143,8 @@ setup_api() {
     Logging__LogLevel__Default=Warning \
     "Logging__LogLevel__ControlPlane=$log_level" \
     "Logging__Console__TimestampFormat=HH:mm:ss.fff " \
-    setsid dotnet "$state/api/ControlPlane.Api.dll" >"$state/api.log" 2>&1 </dev/null &
+    "$@" \
+    setsid dotnet "$state/api/ControlPlane.Api.dll" >>"$state/api.log" 2>&1 </dev/null &
   api_pid=$!
   deadline=$((SECONDS + 60))
   until curl -fsS -o /dev/null --max-time 2 "http://$api/healthz" 2>/dev/null; do
@@ -144,6 +152,15 @@ setup_api() {
     ((SECONDS < deadline)) || cp_die "the API did not answer /healthz within 60 s" || return
     sleep 0.1
   done
+}
+
+# stop_api: SIGTERM (a graceful stop), SIGKILL after 10 s; the nodes keep running
+stop_api() {
+  [[ -n $api_pid ]] || return 0
+  kill -TERM -- "-$api_pid" 2>/dev/null || true
+  for _ in $(seq 100); do _cp_pid_alive "$api_pid" || break; sleep 0.1; done
+  kill -KILL -- "-$api_pid" 2>/dev/null || true
+  api_pid=
 }
 
 # The engine must be empty between runs, so that no run pays for another's leftovers.

@@ -20,6 +20,7 @@ public sealed class ControlPlaneMetrics
     private readonly Counter<long> _actions;
     private readonly Counter<long> _failovers;
     private readonly Counter<long> _convergeFailures;
+    private readonly Counter<long> _passFailures;
 
     public ControlPlaneMetrics(IMeterFactory meters, NodeMetricsStore store)
     {
@@ -35,6 +36,8 @@ public sealed class ControlPlaneMetrics
         _failovers = meter.CreateCounter<long>("controlplane.failovers", description: "Failovers completed (automatic, test and planned switchovers)");
         _convergeFailures = meter.CreateCounter<long>("controlplane.reconcile.failures",
             description: "Convergences of a group or cluster that failed and will be retried");
+        _passFailures = meter.CreateCounter<long>("controlplane.reconcile.pass.failures",
+            description: "Reconcile passes that failed as a whole (the database or every zone unreachable)");
 
         meter.CreateObservableGauge("controlplane_resources", () => store.State.ResourcesByStatus.Select(r =>
             new Measurement<int>(r.Value, new("engine", r.Key.Engine), new("status", r.Key.Status))),
@@ -58,13 +61,17 @@ public sealed class ControlPlaneMetrics
                 .Select(s => new Measurement<double>(s.Values[metric], Tags(s.Labels))), description: metric.Help);
     }
 
-    public void PassFinished(TimeSpan duration) => _passDuration.Record(duration.TotalSeconds);
+    public void PassFinished(TimeSpan duration, bool succeeded)
+    {
+        _passDuration.Record(duration.TotalSeconds);
+        // Counted from zero on, so that increase() sees the first failure too.
+        _passFailures.Add(succeeded ? 0 : 1);
+    }
 
     public void Converged(string engine, bool succeeded, TimeSpan duration)
     {
         _convergeDuration.Record(duration.TotalSeconds, new("engine", engine), new("result", succeeded ? "success" : "failure"));
-        if (!succeeded)
-            _convergeFailures.Add(1, new KeyValuePair<string, object?>("engine", engine));
+        _convergeFailures.Add(succeeded ? 0 : 1, new KeyValuePair<string, object?>("engine", engine));
     }
 
     public void ActionDone(string kind, bool succeeded) =>

@@ -56,6 +56,7 @@ public static class MonitoringSetup
     public static IEndpointRouteBuilder MapMonitoring(this IEndpointRouteBuilder app)
     {
         app.MapMonitoringApi();
+        app.MapConsole();
         return app;
     }
 
@@ -75,6 +76,8 @@ public static class MonitoringSetup
             return;
         }
         var tenant = http.RequestServices.GetRequiredService<Caller>().OwnTenant;
+        // The exporter answers gzip when asked; the lines are screened as text, so ask for text.
+        http.Request.Headers.AcceptEncoding = "identity";
         var original = http.Features.Get<IHttpResponseBodyFeature>()!;
         using var buffer = new MemoryStream();
         http.Features.Set<IHttpResponseBodyFeature>(new StreamResponseBodyFeature(buffer));

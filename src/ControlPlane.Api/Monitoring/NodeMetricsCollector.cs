@@ -63,18 +63,26 @@ public sealed partial class NodeMetricsCollector(
         var clock = Stopwatch.StartNew();
         var (targets, state) = await LoadAsync(ct);
         var reachable = await zoneHealth.ProbeAsync(ct);
+        // Engines are read a few at a time; container statistics all at once (they wait on the engine's tick, not on CPU).
         using var gate = new SemaphoreSlim(options.Value.Concurrency);
-        var reads = await Task.WhenAll(targets.Select(async target =>
+        var usages = targets.Select(t => reachable.GetValueOrDefault(t.Labels.AvailabilityZone)
+            ? containers.ReadAsync(t.Labels.AvailabilityZone, t.Container, ct)
+            : Task.FromResult<ContainerUsage?>(null)).ToList();
+        var reads = await Task.WhenAll(targets.Select(async (target, i) =>
         {
+            IReadOnlyDictionary<string, string>? fields;
             await gate.WaitAsync(ct);
             try
             {
-                return await ReadAsync(target, reachable.GetValueOrDefault(target.Labels.AvailabilityZone), ct);
+                fields = target.Labels.Engine == Catalog.Redis
+                    ? await redis.InfoAsync(target.Host, target.Port, target.Cluster, ct)
+                    : await memcached.StatsAsync(target.Host, target.Port, ct);
             }
             finally
             {
                 gate.Release();
             }
+            return new RawRead(target, time.GetUtcNow(), fields, await usages[i]);
         }));
 
         var samples = Samples(reads);
@@ -130,15 +138,6 @@ public sealed partial class NodeMetricsCollector(
     }
 
     private double Cpus(string nodeType) => catalog.NodeTypes.FirstOrDefault(t => t.Name == nodeType)?.Cpus ?? 1;
-
-    private async Task<RawRead> ReadAsync(Target target, bool zoneReachable, CancellationToken ct)
-    {
-        var usage = zoneReachable ? containers.ReadAsync(target.Labels.AvailabilityZone, target.Container, ct) : Task.FromResult<ContainerUsage?>(null);
-        var fields = target.Labels.Engine == Catalog.Redis
-            ? redis.InfoAsync(target.Host, target.Port, target.Cluster, ct)
-            : memcached.StatsAsync(target.Host, target.Port, ct);
-        return new RawRead(target, time.GetUtcNow(), await fields, await usage);
-    }
 
     private List<NodeSample> Samples(IReadOnlyList<RawRead> reads)
     {

@@ -47,15 +47,17 @@ public sealed partial class Reconciler(
         while (!ct.IsCancellationRequested)
         {
             var started = time.GetTimestamp();
+            var succeeded = false;
             try
             {
                 await PassAsync(ct);
+                succeeded = true;
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
                 LogPassFailed(logger, e);
             }
-            metrics.PassFinished(time.GetElapsedTime(started));
+            metrics.PassFinished(time.GetElapsedTime(started), succeeded);
             try
             {
                 await signal.WaitAsync(Settings.PassInterval, ct);
