@@ -113,6 +113,9 @@ namespace ControlPlane.Migrations.Migrations
                         .HasColumnType("character varying(20)")
                         .HasDefaultValue("default");
 
+                    b.Property<string>("TraceParent")
+                        .HasColumnType("text");
+
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone");
 
@@ -396,6 +399,9 @@ namespace ControlPlane.Migrations.Migrations
                         .HasMaxLength(20)
                         .HasColumnType("character varying(20)")
                         .HasDefaultValue("default");
+
+                    b.Property<string>("TraceParent")
+                        .HasColumnType("text");
 
                     b.Property<bool>("TransitEncryption")
                         .HasColumnType("boolean");

@@ -40,6 +40,8 @@ public sealed class ReplicationGroupEntity
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
     public DateTimeOffset? ExpiresAt { get; set; }
+    /// <summary>The W3C traceparent of the API request that last changed the group: the reconciler's work for it joins that trace.</summary>
+    public string? TraceParent { get; set; }
     public uint Version { get; set; }
     public List<ShardEntity> Shards { get; set; } = [];
 }
@@ -92,6 +94,8 @@ public sealed class CacheClusterEntity
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
     public DateTimeOffset? ExpiresAt { get; set; }
+    /// <summary>The W3C traceparent of the API request that last changed the cluster.</summary>
+    public string? TraceParent { get; set; }
     public uint Version { get; set; }
     public List<CacheNodeEntity> Nodes { get; set; } = [];
 }

@@ -28,6 +28,16 @@ public static class MonitoringSetup
                 ?? sp.GetRequiredService<IOptions<ControlPlaneOptions>>().Value.Reconciler.Enabled;
             return enabled ? sp.GetRequiredService<NodeMetricsCollector>() : new Idle();
         });
+        // Log lines carry the trace and span of the request (or the reconciler's work) they belong to;
+        // ControlPlane:Logging:Json writes one JSON object a line, with the scopes' fields (group, node, action).
+        builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId | ActivityTrackingOptions.ParentId);
+        if (builder.Configuration.GetValue<bool>("ControlPlane:Logging:Json"))
+            builder.Logging.AddJsonConsole(o =>
+            {
+                o.IncludeScopes = true;
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z' ";
+            });
         builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics
                 .AddMeter(ControlPlaneMetrics.MeterName)

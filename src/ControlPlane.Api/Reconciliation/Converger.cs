@@ -63,6 +63,8 @@ public sealed partial class Converger(
         await using var lease = await GroupLock.TryTakeAsync(db, target.Key, ct);
         if (lease is null)
             return; // another control-plane process is on it
+        // Every line logged while converging names the group (JSON logs show it as a field).
+        using var logScope = logger.BeginScope(new Dictionary<string, object?> { ["group"] = target.Id, ["engine"] = target.Engine });
 
         var budgetEnds = time.GetUtcNow() + Settings.ConvergeBudget;
         while (true)
@@ -160,7 +162,9 @@ public sealed partial class Converger(
         Func<Task> rolesChanged = cluster ? () => Task.CompletedTask : () => endpoints.EnsureAsync(db, group, view, wiredNow: false, ct);
         var primaries = group.Shards.Select(s => (s.Id, Primary: s.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && n.Status == NodeStatus.Available)?.Id))
             .Where(p => p.Primary is not null).ToDictionary(p => p.Id, p => p.Primary!);
-        return await new Acts(this, db, view, places, observed, record, teardown, rolesChanged, ct, primaries).RunAsync(plan, creating ? group.CreatedAt : null, group.Status is GroupStatus.Available or GroupStatus.IncompatibleNetwork);
+        // Work the API asked for joins the request's trace; what the control plane does on its own starts one.
+        var traceParent = group.Status != GroupStatus.Available || testFailovers.Count > 0 ? group.TraceParent : null;
+        return await new Acts(this, db, view, places, observed, record, teardown, rolesChanged, ct, primaries, traceParent).RunAsync(plan, creating ? group.CreatedAt : null, group.Status is GroupStatus.Available or GroupStatus.IncompatibleNetwork);
     }
 
     /// <summary>
@@ -267,7 +271,8 @@ public sealed partial class Converger(
             nodes.Select(n => new DesiredNode(n.Id, null, NodeRole.Primary, n.AvailabilityZone, n.Status, n.Port)).ToList());
         var plan = GroupPlanner.Plan(desired, observed, Context(view));
         var record = new ClusterRecord(db, cluster, time);
-        return await new Acts(this, db, view, places, observed, record, () => Task.CompletedTask, () => Task.CompletedTask, ct).RunAsync(plan, creating ? cluster.CreatedAt : null, cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.IncompatibleNetwork);
+        var traceParent = cluster.Status != CacheClusterStatus.Available ? cluster.TraceParent : null;
+        return await new Acts(this, db, view, places, observed, record, () => Task.CompletedTask, () => Task.CompletedTask, ct, traceParent: traceParent).RunAsync(plan, creating ? cluster.CreatedAt : null, cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.IncompatibleNetwork);
     }
 
     private PlanContext Context(ContainerView view) => new(zones.All.Select(z => z.Name).OrderBy(z => z).ToList(), view.ZonesDown, view.ZonesUnreachable);
@@ -295,7 +300,7 @@ public sealed partial class Converger(
     private sealed class Acts(
         Converger owner, ControlPlaneDbContext db, ContainerView view, IReadOnlyList<NodePlace> places,
         IReadOnlyDictionary<string, ObservedNode> observed, ITargetRecord record, Func<Task> teardownExtras, Func<Task> rolesChanged, CancellationToken ct,
-        IReadOnlyDictionary<string, string>? primaries = null)
+        IReadOnlyDictionary<string, string>? primaries = null, string? traceParent = null)
     {
         private readonly SemaphoreSlim _progress = new(1, 1);
 
@@ -331,6 +336,10 @@ public sealed partial class Converger(
                 return settled ? Progress.Settled : Progress.Waiting;
             }
             owner._held.TryRemove(record.Id, out _);
+            using var activity = traceParent is null
+                ? ControlPlaneMetrics.Activities.StartActivity("converge")
+                : ControlPlaneMetrics.Activities.StartActivity("converge", System.Diagnostics.ActivityKind.Internal, traceParent);
+            activity?.SetTag("controlplane.group", record.Id);
             LogActing(owner.Logger, record.Id, string.Join(", ", plan.Where(a => a is not Wait).Select(a => a.GetType().Name).Distinct()));
 
             if (plan.OfType<AllocatePort>().ToList() is { Count: > 0 } allocations)
@@ -476,6 +485,12 @@ public sealed partial class Converger(
         /// <summary>The engine step, counted by kind and result for /metrics.</summary>
         private async Task CountedStepAsync(NodeAction action)
         {
+            using var scope = owner.Logger.BeginScope(new Dictionary<string, object?>
+            {
+                ["action"] = action.GetType().Name,
+                // The node it acts on, where it has one (most actions do).
+                ["node"] = action.GetType().GetProperty("NodeId")?.GetValue(action) as string,
+            });
             try
             {
                 await EngineStepAsync(action);
