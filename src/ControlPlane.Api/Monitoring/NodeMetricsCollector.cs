@@ -30,9 +30,6 @@ public sealed partial class NodeMetricsCollector(
 {
     private readonly Dictionary<string, RawRead> _previous = [];
 
-    /// <summary>How long the last round took: the bench prints it.</summary>
-    public TimeSpan LastRoundDuration { get; private set; }
-
     protected override async Task ExecuteAsync(CancellationToken ct)
     {
         using var timer = new PeriodicTimer(options.Value.Interval, time);
@@ -92,7 +89,6 @@ public sealed partial class NodeMetricsCollector(
                 && x.Values.GetValueOrDefault(NodeMetric.IsMaster) == 1 && x.Values.GetValueOrDefault(NodeMetric.Up) == 1),
         }).ToList();
         store.Record(samples, state with { ZonesReachable = reachable, Shards = shards }, time.GetUtcNow());
-        LastRoundDuration = clock.Elapsed;
         LogRound(logger, samples.Count, clock.ElapsedMilliseconds);
     }
 
@@ -238,6 +234,7 @@ public sealed partial class NodeMetricsCollector(
     private static double Parse(string? text) =>
         double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : 0;
 
+    // deploy/bench/metrics-cost.sh reads this line.
     [LoggerMessage(Level = LogLevel.Debug, Message = "Read {Nodes} nodes in {Milliseconds} ms")]
     private static partial void LogRound(ILogger logger, int nodes, long milliseconds);
 
