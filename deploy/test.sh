@@ -11,7 +11,8 @@
 #                                       simulates an AZ outage, cp_start_engine brings it back
 #   CONTROLPLANE_REDIS_IMAGE, CONTROLPLANE_MEMCACHED_IMAGE, CONTROLPLANE_HAPROXY_IMAGE
 #   CONTROLPLANE_DEPLOY_LIB             path of deploy/lib/common.sh
-# CONTROLPLANE_TEST_RESULTS_DIR keeps the TRX files (default: inside the temp folder, removed).
+# CONTROLPLANE_TEST_RESULTS_DIR keeps the TRX files and the console's screenshots (default: inside
+# the temp folder, removed).
 # CONTROLPLANE_TEST_PORTS (default 20000-32599) is the window the API tests take node and endpoint
 # ports from: give two test runs on one machine windows that do not overlap.
 # shellcheck source-path=SCRIPTDIR
@@ -57,8 +58,14 @@ cp_pg_bindir >/dev/null # installs the server binaries when missing
 cp_ensure_netfilter_tools # the reconciler tests run the nftables endpoints for real
 cp_ensure_aws_clients     # the query API's tests run the aws CLI and boto3
 export CONTROLPLANE_TEST_PYTHON=$CP_PYTHON
+# promtool and a Prometheus server (the alert rules, a real scrape), chromium (the console, headless).
+command -v promtool >/dev/null || cp_ensure_apt_packages prometheus
+command -v chromium >/dev/null || cp_ensure_apt_packages chromium
+promtool check rules deploy/monitoring/alerts.yml
+promtool test rules deploy/monitoring/alerts.test.yml
 export CONTROLPLANE_PG_BINDIR=$CP_PG_BINDIR CONTROLPLANE_TEST_STATE_DIR=$state
 export CONTROLPLANE_DEPLOY_LIB=$root/deploy/lib/common.sh
+export CONTROLPLANE_TEST_RESULTS_DIR=$results # the console test's screenshots go beside the TRX files
 export CONTROLPLANE_REDIS_IMAGE=${CONTROLPLANE_REDIS_IMAGE:-controlplane/redis:7.0}
 export CONTROLPLANE_MEMCACHED_IMAGE=${CONTROLPLANE_MEMCACHED_IMAGE:-controlplane/memcached:1.6}
 export CONTROLPLANE_HAPROXY_IMAGE=${CONTROLPLANE_HAPROXY_IMAGE:-controlplane/haproxy:2.6}

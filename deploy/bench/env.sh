@@ -13,6 +13,7 @@
 # What it provides:
 #
 #   BENCH_ENDPOINTS      ControlPlane:Endpoints:Mode of the API: nftables (default) or proxy
+#   start_api, stop_api  restart the API (start_api takes extra NAME=VALUE settings)
 #   setup                Postgres, a private Docker engine (az-a), the node images, the migrations,
 #                        and the API from the Release build on a free loopback port; sets
 #                        $api (host:port), $engine (its unix:// URI) and $api_pid. It is
@@ -153,6 +154,7 @@ start_api() {
   done
 }
 
+# stop_api: SIGTERM (a graceful stop), SIGKILL after 10 s; the nodes keep running
 stop_api() {
   [[ -n $api_pid ]] || return 0
   kill -TERM -- "-$api_pid" 2>/dev/null || true

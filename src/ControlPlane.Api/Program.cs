@@ -3,6 +3,7 @@ using ControlPlane.Api.Endpoints;
 using ControlPlane.Api.Engines;
 using ControlPlane.Api.Reconciliation;
 using ControlPlane.Api.Http;
+using ControlPlane.Api.Monitoring;
 using ControlPlane.Api.Options;
 using ControlPlane.Api.Runtime;
 using ControlPlane.Api.Snapshots;
@@ -73,6 +74,8 @@ builder.Services.AddHostedService<SnapshotHousekeepingWorker>();
 // Events, idempotency keys and test failovers are pruned after their windows.
 builder.Services.AddSingleton<Retention>();
 builder.Services.AddHostedService<RetentionWorker>();
+// Metrics (/metrics), the node collector, time series, slow logs.
+builder.AddMonitoring();
 
 builder.Services.ConfigureHttpJsonOptions(o => JsonBodies.Configure(o.SerializerOptions));
 // A body that does not bind throws, so ApiExceptionHandler can answer with the contract's problem details.
@@ -121,6 +124,7 @@ app.UseSwaggerUI(o =>
 });
 // After Swagger: the UI page and the document need no key (the fallback policy would cover them too).
 app.UseAuthentication();
+app.UseMetricsEndpoint();
 app.UseAuthorization();
 
 app.MapReplicationGroups();
@@ -132,6 +136,7 @@ app.MapHealth();
 app.MapApiKeys();
 app.MapTags();
 app.MapQueryApi();
+app.MapMonitoring();
 
 app.Run();
 

@@ -119,6 +119,9 @@ namespace ControlPlane.Migrations.Migrations
                         .HasColumnType("character varying(20)")
                         .HasDefaultValue("default");
 
+                    b.Property<string>("TraceParent")
+                        .HasColumnType("text");
+
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone");
 
@@ -405,6 +408,9 @@ namespace ControlPlane.Migrations.Migrations
                         .HasMaxLength(20)
                         .HasColumnType("character varying(20)")
                         .HasDefaultValue("default");
+
+                    b.Property<string>("TraceParent")
+                        .HasColumnType("text");
 
                     b.Property<bool>("TransitEncryption")
                         .HasColumnType("boolean");

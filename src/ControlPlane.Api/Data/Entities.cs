@@ -42,6 +42,8 @@ public sealed class ReplicationGroupEntity
     public DateTimeOffset? ExpiresAt { get; set; }
     /// <summary>The resource's tags, a JSON object of key to value (ElastiCache's cost allocation tags).</summary>
     public string? Tags { get; set; }
+    /// <summary>The W3C traceparent of the API request that last changed the group: the reconciler's work for it joins that trace.</summary>
+    public string? TraceParent { get; set; }
     public uint Version { get; set; }
     public List<ShardEntity> Shards { get; set; } = [];
 }
@@ -96,6 +98,8 @@ public sealed class CacheClusterEntity
     public DateTimeOffset? ExpiresAt { get; set; }
     /// <summary>The resource's tags, a JSON object of key to value (ElastiCache's cost allocation tags).</summary>
     public string? Tags { get; set; }
+    /// <summary>The W3C traceparent of the API request that last changed the cluster.</summary>
+    public string? TraceParent { get; set; }
     public uint Version { get; set; }
     public List<CacheNodeEntity> Nodes { get; set; } = [];
 }

@@ -62,7 +62,7 @@ public static class EventsApi
     }
 
     /// <summary>An RFC 3339 time of the query (any offset, converted to UTC), or the 400 that says what is wrong.</summary>
-    private static ProblemHttpResult? ParseTime(string field, string? text, out DateTimeOffset? value)
+    internal static ProblemHttpResult? ParseTime(string field, string? text, out DateTimeOffset? value)
     {
         value = null;
         if (text is null)

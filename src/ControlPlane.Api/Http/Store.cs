@@ -75,12 +75,21 @@ public static class Store
     public static ProblemHttpResult? CheckIfMatch(HttpRequest request, uint version) =>
         ETags.IfMatch(request) is { } expected && expected != version ? Problems.PreconditionFailed(ETags.Format(version)) : null;
 
-    /// <summary>Every change made through the API goes through here: its events name the key that asked.</summary>
+    /// <summary>
+    /// Every change made through the API goes through here: its events name the key that asked, and
+    /// the group or cluster keeps the request's trace context for the reconciler's work on it.
+    /// </summary>
     private static void SignEvents(ControlPlaneDbContext db, HttpContext http)
     {
         var keyId = http.User.FindFirst(ApiKeyClaims.KeyId)?.Value;
         foreach (var entry in db.ChangeTracker.Entries<EventEntity>().Where(e => e.State == EntityState.Added))
             entry.Entity.Principal ??= keyId;
+        if (System.Diagnostics.Activity.Current?.Id is not { } traceParent)
+            return;
+        foreach (var entry in db.ChangeTracker.Entries<ReplicationGroupEntity>().Where(e => e.State is EntityState.Added or EntityState.Modified))
+            entry.Entity.TraceParent = traceParent;
+        foreach (var entry in db.ChangeTracker.Entries<CacheClusterEntity>().Where(e => e.State is EntityState.Added or EntityState.Modified))
+            entry.Entity.TraceParent = traceParent;
     }
 
     private static Task NotifyAsync(ControlPlaneDbContext db, CancellationToken ct) =>

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Engines;
+using ControlPlane.Api.Monitoring;
 using ControlPlane.Api.Options;
 using ControlPlane.Api.Snapshots;
 using ControlPlane.Domain;
@@ -28,6 +29,7 @@ public sealed partial class Converger(
     RedisAdmin redis,
     SlotMover mover,
     SnapshotTaker snapshots,
+    ControlPlaneMetrics metrics,
     TimeProvider time,
     IOptions<ControlPlaneOptions> options,
     ILogger<Converger> logger)
@@ -52,6 +54,7 @@ public sealed partial class Converger(
     private Observer Observer => observer;
     private RedisAdmin Redis => redis;
     private SlotMover Mover => mover;
+    private ControlPlaneMetrics Metrics => metrics;
 
     /// <summary>
     /// Converges the group as far as this pass goes. Returns the nodes to watch when it ended with
@@ -65,6 +68,8 @@ public sealed partial class Converger(
         await using var lease = await GroupLock.TryTakeAsync(db, target.Key, ct);
         if (lease is null)
             return null; // another control-plane process is on it
+        // Every line logged while converging names the group (JSON logs show it as a field).
+        using var logScope = logger.BeginScope(new Dictionary<string, object?> { ["group"] = target.Id, ["engine"] = target.Engine });
 
         var budgetEnds = time.GetUtcNow() + Settings.ConvergeBudget;
         while (true)
@@ -178,7 +183,9 @@ public sealed partial class Converger(
         Func<Task> rolesChanged = cluster ? () => Task.CompletedTask : () => endpoints.EnsureAsync(db, group, view, wiredNow: false, ct);
         var primaries = group.Shards.Select(s => (s.Id, Primary: s.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && n.Status == NodeStatus.Available)?.Id))
             .Where(p => p.Primary is not null).ToDictionary(p => p.Id, p => p.Primary!);
-        var progress = await new Acts(this, db, view, places, observed, record, teardown, rolesChanged, ct, primaries).RunAsync(plan, creating ? group.CreatedAt : null, group.Status is GroupStatus.Available or GroupStatus.IncompatibleNetwork);
+        // Work the API asked for joins the request's trace; what the control plane does on its own starts one.
+        var traceParent = group.Status != GroupStatus.Available || testFailovers.Count > 0 ? group.TraceParent : null;
+        var progress = await new Acts(this, db, view, places, observed, record, teardown, rolesChanged, ct, primaries, traceParent).RunAsync(plan, creating ? group.CreatedAt : null, group.Status is GroupStatus.Available or GroupStatus.IncompatibleNetwork);
         return Ended(progress, Catalog.Redis, places, observed);
     }
 
@@ -286,7 +293,8 @@ public sealed partial class Converger(
             nodes.Select(n => new DesiredNode(n.Id, null, NodeRole.Primary, n.AvailabilityZone, n.Status, n.Port)).ToList());
         var plan = GroupPlanner.Plan(desired, observed, Context(view));
         var record = new ClusterRecord(db, cluster, time);
-        var progress = await new Acts(this, db, view, places, observed, record, () => Task.CompletedTask, () => Task.CompletedTask, ct).RunAsync(plan, creating ? cluster.CreatedAt : null, cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.IncompatibleNetwork);
+        var traceParent = cluster.Status != CacheClusterStatus.Available ? cluster.TraceParent : null;
+        var progress = await new Acts(this, db, view, places, observed, record, () => Task.CompletedTask, () => Task.CompletedTask, ct, traceParent: traceParent).RunAsync(plan, creating ? cluster.CreatedAt : null, cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.IncompatibleNetwork);
         return Ended(progress, Catalog.Memcached, places, observed);
     }
 
@@ -315,7 +323,7 @@ public sealed partial class Converger(
     private sealed class Acts(
         Converger owner, ControlPlaneDbContext db, ContainerView view, IReadOnlyList<NodePlace> places,
         IReadOnlyDictionary<string, ObservedNode> observed, ITargetRecord record, Func<Task> teardownExtras, Func<Task> rolesChanged, CancellationToken ct,
-        IReadOnlyDictionary<string, string>? primaries = null)
+        IReadOnlyDictionary<string, string>? primaries = null, string? traceParent = null)
     {
         private readonly SemaphoreSlim _progress = new(1, 1);
 
@@ -351,6 +359,10 @@ public sealed partial class Converger(
                 return settled ? Progress.Settled : Progress.Waiting;
             }
             owner._held.TryRemove(record.Id, out _);
+            using var activity = traceParent is null
+                ? ControlPlaneMetrics.Activities.StartActivity("converge")
+                : ControlPlaneMetrics.Activities.StartActivity("converge", System.Diagnostics.ActivityKind.Internal, traceParent);
+            activity?.SetTag("controlplane.group", record.Id);
             LogActing(owner.Logger, record.Id, string.Join(", ", plan.Where(a => a is not Wait).Select(a => a.GetType().Name).Distinct()));
 
             if (plan.OfType<AllocatePort>().ToList() is { Count: > 0 } allocations)
@@ -375,7 +387,7 @@ public sealed partial class Converger(
             }
             try
             {
-                await Task.WhenAll(plan.Select(EngineStepAsync));
+                await Task.WhenAll(plan.Select(CountedStepAsync));
             }
             catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound && creatingSince is not null)
             {
@@ -439,7 +451,10 @@ public sealed partial class Converger(
                 case Promote or ClusterTakeover:
                     var (node, from) = action is Promote p ? (p.NodeId, p.FromNodeId) : (((ClusterTakeover)action).NodeId, ((ClusterTakeover)action).FromNodeId);
                     if (from is not null)
+                    {
                         Event($"Failover from primary node {from} to replica node {node} completed");
+                        owner.Metrics.FailoverCompleted();
+                    }
                     break;
                 case ReplaceNode r:
                     if (!_stillLeased.Contains(r.NodeId))
@@ -465,6 +480,7 @@ public sealed partial class Converger(
                     record.MarkNode(w.ToNodeId, NodeStatus.Available, NodeRole.Primary);
                     record.MarkNode(w.FromNodeId, NodeStatus.Available, NodeRole.Replica);
                     Event($"Failover from primary node {w.FromNodeId} to replica node {w.ToNodeId} completed");
+                    owner.Metrics.FailoverCompleted();
                     break;
                 case PlanSlotMoves plan:
                     db.SlotMoves.AddRange(plan.Moves.Select(m => new SlotMoveEntity { ReplicationGroupId = record.Id, Slot = m.Slot, FromShardId = m.FromShardId, ToShardId = m.ToShardId }));
@@ -488,6 +504,27 @@ public sealed partial class Converger(
         }
 
         private GroupRecord Group => (GroupRecord)record;
+
+        /// <summary>The engine step, counted by kind and result for /metrics.</summary>
+        private async Task CountedStepAsync(NodeAction action)
+        {
+            using var scope = owner.Logger.BeginScope(new Dictionary<string, object?>
+            {
+                ["action"] = action.GetType().Name,
+                // The node it acts on, where it has one (most actions do).
+                ["node"] = action.GetType().GetProperty("NodeId")?.GetValue(action) as string,
+            });
+            try
+            {
+                await EngineStepAsync(action);
+                owner.Metrics.ActionDone(action.GetType().Name, succeeded: true);
+            }
+            catch
+            {
+                owner.Metrics.ActionDone(action.GetType().Name, succeeded: false);
+                throw;
+            }
+        }
 
         private async Task EngineStepAsync(NodeAction action)
         {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using ControlPlane.Api.Data;
+using ControlPlane.Api.Monitoring;
 using ControlPlane.Api.Options;
 using ControlPlane.Api.Runtime;
 using ControlPlane.Domain;
@@ -22,6 +23,7 @@ public sealed partial class Reconciler(
     ReconcileSignal signal,
     ContainerDeaths deaths,
     Observer observer,
+    ControlPlaneMetrics metrics,
     TimeProvider time,
     IOptions<ControlPlaneOptions> options,
     ILogger<Reconciler> logger) : BackgroundService
@@ -50,15 +52,24 @@ public sealed partial class Reconciler(
         var woken = true;
         while (!ct.IsCancellationRequested)
         {
+            var started = time.GetTimestamp();
+            var (succeeded, full) = (false, false);
             try
             {
                 if (woken || !await QuietAsync(ct))
+                {
+                    full = true;
                     await PassAsync(ct);
+                }
+                succeeded = true;
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
                 LogPassFailed(logger, e);
             }
+            // The light passes of a quiet control plane are heartbeats, not reconcile passes.
+            if (full || !succeeded)
+                metrics.PassFinished(time.GetElapsedTime(started), succeeded);
             try
             {
                 woken = await signal.WaitAsync(Settings.PassInterval, ct);
@@ -176,11 +187,13 @@ public sealed partial class Reconciler(
 
     private async Task ConvergeAsync(Target target, ContainerView view, CancellationToken ct)
     {
+        var started = time.GetTimestamp();
         try
         {
             if (await converger.ConvergeAsync(target, view, ct) is { } quiet)
                 _quiet[target.Key] = quiet;
             _backoff.TryRemove(target.Key, out _);
+            metrics.Converged(target.Engine, succeeded: true, time.GetElapsedTime(started));
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {
@@ -188,6 +201,7 @@ public sealed partial class Reconciler(
             var delay = TimeSpan.FromMilliseconds(Math.Min(MaxBackoff.TotalMilliseconds, 250 * Math.Pow(2, failures - 1)));
             _backoff[target.Key] = (failures, time.GetUtcNow() + delay);
             LogConvergeFailed(logger, target.Id, failures, delay, e);
+            metrics.Converged(target.Engine, succeeded: false, time.GetElapsedTime(started));
             await converger.RecordFailureAsync(target, failures, ct);
         }
         catch (OperationCanceledException)
