@@ -5,6 +5,7 @@ using ControlPlane.Api.Reconciliation;
 using ControlPlane.Api.Http;
 using ControlPlane.Api.Options;
 using ControlPlane.Api.Runtime;
+using ControlPlane.Api.Security;
 using ControlPlane.Api.Snapshots;
 using ControlPlane.Api.Validation;
 using ControlPlane.Domain;
@@ -39,6 +40,9 @@ builder.Services.AddSingleton<ZoneHealth>();
 
 // The reconciler: zones, engine admin clients, the planner's executor and its wake-ups.
 builder.Services.AddSingleton<ZoneRegistry>();
+// The control plane's own login on every node, encrypted with Data Protection (key ring in the
+// database, or in ControlPlane:KeyRingDir when set).
+builder.Services.AddNodeSecrets(builder.Configuration);
 builder.Services.AddSingleton<RedisAdmin>();
 builder.Services.AddSingleton<SlotMover>();
 builder.Services.AddSingleton<ISnapshotStore, FolderSnapshotStore>();

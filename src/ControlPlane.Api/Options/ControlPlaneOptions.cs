@@ -56,6 +56,9 @@ public sealed class ControlPlaneOptions
     /// <summary>A file (mode 0600) that holds the admin key.</summary>
     public string? AdminKeyFile { get; set; }
 
+    /// <summary>Where Data Protection keeps the key that encrypts the node secrets; empty: in the database.</summary>
+    public string? KeyRingDir { get; set; }
+
     public List<AvailabilityZoneOptions> AvailabilityZones { get; set; } = [];
     public List<NodeTypeOptions> NodeTypes { get; set; } = [];
     public List<EngineVersionOptions> EngineVersions { get; set; } = [];

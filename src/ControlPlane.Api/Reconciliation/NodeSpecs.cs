@@ -3,13 +3,14 @@ using System.Security.Cryptography;
 using System.Text;
 using ControlPlane.Api.Options;
 using ControlPlane.Api.Runtime;
+using ControlPlane.Api.Security;
 using ControlPlane.Domain;
 using Microsoft.Extensions.Options;
 
 namespace ControlPlane.Api.Reconciliation;
 
 /// <summary>What a node's container runs. The spec hash label tells the reconciler when a container is outdated.</summary>
-public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog catalog)
+public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog catalog, NodeSecretStore secrets)
 {
     private string Instance => options.Value.Reconciler.Instance;
 
@@ -36,7 +37,9 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
         List<string> command =
         [
             .. StartOnce,
-            "redis-server", "--port", Text(port), "--bind", host, "--protected-mode", "no", "--dir", "/data",
+            "redis-server", "--port", Text(port), "--bind", host, "--dir", "/data",
+            // Who may do what: the control plane's own users, and the commands clients never get.
+            .. RedisAcl.NodeArguments(secrets.Loaded),
             // Nodes are not persisted: replicas and snapshots keep the data, as on ElastiCache.
             "--save", "", "--appendonly", "no",
             "--maxmemory", Text(nodeType.MaxMemoryBytes), "--maxmemory-policy", "volatile-lru",

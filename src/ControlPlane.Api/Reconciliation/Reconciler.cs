@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Options;
 using ControlPlane.Api.Runtime;
+using ControlPlane.Api.Security;
 using ControlPlane.Domain;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -21,6 +22,7 @@ public sealed partial class Reconciler(
     GroupEndpoints endpoints,
     ReconcileSignal signal,
     ContainerDeaths deaths,
+    NodeSecretStore secrets,
     TimeProvider time,
     IOptions<ControlPlaneOptions> options,
     ILogger<Reconciler> logger) : BackgroundService
@@ -66,6 +68,8 @@ public sealed partial class Reconciler(
 
     public async Task PassAsync(CancellationToken ct)
     {
+        // Node specs carry the control plane's login on every node: loaded once, before any spec is built.
+        await secrets.GetAsync(ct);
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ControlPlaneDbContext>();
         await ExpireAsync(db, ct);
