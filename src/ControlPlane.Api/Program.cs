@@ -23,6 +23,8 @@ builder.Services.AddOptions<ControlPlaneOptions>()
     .ValidateDataAnnotations()
     .Validate(o => o.Zones.Select(z => z.Name).Distinct().Count() == o.Zones.Count, "Availability zone names must be unique.")
     .ValidateOnStart();
+// tcp:// engines only with mutual TLS (dockerd --tlsverify): refused at start-up with what to set.
+builder.Services.AddSingleton<IValidateOptions<ControlPlaneOptions>, DockerEndpointRules>();
 builder.Services.AddSingleton(sp => sp.GetRequiredService<IOptions<ControlPlaneOptions>>().Value.Catalog);
 builder.Services.AddSingleton(sp => sp.GetRequiredService<IOptions<ControlPlaneOptions>>().Value.Limits);
 builder.Services.AddSingleton(TimeProvider.System);

@@ -21,13 +21,14 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
     /// someone added) it would come back empty, still a primary at the same port, and its replicas
     /// would resync from it and wipe themselves before anyone noticed. So the second start of a
     /// container exits at once (code 75); the node is then failed over and replaced like any dead one.
-    /// The marker lives in the container's own layer: a new container for the node starts normally.
+    /// The marker lives in the container's data volume (the root file system is read-only, /tmp a tmpfs
+/// that a restart empties): a new container for the node starts normally.
     /// </summary>
     public static readonly IReadOnlyList<string> StartOnce =
     [
         "/bin/sh", "-c",
-        "if [ -e /tmp/.node-started ]; then echo 'this container ran before: a node is replaced, never restarted empty' >&2; exit 75; fi; "
-            + ": >/tmp/.node-started && exec \"$@\"",
+        "if [ -e /data/.node-started ]; then echo 'this container ran before: a node is replaced, never restarted empty' >&2; exit 75; fi; "
+            + ": >/data/.node-started && exec \"$@\"",
         "start-once",
     ];
 
@@ -69,7 +70,7 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
         var nodeType = NodeType(nodeTypeName);
         List<string> command =
         [
-            "memcached", "-p", Text(port), "-l", host, "-U", "0", "-u", "root", "-c", "4096",
+            "memcached", "-p", Text(port), "-l", host, "-U", "0", "-c", "4096",
             "-m", Text(Math.Max(1, nodeType.MaxMemoryBytes / (1024 * 1024))),
         ];
         return Spec(Catalog.Memcached, clusterId, null, nodeId, port, engineVersion, nodeType, command);
