@@ -248,7 +248,7 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider?
 
     private async Task<IServer> ServerAsync(string host, int port, CancellationToken ct)
     {
-        var connection = _connections.GetOrAdd(Key(host, port), _ => new NodeConnection((h, p, c) => NodeLogin.ApplyAsync(Options(h, p), secrets, c)));
+        var connection = _connections.GetOrAdd(Key(host, port), _ => new NodeConnection((h, p, c) => NodeLogin.ConnectAsync(Options(h, p), secrets, c)));
         return await connection.ServerAsync(host, port, ct);
     }
 

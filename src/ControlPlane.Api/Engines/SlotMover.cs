@@ -397,7 +397,7 @@ public sealed partial class SlotMover(ILogger<SlotMover> logger, TimeProvider ti
 
     private async Task<IServer> ServerAsync(ClusterMaster node, CancellationToken ct)
     {
-        var connection = _connections.GetOrAdd(Key(node.Host, node.Port), _ => new NodeConnection((h, p, c) => NodeLogin.ApplyAsync(Options(h, p), secrets, c)));
+        var connection = _connections.GetOrAdd(Key(node.Host, node.Port), _ => new NodeConnection((h, p, c) => NodeLogin.ConnectAsync(Options(h, p), secrets, c)));
         return await connection.ServerAsync(node.Host, node.Port, ct);
     }
 

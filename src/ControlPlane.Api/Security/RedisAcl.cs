@@ -31,9 +31,17 @@ public static class RedisAcl
     public static IReadOnlyList<string> NodeArguments(NodeSecrets secrets) =>
     [
         "--protected-mode", "yes",
-        "--user", NodeSecrets.AdminUser, "on", "#" + NodeSecrets.Hash(secrets.AdminPassword), "~*", "&*", "+@all",
-        "--user", NodeSecrets.ReplicationUser, "on", "#" + NodeSecrets.Hash(secrets.ReplicationPassword), "-@all", "+psync", "+replconf", "+ping",
+        "--user", .. AdminUserRules(secrets),
+        "--user", .. ReplicationUserRules(secrets),
         "--user", "default", .. OpenDefaultUser,
         "--masteruser", NodeSecrets.ReplicationUser, "--masterauth", secrets.ReplicationPassword,
     ];
+
+    /// <summary>The admin user, name first (as ACL SETUSER and the user directive take it).</summary>
+    public static IReadOnlyList<string> AdminUserRules(NodeSecrets secrets) =>
+        [NodeSecrets.AdminUser, "on", "#" + NodeSecrets.Hash(secrets.AdminPassword), "~*", "&*", "+@all"];
+
+    /// <summary>What a replica needs of its primary, and nothing else.</summary>
+    public static IReadOnlyList<string> ReplicationUserRules(NodeSecrets secrets) =>
+        [NodeSecrets.ReplicationUser, "on", "#" + NodeSecrets.Hash(secrets.ReplicationPassword), "-@all", "+psync", "+replconf", "+ping"];
 }
