@@ -16,6 +16,9 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
 
     public string ContainerName(string nodeId) => $"{Instance}-{nodeId}";
 
+    /// <summary>Redis specs carry the control plane's node users: their secrets are read (once) before any spec is built.</summary>
+    public Task LoadSecretsAsync(CancellationToken ct) => secrets.GetAsync(ct);
+
     /// <summary>
     /// A Redis node runs once. Restarted in place (docker restart, a daemon restart, a restart policy
     /// someone added) it would come back empty, still a primary at the same port, and its replicas
