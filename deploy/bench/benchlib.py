@@ -10,6 +10,11 @@ Standard library only.
   benchlib.py delete HOST:PORT ID TIMEOUT           DELETE the group, poll until GET answers 404
   benchlib.py events HOST:PORT ID                   the group's events, oldest first
   benchlib.py stats TARGET_CASE TARGET_RATIO        read "case side seconds" lines, print the table
+  benchlib.py provision HOST:PORT TIMEOUT PATH=BODY...
+                                                    POST every resource at once, poll until all are
+                                                    "available"; print the seconds
+  benchlib.py cpu SECONDS PID...                    each process tree's CPU time over SECONDS of wall
+                                                    time, as a fraction of one core
 """
 
 import http.client
@@ -158,6 +163,58 @@ def stats(target_case, target_ratio):
         print(quote)
 
 
+def provision(address, timeout, resources):
+    api = Api(address)
+    start = time.monotonic()
+    pending = []
+    for resource in resources:
+        collection, body = resource.split("=", 1)
+        status, payload = api.call("POST", collection, body)
+        if status != 202:
+            fail(f"POST {collection} answered {status}: {payload[:500].decode(errors='replace')}")
+        pending.append(f"{collection}/{urllib.parse.quote(json.loads(body)['id'])}")
+    while pending:
+        for path in list(pending):
+            status, payload = api.call("GET", path)
+            if status != 200:
+                fail(f"GET {path} answered {status}")
+            state = json.loads(payload)["status"]
+            if state == "available":
+                pending.remove(path)
+            elif state == "create-failed":
+                fail(f"{path} failed to create")
+        if time.monotonic() - start > timeout:
+            fail(f"not available after {timeout}s: {' '.join(pending)}")
+        time.sleep(0.2)
+    print(f"{time.monotonic() - start:.2f}")
+
+
+def stat_fields(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def tree_ticks(pid):
+    """CPU clock ticks of a process and its children, live (utime + stime) and reaped (cutime + cstime)."""
+    fields = stat_fields(pid)
+    ticks = sum(int(v) for v in fields[11:15])
+    for child in open(f"/proc/{pid}/task/{pid}/children").read().split():
+        try:
+            ticks += sum(int(v) for v in stat_fields(child)[11:13])
+        except FileNotFoundError:
+            pass  # ended meanwhile: its parent's cutime has it
+    return ticks
+
+
+def cpu(seconds, pids):
+    """Each process tree's CPU time over SECONDS of wall time, as a fraction of one core."""
+    hz = os.sysconf("SC_CLK_TCK")
+    before, start = [tree_ticks(p) for p in pids], time.monotonic()
+    time.sleep(seconds)
+    after, wall = [tree_ticks(p) for p in pids], time.monotonic() - start
+    print(" ".join(f"{(a - b) / hz / wall:.4f}" for a, b in zip(after, before)))
+
+
 def main(argv):
     command, args = argv[1], argv[2:]
     if command == "freeport":
@@ -181,6 +238,10 @@ def main(argv):
         events(args[0], args[1])
     elif command == "stats":
         stats(args[0], float(args[1]))
+    elif command == "provision":
+        provision(args[0], float(args[1]), args[2:])
+    elif command == "cpu":
+        cpu(float(args[0]), [int(p) for p in args[1:]])
     else:
         fail(f"unknown command {command}")
 

@@ -17,6 +17,7 @@
 #                        and the API from the Release build on a free loopback port; sets
 #                        $api (host:port), $engine (its unix:// URI) and $api_pid. It is
 #                        setup_engine (the engine and the images) then setup_api (the rest).
+#   start_api [NAME=VALUE...], stop_api   restart the API with other settings (same $api)
 #   $state               the temp folder (logs, the API's copy, scratch files); removed at the end
 #   bench ARGS           benchlib.py;  dk ARGS: docker on the bench engine;  rcli PORT ARGS: redis-cli
 #   say, run_label N, seconds_since START_US, assert_engine_empty, wait_for SECONDS WHAT COMMAND...,
@@ -51,9 +52,7 @@ cleanup() {
     tail -n 40 "$state/api.log" >&2
   fi
   if [[ -n $api_pid ]] && _cp_pid_alive "$api_pid"; then
-    kill -TERM -- "-$api_pid" 2>/dev/null
-    for _ in $(seq 100); do _cp_pid_alive "$api_pid" || break; sleep 0.1; done
-    kill -KILL -- "-$api_pid" 2>/dev/null
+    stop_api
   fi
   uri=$(cp_engine_uri az-a "$state")
   if _cp_engine_answers "$uri"; then
@@ -103,7 +102,7 @@ setup_engine() {
 
 # setup_api: Postgres, the migrations and the API, against the engine setup_engine started
 setup_api() {
-  local pg_port api_port deadline
+  local pg_port api_port
   pg_port=$(bench freeport)
   cp_start_postgres "$state" "$pg_port"
 
@@ -118,10 +117,17 @@ setup_api() {
 
   api_port=$(bench freeport)
   api=127.0.0.1:$api_port
-  cp_log "starting the API on $api (node ports $ours_ports)"
   # The benches' admin key: the Python clients send it (benchlib.Api reads BENCH_API_KEY).
   BENCH_API_KEY=cpk_$(cp_random_hex 6)_$(cp_random_hex 32)
   export BENCH_API_KEY
+  start_api
+}
+
+# start_api [NAME=VALUE...]: the API copy on $api, with these settings on top of the bench's own
+# (e.g. ControlPlane__Reconciler__NodeQuota=250); waits for /healthz. stop_api ends it.
+start_api() {
+  local deadline
+  cp_log "starting the API on $api (node ports $ours_ports${1:+; $*})"
   # Secrets as assignments (the environment), not as env(1)'s arguments (the process list).
   ConnectionStrings__ControlPlane=$CP_PG_CONN ControlPlane__AdminKey=$BENCH_API_KEY env \
     "ASPNETCORE_URLS=http://$api" \
@@ -136,7 +142,8 @@ setup_api() {
     Logging__LogLevel__Default=Warning \
     "Logging__LogLevel__ControlPlane=$log_level" \
     "Logging__Console__TimestampFormat=HH:mm:ss.fff " \
-    setsid dotnet "$state/api/ControlPlane.Api.dll" >"$state/api.log" 2>&1 </dev/null &
+    "$@" \
+    setsid dotnet "$state/api/ControlPlane.Api.dll" >>"$state/api.log" 2>&1 </dev/null &
   api_pid=$!
   deadline=$((SECONDS + 60))
   until curl -fsS -o /dev/null --max-time 2 "http://$api/healthz" 2>/dev/null; do
@@ -144,6 +151,14 @@ setup_api() {
     ((SECONDS < deadline)) || cp_die "the API did not answer /healthz within 60 s" || return
     sleep 0.1
   done
+}
+
+stop_api() {
+  [[ -n $api_pid ]] || return 0
+  kill -TERM -- "-$api_pid" 2>/dev/null || true
+  for _ in $(seq 100); do _cp_pid_alive "$api_pid" || break; sleep 0.1; done
+  kill -KILL -- "-$api_pid" 2>/dev/null || true
+  api_pid=
 }
 
 # The engine must be empty between runs, so that no run pays for another's leftovers.

@@ -52,6 +52,7 @@ builder.Services.AddSingleton<SnapshotTaker>();
 builder.Services.AddSingleton<MemcachedAdmin>();
 builder.Services.AddSingleton<NodeSpecs>();
 builder.Services.AddSingleton<PortAllocator>();
+builder.Services.AddSingleton<Heartbeats>();
 builder.Services.AddSingleton<Observer>();
 builder.Services.AddSingleton<Netfilter>();
 builder.Services.AddSingleton<KernelEndpoints>();

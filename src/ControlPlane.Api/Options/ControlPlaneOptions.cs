@@ -158,6 +158,14 @@ public sealed class ReconcilerOptions
     /// <summary>A periodic pass catches what events missed; health probes run on it too.</summary>
     public TimeSpan PassInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>
+    /// When every group is quiet (its last convergence found nothing to do) and nothing woke the
+    /// reconciler (an API write, a container event), the passes in between only PING each node; the
+    /// whole observation (listings, INFO, CLUSTER NODES, the database) runs this often. Zero runs it
+    /// on every pass.
+    /// </summary>
+    public TimeSpan QuietPassInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>A probe not answered within this counts as one failure (a loopback PING takes well under a millisecond).</summary>
     public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromMilliseconds(300);
 

@@ -53,14 +53,19 @@ public sealed partial class Converger(
     private RedisAdmin Redis => redis;
     private SlotMover Mover => mover;
 
-    public async Task ConvergeAsync(Target target, ContainerView view, CancellationToken ct)
+    /// <summary>
+    /// Converges the group as far as this pass goes. Returns the nodes to watch when it ended with
+    /// nothing to do at all (every node answering, nothing pending): until something wakes the
+    /// reconciler, a heartbeat of those nodes stands in for the whole observation. Null otherwise.
+    /// </summary>
+    public async Task<QuietGroup?> ConvergeAsync(Target target, ContainerView view, CancellationToken ct)
     {
         await specs.LoadSecretsAsync(ct);
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ControlPlaneDbContext>();
         await using var lease = await GroupLock.TryTakeAsync(db, target.Key, ct);
         if (lease is null)
-            return; // another control-plane process is on it
+            return null; // another control-plane process is on it
 
         var budgetEnds = time.GetUtcNow() + Settings.ConvergeBudget;
         while (true)
@@ -69,18 +74,34 @@ public sealed partial class Converger(
             var step = target.Engine == Catalog.Redis
                 ? await StepGroupAsync(db, target.Id, view, ct)
                 : await StepClusterAsync(db, target.Id, view, ct);
+            if (step.Progress == Progress.Done)
+                return step.Quiet;
             // Only a change under way (a create, a delete) waits within the pass for nodes, sync and gossip;
             // a settled group that waits (on a failed node) is looked at again by the next pass, with a fresh listing.
-            if (step == Progress.Done || step == Progress.Settled || (step == Progress.Waiting && time.GetUtcNow() >= budgetEnds))
-                return;
-            if (step == Progress.Waiting)
+            if (step.Progress == Progress.Settled || (step.Progress == Progress.Waiting && time.GetUtcNow() >= budgetEnds))
+                return null;
+            if (step.Progress == Progress.Waiting)
                 await Task.Delay(WaitStep, time, ct);
         }
     }
 
-    private enum Progress { Done, Acted, Waiting, Settled }
+    private enum Progress { Done, Acted, Waiting, Settled, Quiet }
 
-    private async Task<Progress> StepGroupAsync(ControlPlaneDbContext db, string id, ContainerView view, CancellationToken ct)
+    /// <summary>One step's outcome; Quiet is set when the plan was empty.</summary>
+    private sealed record Step(Progress Progress, QuietGroup? Quiet = null)
+    {
+        public static implicit operator Step(Progress progress) => new(progress);
+    }
+
+    /// <summary>An empty plan ends the convergence; its answering nodes are what the heartbeat watches.</summary>
+    private static Step Ended(Progress progress, string engine, IReadOnlyList<NodePlace> places, IReadOnlyDictionary<string, ObservedNode> observed) =>
+        progress != Progress.Quiet
+            ? progress
+            : new Step(Progress.Done, new QuietGroup(engine, places
+                .Where(p => p.Host is not null && p.Port is not null && observed.GetValueOrDefault(p.NodeId) is { Reachable: true, Stale: false })
+                .Select(p => new NodePlace(p.NodeId, p.Zone, p.Host, p.Port, null, p.ContainerName)).ToList()));
+
+    private async Task<Step> StepGroupAsync(ControlPlaneDbContext db, string id, ContainerView view, CancellationToken ct)
     {
         var group = await db.ReplicationGroups.Include(g => g.Shards).ThenInclude(s => s.Nodes).AsSplitQuery().FirstOrDefaultAsync(g => g.Id == id, ct);
         if (group is null)
@@ -158,7 +179,8 @@ public sealed partial class Converger(
         Func<Task> rolesChanged = cluster ? () => Task.CompletedTask : () => endpoints.EnsureAsync(db, group, view, wiredNow: false, ct);
         var primaries = group.Shards.Select(s => (s.Id, Primary: s.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && n.Status == NodeStatus.Available)?.Id))
             .Where(p => p.Primary is not null).ToDictionary(p => p.Id, p => p.Primary!);
-        return await new Acts(this, db, view, places, observed, record, teardown, rolesChanged, ct, primaries).RunAsync(plan, creating ? group.CreatedAt : null, group.Status is GroupStatus.Available or GroupStatus.IncompatibleNetwork);
+        var progress = await new Acts(this, db, view, places, observed, record, teardown, rolesChanged, ct, primaries).RunAsync(plan, creating ? group.CreatedAt : null, group.Status is GroupStatus.Available or GroupStatus.IncompatibleNetwork);
+        return Ended(progress, Catalog.Redis, places, observed);
     }
 
     /// <summary>
@@ -249,7 +271,7 @@ public sealed partial class Converger(
         return new GroupTarget(group.NumShards, group.ReplicasPerShard, group.NodeType, reshard, fields?.ContainsKey(RefreshChange) ?? false);
     }
 
-    private async Task<Progress> StepClusterAsync(ControlPlaneDbContext db, string id, ContainerView view, CancellationToken ct)
+    private async Task<Step> StepClusterAsync(ControlPlaneDbContext db, string id, ContainerView view, CancellationToken ct)
     {
         var cluster = await db.CacheClusters.Include(c => c.Nodes).FirstOrDefaultAsync(c => c.Id == id, ct);
         if (cluster is null)
@@ -265,7 +287,8 @@ public sealed partial class Converger(
             nodes.Select(n => new DesiredNode(n.Id, null, NodeRole.Primary, n.AvailabilityZone, n.Status, n.Port)).ToList());
         var plan = GroupPlanner.Plan(desired, observed, Context(view));
         var record = new ClusterRecord(db, cluster, time);
-        return await new Acts(this, db, view, places, observed, record, () => Task.CompletedTask, () => Task.CompletedTask, ct).RunAsync(plan, creating ? cluster.CreatedAt : null, cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.IncompatibleNetwork);
+        var progress = await new Acts(this, db, view, places, observed, record, () => Task.CompletedTask, () => Task.CompletedTask, ct).RunAsync(plan, creating ? cluster.CreatedAt : null, cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.IncompatibleNetwork);
+        return Ended(progress, Catalog.Memcached, places, observed);
     }
 
     private PlanContext Context(ContainerView view) => new(zones.All.Select(z => z.Name).OrderBy(z => z).ToList(), view.ZonesDown, view.ZonesUnreachable);
@@ -310,7 +333,7 @@ public sealed partial class Converger(
         public async Task<Progress> RunAsync(IReadOnlyList<NodeAction> plan, DateTimeOffset? creatingSince, bool settled)
         {
             if (plan.Count == 0)
-                return Progress.Done;
+                return Progress.Quiet;
             if (plan.OfType<Fail>().FirstOrDefault() is { } fail)
                 return await FailAsync(fail.Reason);
             if (plan.All(a => a is Wait or Hold))
@@ -648,7 +671,7 @@ public sealed partial class Converger(
         {
             await owner.Zones[node.Zone].Runtime.RemoveAsync(node.ContainerName, ct);
             view.Removed(node.NodeId);
-            owner.Observer.Forget(node.NodeId);
+            owner.Observer.Forget(node);
             if (node.Port is { } port)
             {
                 await owner.Redis.DisconnectAsync(node.Host!, port);

@@ -19,7 +19,7 @@ public sealed record NodePlace(string NodeId, string Zone, string? Host, int? Po
 /// zone misses at once, the fault is far more likely ours (starved, a blip) than theirs: none of
 /// them is called unreachable until one of them answers again.
 /// </summary>
-public sealed partial class Observer(RedisAdmin redis, MemcachedAdmin memcached, TimeProvider time, ILogger<Observer> logger)
+public sealed partial class Observer(RedisAdmin redis, MemcachedAdmin memcached, Heartbeats heartbeats, TimeProvider time, ILogger<Observer> logger)
 {
     /// <summary>A node's last good observation, its misses since, and its last probe (answered when Misses is 0).</summary>
     private sealed record History(ObservedNode? Last, int Misses, DateTimeOffset FirstMissAt, string Zone, DateTimeOffset ProbedAt);
@@ -32,7 +32,13 @@ public sealed partial class Observer(RedisAdmin redis, MemcachedAdmin memcached,
 
     private readonly ConcurrentDictionary<string, History> _history = new();
 
-    public void Forget(string nodeId) => _history.TryRemove(nodeId, out _);
+    /// <summary>The node is gone: its history goes, and its heartbeat socket (its port may serve another node next).</summary>
+    public void Forget(NodePlace node)
+    {
+        _history.TryRemove(node.NodeId, out _);
+        if (node.Host is { } host && node.Port is { } port)
+            heartbeats.Forget(host, port);
+    }
 
     public async Task<IReadOnlyDictionary<string, ObservedNode>> ObserveAsync(
         string engine, bool cluster, bool creating, IReadOnlyList<NodePlace> nodes, ContainerView containers, ReconcilerOptions settings,
@@ -120,6 +126,44 @@ public sealed partial class Observer(RedisAdmin redis, MemcachedAdmin memcached,
         return recent.Count >= ZoneQuorum && recent.All(h => h.Misses > 0);
     }
 
+    /// <summary>
+    /// The light probe of a quiet group: one PING (Memcached: version) per node on a socket of its
+    /// own, counted in the same history as the full probes, so a hung node is judged as fast as if
+    /// the full observation had run. True when every node answered; a miss is the caller's cue to
+    /// observe the group fully.
+    /// </summary>
+    public async Task<bool> HeartbeatAsync(QuietGroup group, ReconcilerOptions settings, CancellationToken ct)
+    {
+        // One timeout for the whole beat: every node gets the same probe timeout, from the same start.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(settings.ProbeTimeout);
+        var answers = await Task.WhenAll(group.Nodes.Select(async node =>
+        {
+            bool answered;
+            try
+            {
+                answered = await heartbeats.BeatAsync(node.Host!, node.Port!.Value, group.Engine == Catalog.Memcached, timeout.Token);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                answered = false;
+            }
+            var now = time.GetUtcNow();
+            if (answered)
+                _history.AddOrUpdate(node.NodeId, _ => new History(null, 0, default, node.Zone, now), (_, h) => h with { Misses = 0, ProbedAt = now });
+            else
+            {
+                LogHeartbeatMissed(logger, node.NodeId);
+                Remember(node, null, creating: false, settings);
+            }
+            return answered;
+        }));
+        return answers.All(a => a);
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Node {NodeId} missed a heartbeat: its group is observed in full")]
+    private static partial void LogHeartbeatMissed(ILogger logger, string nodeId);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} misses its probes, but so does every node of zone {Zone}: held, not failed")]
     private static partial void LogZoneSilent(ILogger logger, string nodeId, string zone);
 
@@ -161,6 +205,9 @@ public sealed partial class Observer(RedisAdmin redis, MemcachedAdmin memcached,
         };
     }
 }
+
+/// <summary>A group whose last convergence found nothing to do, and the nodes a heartbeat watches until something changes.</summary>
+public sealed record QuietGroup(string Engine, IReadOnlyList<NodePlace> Nodes);
 
 /// <summary>
 /// The pass's one listing per zone, plus what this pass itself started or removed since, so a

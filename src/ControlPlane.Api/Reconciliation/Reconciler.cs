@@ -23,6 +23,7 @@ public sealed partial class Reconciler(
     ReconcileSignal signal,
     ContainerDeaths deaths,
     NodeSecretStore secrets,
+    Observer observer,
     TimeProvider time,
     IOptions<ControlPlaneOptions> options,
     ILogger<Reconciler> logger) : BackgroundService
@@ -37,6 +38,10 @@ public sealed partial class Reconciler(
     private readonly ConcurrentDictionary<string, long> _endedAt = new();
     // Which groups are converging now; claimed before the task starts, so a fast task cannot finish before it is recorded.
     private readonly ConcurrentDictionary<string, Task> _running = new();
+    // What the last full pass saw: every group and cluster, and those of them with nothing to do (the heartbeat's nodes).
+    private IReadOnlyList<Target> _targets = [];
+    private readonly ConcurrentDictionary<string, QuietGroup> _quiet = new();
+    private DateTimeOffset _lastFullPass;
 
     private ReconcilerOptions Settings => options.Value.Reconciler;
 
@@ -44,11 +49,13 @@ public sealed partial class Reconciler(
     {
         if (!Settings.Enabled)
             return;
+        var woken = true;
         while (!ct.IsCancellationRequested)
         {
             try
             {
-                await PassAsync(ct);
+                if (woken || !await QuietAsync(ct))
+                    await PassAsync(ct);
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
@@ -56,7 +63,7 @@ public sealed partial class Reconciler(
             }
             try
             {
-                await signal.WaitAsync(Settings.PassInterval, ct);
+                woken = await signal.WaitAsync(Settings.PassInterval, ct);
             }
             catch (OperationCanceledException)
             {
@@ -64,6 +71,26 @@ public sealed partial class Reconciler(
             }
         }
         await Task.WhenAll(_running.Values);
+    }
+
+    /// <summary>
+    /// The light pass of an idle control plane: when the last full pass is recent, nothing is
+    /// converging or backing off, and every group it saw was quiet, each node gets one PING instead
+    /// of the whole observation. True when that was enough (every node answered); a miss, or
+    /// anything not quiet, asks for a full pass. Container deaths and API writes wake a full pass
+    /// themselves, so this watches only for what sends no event: a hung or unreachable node.
+    /// </summary>
+    private async Task<bool> QuietAsync(CancellationToken ct)
+    {
+        if (time.GetUtcNow() - _lastFullPass >= Settings.QuietPassInterval || !_running.IsEmpty || !_backoff.IsEmpty || !_dirty.IsEmpty)
+            return false;
+        if (_targets.FirstOrDefault(t => !_quiet.ContainsKey(t.Key)) is { } busy)
+        {
+            LogNotQuiet(logger, busy.Id);
+            return false;
+        }
+        var answers = await Task.WhenAll(_targets.Select(t => observer.HeartbeatAsync(_quiet[t.Key], Settings, ct)));
+        return answers.All(a => a);
     }
 
     public async Task PassAsync(CancellationToken ct)
@@ -111,8 +138,12 @@ public sealed partial class Reconciler(
         // Each group converges on its own task; a slow one (a create waiting for gossip) does not
         // hold up the next pass for the others, and is not started twice.
         var now = time.GetUtcNow();
-        foreach (var target in groups.Select(id => new Target(Catalog.Redis, id)).Concat(clusters.Select(id => new Target(Catalog.Memcached, id))))
+        _lastFullPass = now;
+        _targets = groups.Select(id => new Target(Catalog.Redis, id)).Concat(clusters.Select(id => new Target(Catalog.Memcached, id))).ToList();
+        foreach (var target in _targets)
         {
+            // Quiet again only once this pass's convergence says so.
+            _quiet.TryRemove(target.Key, out _);
             if (_backoff.TryGetValue(target.Key, out var b) && b.NotBefore > now)
                 continue;
             // A convergence that ended after this listing was taken acted on what it shows: this listing
@@ -151,7 +182,8 @@ public sealed partial class Reconciler(
     {
         try
         {
-            await converger.ConvergeAsync(target, view, ct);
+            if (await converger.ConvergeAsync(target, view, ct) is { } quiet)
+                _quiet[target.Key] = quiet;
             _backoff.TryRemove(target.Key, out _);
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
@@ -251,6 +283,9 @@ public sealed partial class Reconciler(
             // The API changed one of them meanwhile; the next pass looks again.
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "A full pass: {Id} has work or waits")]
+    private static partial void LogNotQuiet(ILogger logger, string id);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Reconcile pass failed")]
     private static partial void LogPassFailed(ILogger logger, Exception e);

@@ -76,6 +76,6 @@ public sealed class ReconcileSignal
         }
     }
 
-    /// <summary>Returns when woken or when the interval has passed.</summary>
-    public Task WaitAsync(TimeSpan interval, CancellationToken ct) => _signal.WaitAsync(interval, ct);
+    /// <summary>Returns when woken (true) or when the interval has passed (false).</summary>
+    public Task<bool> WaitAsync(TimeSpan interval, CancellationToken ct) => _signal.WaitAsync(interval, ct);
 }

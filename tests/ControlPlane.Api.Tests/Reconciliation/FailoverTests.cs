@@ -157,9 +157,10 @@ public sealed class FailoverTests(PostgresFixture postgres) : ReconcilerTest(pos
             {
                 await docker.Containers.RestartContainerAsync(name, new ContainerRestartParameters { WaitBeforeKillSeconds = 0 });
             }
-            catch (Docker.DotNet.DockerApiException e) when (e.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Conflict)
+            catch (Docker.DotNet.DockerApiException e) when (e.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Conflict
+                || (e.StatusCode == HttpStatusCode.InternalServerError && e.ResponseBody?.Contains("marked for removal", StringComparison.Ordinal) == true))
             {
-                // The control plane fenced the stopped node before Docker could start it again.
+                // The control plane fenced the stopped node before Docker could start it again (or while it tried).
             }
             // The second start of a node's container refuses to serve: it never comes back empty in place.
             await WaitUntilAsync(async () =>

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# What watching nodes costs the control plane, on real Docker: its own CPU while every node idles,
+# the way it runs by default (quiet passes: one PING per node between full observations) against
+# the same build observing everything on every pass (QuietPassInterval=0), restarted in turn on
+# the same nodes, interleaved (quiet, every-pass, quiet, every-pass, ...) so machine noise hits both.
+#
+#   idle        BENCH_IDLE_NODES idle nodes (default 100): 15-node cluster-mode-enabled groups
+#               (5 shards of a primary and 2 replicas) for 60%, 3-node cluster-mode-disabled groups
+#               for 30%, one Memcached cluster for the rest; all cache.micro
+#   cluster250  one cluster-mode-enabled group of BENCH_CLUSTER_NODES nodes (default 250: 125
+#               shards of a primary and a replica, cache.micro): its create time, then the same
+#               idle measurement with it running
+#
+# Both sides run with tiered compilation off (DOTNET_TieredCompilation=0): the code is compiled
+# once, fully optimised, so what is measured is the steady state and not the JIT's background
+# recompilation, which on a busy 2-core machine goes on for minutes after a start.
+# Printed per case and side: the API process's CPU (share of one core, and per 100 nodes) and
+# Postgres' (all its processes), each the median of the rounds. The target for the quiet side is
+# at most 3% of one core per 100 idle nodes, growing linearly (compare the two cases).
+# Everything runs in a throwaway folder (Postgres, a private dockerd, the API built from this
+# tree), removed at the end. Runs as root; loopback only.
+#
+#   BENCH_CASES           which cases, in order (default "idle cluster250")
+#   BENCH_ROUNDS          measurements per side (default 2)
+#   BENCH_SECONDS         length of one measurement (default 30)
+#   BENCH_SETTLE          seconds after a (re)start before measuring (default 60: the JIT settles)
+#   BENCH_IDLE_NODES      nodes of the idle case (default 100, at least 25)
+#   BENCH_CLUSTER_NODES   nodes of the cluster250 case (default 250, even)
+#   BENCH_OURS_PORTS      the control plane's node port range (default 6000-6399)
+#   BENCH_TIMEOUT         seconds a case's creates may take (default 900)
+#   BENCH_LOG_LEVEL, BENCH_KEEP_STATE   as in the other benches
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+export LC_ALL=C
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$root"
+# shellcheck source=../lib/common.sh
+source deploy/lib/common.sh
+
+read -r -a cases <<<"${BENCH_CASES:-idle cluster250}"
+rounds=${BENCH_ROUNDS:-2}
+seconds=${BENCH_SECONDS:-30}
+settle=${BENCH_SETTLE:-60}
+idle_nodes=${BENCH_IDLE_NODES:-100}
+cluster_nodes=${BENCH_CLUSTER_NODES:-250}
+ours_ports=${BENCH_OURS_PORTS:-6000-6399}
+timeout=${BENCH_TIMEOUT:-900}
+log_level=${BENCH_LOG_LEVEL:-Warning}
+keep=${BENCH_KEEP_STATE:-0}
+target=0.03
+
+for n in "$rounds" "$seconds" "$settle" "$idle_nodes" "$cluster_nodes" "$timeout"; do
+  [[ $n =~ ^[1-9][0-9]*$ ]] || { cp_log "counts and durations must be positive integers"; exit 2; }
+done
+for case in "${cases[@]}"; do
+  [[ $case == idle || $case == cluster250 ]] || { cp_log "BENCH_CASES: unknown case $case (idle, cluster250)"; exit 2; }
+done
+((idle_nodes >= 25)) || { cp_log "BENCH_IDLE_NODES must be at least 25"; exit 2; }
+((cluster_nodes % 2 == 0)) || { cp_log "BENCH_CLUSTER_NODES must be even (shards of two nodes)"; exit 2; }
+[[ $ours_ports =~ ^([0-9]+)-([0-9]+)$ ]] || { cp_log "BENCH_OURS_PORTS must look like 6000-6399"; exit 2; }
+ours_start=${BASH_REMATCH[1]} ours_end=${BASH_REMATCH[2]}
+
+# shellcheck source=env.sh
+source deploy/bench/env.sh
+
+# Room for the biggest group, per group and per tenant.
+quotas=(DOTNET_TieredCompilation=0 ControlPlane__NodeQuota=500 ControlPlane__ShardQuota=500 ControlPlane__TenantNodeQuota=1000 ControlPlane__TotalNodeQuota=1000)
+every_pass=ControlPlane__Reconciler__QuietPassInterval=00:00:00
+
+# idle_resources N: the POST bodies of the idle case, as PATH=BODY words
+idle_resources() {
+  local n=$1 cme cmd mc i
+  cme=$((n * 60 / 100 / 15)) cmd=$((n * 30 / 100 / 3))
+  mc=$((n - 15 * cme - 3 * cmd))
+  for ((i = 1; i <= cme; i++)); do
+    echo "/v1/replication-groups={\"id\":\"cme-$i\",\"clusterMode\":\"enabled\",\"numShards\":5,\"replicasPerShard\":2,\"nodeType\":\"cache.micro\"}"
+  done
+  for ((i = 1; i <= cmd; i++)); do
+    echo "/v1/replication-groups={\"id\":\"cmd-$i\",\"replicasPerShard\":2,\"nodeType\":\"cache.micro\"}"
+  done
+  echo "/v1/cache-clusters={\"id\":\"mc-1\",\"engine\":\"memcached\",\"numNodes\":$mc,\"nodeType\":\"cache.micro\"}"
+}
+
+postmaster() { head -n 1 "$state/pg/postmaster.pid"; }
+
+# measure CASE NODES: the rounds of both sides, each after a restart of the API; one line per round and side
+measure() {
+  local case=$1 nodes=$2 round side figures
+  for ((round = 1; round <= rounds; round++)); do
+    for side in quiet every-pass; do
+      stop_api
+      if [[ $side == quiet ]]; then start_api "${quotas[@]}"; else start_api "${quotas[@]}" "$every_pass"; fi
+      sleep "$settle"
+      figures=$(bench cpu "$seconds" "$api_pid" "$(postmaster)")
+      say "$case $nodes $side $figures" >>"$state/figures"
+      cp_log "$case round $round $side: API and Postgres $(sed 's/ / and /' <<<"$figures") of one core"
+    done
+  done
+}
+
+setup
+stop_api
+start_api "${quotas[@]}"
+: >"$state/figures"
+for case in "${cases[@]}"; do
+  case $case in
+  idle)
+    mapfile -t resources < <(idle_resources "$idle_nodes")
+    cp_log "idle: creating $idle_nodes nodes in ${#resources[@]} groups and clusters"
+    secs=$(bench provision "$api" "$timeout" "${resources[@]}")
+    cp_log "idle: every group available after ${secs}s"
+    measure idle "$idle_nodes"
+    for resource in "${resources[@]}"; do
+      body=${resource#*=} id=${body#*\"id\":\"} id=${id%%\"*}
+      curl -fsS -o /dev/null -X DELETE -H "Authorization: Bearer $BENCH_API_KEY" "http://$api${resource%%=*}/$id"
+    done
+    wait_for "$timeout" "the idle case's nodes to go" bash -c "[[ -z \$(docker -H '$engine' ps -aq) ]]"
+    ;;
+  cluster250)
+    shards=$((cluster_nodes / 2))
+    cp_log "cluster250: creating one cluster-mode-enabled group of $cluster_nodes nodes ($shards shards)"
+    secs=$(bench provision "$api" "$timeout" \
+      "/v1/replication-groups={\"id\":\"big\",\"clusterMode\":\"enabled\",\"numShards\":$shards,\"replicasPerShard\":1,\"nodeType\":\"cache.micro\"}")
+    say "create $cluster_nodes $secs" >>"$state/figures"
+    cp_log "cluster250: available after ${secs}s"
+    measure cluster250 "$cluster_nodes"
+    ;;
+  esac
+done
+
+say
+say "machine: $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -r)"
+python3 - "$state/figures" "$target" <<'EOF'
+import statistics, sys
+rows = [line.split() for line in open(sys.argv[1])]
+target = float(sys.argv[2])
+for row in rows:
+    if row[0] == "create":
+        print(f"scale-bench: create of one {row[1]}-node cluster-mode-enabled group: {float(row[2]):.1f}s")
+cases = []
+for row in rows:
+    if row[0] != "create" and (row[0], row[1]) not in cases:
+        cases.append((row[0], row[1]))
+print(f"{'case':<11} {'nodes':>5}  {'side':<10} {'API % core':>10} {'per 100 nodes':>13} {'Postgres %':>10}")
+for case, nodes in cases:
+    medians = {}
+    for side in ("quiet", "every-pass"):
+        api = [float(r[3]) for r in rows if r[0] == case and r[2] == side]
+        pg = [float(r[4]) for r in rows if r[0] == case and r[2] == side]
+        medians[side] = statistics.median(api)
+        per100 = medians[side] * 100 / int(nodes)
+        verdict = f"  (target <= {target:.0%} per 100: {'met' if per100 <= target else 'MISSED'})" if side == "quiet" else ""
+        print(f"{case:<11} {nodes:>5}  {side:<10} {medians[side]:>10.2%} {per100:>13.2%} {statistics.median(pg):>10.2%}{verdict}")
+    print(f"scale-bench: {case} {nodes} nodes idle: API {medians['quiet']:.2%} of one core "
+          f"({medians['quiet'] * 100 / int(nodes):.2%} per 100 nodes) vs {medians['every-pass']:.2%} observing every pass "
+          f"(ratio {medians['quiet'] / medians['every-pass']:.2f})")
+EOF

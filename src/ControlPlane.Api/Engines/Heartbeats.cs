@@ -1,0 +1,96 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using System.Text;
+
+namespace ControlPlane.Api.Engines;
+
+/// <summary>
+/// The cheapest proof that a node answers: one short request on a socket kept open per node
+/// (Redis: PING, Memcached: version) and one reply line. Any complete reply counts, an error too
+/// (a node that refuses an unauthenticated PING still answers). It costs two system calls a node,
+/// where the admin clients' full machinery costs many times that, which matters when an idle
+/// control plane does nothing else four times a second for every node it runs.
+/// </summary>
+public sealed class Heartbeats : IAsyncDisposable
+{
+    private static readonly byte[] RedisPing = "PING\r\n"u8.ToArray();
+    private static readonly byte[] MemcachedVersion = "version\r\n"u8.ToArray();
+
+    private readonly ConcurrentDictionary<string, Beat> _beats = new();
+
+    /// <summary>True when the node answered within the token's time; never throws for a node that does not.</summary>
+    public async Task<bool> BeatAsync(string host, int port, bool memcached, CancellationToken ct)
+    {
+        var beat = _beats.GetOrAdd($"{host}:{port}", _ => new Beat(host, port));
+        if (!beat.Gate.Wait(0))
+            return false; // the last one has not answered yet: that is a miss
+        try
+        {
+            return await beat.SendAsync(memcached ? MemcachedVersion : RedisPing, ct);
+        }
+        finally
+        {
+            beat.Gate.Release();
+        }
+    }
+
+    /// <summary>Closes the node's socket (the node went away, or its port now belongs to another).</summary>
+    public void Forget(string host, int port)
+    {
+        if (_beats.TryRemove($"{host}:{port}", out var beat))
+            beat.Close();
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        foreach (var beat in _beats.Values)
+            beat.Close();
+        _beats.Clear();
+        return ValueTask.CompletedTask;
+    }
+
+    private sealed class Beat(string host, int port)
+    {
+        public SemaphoreSlim Gate { get; } = new(1, 1);
+        private readonly byte[] _buffer = new byte[256];
+        private Socket? _socket;
+
+        public async Task<bool> SendAsync(byte[] request, CancellationToken ct)
+        {
+            try
+            {
+                if (_socket is null)
+                {
+                    _socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                    await _socket.ConnectAsync(host, port, ct);
+                }
+                await _socket.SendAsync(request, SocketFlags.None, ct);
+                // One reply line; a node answers it in one segment on loopback, but read until the line ends.
+                var read = 0;
+                while (true)
+                {
+                    var n = await _socket.ReceiveAsync(_buffer.AsMemory(read), SocketFlags.None, ct);
+                    if (n == 0)
+                        throw new SocketException((int)SocketError.ConnectionReset);
+                    read += n;
+                    if (_buffer.AsSpan(0, read).EndsWith("\r\n"u8))
+                        return true;
+                    if (read == _buffer.Length)
+                        throw new InvalidDataException($"{host}:{port} answered more than a line: {Encoding.ASCII.GetString(_buffer)}");
+                }
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException or InvalidDataException or ObjectDisposedException)
+            {
+                // Whatever was half-read or is still coming belongs to this socket only: the next beat starts afresh.
+                Close();
+                return false;
+            }
+        }
+
+        public void Close()
+        {
+            _socket?.Dispose();
+            _socket = null;
+        }
+    }
+}
