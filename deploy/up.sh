@@ -41,8 +41,13 @@ elif [[ ! -s $admin_key ]]; then
 fi
 chmod 600 "$admin_key"
 
+# Data Protection's key ring (it encrypts the nodes' admin and replication passwords kept in
+# Postgres): in the state folder, so that a database dump alone opens nothing.
+mkdir -p "$state/keys" && chmod 700 "$state/keys"
+
 api_env=(
   "ASPNETCORE_URLS=$url"
+  "ControlPlane__KeyRingDir=$state/keys"
   "ControlPlane__AdminKeyFile=$admin_key"
   "ControlPlane__AvailabilityZones__0__Name=az-a"
   "ControlPlane__AvailabilityZones__0__Host=127.0.0.1"

@@ -6,6 +6,7 @@ using ControlPlane.Api.Http;
 using ControlPlane.Api.Monitoring;
 using ControlPlane.Api.Options;
 using ControlPlane.Api.Runtime;
+using ControlPlane.Api.Security;
 using ControlPlane.Api.Snapshots;
 using ControlPlane.Api.Validation;
 using ControlPlane.Domain;
@@ -25,6 +26,8 @@ builder.Services.AddOptions<ControlPlaneOptions>()
     .ValidateDataAnnotations()
     .Validate(o => o.Zones.Select(z => z.Name).Distinct().Count() == o.Zones.Count, "Availability zone names must be unique.")
     .ValidateOnStart();
+// tcp:// engines only with mutual TLS (dockerd --tlsverify): refused at start-up with what to set.
+builder.Services.AddSingleton<IValidateOptions<ControlPlaneOptions>, DockerEndpointRules>();
 builder.Services.AddSingleton(sp => sp.GetRequiredService<IOptions<ControlPlaneOptions>>().Value.Catalog);
 builder.Services.AddSingleton(sp => sp.GetRequiredService<IOptions<ControlPlaneOptions>>().Value.Limits);
 builder.Services.AddSingleton(TimeProvider.System);
@@ -47,6 +50,9 @@ builder.Services.AddSingleton<ZoneHealth>();
 
 // The reconciler: zones, engine admin clients, the planner's executor and its wake-ups.
 builder.Services.AddSingleton<ZoneRegistry>();
+// The control plane's own login on every node, encrypted with Data Protection (key ring in the
+// database, or in ControlPlane:KeyRingDir when set).
+builder.Services.AddNodeSecrets(builder.Configuration);
 builder.Services.AddSingleton<RedisAdmin>();
 builder.Services.AddSingleton<SlotMover>();
 builder.Services.AddSingleton<ISnapshotStore, FolderSnapshotStore>();

@@ -247,6 +247,20 @@ namespace ControlPlane.Migrations.Migrations
                     b.ToTable("idempotency_keys", (string)null);
                 });
 
+            modelBuilder.Entity("ControlPlane.Api.Data.NodeSecretEntity", b =>
+                {
+                    b.Property<string>("Name")
+                        .HasColumnType("text");
+
+                    b.Property<string>("Protected")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.HasKey("Name");
+
+                    b.ToTable("node_secrets", (string)null);
+                });
+
             modelBuilder.Entity("ControlPlane.Api.Data.PortLeaseEntity", b =>
                 {
                     b.Property<string>("Host")
@@ -615,6 +629,25 @@ namespace ControlPlane.Migrations.Migrations
                     b.HasIndex("ReplicationGroupId", "RequestedAt");
 
                     b.ToTable("test_failovers", (string)null);
+                });
+
+            modelBuilder.Entity("Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<int>("Id"));
+
+                    b.Property<string>("FriendlyName")
+                        .HasColumnType("text");
+
+                    b.Property<string>("Xml")
+                        .HasColumnType("text");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("data_protection_keys", (string)null);
                 });
 
             modelBuilder.Entity("ControlPlane.Api.Data.CacheNodeEntity", b =>

@@ -1,9 +1,10 @@
 using ControlPlane.Domain;
+using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 
 namespace ControlPlane.Api.Data;
 
-public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext> options) : DbContext(options)
+public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext> options) : DbContext(options), IDataProtectionKeyContext
 {
     public const string MigrationsAssembly = "ControlPlane.Migrations";
 
@@ -21,6 +22,9 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
     public DbSet<PortLeaseEntity> PortLeases => Set<PortLeaseEntity>();
     public DbSet<SlotMoveEntity> SlotMoves => Set<SlotMoveEntity>();
     public DbSet<ApiKeyEntity> ApiKeys => Set<ApiKeyEntity>();
+    public DbSet<NodeSecretEntity> NodeSecrets => Set<NodeSecretEntity>();
+    /// <summary>Data Protection's key ring (it encrypts <see cref="NodeSecrets"/>), unless ControlPlane:KeyRingDir puts it in a folder.</summary>
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder builder)
     {
@@ -138,5 +142,7 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
             e.HasKey(x => new { x.ReplicationGroupId, x.Slot });
             e.HasOne<ReplicationGroupEntity>().WithMany().HasForeignKey(x => x.ReplicationGroupId).OnDelete(DeleteBehavior.Cascade);
         });
+        NodeSecretEntity.Configure(model);
+        model.Entity<DataProtectionKey>().ToTable("data_protection_keys");
     }
 }

@@ -6,7 +6,7 @@ namespace ControlPlane.Api.Engines;
 /// One node's multiplexer, replaced when it has lost its node. <see cref="RedisAdmin"/> (short
 /// timeouts) and <see cref="SlotMover"/> (long ones: a MIGRATE of a large key) each keep their own.
 /// </summary>
-internal sealed class NodeConnection(Func<string, int, ConfigurationOptions> options) : IAsyncDisposable
+internal sealed class NodeConnection(Func<string, int, CancellationToken, Task<ConnectionMultiplexer>> connect) : IAsyncDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private ConnectionMultiplexer? _multiplexer;
@@ -29,8 +29,8 @@ internal sealed class NodeConnection(Func<string, int, ConfigurationOptions> opt
                 await _multiplexer.DisposeAsync();
                 _multiplexer = null;
             }
-            // Not cancellable: it ends within ConnectTimeout, and abandoning it would leak it.
-            _multiplexer = await ConnectionMultiplexer.ConnectAsync(options(host, port));
+            // Not cancellable once connecting: it ends within ConnectTimeout, and abandoning it would leak it.
+            _multiplexer = await connect(host, port, ct);
             return _multiplexer.GetServer(host, port);
         }
         finally

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using ControlPlane.Api.Security;
 using StackExchange.Redis;
 
 namespace ControlPlane.Api.Engines;
@@ -39,8 +40,9 @@ public sealed record ReplicaLink(string Host, int Port, bool Online, long Offset
 /// <summary>
 /// Administration of Redis nodes by host and port. One connection per node, kept until the node is
 /// forgotten. Probes never throw for an unreachable node; admin commands do (RedisException).
+/// It logs in as the control plane's admin user (<see cref="NodeSecrets"/>) when given the secrets.
 /// </summary>
-public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider? time = null) : IAsyncDisposable
+public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider? time = null, INodeSecretSource? secrets = null) : IAsyncDisposable
 {
     /// <summary>Redis' default: the cluster bus listens on the client port + 10000.</summary>
     public const int ClusterBusOffset = 10000;
@@ -246,7 +248,7 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider?
 
     private async Task<IServer> ServerAsync(string host, int port, CancellationToken ct)
     {
-        var connection = _connections.GetOrAdd(Key(host, port), _ => new NodeConnection(Options));
+        var connection = _connections.GetOrAdd(Key(host, port), _ => new NodeConnection((h, p, c) => NodeLogin.ConnectAsync(Options(h, p), secrets, c)));
         return await connection.ServerAsync(host, port, ct);
     }
 

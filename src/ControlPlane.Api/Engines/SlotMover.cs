@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using ControlPlane.Api.Security;
 using StackExchange.Redis;
 
 namespace ControlPlane.Api.Engines;
@@ -25,7 +26,7 @@ public sealed class SlotMoveException(string message, Exception? inner = null) :
 /// Each node gets a connection of its own, separate from <see cref="RedisAdmin"/>'s: MIGRATE of a large
 /// key holds a node for seconds, which the probes' short timeouts must not have to wait behind.
 /// </summary>
-public sealed partial class SlotMover(ILogger<SlotMover> logger, TimeProvider timeProvider) : IAsyncDisposable
+public sealed partial class SlotMover(ILogger<SlotMover> logger, TimeProvider timeProvider, INodeSecretSource? secrets = null) : IAsyncDisposable
 {
     public const int SlotCount = 16384;
 
@@ -322,9 +323,13 @@ public sealed partial class SlotMover(ILogger<SlotMover> logger, TimeProvider ti
         }
     }
 
-    private static async Task<long> MigrateKeysAsync(IServer sourceServer, ClusterMaster target, List<RedisValue> keys, TimeSpan timeout)
+    private async Task<long> MigrateKeysAsync(IServer sourceServer, ClusterMaster target, List<RedisValue> keys, TimeSpan timeout)
     {
-        var args = new List<object>(keys.Count + 7) { target.Host, target.Port, "", 0, (long)timeout.TotalMilliseconds, "REPLACE", "KEYS" };
+        var args = new List<object>(keys.Count + 10) { target.Host, target.Port, "", 0, (long)timeout.TotalMilliseconds, "REPLACE" };
+        // The source logs in to the target as the control plane: clients may not run MIGRATE at all.
+        if (secrets is not null)
+            args.AddRange(["AUTH2", NodeSecrets.AdminUser, (await secrets.GetAsync(CancellationToken.None)).AdminPassword]);
+        args.Add("KEYS");
         foreach (var key in keys)
             args.Add(key);
         // REPLACE: a key on both sides is the source's until the slot switches, so the source's copy wins.
@@ -392,7 +397,7 @@ public sealed partial class SlotMover(ILogger<SlotMover> logger, TimeProvider ti
 
     private async Task<IServer> ServerAsync(ClusterMaster node, CancellationToken ct)
     {
-        var connection = _connections.GetOrAdd(Key(node.Host, node.Port), _ => new NodeConnection(Options));
+        var connection = _connections.GetOrAdd(Key(node.Host, node.Port), _ => new NodeConnection((h, p, c) => NodeLogin.ConnectAsync(Options(h, p), secrets, c)));
         return await connection.ServerAsync(node.Host, node.Port, ct);
     }
 

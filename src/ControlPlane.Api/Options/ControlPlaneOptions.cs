@@ -8,11 +8,13 @@ public sealed class AvailabilityZoneOptions
 {
     [Required, RegularExpression("^[a-z][a-z0-9-]*$")]
     public string Name { get; set; } = "";
-    /// <summary>unix:///var/run/docker.sock or tcp://127.0.0.1:2375.</summary>
+    /// <summary>unix:///var/run/docker.sock, or tcp://127.0.0.1:2376 with <see cref="DockerCertPath"/> (mutual TLS).</summary>
     [Required]
     public string DockerEndpoint { get; set; } = "unix:///var/run/docker.sock";
     [Required]
     public string Host { get; set; } = "127.0.0.1";
+    /// <summary>For a tcp:// engine (required there): a folder with ca.pem, cert.pem and key.pem, as DOCKER_CERT_PATH (dockerd --tlsverify).</summary>
+    public string? DockerCertPath { get; set; }
 }
 
 public sealed class NodeTypeOptions
@@ -55,6 +57,9 @@ public sealed class ControlPlaneOptions
 
     /// <summary>A file (mode 0600) that holds the admin key.</summary>
     public string? AdminKeyFile { get; set; }
+
+    /// <summary>Where Data Protection keeps the key that encrypts the node secrets; empty: in the database.</summary>
+    public string? KeyRingDir { get; set; }
 
     public List<AvailabilityZoneOptions> AvailabilityZones { get; set; } = [];
     public List<NodeTypeOptions> NodeTypes { get; set; } = [];

@@ -63,6 +63,7 @@ public sealed partial class Converger(
     /// </summary>
     public async Task<QuietGroup?> ConvergeAsync(Target target, ContainerView view, CancellationToken ct)
     {
+        await specs.LoadSecretsAsync(ct);
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ControlPlaneDbContext>();
         await using var lease = await GroupLock.TryTakeAsync(db, target.Key, ct);

@@ -3,30 +3,35 @@ using System.Security.Cryptography;
 using System.Text;
 using ControlPlane.Api.Options;
 using ControlPlane.Api.Runtime;
+using ControlPlane.Api.Security;
 using ControlPlane.Domain;
 using Microsoft.Extensions.Options;
 
 namespace ControlPlane.Api.Reconciliation;
 
 /// <summary>What a node's container runs. The spec hash label tells the reconciler when a container is outdated.</summary>
-public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog catalog)
+public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog catalog, NodeSecretStore secrets)
 {
     private string Instance => options.Value.Reconciler.Instance;
 
     public string ContainerName(string nodeId) => $"{Instance}-{nodeId}";
+
+    /// <summary>Redis specs carry the control plane's node users: their secrets are read (once) before any spec is built.</summary>
+    public Task LoadSecretsAsync(CancellationToken ct) => secrets.GetAsync(ct);
 
     /// <summary>
     /// A Redis node runs once. Restarted in place (docker restart, a daemon restart, a restart policy
     /// someone added) it would come back empty, still a primary at the same port, and its replicas
     /// would resync from it and wipe themselves before anyone noticed. So the second start of a
     /// container exits at once (code 75); the node is then failed over and replaced like any dead one.
-    /// The marker lives in the container's own layer: a new container for the node starts normally.
+    /// The marker lives in the container's data volume (the root file system is read-only, /tmp a tmpfs
+/// that a restart empties): a new container for the node starts normally.
     /// </summary>
     public static readonly IReadOnlyList<string> StartOnce =
     [
         "/bin/sh", "-c",
-        "if [ -e /tmp/.node-started ]; then echo 'this container ran before: a node is replaced, never restarted empty' >&2; exit 75; fi; "
-            + ": >/tmp/.node-started && exec \"$@\"",
+        "if [ -e /data/.node-started ]; then echo 'this container ran before: a node is replaced, never restarted empty' >&2; exit 75; fi; "
+            + ": >/data/.node-started && exec \"$@\"",
         "start-once",
     ];
 
@@ -36,7 +41,9 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
         List<string> command =
         [
             .. StartOnce,
-            "redis-server", "--port", Text(port), "--bind", host, "--protected-mode", "no", "--dir", "/data",
+            "redis-server", "--port", Text(port), "--bind", host, "--dir", "/data",
+            // Who may do what: the control plane's own users, and the commands clients never get.
+            .. RedisAcl.NodeArguments(secrets.Loaded),
             // Nodes are not persisted: replicas and snapshots keep the data, as on ElastiCache.
             "--save", "", "--appendonly", "no",
             "--maxmemory", Text(nodeType.MaxMemoryBytes), "--maxmemory-policy", "volatile-lru",
@@ -66,7 +73,7 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
         var nodeType = NodeType(nodeTypeName);
         List<string> command =
         [
-            "memcached", "-p", Text(port), "-l", host, "-U", "0", "-u", "root", "-c", "4096",
+            "memcached", "-p", Text(port), "-l", host, "-U", "0", "-c", "4096",
             "-m", Text(Math.Max(1, nodeType.MaxMemoryBytes / (1024 * 1024))),
         ];
         return Spec(Catalog.Memcached, clusterId, null, nodeId, port, engineVersion, nodeType, command);

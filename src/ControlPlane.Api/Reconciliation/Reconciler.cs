@@ -3,6 +3,7 @@ using ControlPlane.Api.Data;
 using ControlPlane.Api.Monitoring;
 using ControlPlane.Api.Options;
 using ControlPlane.Api.Runtime;
+using ControlPlane.Api.Security;
 using ControlPlane.Domain;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -22,6 +23,7 @@ public sealed partial class Reconciler(
     GroupEndpoints endpoints,
     ReconcileSignal signal,
     ContainerDeaths deaths,
+    NodeSecretStore secrets,
     Observer observer,
     ControlPlaneMetrics metrics,
     TimeProvider time,
@@ -104,6 +106,8 @@ public sealed partial class Reconciler(
 
     public async Task PassAsync(CancellationToken ct)
     {
+        // Node specs carry the control plane's login on every node: loaded once, before any spec is built.
+        await secrets.GetAsync(ct);
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ControlPlaneDbContext>();
         await ExpireAsync(db, ct);

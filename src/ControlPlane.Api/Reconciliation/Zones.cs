@@ -18,7 +18,8 @@ public sealed partial class ZoneRegistry : IDisposable
     public ZoneRegistry(IOptions<ControlPlaneOptions> options, TimeProvider time, ILoggerFactory loggers)
     {
         _zones = options.Value.Zones.ToDictionary(z => z.Name, z => new Zone(z.Name, z.Host,
-            new DockerNodeRuntime(z.Name, new Uri(z.DockerEndpoint), time, loggers.CreateLogger<DockerNodeRuntime>())));
+            new DockerNodeRuntime(z.Name, new Uri(z.DockerEndpoint), time, loggers.CreateLogger<DockerNodeRuntime>(),
+                z.DockerCertPath is { Length: > 0 } certs ? DockerMutualTls.Load(certs) : null)));
         _instance = options.Value.Reconciler.Instance;
         _logger = loggers.CreateLogger<ZoneRegistry>();
     }

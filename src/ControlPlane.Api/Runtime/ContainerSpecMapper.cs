@@ -2,9 +2,24 @@ using Docker.DotNet.Models;
 
 namespace ControlPlane.Api.Runtime;
 
-/// <summary>The one place a node's spec becomes Docker's create request (testcontainers-dotnet's ContainerConfigurationConverter).</summary>
+/// <summary>
+/// The one place a node's spec becomes Docker's create request (testcontainers-dotnet's ContainerConfigurationConverter).
+/// Every container is locked down the same way: it runs as <see cref="User"/> (the images' nobody),
+/// with no capability, no-new-privileges, a process limit and a read-only root file system. What it
+/// writes goes to an anonymous volume (/data, and the folders of the spec's files, which can only be
+/// put into a volume of a read-only container) or to a small tmpfs at /tmp.
+/// </summary>
 public static class ContainerSpecMapper
 {
+    public const int UserId = 65534;
+    public const string User = "65534:65534";
+
+    /// <summary>Redis forks for a save and runs a few background threads; memcached and HAProxy use a few threads. Threads count.</summary>
+    public const long PidsLimit = 128;
+
+    /// <summary>Where a node keeps its data: a volume, so that it survives a stop and its files can be read and seeded.</summary>
+    public const string DataDir = "/data";
+
     public static CreateContainerParameters ToCreateParameters(ContainerSpec spec)
     {
         // Every container we create carries our marker, whatever the caller passed, so ListAsync
@@ -18,8 +33,15 @@ public static class ContainerSpecMapper
             Image = spec.Image,
             Cmd = [.. spec.Command],
             Labels = labels,
+            User = User,
+            Volumes = Volumes(spec).ToDictionary(v => v, _ => new EmptyStruct()),
             HostConfig = new HostConfig
             {
+                CapDrop = ["ALL"],
+                SecurityOpt = ["no-new-privileges"],
+                PidsLimit = PidsLimit,
+                ReadonlyRootfs = true,
+                Tmpfs = new Dictionary<string, string> { ["/tmp"] = "rw,nosuid,nodev,noexec,size=16m,mode=1777" },
                 // Nodes listen on a loopback port of the host: no bridge, no port mapping.
                 NetworkMode = "host",
                 Memory = memory,
@@ -40,4 +62,11 @@ public static class ContainerSpecMapper
             },
         };
     }
+
+    /// <summary>/data and the folder of every file put in before the start (the engine copies into a read-only container's volumes only).</summary>
+    private static IEnumerable<string> Volumes(ContainerSpec spec) =>
+        new[] { DataDir }
+            .Concat((spec.Files?.Keys ?? []).Concat(spec.Seeds?.Select(s => s.ContainerPath) ?? []).Select(p => Path.GetDirectoryName(p)!))
+            .Where(d => d is not ("/" or "/tmp"))
+            .Distinct(StringComparer.Ordinal);
 }

@@ -34,13 +34,25 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger<DockerNodeRuntime> _logger;
 
-    public DockerNodeRuntime(string zone, Uri endpoint, TimeProvider time, ILogger<DockerNodeRuntime> logger)
+    /// <param name="tls">Mutual TLS for an engine reached over TCP; required there (never plain TCP), unused for a unix socket.</param>
+    public DockerNodeRuntime(string zone, Uri endpoint, TimeProvider time, ILogger<DockerNodeRuntime> logger, DockerMutualTls? tls = null)
     {
+        if (DockerMutualTls.IsNetwork(endpoint) && tls is null)
+            throw new ArgumentException($"Zone {zone}: {endpoint} is a TCP engine; it is only used with mutual TLS (DockerCertPath).", nameof(tls));
         Zone = zone;
         _time = time;
         _logger = logger;
-        _client = new DockerClientBuilder().WithEndpoint(endpoint).WithTimeout(RequestTimeout).Build();
-        _transfers = new DockerClientBuilder().WithEndpoint(endpoint).WithTimeout(Timeout.InfiniteTimeSpan).Build();
+        _client = Builder(endpoint, tls).WithTimeout(RequestTimeout).Build();
+        _transfers = Builder(endpoint, tls).WithTimeout(Timeout.InfiniteTimeSpan).Build();
+    }
+
+    private static DockerClientBuilder Builder(Uri endpoint, DockerMutualTls? tls)
+    {
+        var builder = new DockerClientBuilder().WithEndpoint(endpoint);
+        // The native transport (SocketsHttpHandler) is the one whose TLS options take a client certificate.
+        return tls is null || !DockerMutualTls.IsNetwork(endpoint)
+            ? builder
+            : builder.WithAuthProvider(tls).WithTransportOptions(new Docker.DotNet.NativeHttp.NativeHttpTransportOptions());
     }
 
     public string Zone { get; }
@@ -92,10 +104,13 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
             }
             // A failure between create and start leaves a container that is not running; the next
             // run replaces it like any stopped one.
-            if (spec.Files is { Count: > 0 } files)
-                await CopyFilesAsync(created.ID, files, ct);
-            if (spec.Seeds is { Count: > 0 } seeds)
-                await CopySeedsAsync(created.ID, seeds, ct);
+            // One archive per folder, extracted there: the root file system is read-only, and the
+            // engine copies into a volume (the mapper makes one of each such folder) only when the
+            // archive's destination itself is in it.
+            foreach (var folder in (spec.Files ?? new Dictionary<string, string>()).GroupBy(f => FolderOf(f.Key)))
+                await CopyFilesAsync(created.ID, folder.Key, folder.ToDictionary(f => f.Key, f => f.Value), ct);
+            foreach (var folder in (spec.Seeds ?? []).GroupBy(s => FolderOf(s.ContainerPath)))
+                await CopySeedsAsync(created.ID, folder.Key, folder.ToList(), ct);
             await _client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), ct);
             LogStarted(_logger, Zone, spec.Name, created.ID);
             return created.ID;
@@ -169,7 +184,7 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
 
     public async Task<Stream> ReadFileAsync(string containerName, string path, CancellationToken ct)
     {
-        _ = RelativeFilePath(path);
+        _ = FolderOf(path);
         ContainerArchiveResponse archive;
         // The engine answers at once and then streams: only the wait for its answer is bounded here.
         using (var answer = CancellationTokenSource.CreateLinkedTokenSource(ct))
@@ -251,17 +266,17 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
     }
 
     /// <summary>
-    /// One tar archive extracted at the root. It holds only the files: the engine creates a missing
-    /// parent folder (0755), and an entry for an existing one would reset its mode (/tmp's 1777).
+    /// One tar archive extracted in the files' folder, which exists (a volume). It holds only the
+    /// files: an entry for the folder would reset its mode (/data's 1777).
     /// </summary>
-    private async Task CopyFilesAsync(string containerId, IReadOnlyDictionary<string, string> files, CancellationToken ct)
+    private async Task CopyFilesAsync(string containerId, string folder, IReadOnlyDictionary<string, string> files, CancellationToken ct)
     {
         using var archive = new MemoryStream();
         await using (var writer = new TarWriter(archive, TarEntryFormat.Pax, leaveOpen: true))
         {
             foreach (var (path, content) in files.OrderBy(f => f.Key, StringComparer.Ordinal))
             {
-                var entry = new PaxTarEntry(TarEntryType.RegularFile, RelativeFilePath(path))
+                var entry = new PaxTarEntry(TarEntryType.RegularFile, Path.GetFileName(path))
                 {
                     Mode = FileMode,
                     DataStream = new MemoryStream(Encoding.UTF8.GetBytes(content)),
@@ -271,7 +286,7 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
         }
         archive.Position = 0;
         await _client.Containers.ExtractArchiveToContainerAsync(
-            containerId, new CopyToContainerParameters { Path = "/" }, archive, ct);
+            containerId, new CopyToContainerParameters { Path = folder }, archive, ct);
     }
 
     /// <summary>
@@ -279,9 +294,9 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
     /// request body, so no seed is held in memory. The writer needs each entry's length before its
     /// content; a seed whose stream cannot tell it is spooled to a temporary file first.
     /// </summary>
-    private async Task CopySeedsAsync(string containerId, IReadOnlyList<SeedFile> seeds, CancellationToken ct)
+    private async Task CopySeedsAsync(string containerId, string folder, IReadOnlyList<SeedFile> seeds, CancellationToken ct)
     {
-        var paths = seeds.Select(s => RelativeFilePath(s.ContainerPath)).ToList();
+        var paths = seeds.Select(s => Path.GetFileName(s.ContainerPath)).ToList();
         var pipe = new Pipe();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var writing = Task.Run(() => WriteSeedArchiveAsync(seeds, paths, pipe.Writer, stop.Token), CancellationToken.None);
@@ -289,7 +304,7 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
         try
         {
             await _transfers.Containers.ExtractArchiveToContainerAsync(
-                containerId, new CopyToContainerParameters { Path = "/" }, pipe.Reader.AsStream(leaveOpen: true), ct);
+                containerId, new CopyToContainerParameters { Path = folder }, pipe.Reader.AsStream(leaveOpen: true), ct);
         }
         catch (Exception e)
         {
@@ -326,7 +341,11 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
             for (var i = 0; i < seeds.Count; i++)
             {
                 await using var content = await OpenSizedAsync(seeds[i], ct);
-                var entry = new PaxTarEntry(TarEntryType.RegularFile, paths[i]) { Mode = FileMode, DataStream = content };
+                // Owned by the node's user: Redis replaces its dump.rdb by a rename, refused in a sticky folder for a root-owned file.
+                var entry = new PaxTarEntry(TarEntryType.RegularFile, paths[i])
+                {
+                    Mode = FileMode, Uid = ContainerSpecMapper.UserId, Gid = ContainerSpecMapper.UserId, DataStream = content,
+                };
                 await writer.WriteEntryAsync(entry, ct);
             }
         }
@@ -362,12 +381,13 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
         }
     }
 
-    private static string RelativeFilePath(string path)
+    /// <summary>The folder a file goes to ("/data" for "/data/dump.rdb"); it must exist in the container.</summary>
+    private static string FolderOf(string path)
     {
         var parts = path.Split('/');
         if (parts.Length < 2 || parts[0] != "" || parts[1..].Any(part => part is "" or "." or ".."))
             throw new ArgumentException($"A container file path must be absolute and name a file: '{path}'.", nameof(path));
-        return string.Join('/', parts[1..]);
+        return "/" + string.Join('/', parts[1..^1]);
     }
 
     private async Task<ContainerInspectResponse?> InspectOrNullAsync(string nameOrId, CancellationToken ct)

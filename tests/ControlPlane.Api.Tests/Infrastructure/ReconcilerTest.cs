@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using ControlPlane.Api.Runtime;
+using ControlPlane.Api.Security;
+using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 
@@ -121,6 +124,20 @@ public abstract class ReconcilerTest(PostgresFixture postgres) : ApiTest(postgre
                 }
             }
         }
+    }
+
+    /// <summary>A direct connection to a node as the control plane's admin user: clients may not run CONFIG and the like.</summary>
+    protected async Task<ConnectionMultiplexer> AdminAsync(JsonNode endpoint)
+    {
+        var secrets = await Factory.Services.GetRequiredService<NodeSecretStore>().GetAsync(CancellationToken.None);
+        return await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions
+        {
+            EndPoints = { Reconciliation.RedisCreateTests.Endpoint(endpoint) },
+            AllowAdmin = true,
+            ConnectTimeout = 1000,
+            User = NodeSecrets.AdminUser,
+            Password = secrets.AdminPassword,
+        });
     }
 
     protected static DockerClient Docker(string endpoint) => new DockerClientBuilder().WithEndpoint(new Uri(endpoint)).Build();

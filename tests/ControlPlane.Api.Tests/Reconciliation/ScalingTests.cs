@@ -135,7 +135,7 @@ public sealed class ScalingTests(PostgresFixture postgres) : ReconcilerTest(post
                 return false;
             try
             {
-                await using var fresh = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { RedisCreateTests.Endpoint(endpoint) }, AllowAdmin = true, ConnectTimeout = 500 });
+                await using var fresh = await AdminAsync(endpoint);
                 await fresh.GetServers()[0].ConfigSetAsync("maxmemory", "1");
                 return true;
             }
@@ -231,7 +231,7 @@ public sealed class ScalingTests(PostgresFixture postgres) : ReconcilerTest(post
         Assert.DoesNotContain(nodes, n => before.Contains((string)n["id"]!));
         foreach (var node in nodes)
         {
-            await using var direct = await Scaling.DirectAsync(node);
+            await using var direct = await AdminAsync(node["endpoint"]!);
             var maxmemory = (await direct.GetServers()[0].ConfigGetAsync("maxmemory")).Single().Value;
             Assert.Equal($"{384L * 1024 * 1024}", maxmemory); // cache.small: 512 MiB, three quarters for data
             Assert.Equal(keys.Count, await Scaling.KeyCountAsync(node));

@@ -30,7 +30,7 @@ public sealed class WarmPoolTests(PostgresFixture postgres) : ReconcilerTest(pos
 
         // The taken containers got the node type's limits: 128 MiB and maxmemory at three quarters of it.
         var node = group["shards"]![0]!["nodes"]![0]!;
-        await using (var direct = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { RedisCreateTests.Endpoint(node["endpoint"]!) }, AllowAdmin = true }))
+        await using (var direct = await AdminAsync(node["endpoint"]!))
         {
             var maxmemory = (await direct.GetServers()[0].ConfigGetAsync("maxmemory")).Single().Value;
             Assert.Equal($"{128L * 1024 * 1024 * 3 / 4}", maxmemory);

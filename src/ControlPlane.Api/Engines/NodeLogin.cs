@@ -1,0 +1,55 @@
+using ControlPlane.Api.Security;
+using StackExchange.Redis;
+
+namespace ControlPlane.Api.Engines;
+
+/// <summary>Every connection of the control plane to a node logs in as its admin user; without secrets (bare test nodes) as default.</summary>
+internal static class NodeLogin
+{
+    public static async Task<ConnectionMultiplexer> ConnectAsync(ConfigurationOptions options, INodeSecretSource? secrets, CancellationToken ct)
+    {
+        if (secrets is null)
+            return await ConnectionMultiplexer.ConnectAsync(options);
+        var login = await secrets.GetAsync(ct);
+        var asAdmin = options.Clone();
+        asAdmin.User = NodeSecrets.AdminUser;
+        asAdmin.Password = login.AdminPassword;
+
+        // A refused AUTH leaves the connection open as the default user, and the client carries on:
+        // ask the node who we are rather than trust the handshake.
+        var connection = await ConnectionMultiplexer.ConnectAsync(asAdmin);
+        if (await IsAdminAsync(connection))
+            return connection;
+
+        // A node started by a control plane of before node users: no admin user, and a default user
+        // that may still do everything. It gets ours, so that it can be probed, handed over and
+        // replicated from (replicas log in as the replication user) until it is replaced (its command
+        // line is outdated). On a node of ours the default user is refused all of this.
+        try
+        {
+            await AdoptAsync(connection.GetServers()[0], login);
+        }
+        finally
+        {
+            await connection.DisposeAsync();
+        }
+        connection = await ConnectionMultiplexer.ConnectAsync(asAdmin);
+        if (await IsAdminAsync(connection))
+            return connection;
+        await connection.DisposeAsync();
+        throw new RedisConnectionException(ConnectionFailureType.AuthenticationFailure, CommandFlags.None,
+            $"{options.EndPoints.FirstOrDefault()} refuses the control plane's login ({NodeSecrets.AdminUser}).", null, CommandStatus.Unknown);
+    }
+
+    private static async Task<bool> IsAdminAsync(ConnectionMultiplexer connection) =>
+        (string?)await connection.GetServers()[0].ExecuteAsync("ACL", "WHOAMI") == NodeSecrets.AdminUser;
+
+    private static async Task AdoptAsync(IServer server, NodeSecrets login)
+    {
+        object[] admin = ["SETUSER", .. RedisAcl.AdminUserRules(login)];
+        object[] replication = ["SETUSER", .. RedisAcl.ReplicationUserRules(login)];
+        await server.ExecuteAsync("ACL", admin);
+        await server.ExecuteAsync("ACL", replication);
+        await server.ExecuteAsync("CONFIG", "SET", "masteruser", NodeSecrets.ReplicationUser, "masterauth", login.ReplicationPassword);
+    }
+}

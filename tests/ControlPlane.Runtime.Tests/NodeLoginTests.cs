@@ -1,0 +1,54 @@
+using ControlPlane.Api.Engines;
+using ControlPlane.Api.Security;
+using ControlPlane.Runtime.Tests.Infrastructure;
+using Microsoft.Extensions.Logging.Abstractions;
+using StackExchange.Redis;
+
+namespace ControlPlane.Runtime.Tests;
+
+/// <summary>
+/// The control plane's login on real nodes: a node started before node users existed (an upgrade)
+/// is given them, so a new, locked replica can sync from it; a locked node refuses a wrong login
+/// and its default user cannot be talked into anything.
+/// </summary>
+public sealed class NodeLoginTests : NodeTest
+{
+    private sealed class FixedSecrets(NodeSecrets secrets) : INodeSecretSource
+    {
+        public Task<NodeSecrets> GetAsync(CancellationToken ct) => Task.FromResult(secrets);
+    }
+
+    [Fact]
+    public async Task An_older_node_is_given_the_control_planes_users_and_a_locked_replica_syncs_from_it()
+    {
+        var secrets = new NodeSecrets($"admin-{Guid.NewGuid():N}", $"replication-{Guid.NewGuid():N}");
+        await using var admin = new RedisAdmin(NullLogger<RedisAdmin>.Instance, null, new FixedSecrets(secrets));
+        var (oldPort, newPort) = (FreePorts.Next(), FreePorts.Next());
+        await Zone('a').RunAsync(RedisSpec("old", oldPort), Ct);
+        var locked = RedisSpec("new", newPort);
+        await Zone('b').RunAsync(locked with { Command = [.. locked.Command, .. RedisAcl.NodeArguments(secrets)] }, Ct);
+        await UntilAnsweringAsync(oldPort, newPort);
+
+        Assert.NotNull(await admin.ProbeAsync(Loopback, oldPort, Ct));
+        await using (var asAdmin = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions
+        {
+            EndPoints = { { Loopback, oldPort } }, User = NodeSecrets.AdminUser, Password = secrets.AdminPassword,
+        }))
+            Assert.Equal(NodeSecrets.AdminUser, (string?)await asAdmin.GetServers()[0].ExecuteAsync("ACL", "WHOAMI"));
+
+        await DataCommandAsync(oldPort, "SET", "carried", "over");
+        await admin.ReplicaOfAsync(Loopback, newPort, Loopback, oldPort, Ct);
+        await Eventually.UntilAsync(() => admin.ProbeAsync(Loopback, newPort, Ct), s => s is { MasterLinkUp: true }, Deadline, "the locked replica syncing");
+        Assert.Equal("over", (string?)await DataCommandAsync(newPort, "GET", "carried"));
+
+        // Someone else's secrets: refused, and the refused login changes nothing on the node.
+        await using (var stranger = new RedisAdmin(NullLogger<RedisAdmin>.Instance, null,
+            new FixedSecrets(new NodeSecrets($"guess-{Guid.NewGuid():N}", $"guess-{Guid.NewGuid():N}"))))
+            Assert.Null(await stranger.ProbeAsync(Loopback, newPort, Ct));
+        await admin.DisconnectAsync(Loopback, newPort);
+        Assert.NotNull(await admin.ProbeAsync(Loopback, newPort, Ct));
+        await using var client = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { { Loopback, newPort } }, AllowAdmin = true });
+        var refused = await Assert.ThrowsAsync<RedisServerException>(() => client.GetServers()[0].ExecuteAsync("CONFIG", "GET", "masterauth"));
+        Assert.StartsWith("NOPERM", refused.Message);
+    }
+}
