@@ -41,8 +41,9 @@ elif [[ ! -s $admin_key ]]; then
 fi
 chmod 600 "$admin_key"
 
-# Data Protection's key ring (it encrypts the nodes' admin and replication passwords kept in
-# Postgres): in the state folder, so that a database dump alone opens nothing.
+# Data Protection's key ring (it encrypts the nodes' admin and replication passwords and the API
+# key secrets kept for SigV4, all in Postgres): in the state folder, so that a database dump alone
+# opens nothing.
 mkdir -p "$state/keys" && chmod 700 "$state/keys"
 
 api_env=(
@@ -52,7 +53,6 @@ api_env=(
   "ControlPlane__AvailabilityZones__0__Name=az-a"
   "ControlPlane__AvailabilityZones__0__Host=127.0.0.1"
   "ControlPlane__SnapshotDir=$state/snapshots"
-  "ControlPlane__KeyRingDir=$state/keys" # encrypts API key secrets for the ElastiCache query API (SigV4)
 )
 # The API's catalog has the default image names; tell it only about overridden ones.
 if [[ -n ${CONTROLPLANE_REDIS_IMAGE:-}${CONTROLPLANE_MEMCACHED_IMAGE:-} ]]; then

@@ -38,10 +38,7 @@ builder.Services.AddDbContext<ControlPlaneDbContext>(options =>
 builder.Services.AddSingleton<IValidator<ReplicationGroupSpec>, ReplicationGroupSpecValidator>();
 builder.Services.AddSingleton<IValidator<CacheClusterSpec>, CacheClusterSpecValidator>();
 builder.Services.AddApiKeyAuthentication();
-// The ElastiCache query API (POST /): API key secrets for SigV4 are kept encrypted with this key ring.
-builder.Services.AddDataProtection().SetApplicationName("ControlPlane")
-    .PersistKeysToFileSystem(new DirectoryInfo(builder.Configuration.GetSection(ControlPlaneOptions.Section).Get<ControlPlaneOptions>()?.KeyRingDir
-        ?? new ControlPlaneOptions().KeyRingDir));
+// The ElastiCache query API (POST /): API key secrets for SigV4 are kept encrypted with the key ring AddNodeSecrets sets up.
 builder.Services.AddQueryApi();
 HostFilteringProblems.AddTo(builder.Services);
 builder.Services.AddScoped<Idempotency>();
@@ -50,8 +47,8 @@ builder.Services.AddSingleton<ZoneHealth>();
 
 // The reconciler: zones, engine admin clients, the planner's executor and its wake-ups.
 builder.Services.AddSingleton<ZoneRegistry>();
-// The control plane's own login on every node, encrypted with Data Protection (key ring in the
-// database, or in ControlPlane:KeyRingDir when set).
+// The control plane's own login on every node and the API key secrets kept for SigV4, encrypted
+// with Data Protection (key ring in the database, or in ControlPlane:KeyRingDir when set).
 builder.Services.AddNodeSecrets(builder.Configuration);
 builder.Services.AddSingleton<RedisAdmin>();
 builder.Services.AddSingleton<SlotMover>();

@@ -58,7 +58,11 @@ public sealed class ControlPlaneOptions
     /// <summary>A file (mode 0600) that holds the admin key.</summary>
     public string? AdminKeyFile { get; set; }
 
-    /// <summary>Where Data Protection keeps the key that encrypts the node secrets; empty: in the database.</summary>
+    /// <summary>
+    /// Where Data Protection keeps the key ring that encrypts the node passwords and the API key
+    /// secrets kept for Signature Version 4 (the ElastiCache query API); empty: in the database.
+    /// deploy/up.sh puts it under its state folder, so that a database dump alone opens nothing.
+    /// </summary>
     public string? KeyRingDir { get; set; }
 
     public List<AvailabilityZoneOptions> AvailabilityZones { get; set; } = [];
@@ -77,13 +81,6 @@ public sealed class ControlPlaneOptions
     /// <summary>The folder of the snapshot store (.rdb files). deploy/up.sh puts it under its state folder.</summary>
     [Required]
     public string SnapshotDir { get; set; } = "/var/lib/controlplane/snapshots";
-
-    /// <summary>
-    /// The Data Protection key ring that encrypts API key secrets for Signature Version 4 (the
-    /// ElastiCache query API). Kept out of the database on purpose; deploy/up.sh puts it under its state folder.
-    /// </summary>
-    [Required]
-    public string KeyRingDir { get; set; } = "/var/lib/controlplane/keys";
 
     /// <summary>How long events are kept.</summary>
     public TimeSpan EventRetention { get; set; } = TimeSpan.FromDays(14);
