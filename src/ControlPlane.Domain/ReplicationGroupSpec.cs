@@ -23,7 +23,8 @@ public sealed record ReplicationGroupSpec(
     string? SnapshotWindow,
     string? RestoreFromSnapshot,
     IReadOnlyList<ShardSpec>? Shards,
-    DateTimeOffset? ExpiresAt)
+    DateTimeOffset? ExpiresAt,
+    string Engine = Catalog.Redis)
 {
     public int NodeCount => NumShards * (ReplicasPerShard + 1);
 }
@@ -49,8 +50,10 @@ public static partial class ReplicationGroupRules
             Value("id", $"The replication group id {idError}");
         if (spec.Description.Length > Limits.MaxDescriptionLength)
             Value("description", $"The description must be at most {Limits.MaxDescriptionLength} characters.");
-        if (!catalog.HasEngineVersion(Catalog.Redis, spec.EngineVersion))
-            Value("engineVersion", $"Engine version {spec.EngineVersion} is not supported for redis; see GET /v1/engine-versions.");
+        if (!Catalog.IsRedisLike(spec.Engine))
+            Value("engine", $"A replication group runs {Catalog.Redis} or {Catalog.Valkey}, not {spec.Engine}.");
+        else if (!catalog.HasEngineVersion(spec.Engine, spec.EngineVersion))
+            Value("engineVersion", $"Engine version {spec.EngineVersion} is not supported for {spec.Engine}; see GET /v1/engine-versions.");
         if (!catalog.HasNodeType(spec.NodeType))
             Value("nodeType", $"Node type {spec.NodeType} does not exist; see GET /v1/node-types.");
 

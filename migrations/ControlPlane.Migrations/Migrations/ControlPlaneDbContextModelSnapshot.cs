@@ -336,6 +336,10 @@ namespace ControlPlane.Migrations.Migrations
                     b.Property<string>("EndpointHost")
                         .HasColumnType("text");
 
+                    b.Property<string>("Engine")
+                        .IsRequired()
+                        .HasColumnType("text");
+
                     b.Property<string>("EngineVersion")
                         .IsRequired()
                         .HasColumnType("text");
@@ -474,6 +478,10 @@ namespace ControlPlane.Migrations.Migrations
 
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Engine")
+                        .IsRequired()
+                        .HasColumnType("text");
 
                     b.Property<string>("EngineVersion")
                         .IsRequired()

@@ -24,7 +24,8 @@ public sealed record CreateReplicationGroupRequest(
     string? RestoreFromSnapshot = null,
     IReadOnlyList<ShardLayout>? Shards = null,
     DateTimeOffset? ExpiresAt = null,
-    string? Tenant = null);
+    string? Tenant = null,
+    string? Engine = null);
 
 /// <summary>Body of PATCH /v1/replication-groups/{id} (JSON merge patch): only the fields present change.</summary>
 public sealed record ReplicationGroupPatch(

@@ -25,7 +25,7 @@ public static class Representations
         var reader = Address(g.EndpointHost, g.ReaderEndpointPort);
         var disabled = g.ClusterMode == ClusterMode.Disabled;
         return new ReplicationGroupResponse(
-            TenantNames.Public(g.Id), g.Description, Catalog.Redis, g.EngineVersion, g.NodeType, g.ClusterMode, g.Status,
+            TenantNames.Public(g.Id), g.Description, g.Engine, g.EngineVersion, g.NodeType, g.ClusterMode, g.Status,
             g.NumShards, g.ReplicasPerShard, g.AutomaticFailover, g.MultiAz, g.TransitEncryption,
             g.AuthTokenHash is not null, g.SnapshotRetentionLimit, g.SnapshotWindow,
             disabled ? primary : null,

@@ -12,6 +12,8 @@ public sealed class ReplicationGroupEntity
     public required string Id { get; set; }
     public string Tenant { get; set; } = TenantNames.Default;
     public string Description { get; set; } = "";
+    /// <summary>redis or valkey.</summary>
+    public string Engine { get; set; } = Catalog.Redis;
     public required string EngineVersion { get; set; }
     public required string NodeType { get; set; }
     public ClusterMode ClusterMode { get; set; }
@@ -116,6 +118,8 @@ public sealed class SnapshotEntity
     public SnapshotStatus Status { get; set; }
     public SnapshotSource Source { get; set; }
     public ClusterMode ClusterMode { get; set; }
+    /// <summary>The engine that wrote the files: a Redis 7.0 file loads into Valkey 8.0, not the other way round.</summary>
+    public string Engine { get; set; } = Catalog.Redis;
     public required string EngineVersion { get; set; }
     public required string NodeType { get; set; }
     public int NumShards { get; set; }
@@ -129,7 +133,7 @@ public sealed class SnapshotEntity
     public static SnapshotEntity Taking(ReplicationGroupEntity group, string name, SnapshotSource source, DateTimeOffset now) => new()
     {
         Name = name, Tenant = group.Tenant, ReplicationGroupId = group.Id, Status = SnapshotStatus.Creating, Source = source,
-        ClusterMode = group.ClusterMode, EngineVersion = group.EngineVersion, NodeType = group.NodeType, NumShards = group.NumShards, CreatedAt = now,
+        ClusterMode = group.ClusterMode, Engine = group.Engine, EngineVersion = group.EngineVersion, NodeType = group.NodeType, NumShards = group.NumShards, CreatedAt = now,
     };
 }
 

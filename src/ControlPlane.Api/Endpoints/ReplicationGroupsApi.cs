@@ -45,12 +45,13 @@ public static class ReplicationGroupsApi
         var mode = r.ClusterMode ?? ClusterMode.Disabled;
         // Cluster mode enabled always has automatic failover, as on ElastiCache, even without a replica to fail over to.
         var failover = r.AutomaticFailover ?? (mode == ClusterMode.Enabled || replicas >= 1);
+        var engine = r.Engine ?? Catalog.Redis;
         return new ReplicationGroupSpec(
-            Identifiers.Normalize(r.Id ?? ""), r.Description ?? "", r.EngineVersion ?? catalog.NewestVersion(Catalog.Redis),
+            Identifiers.Normalize(r.Id ?? ""), r.Description ?? "", r.EngineVersion ?? catalog.NewestVersion(engine),
             r.NodeType ?? "cache.small", mode, r.NumShards ?? 1, replicas,
             failover, r.MultiAz ?? (failover && replicas >= 1), r.TransitEncryption ?? false, r.AuthToken,
             r.SnapshotRetentionLimit ?? 0, r.SnapshotWindow, r.RestoreFromSnapshot is { } s ? Identifiers.Normalize(s) : null,
-            r.Shards?.Select(s => new ShardSpec(s.Slots, s.PrimaryAz, s.ReplicaAzs)).ToList(), r.ExpiresAt);
+            r.Shards?.Select(s => new ShardSpec(s.Slots, s.PrimaryAz, s.ReplicaAzs)).ToList(), r.ExpiresAt, engine);
     }
 
     private static async Task<IResult> Create(
@@ -110,7 +111,7 @@ public static class ReplicationGroupsApi
     {
         var group = new ReplicationGroupEntity
         {
-            Id = spec.Id, Description = spec.Description, EngineVersion = spec.EngineVersion, NodeType = spec.NodeType,
+            Id = spec.Id, Description = spec.Description, Engine = spec.Engine, EngineVersion = spec.EngineVersion, NodeType = spec.NodeType,
             ClusterMode = spec.ClusterMode, NumShards = spec.NumShards, ReplicasPerShard = spec.ReplicasPerShard,
             AutomaticFailover = spec.AutomaticFailover, MultiAz = spec.MultiAz, TransitEncryption = spec.TransitEncryption,
             AuthTokenHash = spec.AuthToken is null ? null : Secrets.Hash(spec.AuthToken),
@@ -146,6 +147,9 @@ public static class ReplicationGroupsApi
             return (Problems.NotFound(ErrorCodes.SnapshotNotFound, $"Snapshot {TenantNames.Public(name)} does not exist."), null);
         if (snapshot.Status != SnapshotStatus.Available)
             return (Problems.Conflict(ErrorCodes.InvalidSnapshotState, $"Snapshot {TenantNames.Public(name)} is {Json(snapshot.Status)}, not available."), null);
+        if (snapshot.Engine == Catalog.Valkey && spec.Engine != Catalog.Valkey)
+            return (Problems.Invalid("restoreFromSnapshot", $"Snapshot {TenantNames.Public(name)} was written by valkey, which redis cannot load.",
+                ErrorCodes.InvalidParameterCombination), null);
         if (snapshot.ClusterMode == ClusterMode.Enabled && spec.ClusterMode == ClusterMode.Disabled)
             return (Problems.Invalid("restoreFromSnapshot", "A snapshot of a cluster-mode-enabled group cannot seed a cluster-mode-disabled group.",
                 ErrorCodes.InvalidParameterCombination), null);

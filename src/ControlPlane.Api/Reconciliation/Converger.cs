@@ -102,7 +102,7 @@ public sealed partial class Converger(
         }
         var nodes = group.Shards.SelectMany(s => s.Nodes).OrderBy(n => n.Id).ToList();
         var places = nodes.Select(n => new NodePlace(n.Id, n.AvailabilityZone, n.Host, n.Port,
-            n.Port is { } p ? specs.Redis(group.Id, n.ShardId, n.Id, n.Host!, p, group.EngineVersion, n.NodeType, cluster) with
+            n.Port is { } p ? specs.Redis(group.Id, n.ShardId, n.Id, n.Host!, p, group.EngineVersion, n.NodeType, cluster, group.Engine) with
             {
                 Name = specs.ContainerName(n.PoolId ?? n.Id),
                 Seeds = restore is not null && n.Role == NodeRole.Primary && snapshots.Seed(restore, group.Shards.First(s => s.Id == n.ShardId)) is { } seed ? [seed] : null,

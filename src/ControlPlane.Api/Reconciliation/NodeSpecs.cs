@@ -30,13 +30,15 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
         "start-once",
     ];
 
-    public ContainerSpec Redis(string groupId, string shardId, string nodeId, string host, int port, string engineVersion, string nodeTypeName, bool cluster)
+    /// <summary>A node of a replication group: Redis, or Valkey (the same options, its own server binary and image).</summary>
+    public ContainerSpec Redis(string groupId, string shardId, string nodeId, string host, int port, string engineVersion, string nodeTypeName, bool cluster,
+        string engine = Catalog.Redis)
     {
         var nodeType = NodeType(nodeTypeName);
         List<string> command =
         [
             .. StartOnce,
-            "redis-server", "--port", Text(port), "--bind", host, "--protected-mode", "no", "--dir", "/data",
+            engine == Catalog.Valkey ? "valkey-server" : "redis-server", "--port", Text(port), "--bind", host, "--protected-mode", "no", "--dir", "/data",
             // Nodes are not persisted: replicas and snapshots keep the data, as on ElastiCache.
             "--save", "", "--appendonly", "no",
             "--maxmemory", Text(nodeType.MaxMemoryBytes), "--maxmemory-policy", "volatile-lru",
@@ -58,7 +60,7 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
                 // next SETSLOT to it fails ("Please use SETSLOT only with masters", redis/redis#11104).
                 "--cluster-allow-replica-migration", "no",
             ]);
-        return Spec(Catalog.Redis, groupId, shardId, nodeId, port, engineVersion, nodeType, command);
+        return Spec(Catalog.Redis, engine, groupId, shardId, nodeId, port, engineVersion, nodeType, command);
     }
 
     public ContainerSpec Memcached(string clusterId, string nodeId, string host, int port, string engineVersion, string nodeTypeName)
@@ -69,10 +71,11 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
             "memcached", "-p", Text(port), "-l", host, "-U", "0", "-u", "root", "-c", "4096",
             "-m", Text(Math.Max(1, nodeType.MaxMemoryBytes / (1024 * 1024))),
         ];
-        return Spec(Catalog.Memcached, clusterId, null, nodeId, port, engineVersion, nodeType, command);
+        return Spec(Catalog.Memcached, Catalog.Memcached, clusterId, null, nodeId, port, engineVersion, nodeType, command);
     }
 
-    private ContainerSpec Spec(string engine, string groupId, string? shardId, string nodeId, int port, string engineVersion, NodeType nodeType, List<string> command)
+    /// <summary>kind: the label that tells the reconciler's listing what a container is (redis for both Redis and Valkey nodes).</summary>
+    private ContainerSpec Spec(string kind, string engine, string groupId, string? shardId, string nodeId, int port, string engineVersion, NodeType nodeType, List<string> command)
     {
         var image = catalog.EngineVersions.FirstOrDefault(v => v.Engine == engine && v.Version == engineVersion)?.Image
             ?? throw new InvalidOperationException($"No image is configured for {engine} {engineVersion}.");
@@ -83,7 +86,7 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
         {
             [Labels.Managed] = "true",
             [Labels.Instance] = Instance,
-            [Labels.Kind] = engine,
+            [Labels.Kind] = kind,
             [Labels.Group] = groupId,
             [Labels.Node] = nodeId,
             [Labels.Port] = Text(port),
