@@ -34,6 +34,7 @@ builder.Services.AddSingleton<IValidator<CacheClusterSpec>, CacheClusterSpecVali
 builder.Services.AddApiKeyAuthentication();
 HostFilteringProblems.AddTo(builder.Services);
 builder.Services.AddScoped<Idempotency>();
+builder.Services.AddScoped<ControlPlane.Api.Parameters.ParameterGroups>();
 builder.Services.AddSingleton<JsonBodies>();
 builder.Services.AddSingleton<ZoneHealth>();
 
@@ -52,6 +53,7 @@ builder.Services.AddSingleton<KernelEndpoints>();
 builder.Services.AddSingleton<ProxyEndpoints>();
 builder.Services.AddSingleton<GroupEndpoints>();
 builder.Services.AddSingleton<WarmPool>();
+builder.Services.AddSingleton<ControlPlane.Api.Parameters.ParameterApplier>();
 builder.Services.AddSingleton<Converger>();
 builder.Services.AddSingleton<ReconcileSignal>();
 builder.Services.AddSingleton<ContainerDeaths>();
@@ -122,6 +124,7 @@ app.MapEvents();
 app.MapCatalog();
 app.MapHealth();
 app.MapApiKeys();
+app.MapParameterGroups();
 
 app.Run();
 

@@ -96,6 +96,9 @@ namespace ControlPlane.Migrations.Migrations
                     b.Property<long>("ObservedGeneration")
                         .HasColumnType("bigint");
 
+                    b.Property<string>("ParameterGroupName")
+                        .HasColumnType("text");
+
                     b.Property<string>("PendingChanges")
                         .HasColumnType("text");
 
@@ -148,6 +151,9 @@ namespace ControlPlane.Migrations.Migrations
                         .HasColumnType("timestamp with time zone");
 
                     b.Property<string>("Host")
+                        .HasColumnType("text");
+
+                    b.Property<string>("ParameterGroupStatus")
                         .HasColumnType("text");
 
                     b.Property<int?>("Port")
@@ -238,6 +244,49 @@ namespace ControlPlane.Migrations.Migrations
                     b.ToTable("idempotency_keys", (string)null);
                 });
 
+            modelBuilder.Entity("ControlPlane.Api.Data.ParameterGroupEntity", b =>
+                {
+                    b.Property<string>("Name")
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Description")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("Family")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("Tenant")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasDefaultValue("default");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Values")
+                        .IsRequired()
+                        .HasColumnType("jsonb");
+
+                    b.Property<uint>("Version")
+                        .IsConcurrencyToken()
+                        .ValueGeneratedOnAddOrUpdate()
+                        .HasColumnType("xid")
+                        .HasColumnName("xmin");
+
+                    b.HasKey("Name");
+
+                    b.HasIndex("Tenant", "Name");
+
+                    b.ToTable("parameter_groups", (string)null);
+                });
+
             modelBuilder.Entity("ControlPlane.Api.Data.PortLeaseEntity", b =>
                 {
                     b.Property<string>("Host")
@@ -275,6 +324,9 @@ namespace ControlPlane.Migrations.Migrations
 
                     b.Property<string>("NodeType")
                         .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("ParameterGroupStatus")
                         .HasColumnType("text");
 
                     b.Property<string>("PoolId")
@@ -368,6 +420,9 @@ namespace ControlPlane.Migrations.Migrations
 
                     b.Property<long>("ObservedGeneration")
                         .HasColumnType("bigint");
+
+                    b.Property<string>("ParameterGroupName")
+                        .HasColumnType("text");
 
                     b.Property<string>("PendingChanges")
                         .HasColumnType("text");

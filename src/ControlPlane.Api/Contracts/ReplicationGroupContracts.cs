@@ -25,7 +25,8 @@ public sealed record CreateReplicationGroupRequest(
     IReadOnlyList<ShardLayout>? Shards = null,
     DateTimeOffset? ExpiresAt = null,
     string? Tenant = null,
-    string? Engine = null);
+    string? Engine = null,
+    string? ParameterGroupName = null);
 
 /// <summary>Body of PATCH /v1/replication-groups/{id} (JSON merge patch): only the fields present change.</summary>
 public sealed record ReplicationGroupPatch(
@@ -39,9 +40,11 @@ public sealed record ReplicationGroupPatch(
     AuthTokenUpdateStrategy? AuthTokenUpdateStrategy = null,
     int? SnapshotRetentionLimit = null,
     string? SnapshotWindow = null,
-    DateTimeOffset? ExpiresAt = null);
+    DateTimeOffset? ExpiresAt = null,
+    string? ParameterGroupName = null);
 
-public sealed record NodeResponse(string Id, NodeRole Role, string AvailabilityZone, NodeStatus Status, EndpointAddress? Endpoint);
+/// <summary>parameterGroupStatus: in-sync, applying (immediate values being set) or pending-reboot (start-up values wait for a reboot).</summary>
+public sealed record NodeResponse(string Id, NodeRole Role, string AvailabilityZone, NodeStatus Status, EndpointAddress? Endpoint, string ParameterGroupStatus);
 
 public sealed record ShardResponse(string Id, ShardStatus Status, string Slots, IReadOnlyList<NodeResponse> Nodes);
 
@@ -69,7 +72,8 @@ public sealed record ReplicationGroupResponse(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     DateTimeOffset? ExpiresAt,
-    string Etag);
+    string Etag,
+    string ParameterGroupName);
 
 public sealed record TestFailoverRequest(string ShardId);
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Http;
+using ControlPlane.Api.Parameters;
 using ControlPlane.Domain;
 
 namespace ControlPlane.Api.Contracts;
@@ -15,7 +16,8 @@ public static class Representations
     {
         var shards = g.Shards.OrderBy(s => s.Id).Select(s => new ShardResponse(
             s.Id, s.Status, s.Slots,
-            s.Nodes.OrderBy(n => n.Id).Select(n => new NodeResponse(TenantNames.Public(n.Id), n.Role, n.AvailabilityZone, n.Status, Address(n.Host, n.Port))).ToList()))
+            s.Nodes.OrderBy(n => n.Id).Select(n => new NodeResponse(TenantNames.Public(n.Id), n.Role, n.AvailabilityZone, n.Status, Address(n.Host, n.Port),
+                n.ParameterGroupStatus ?? ParameterStatus.InSync)).ToList()))
             .ToList();
         var nodes = shards.SelectMany(s => s.Nodes).Where(n => n.Endpoint is not null && n.Status != NodeStatus.Failed).ToList();
         // Cluster mode disabled: the proxy's ports, which follow the primary through failovers.
@@ -33,18 +35,20 @@ public static class Representations
             disabled ? null : primary,
             shards,
             PendingChanges(g.Tenant, g.PendingChanges),
-            g.CreatedAt, g.UpdatedAt, g.ExpiresAt, ETags.Format(g.Version));
+            g.CreatedAt, g.UpdatedAt, g.ExpiresAt, ETags.Format(g.Version),
+            ParameterGroups.ShownName(g.ParameterGroupName, g.Engine, g.EngineVersion, g.ClusterMode == ClusterMode.Enabled));
     }
 
     public static CacheClusterResponse ToResponse(this CacheClusterEntity c)
     {
         var nodes = c.Nodes.OrderBy(n => n.Id)
-            .Select(n => new CacheNodeResponse(TenantNames.Public(n.Id), n.AvailabilityZone, n.Status, Address(n.Host, n.Port)))
+            .Select(n => new CacheNodeResponse(TenantNames.Public(n.Id), n.AvailabilityZone, n.Status, Address(n.Host, n.Port), n.ParameterGroupStatus ?? ParameterStatus.InSync))
             .ToList();
         return new CacheClusterResponse(
             TenantNames.Public(c.Id), c.Engine, c.EngineVersion, c.NodeType, c.Status, c.NumNodes, c.AzMode,
             nodes.FirstOrDefault(n => n.Endpoint is not null && n.Status != NodeStatus.Deleting)?.Endpoint ?? nodes.FirstOrDefault(n => n.Endpoint is not null)?.Endpoint,
-            nodes, PendingChanges(c.Tenant, c.PendingChanges), c.CreatedAt, c.UpdatedAt, c.ExpiresAt, ETags.Format(c.Version));
+            nodes, PendingChanges(c.Tenant, c.PendingChanges), c.CreatedAt, c.UpdatedAt, c.ExpiresAt, ETags.Format(c.Version),
+            ParameterGroups.ShownName(c.ParameterGroupName, c.Engine, c.EngineVersion, clusterEnabled: false));
     }
 
     public static SnapshotResponse ToResponse(this SnapshotEntity s) => new(

@@ -27,6 +27,8 @@ public sealed class ReplicationGroupEntity
     public int SnapshotRetentionLimit { get; set; }
     public string? SnapshotWindow { get; set; }
     public string? RestoreFromSnapshot { get; set; }
+    /// <summary>Stored parameter group name (tenant-qualified, or a shared default.*); null: the default of its family and cluster mode.</summary>
+    public string? ParameterGroupName { get; set; }
     public string? FinalSnapshotName { get; set; }
     /// <summary>The stable endpoint of a cluster-mode-disabled group: a proxy that follows the primary.</summary>
     public string? EndpointHost { get; set; }
@@ -71,6 +73,8 @@ public sealed class RedisNodeEntity
     public required string NodeType { get; set; }
     /// <summary>The failed node this one replaces; null for a node the group was created or scaled with.</summary>
     public string? ReplacesNodeId { get; set; }
+    /// <summary>in-sync (null), applying or pending-reboot: whether the node runs its parameter group's values; the reconciler's word.</summary>
+    public string? ParameterGroupStatus { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }
 
@@ -85,6 +89,8 @@ public sealed class CacheClusterEntity
     public int NumNodes { get; set; }
     public AzMode AzMode { get; set; }
     public List<string>? PreferredAvailabilityZones { get; set; }
+    /// <summary>Stored parameter group name (tenant-qualified, or default.memcached1.6); null: the family's default.</summary>
+    public string? ParameterGroupName { get; set; }
     /// <summary>The highest node ordinal the cluster has ever used, so a node id is never handed out twice, even after the newest nodes were removed.</summary>
     public int LastNodeOrdinal { get; set; }
     public CacheClusterStatus Status { get; set; }
@@ -106,6 +112,8 @@ public sealed class CacheNodeEntity
     public NodeStatus Status { get; set; }
     public string? Host { get; set; }
     public int? Port { get; set; }
+    /// <summary>in-sync (null) or pending-reboot: whether the node's container was started with its parameter group's values.</summary>
+    public string? ParameterGroupStatus { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }
 
@@ -225,4 +233,21 @@ public sealed class SlotMoveEntity
     public int Slot { get; set; }
     public required string FromShardId { get; set; }
     public required string ToShardId { get; set; }
+}
+
+/// <summary>
+/// A tenant's parameter group: a family and the values the user set (a JSON object of name to value);
+/// every other parameter has the family's default. The shared default.* groups are not stored.
+/// </summary>
+public sealed class ParameterGroupEntity
+{
+    /// <summary>The stored, tenant-qualified name (<see cref="TenantNames"/>).</summary>
+    public required string Name { get; set; }
+    public string Tenant { get; set; } = TenantNames.Default;
+    public required string Family { get; set; }
+    public string Description { get; set; } = "";
+    public string Values { get; set; } = "{}";
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+    public uint Version { get; set; }
 }

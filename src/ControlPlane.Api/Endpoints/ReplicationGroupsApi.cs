@@ -5,6 +5,7 @@ using ControlPlane.Api.Data;
 using ControlPlane.Api.Engines;
 using ControlPlane.Api.Http;
 using ControlPlane.Api.Options;
+using ControlPlane.Api.Parameters;
 using ControlPlane.Api.Validation;
 using ControlPlane.Domain;
 using FluentValidation;
@@ -57,7 +58,7 @@ public static class ReplicationGroupsApi
     private static async Task<IResult> Create(
         CreateReplicationGroupRequest request, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
         IValidator<ReplicationGroupSpec> validator, Idempotency idempotency, IOptions<ControlPlaneOptions> options, Caller caller,
-        [FromHeader(Name = Idempotency.Header)] string? idempotencyKey, CancellationToken ct)
+        ParameterGroups parameterGroups, [FromHeader(Name = Idempotency.Header)] string? idempotencyKey, CancellationToken ct)
     {
         var fingerprint = idempotency.Fingerprint(http.Request, request);
         if (await idempotency.ReplayAsync(idempotencyKey, fingerprint, ct) is { } replay)
@@ -68,6 +69,10 @@ public static class ReplicationGroupsApi
         var spec = request.ToSpec(catalog);
         if (await validator.ProblemAsync(spec, ct) is { } invalid)
             return invalid;
+        var (parameterGroup, badParameterGroup) = await parameterGroups.ResolveAsync(
+            tenant, request.ParameterGroupName, spec.Engine, spec.EngineVersion, spec.ClusterMode == ClusterMode.Enabled, ct);
+        if (badParameterGroup is not null)
+            return ParameterGroupsApi.Problem(badParameterGroup);
         var publicId = spec.Id;
         // From here on the ids are the stored, tenant-qualified ones: node ids are derived from them.
         spec = spec with
@@ -94,6 +99,7 @@ public static class ReplicationGroupsApi
         var now = time.GetUtcNow();
         var group = NewGroup(spec, catalog, now);
         group.Tenant = tenant;
+        group.ParameterGroupName = parameterGroup;
         if (numShards != spec.NumShards)
         {
             group.NumShards = numShards;
@@ -203,7 +209,7 @@ public static class ReplicationGroupsApi
     private static readonly HashSet<string> Patchable =
     [
         "description", "nodeType", "replicasPerShard", "numShards", "automaticFailover", "multiAz", "authToken",
-        "authTokenUpdateStrategy", "snapshotRetentionLimit", "snapshotWindow", "expiresAt",
+        "authTokenUpdateStrategy", "snapshotRetentionLimit", "snapshotWindow", "expiresAt", "parameterGroupName",
     ];
 
     private static readonly HashSet<string> Clearable = ["description", "snapshotWindow", "expiresAt"];
@@ -220,7 +226,8 @@ public static class ReplicationGroupsApi
 
     private static async Task<IResult> Patch(
         string id, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
-        IValidator<ReplicationGroupSpec> validator, JsonBodies bodies, RedisAdmin redis, IOptions<ControlPlaneOptions> options, Caller caller, CancellationToken ct)
+        IValidator<ReplicationGroupSpec> validator, JsonBodies bodies, RedisAdmin redis, IOptions<ControlPlaneOptions> options, Caller caller,
+        ParameterGroups parameterGroups, CancellationToken ct)
     {
         var (fields, patch, bad) = await bodies.ReadPatchAsync<ReplicationGroupPatch>(http.Request, Patchable, CreateOnly, Clearable, ct);
         if (bad is not null)
@@ -268,6 +275,16 @@ public static class ReplicationGroupsApi
         Changed("multiAz", current.MultiAz, next.MultiAz);
         Changed("snapshotRetentionLimit", current.SnapshotRetentionLimit, next.SnapshotRetentionLimit);
         Changed("snapshotWindow", current.SnapshotWindow, next.SnapshotWindow);
+        var parameterGroup = group.ParameterGroupName;
+        if (fields.Contains("parameterGroupName"))
+        {
+            var (resolved, badParameterGroup) = await parameterGroups.ResolveAsync(
+                group.Tenant, patch.ParameterGroupName, group.Engine, group.EngineVersion, group.ClusterMode == ClusterMode.Enabled, ct);
+            if (badParameterGroup is not null)
+                return ParameterGroupsApi.Problem(badParameterGroup);
+            Changed("parameterGroupName", group.ParameterGroupName, resolved);
+            parameterGroup = resolved;
+        }
         if (fields.Contains("expiresAt"))
             Changed("expiresAt", group.ExpiresAt, next.ExpiresAt);
         if (next.NumShards != current.NumShards)
@@ -292,6 +309,13 @@ public static class ReplicationGroupsApi
         group.MultiAz = next.MultiAz;
         group.SnapshotRetentionLimit = next.SnapshotRetentionLimit;
         group.SnapshotWindow = next.SnapshotWindow;
+        if (group.ParameterGroupName != parameterGroup)
+        {
+            // Applied by the reconciler within seconds, without a restart; until then its nodes say so.
+            group.ParameterGroupName = parameterGroup;
+            foreach (var node in group.Shards.SelectMany(s => s.Nodes))
+                node.ParameterGroupStatus = ParameterStatus.Applying;
+        }
         if (fields.Contains("expiresAt"))
             group.ExpiresAt = next.ExpiresAt;
         var pending = changes.Where(c => NeedsReconciler.Contains(c.Key) || c.Key == "rebalance").ToDictionary();
@@ -406,7 +430,7 @@ public static class ReplicationGroupsApi
 
     private static ReplicationGroupSpec ToSpec(ReplicationGroupEntity g) => new(
         TenantNames.Public(g.Id), g.Description, g.EngineVersion, g.NodeType, g.ClusterMode, g.NumShards, g.ReplicasPerShard, g.AutomaticFailover,
-        g.MultiAz, g.TransitEncryption, null, g.SnapshotRetentionLimit, g.SnapshotWindow, null, null, g.ExpiresAt);
+        g.MultiAz, g.TransitEncryption, null, g.SnapshotRetentionLimit, g.SnapshotWindow, null, null, g.ExpiresAt, g.Engine);
 
     internal static string Json<T>(T value) where T : struct, Enum => JsonBodies.EnumText(value);
 }

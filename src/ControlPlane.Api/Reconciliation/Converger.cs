@@ -28,6 +28,7 @@ public sealed partial class Converger(
     RedisAdmin redis,
     SlotMover mover,
     SnapshotTaker snapshots,
+    Parameters.ParameterApplier parameters,
     TimeProvider time,
     IOptions<ControlPlaneOptions> options,
     ILogger<Converger> logger)
@@ -101,8 +102,10 @@ public sealed partial class Converger(
                 _verified[(group.Id, restoring)] = true;
         }
         var nodes = group.Shards.SelectMany(s => s.Nodes).OrderBy(n => n.Id).ToList();
+        var parameterValues = await Parameters.ParameterGroups.ValuesAsync(db, group.ParameterGroupName, group.Engine, group.EngineVersion, cluster, ct);
+        var startup = Domain.Parameters.ParameterCatalog.Startup(Catalog.Family(group.Engine, group.EngineVersion), parameterValues);
         var places = nodes.Select(n => new NodePlace(n.Id, n.AvailabilityZone, n.Host, n.Port,
-            n.Port is { } p ? specs.Redis(group.Id, n.ShardId, n.Id, n.Host!, p, group.EngineVersion, n.NodeType, cluster, group.Engine) with
+            n.Port is { } p ? specs.Redis(group.Id, n.ShardId, n.Id, n.Host!, p, group.EngineVersion, n.NodeType, cluster, group.Engine, startup) with
             {
                 Name = specs.ContainerName(n.PoolId ?? n.Id),
                 Seeds = restore is not null && n.Role == NodeRole.Primary && snapshots.Seed(restore, group.Shards.First(s => s.Id == n.ShardId)) is { } seed ? [seed] : null,
@@ -155,6 +158,8 @@ public sealed partial class Converger(
         Func<Task> teardown = cluster ? () => Task.CompletedTask : () => endpoints.RemoveAsync(db, group.Id, view, ct);
         // Once a failover or switchover is stored, the endpoints forward to the new primary without waiting for the next step.
         Func<Task> rolesChanged = cluster ? () => Task.CompletedTask : () => endpoints.EnsureAsync(db, group, view, wiredNow: false, ct);
+        if (group.Status is GroupStatus.Available or GroupStatus.Modifying or GroupStatus.Snapshotting)
+            await parameters.ApplyAsync(db, group, parameterValues, view, ct);
         var primaries = group.Shards.Select(s => (s.Id, Primary: s.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && n.Status == NodeStatus.Available)?.Id))
             .Where(p => p.Primary is not null).ToDictionary(p => p.Id, p => p.Primary!);
         return await new Acts(this, db, view, places, observed, record, teardown, rolesChanged, ct, primaries).RunAsync(plan, creating ? group.CreatedAt : null, group.Status is GroupStatus.Available or GroupStatus.IncompatibleNetwork);
@@ -254,8 +259,10 @@ public sealed partial class Converger(
         if (cluster is null)
             return Progress.Done;
         var nodes = cluster.Nodes.OrderBy(n => n.Id).ToList();
+        var parameterValues = await Parameters.ParameterGroups.ValuesAsync(db, cluster.ParameterGroupName, cluster.Engine, cluster.EngineVersion, false, ct);
+        var startup = Domain.Parameters.ParameterCatalog.Startup(Catalog.Family(cluster.Engine, cluster.EngineVersion), parameterValues);
         var places = nodes.Select(n => new NodePlace(n.Id, n.AvailabilityZone, n.Host, n.Port,
-            n.Port is { } p ? specs.Memcached(cluster.Id, n.Id, n.Host!, p, cluster.EngineVersion, cluster.NodeType) : null, specs.ContainerName(n.Id))).ToList();
+            n.Port is { } p ? specs.Memcached(cluster.Id, n.Id, n.Host!, p, cluster.EngineVersion, cluster.NodeType, startup) : null, specs.ContainerName(n.Id))).ToList();
         var creating = cluster.Status == CacheClusterStatus.Creating;
         var observed = await observer.ObserveAsync(Catalog.Memcached, false, creating, places, view, Settings, ct);
         if (await ListingContradictedAsync(places, observed, nodes.Where(n => n.Status == NodeStatus.Available).Select(n => n.Id), view, ct))
@@ -263,6 +270,8 @@ public sealed partial class Converger(
         var desired = new DesiredCluster(cluster.Id, cluster.Status,
             nodes.Select(n => new DesiredNode(n.Id, null, NodeRole.Primary, n.AvailabilityZone, n.Status, n.Port)).ToList());
         var plan = GroupPlanner.Plan(desired, observed, Context(view));
+        if (cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.Modifying)
+            await parameters.MarkAsync(db, cluster, parameterValues, view, ct);
         var record = new ClusterRecord(db, cluster, time);
         return await new Acts(this, db, view, places, observed, record, () => Task.CompletedTask, () => Task.CompletedTask, ct).RunAsync(plan, creating ? cluster.CreatedAt : null, cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.IncompatibleNetwork);
     }

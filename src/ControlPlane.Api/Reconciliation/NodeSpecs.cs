@@ -4,6 +4,7 @@ using System.Text;
 using ControlPlane.Api.Options;
 using ControlPlane.Api.Runtime;
 using ControlPlane.Domain;
+using ControlPlane.Domain.Parameters;
 using Microsoft.Extensions.Options;
 
 namespace ControlPlane.Api.Reconciliation;
@@ -31,8 +32,15 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
     ];
 
     /// <summary>A node of a replication group: Redis, or Valkey (the same options, its own server binary and image).</summary>
+    /// <summary>
+    /// The start-up values of the node's parameter group go on the command line after the rest, outside
+    /// the spec hash: a changed value leaves the node pending-reboot instead of outdated (replaced at once),
+    /// and the parameters label says what the container started with.
+    /// </summary>
+    public const string ParametersLabel = "controlplane.parameters";
+
     public ContainerSpec Redis(string groupId, string shardId, string nodeId, string host, int port, string engineVersion, string nodeTypeName, bool cluster,
-        string engine = Catalog.Redis)
+        string engine = Catalog.Redis, StartupParameters? parameters = null)
     {
         var nodeType = NodeType(nodeTypeName);
         List<string> command =
@@ -60,10 +68,11 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
                 // next SETSLOT to it fails ("Please use SETSLOT only with masters", redis/redis#11104).
                 "--cluster-allow-replica-migration", "no",
             ]);
-        return Spec(Catalog.Redis, engine, groupId, shardId, nodeId, port, engineVersion, nodeType, command);
+        return WithParameters(Spec(Catalog.Redis, engine, groupId, shardId, nodeId, port, engineVersion, nodeType, command), parameters);
     }
 
-    public ContainerSpec Memcached(string clusterId, string nodeId, string host, int port, string engineVersion, string nodeTypeName)
+    public ContainerSpec Memcached(string clusterId, string nodeId, string host, int port, string engineVersion, string nodeTypeName,
+        StartupParameters? parameters = null)
     {
         var nodeType = NodeType(nodeTypeName);
         List<string> command =
@@ -71,7 +80,7 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
             "memcached", "-p", Text(port), "-l", host, "-U", "0", "-u", "root", "-c", "4096",
             "-m", Text(Math.Max(1, nodeType.MaxMemoryBytes / (1024 * 1024))),
         ];
-        return Spec(Catalog.Memcached, Catalog.Memcached, clusterId, null, nodeId, port, engineVersion, nodeType, command);
+        return WithParameters(Spec(Catalog.Memcached, Catalog.Memcached, clusterId, null, nodeId, port, engineVersion, nodeType, command), parameters);
     }
 
     /// <summary>kind: the label that tells the reconciler's listing what a container is (redis for both Redis and Valkey nodes).</summary>
@@ -96,6 +105,12 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
             labels[Labels.Shard] = shardId;
         return new ContainerSpec(ContainerName(nodeId), image, command, labels, memory, nodeType.Cpus);
     }
+
+    private static ContainerSpec WithParameters(ContainerSpec spec, StartupParameters? parameters) => parameters is null ? spec : spec with
+    {
+        Command = [.. spec.Command, .. parameters.Arguments],
+        Labels = new Dictionary<string, string>(spec.Labels) { [ParametersLabel] = parameters.Fingerprint },
+    };
 
     private NodeType NodeType(string name) =>
         catalog.NodeTypes.FirstOrDefault(t => t.Name == name) ?? throw new InvalidOperationException($"Node type {name} is not configured.");

@@ -1,0 +1,108 @@
+﻿using System;
+using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace ControlPlane.Migrations.Migrations
+{
+    /// <inheritdoc />
+    public partial class Engines : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            // Groups and snapshots from before Valkey ran Redis.
+            migrationBuilder.AddColumn<string>(
+                name: "Engine",
+                table: "replication_groups",
+                type: "text",
+                nullable: false,
+                defaultValue: "redis");
+
+            migrationBuilder.AddColumn<string>(
+                name: "Engine",
+                table: "snapshots",
+                type: "text",
+                nullable: false,
+                defaultValue: "redis");
+
+            migrationBuilder.AddColumn<string>(
+                name: "ParameterGroupName",
+                table: "replication_groups",
+                type: "text",
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
+                name: "ParameterGroupStatus",
+                table: "redis_nodes",
+                type: "text",
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
+                name: "ParameterGroupStatus",
+                table: "cache_nodes",
+                type: "text",
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
+                name: "ParameterGroupName",
+                table: "cache_clusters",
+                type: "text",
+                nullable: true);
+
+            migrationBuilder.CreateTable(
+                name: "parameter_groups",
+                columns: table => new
+                {
+                    Name = table.Column<string>(type: "text", nullable: false),
+                    Tenant = table.Column<string>(type: "character varying(20)", maxLength: 20, nullable: false, defaultValue: "default"),
+                    Family = table.Column<string>(type: "text", nullable: false),
+                    Description = table.Column<string>(type: "text", nullable: false),
+                    Values = table.Column<string>(type: "jsonb", nullable: false),
+                    CreatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    UpdatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    xmin = table.Column<uint>(type: "xid", rowVersion: true, nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_parameter_groups", x => x.Name);
+                });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_parameter_groups_Tenant_Name",
+                table: "parameter_groups",
+                columns: new[] { "Tenant", "Name" });
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropColumn(
+                name: "Engine",
+                table: "replication_groups");
+
+            migrationBuilder.DropColumn(
+                name: "Engine",
+                table: "snapshots");
+
+            migrationBuilder.DropTable(
+                name: "parameter_groups");
+
+            migrationBuilder.DropColumn(
+                name: "ParameterGroupName",
+                table: "replication_groups");
+
+            migrationBuilder.DropColumn(
+                name: "ParameterGroupStatus",
+                table: "redis_nodes");
+
+            migrationBuilder.DropColumn(
+                name: "ParameterGroupStatus",
+                table: "cache_nodes");
+
+            migrationBuilder.DropColumn(
+                name: "ParameterGroupName",
+                table: "cache_clusters");
+        }
+    }
+}
