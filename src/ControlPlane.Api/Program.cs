@@ -125,6 +125,7 @@ app.MapCatalog();
 app.MapHealth();
 app.MapApiKeys();
 app.MapParameterGroups();
+app.MapReboots();
 
 app.Run();
 

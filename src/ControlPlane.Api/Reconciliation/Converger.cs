@@ -195,6 +195,9 @@ public sealed partial class Converger(
     /// <summary>The pending change that replaces nodes running an outdated configuration (their ids).</summary>
     private const string RefreshChange = "outdatedNodes";
 
+    /// <summary>The pending change that reboots (replaces) the nodes named (their ids), see POST .../reboot.</summary>
+    public const string RebootChange = "rebootNodes";
+
     /// <summary>The reason a group's nodes are held (not failed over) and that was told in an event, per group.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _held = new();
 
@@ -250,7 +253,8 @@ public sealed partial class Converger(
             return null;
         var fields = System.Text.Json.Nodes.JsonNode.Parse(pending)?.AsObject();
         var reshard = fields is not null && (fields.ContainsKey("numShards") || fields.ContainsKey("rebalance"));
-        return new GroupTarget(group.NumShards, group.ReplicasPerShard, group.NodeType, reshard, fields?.ContainsKey(RefreshChange) ?? false);
+        var reboot = fields?[RebootChange]?.AsArray().Select(n => (string)n!).ToHashSet();
+        return new GroupTarget(group.NumShards, group.ReplicasPerShard, group.NodeType, reshard, fields?.ContainsKey(RefreshChange) ?? false, reboot);
     }
 
     private async Task<Progress> StepClusterAsync(ControlPlaneDbContext db, string id, ContainerView view, CancellationToken ct)

@@ -25,9 +25,12 @@ public sealed record DesiredGroup(
 /// The shape a modification asks for: shard count, replicas per shard and node type. Reshard is set
 /// when the shard count changed or a rebalance was asked: only then are slots moved. Refresh is set
 /// when nodes run an outdated configuration (an older control plane's command line): they are
-/// replaced like nodes of another type.
+/// replaced like nodes of another type. Reboot names nodes to restart: a node never starts again empty
+/// in place, so each is replaced the same way (a new node synced beside it, a primary handing over
+/// first), one shard at a time.
 /// </summary>
-public sealed record GroupTarget(int NumShards, int ReplicasPerShard, string NodeType, bool Reshard = false, bool Refresh = false);
+public sealed record GroupTarget(int NumShards, int ReplicasPerShard, string NodeType, bool Reshard = false, bool Refresh = false,
+    IReadOnlySet<string>? Reboot = null);
 
 /// <summary>One slot of a stored migration plan: it moves from one shard to another.</summary>
 public sealed record SlotMove(int Slot, string FromShardId, string ToShardId);
