@@ -41,7 +41,9 @@ public sealed record ReplicationGroupPatch(
     int? SnapshotRetentionLimit = null,
     string? SnapshotWindow = null,
     DateTimeOffset? ExpiresAt = null,
-    string? ParameterGroupName = null);
+    string? ParameterGroupName = null,
+    string? Engine = null,
+    string? EngineVersion = null);
 
 /// <summary>parameterGroupStatus: in-sync, applying (immediate values being set) or pending-reboot (start-up values wait for a reboot).</summary>
 public sealed record NodeResponse(string Id, NodeRole Role, string AvailabilityZone, NodeStatus Status, EndpointAddress? Endpoint, string ParameterGroupStatus);

@@ -71,6 +71,9 @@ public sealed class RedisNodeEntity
     public string? PoolId { get; set; }
     /// <summary>The node's own type: during a rolling node-type change the group holds both.</summary>
     public required string NodeType { get; set; }
+    /// <summary>The node's own engine and version: during an in-place upgrade the group holds both.</summary>
+    public string Engine { get; set; } = Catalog.Redis;
+    public string EngineVersion { get; set; } = "";
     /// <summary>The failed node this one replaces; null for a node the group was created or scaled with.</summary>
     public string? ReplacesNodeId { get; set; }
     /// <summary>in-sync (null), applying or pending-reboot: whether the node runs its parameter group's values; the reconciler's word.</summary>

@@ -133,6 +133,7 @@ public static class ReplicationGroupsApi
                 {
                     Id = n.Id, ReplicationGroupId = spec.Id, ShardId = planned.Id, Role = n.Role,
                     AvailabilityZone = n.AvailabilityZone, Status = NodeStatus.Creating, NodeType = spec.NodeType, CreatedAt = now,
+                    Engine = spec.Engine, EngineVersion = spec.EngineVersion,
                 }).ToList(),
             });
         return group;
@@ -210,19 +211,20 @@ public static class ReplicationGroupsApi
     [
         "description", "nodeType", "replicasPerShard", "numShards", "automaticFailover", "multiAz", "authToken",
         "authTokenUpdateStrategy", "snapshotRetentionLimit", "snapshotWindow", "expiresAt", "parameterGroupName",
+        "engine", "engineVersion",
     ];
 
     private static readonly HashSet<string> Clearable = ["description", "snapshotWindow", "expiresAt"];
 
     private static readonly HashSet<string> CreateOnly =
     [
-        "id", "engine", "engineVersion", "clusterMode", "transitEncryption", "restoreFromSnapshot", "shards",
+        "id", "clusterMode", "transitEncryption", "restoreFromSnapshot", "shards",
         "status", "primaryEndpoint", "readerEndpoint", "configurationEndpoint", "createdAt", "updatedAt", "etag",
         "authTokenEnabled", "pendingChanges",
     ];
 
     /// <summary>Fields whose change the reconciler must carry out; the others take effect as stored.</summary>
-    private static readonly HashSet<string> NeedsReconciler = ["nodeType", "replicasPerShard", "numShards", "authToken"];
+    private static readonly HashSet<string> NeedsReconciler = ["nodeType", "replicasPerShard", "numShards", "authToken", "engine", "engineVersion"];
 
     private static async Task<IResult> Patch(
         string id, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
@@ -245,8 +247,16 @@ public static class ReplicationGroupsApi
         if (fields.Contains("authToken") && !fields.Contains("authTokenUpdateStrategy"))
             return Problems.Invalid("authTokenUpdateStrategy", "authTokenUpdateStrategy (rotate, set or delete) is required with authToken.", ErrorCodes.InvalidParameterCombination);
         var current = ToSpec(group);
+        // An engine named without a version takes that engine's newest.
+        var engine = patch!.Engine ?? group.Engine;
+        var engineVersion = patch.EngineVersion ?? (engine != group.Engine ? catalog.NewestVersion(engine) : group.EngineVersion);
+        if ((engine != group.Engine || engineVersion != group.EngineVersion)
+            && EngineUpgrades.Check(group.Engine, group.EngineVersion, engine, engineVersion, catalog) is { } refused)
+            return Problems.Validation([refused]);
         var next = current with
         {
+            Engine = engine,
+            EngineVersion = engineVersion,
             Description = fields.Contains("description") ? patch!.Description ?? "" : current.Description,
             NodeType = patch!.NodeType ?? current.NodeType,
             ReplicasPerShard = patch.ReplicasPerShard ?? current.ReplicasPerShard,
@@ -275,11 +285,22 @@ public static class ReplicationGroupsApi
         Changed("multiAz", current.MultiAz, next.MultiAz);
         Changed("snapshotRetentionLimit", current.SnapshotRetentionLimit, next.SnapshotRetentionLimit);
         Changed("snapshotWindow", current.SnapshotWindow, next.SnapshotWindow);
+        Changed("engine", current.Engine, next.Engine);
+        Changed("engineVersion", current.EngineVersion, next.EngineVersion);
         var parameterGroup = group.ParameterGroupName;
+        var newFamily = Catalog.Family(engine, engineVersion) != Catalog.Family(group.Engine, group.EngineVersion);
+        if (newFamily && !fields.Contains("parameterGroupName"))
+        {
+            // The default group follows the engine; a group of one's own is of the old family and must be replaced by one of the new.
+            if (parameterGroup is not null && !Domain.Parameters.ParameterCatalog.IsDefaultName(parameterGroup))
+                return Problems.Invalid("parameterGroupName", $"Parameter group {TenantNames.Public(parameterGroup)} is of the {Catalog.Family(group.Engine, group.EngineVersion)} "
+                    + $"family; name one of the {Catalog.Family(engine, engineVersion)} family (or a default.* one) with the upgrade.", ErrorCodes.InvalidParameterCombination);
+            parameterGroup = null;
+        }
         if (fields.Contains("parameterGroupName"))
         {
             var (resolved, badParameterGroup) = await parameterGroups.ResolveAsync(
-                group.Tenant, patch.ParameterGroupName, group.Engine, group.EngineVersion, group.ClusterMode == ClusterMode.Enabled, ct);
+                group.Tenant, patch.ParameterGroupName, engine, engineVersion, group.ClusterMode == ClusterMode.Enabled, ct);
             if (badParameterGroup is not null)
                 return ParameterGroupsApi.Problem(badParameterGroup);
             Changed("parameterGroupName", group.ParameterGroupName, resolved);
@@ -309,6 +330,9 @@ public static class ReplicationGroupsApi
         group.MultiAz = next.MultiAz;
         group.SnapshotRetentionLimit = next.SnapshotRetentionLimit;
         group.SnapshotWindow = next.SnapshotWindow;
+        // The nodes keep theirs until the reconciler replaces them, replicas first.
+        group.Engine = next.Engine;
+        group.EngineVersion = next.EngineVersion;
         if (group.ParameterGroupName != parameterGroup)
         {
             // Applied by the reconciler within seconds, without a restart; until then its nodes say so.

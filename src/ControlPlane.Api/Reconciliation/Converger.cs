@@ -105,7 +105,7 @@ public sealed partial class Converger(
         var parameterValues = await Parameters.ParameterGroups.ValuesAsync(db, group.ParameterGroupName, group.Engine, group.EngineVersion, cluster, ct);
         var startup = Domain.Parameters.ParameterCatalog.Startup(Catalog.Family(group.Engine, group.EngineVersion), parameterValues);
         var places = nodes.Select(n => new NodePlace(n.Id, n.AvailabilityZone, n.Host, n.Port,
-            n.Port is { } p ? specs.Redis(group.Id, n.ShardId, n.Id, n.Host!, p, group.EngineVersion, n.NodeType, cluster, group.Engine, startup) with
+            n.Port is { } p ? specs.Redis(group.Id, n.ShardId, n.Id, n.Host!, p, NodeVersion(group, n), n.NodeType, cluster, n.Engine, startup) with
             {
                 Name = specs.ContainerName(n.PoolId ?? n.Id),
                 Seeds = restore is not null && n.Role == NodeRole.Primary && snapshots.Seed(restore, group.Shards.First(s => s.Id == n.ShardId)) is { } seed ? [seed] : null,
@@ -133,7 +133,7 @@ public sealed partial class Converger(
             : [];
         var desired = new DesiredGroup(group.Id, group.ClusterMode, group.Status,
             group.Shards.OrderBy(s => s.Id).Select(s => new DesiredShard(s.Id, s.Slots, s.Status,
-                s.Nodes.OrderBy(n => n.Id).Select(n => new DesiredNode(n.Id, n.ShardId, n.Role, n.AvailabilityZone, n.Status, n.Port, n.NodeType)).ToList())).ToList(),
+                s.Nodes.OrderBy(n => n.Id).Select(n => new DesiredNode(n.Id, n.ShardId, n.Role, n.AvailabilityZone, n.Status, n.Port, n.NodeType, $"{n.Engine} {NodeVersion(group, n)}")).ToList())).ToList(),
             group.AutomaticFailover, testFailovers.ToHashSet(), target, moves);
         var plan = restoreProblem is not null
             ? [new Fail($"Snapshot {group.RestoreFromSnapshot} cannot be restored: {restoreProblem}")]
@@ -191,6 +191,9 @@ public sealed partial class Converger(
         }
         return contradicted;
     }
+
+    /// <summary>The version a node runs: its own (rows from before per-node engines have none: the group's).</summary>
+    private static string NodeVersion(ReplicationGroupEntity group, RedisNodeEntity node) => node.EngineVersion is { Length: > 0 } v ? v : group.EngineVersion;
 
     /// <summary>The pending change that replaces nodes running an outdated configuration (their ids).</summary>
     private const string RefreshChange = "outdatedNodes";
@@ -254,7 +257,8 @@ public sealed partial class Converger(
         var fields = System.Text.Json.Nodes.JsonNode.Parse(pending)?.AsObject();
         var reshard = fields is not null && (fields.ContainsKey("numShards") || fields.ContainsKey("rebalance"));
         var reboot = fields?[RebootChange]?.AsArray().Select(n => (string)n!).ToHashSet();
-        return new GroupTarget(group.NumShards, group.ReplicasPerShard, group.NodeType, reshard, fields?.ContainsKey(RefreshChange) ?? false, reboot);
+        var upgrade = fields is not null && (fields.ContainsKey("engine") || fields.ContainsKey("engineVersion")) ? $"{group.Engine} {group.EngineVersion}" : null;
+        return new GroupTarget(group.NumShards, group.ReplicasPerShard, group.NodeType, reshard, fields?.ContainsKey(RefreshChange) ?? false, reboot, upgrade);
     }
 
     private async Task<Progress> StepClusterAsync(ControlPlaneDbContext db, string id, ContainerView view, CancellationToken ct)

@@ -81,7 +81,7 @@ public static partial class GroupPlanner
     private static NodeAction? NextNodeTypeStep(DesiredShard shard, GroupTarget target, Func<DesiredNode, ObservedNode> seen)
     {
         bool Old(DesiredNode n) => n.NodeType != target.NodeType || (target.Refresh && seen(n).Container == ContainerState.Outdated)
-            || (target.Reboot?.Contains(n.Id) ?? false);
+            || (target.Reboot?.Contains(n.Id) ?? false) || (target.Engine is { } engine && n.Engine != engine);
         var old = shard.Nodes.Where(Old).OrderBy(n => n.Role == NodeRole.Primary).ThenBy(n => n.Id, StringComparer.Ordinal).ToList();
         if (old.Count == 0)
             return null;

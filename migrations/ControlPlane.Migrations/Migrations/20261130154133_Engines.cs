@@ -11,17 +11,16 @@ namespace ControlPlane.Migrations.Migrations
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
-            // Groups and snapshots from before Valkey ran Redis.
             migrationBuilder.AddColumn<string>(
                 name: "Engine",
-                table: "replication_groups",
+                table: "snapshots",
                 type: "text",
                 nullable: false,
                 defaultValue: "redis");
 
             migrationBuilder.AddColumn<string>(
                 name: "Engine",
-                table: "snapshots",
+                table: "replication_groups",
                 type: "text",
                 nullable: false,
                 defaultValue: "redis");
@@ -31,6 +30,20 @@ namespace ControlPlane.Migrations.Migrations
                 table: "replication_groups",
                 type: "text",
                 nullable: true);
+
+            migrationBuilder.AddColumn<string>(
+                name: "Engine",
+                table: "redis_nodes",
+                type: "text",
+                nullable: false,
+                defaultValue: "redis");
+
+            migrationBuilder.AddColumn<string>(
+                name: "EngineVersion",
+                table: "redis_nodes",
+                type: "text",
+                nullable: false,
+                defaultValue: "");
 
             migrationBuilder.AddColumn<string>(
                 name: "ParameterGroupStatus",
@@ -49,6 +62,9 @@ namespace ControlPlane.Migrations.Migrations
                 table: "cache_clusters",
                 type: "text",
                 nullable: true);
+
+            // Nodes from before per-node engines run their group's version.
+            migrationBuilder.Sql("""UPDATE redis_nodes AS n SET "EngineVersion" = g."EngineVersion" FROM replication_groups AS g WHERE g."Id" = n."ReplicationGroupId";""");
 
             migrationBuilder.CreateTable(
                 name: "parameter_groups",
@@ -77,20 +93,28 @@ namespace ControlPlane.Migrations.Migrations
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
-            migrationBuilder.DropColumn(
-                name: "Engine",
-                table: "replication_groups");
+            migrationBuilder.DropTable(
+                name: "parameter_groups");
 
             migrationBuilder.DropColumn(
                 name: "Engine",
                 table: "snapshots");
 
-            migrationBuilder.DropTable(
-                name: "parameter_groups");
+            migrationBuilder.DropColumn(
+                name: "Engine",
+                table: "replication_groups");
 
             migrationBuilder.DropColumn(
                 name: "ParameterGroupName",
                 table: "replication_groups");
+
+            migrationBuilder.DropColumn(
+                name: "Engine",
+                table: "redis_nodes");
+
+            migrationBuilder.DropColumn(
+                name: "EngineVersion",
+                table: "redis_nodes");
 
             migrationBuilder.DropColumn(
                 name: "ParameterGroupStatus",

@@ -13,7 +13,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace ControlPlane.Migrations.Migrations
 {
     [DbContext(typeof(ControlPlaneDbContext))]
-    [Migration("20261130152357_Engines")]
+    [Migration("20261130154133_Engines")]
     partial class Engines
     {
         /// <inheritdoc />
@@ -321,6 +321,14 @@ namespace ControlPlane.Migrations.Migrations
 
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Engine")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("EngineVersion")
+                        .IsRequired()
+                        .HasColumnType("text");
 
                     b.Property<string>("Host")
                         .HasColumnType("text");
