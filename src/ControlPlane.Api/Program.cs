@@ -64,6 +64,8 @@ builder.Services.AddHostedService<ContainerEventWatcher>();
 // Snapshot copies, deletions, expiry and the daily automated snapshots; off with the reconciler.
 builder.Services.AddSingleton<SnapshotHousekeeping>();
 builder.Services.AddHostedService<SnapshotHousekeepingWorker>();
+builder.Services.AddSingleton<ControlPlane.Api.Maintenance.MaintenanceScheduler>();
+builder.Services.AddHostedService<ControlPlane.Api.Maintenance.MaintenanceWorker>();
 // Events, idempotency keys and test failovers are pruned after their windows.
 builder.Services.AddSingleton<Retention>();
 builder.Services.AddHostedService<RetentionWorker>();

@@ -24,7 +24,8 @@ public sealed record ReplicationGroupSpec(
     string? RestoreFromSnapshot,
     IReadOnlyList<ShardSpec>? Shards,
     DateTimeOffset? ExpiresAt,
-    string Engine = Catalog.Redis)
+    string Engine = Catalog.Redis,
+    string? PreferredMaintenanceWindow = null)
 {
     public int NodeCount => NumShards * (ReplicasPerShard + 1);
 }
@@ -104,6 +105,13 @@ public static partial class ReplicationGroupRules
             Value("snapshotRetentionLimit", $"snapshotRetentionLimit must be between 0 and {Limits.MaxSnapshotRetentionDays} days.");
         if (spec.SnapshotWindow is { } window && CheckWindow(window) is { } windowError)
             Value("snapshotWindow", windowError);
+        if (spec.PreferredMaintenanceWindow is { } maintenance)
+        {
+            if (Planning.MaintenanceWindow.TryParse(maintenance, out var parsed) is { } maintenanceError)
+                Value("preferredMaintenanceWindow", maintenanceError);
+            else if (spec.SnapshotWindow is { } snapshots && CheckWindow(snapshots) is null && parsed!.Overlaps(snapshots))
+                Combination("preferredMaintenanceWindow", $"The maintenance window {maintenance} overlaps the snapshot window {snapshots}.");
+        }
         if (spec.RestoreFromSnapshot is { } snapshot && Identifiers.CheckExistingSnapshot(snapshot) is { } snapshotError)
             Value("restoreFromSnapshot", $"The snapshot name {snapshotError}");
         if (spec.ExpiresAt is { } expiresAt && expiresAt <= now)

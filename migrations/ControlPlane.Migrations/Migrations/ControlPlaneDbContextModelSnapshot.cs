@@ -435,6 +435,9 @@ namespace ControlPlane.Migrations.Migrations
                     b.Property<string>("PendingChanges")
                         .HasColumnType("text");
 
+                    b.Property<string>("PreferredMaintenanceWindow")
+                        .HasColumnType("text");
+
                     b.Property<int?>("PrimaryEndpointPort")
                         .HasColumnType("integer");
 
@@ -445,6 +448,12 @@ namespace ControlPlane.Migrations.Migrations
                         .HasColumnType("integer");
 
                     b.Property<string>("RestoreFromSnapshot")
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset?>("ScheduledAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("ScheduledChanges")
                         .HasColumnType("text");
 
                     b.Property<int>("SnapshotRetentionLimit")

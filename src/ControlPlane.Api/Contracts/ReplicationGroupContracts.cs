@@ -26,7 +26,8 @@ public sealed record CreateReplicationGroupRequest(
     DateTimeOffset? ExpiresAt = null,
     string? Tenant = null,
     string? Engine = null,
-    string? ParameterGroupName = null);
+    string? ParameterGroupName = null,
+    string? PreferredMaintenanceWindow = null);
 
 /// <summary>Body of PATCH /v1/replication-groups/{id} (JSON merge patch): only the fields present change.</summary>
 public sealed record ReplicationGroupPatch(
@@ -43,7 +44,9 @@ public sealed record ReplicationGroupPatch(
     DateTimeOffset? ExpiresAt = null,
     string? ParameterGroupName = null,
     string? Engine = null,
-    string? EngineVersion = null);
+    string? EngineVersion = null,
+    string? PreferredMaintenanceWindow = null,
+    bool? ApplyImmediately = null);
 
 /// <summary>parameterGroupStatus: in-sync, applying (immediate values being set) or pending-reboot (start-up values wait for a reboot).</summary>
 public sealed record NodeResponse(string Id, NodeRole Role, string AvailabilityZone, NodeStatus Status, EndpointAddress? Endpoint, string ParameterGroupStatus);
@@ -75,7 +78,8 @@ public sealed record ReplicationGroupResponse(
     DateTimeOffset UpdatedAt,
     DateTimeOffset? ExpiresAt,
     string Etag,
-    string ParameterGroupName);
+    string ParameterGroupName,
+    string? PreferredMaintenanceWindow);
 
 public sealed record TestFailoverRequest(string ShardId);
 

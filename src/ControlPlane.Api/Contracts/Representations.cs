@@ -34,9 +34,10 @@ public static class Representations
             disabled ? reader : null,
             disabled ? null : primary,
             shards,
-            PendingChanges(g.Tenant, g.PendingChanges),
+            GroupPendingChanges(g),
             g.CreatedAt, g.UpdatedAt, g.ExpiresAt, ETags.Format(g.Version),
-            ParameterGroups.ShownName(g.ParameterGroupName, g.Engine, g.EngineVersion, g.ClusterMode == ClusterMode.Enabled));
+            ParameterGroups.ShownName(g.ParameterGroupName, g.Engine, g.EngineVersion, g.ClusterMode == ClusterMode.Enabled),
+            g.PreferredMaintenanceWindow);
     }
 
     public static CacheClusterResponse ToResponse(this CacheClusterEntity c)
@@ -61,6 +62,20 @@ public static class Representations
 
     private static EndpointAddress? Address(string? host, int? port) =>
         host is not null && port is { } p ? new EndpointAddress(host, p) : null;
+
+    /// <summary>What a modification under way still changes, and what waits for the maintenance window with applyAt, when it starts.</summary>
+    private static IReadOnlyDictionary<string, object?>? GroupPendingChanges(ReplicationGroupEntity g)
+    {
+        var now = PendingChanges(g.Tenant, g.PendingChanges);
+        var waiting = PendingChanges(g.Tenant, g.ScheduledChanges);
+        if (waiting is null)
+            return now;
+        var all = new Dictionary<string, object?>(now ?? new Dictionary<string, object?>());
+        foreach (var (field, value) in waiting)
+            all[field] = value;
+        all["applyAt"] = g.ScheduledAt;
+        return all;
+    }
 
     private static IReadOnlyDictionary<string, object?>? PendingChanges(string tenant, string? json) =>
         json is null ? null : JsonSerializer.Deserialize<Dictionary<string, object?>>(TenantNames.PublicText(tenant, json));

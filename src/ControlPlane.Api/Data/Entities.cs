@@ -29,6 +29,11 @@ public sealed class ReplicationGroupEntity
     public string? RestoreFromSnapshot { get; set; }
     /// <summary>Stored parameter group name (tenant-qualified, or a shared default.*); null: the default of its family and cluster mode.</summary>
     public string? ParameterGroupName { get; set; }
+    /// <summary>ddd:hh:mm-ddd:hh:mm (UTC): changes that replace nodes wait for it unless applied immediately.</summary>
+    public string? PreferredMaintenanceWindow { get; set; }
+    /// <summary>Node-replacing changes waiting for the maintenance window (JSON, as pendingChanges), and when they start.</summary>
+    public string? ScheduledChanges { get; set; }
+    public DateTimeOffset? ScheduledAt { get; set; }
     public string? FinalSnapshotName { get; set; }
     /// <summary>The stable endpoint of a cluster-mode-disabled group: a proxy that follows the primary.</summary>
     public string? EndpointHost { get; set; }

@@ -8,6 +8,7 @@ using ControlPlane.Api.Options;
 using ControlPlane.Api.Parameters;
 using ControlPlane.Api.Validation;
 using ControlPlane.Domain;
+using ControlPlane.Domain.Planning;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -52,7 +53,7 @@ public static class ReplicationGroupsApi
             r.NodeType ?? "cache.small", mode, r.NumShards ?? 1, replicas,
             failover, r.MultiAz ?? (failover && replicas >= 1), r.TransitEncryption ?? false, r.AuthToken,
             r.SnapshotRetentionLimit ?? 0, r.SnapshotWindow, r.RestoreFromSnapshot is { } s ? Identifiers.Normalize(s) : null,
-            r.Shards?.Select(s => new ShardSpec(s.Slots, s.PrimaryAz, s.ReplicaAzs)).ToList(), r.ExpiresAt, engine);
+            r.Shards?.Select(s => new ShardSpec(s.Slots, s.PrimaryAz, s.ReplicaAzs)).ToList(), r.ExpiresAt, engine, r.PreferredMaintenanceWindow);
     }
 
     private static async Task<IResult> Create(
@@ -122,7 +123,7 @@ public static class ReplicationGroupsApi
             AutomaticFailover = spec.AutomaticFailover, MultiAz = spec.MultiAz, TransitEncryption = spec.TransitEncryption,
             AuthTokenHash = spec.AuthToken is null ? null : Secrets.Hash(spec.AuthToken),
             SnapshotRetentionLimit = spec.SnapshotRetentionLimit, SnapshotWindow = spec.SnapshotWindow,
-            RestoreFromSnapshot = spec.RestoreFromSnapshot, Status = GroupStatus.Creating, Generation = 1,
+            PreferredMaintenanceWindow = spec.PreferredMaintenanceWindow, RestoreFromSnapshot = spec.RestoreFromSnapshot, Status = GroupStatus.Creating, Generation = 1,
             CreatedAt = now, UpdatedAt = now, ExpiresAt = spec.ExpiresAt, LastNodeOrdinal = spec.ReplicasPerShard + 1,
         };
         foreach (var planned in Topology.ForReplicationGroup(spec, catalog.AvailabilityZones))
@@ -211,10 +212,10 @@ public static class ReplicationGroupsApi
     [
         "description", "nodeType", "replicasPerShard", "numShards", "automaticFailover", "multiAz", "authToken",
         "authTokenUpdateStrategy", "snapshotRetentionLimit", "snapshotWindow", "expiresAt", "parameterGroupName",
-        "engine", "engineVersion",
+        "engine", "engineVersion", "preferredMaintenanceWindow", "applyImmediately",
     ];
 
-    private static readonly HashSet<string> Clearable = ["description", "snapshotWindow", "expiresAt"];
+    private static readonly HashSet<string> Clearable = ["description", "snapshotWindow", "expiresAt", "preferredMaintenanceWindow", "applyImmediately"];
 
     private static readonly HashSet<string> CreateOnly =
     [
@@ -266,6 +267,7 @@ public static class ReplicationGroupsApi
             AuthToken = patch.AuthToken,
             SnapshotRetentionLimit = patch.SnapshotRetentionLimit ?? current.SnapshotRetentionLimit,
             SnapshotWindow = fields.Contains("snapshotWindow") ? patch.SnapshotWindow : current.SnapshotWindow,
+            PreferredMaintenanceWindow = fields.Contains("preferredMaintenanceWindow") ? patch.PreferredMaintenanceWindow : current.PreferredMaintenanceWindow,
             // An expiry already stored is not re-judged against the clock; a new one is.
             ExpiresAt = fields.Contains("expiresAt") ? patch.ExpiresAt : null,
         };
@@ -285,6 +287,7 @@ public static class ReplicationGroupsApi
         Changed("multiAz", current.MultiAz, next.MultiAz);
         Changed("snapshotRetentionLimit", current.SnapshotRetentionLimit, next.SnapshotRetentionLimit);
         Changed("snapshotWindow", current.SnapshotWindow, next.SnapshotWindow);
+        Changed("preferredMaintenanceWindow", current.PreferredMaintenanceWindow, next.PreferredMaintenanceWindow);
         Changed("engine", current.Engine, next.Engine);
         Changed("engineVersion", current.EngineVersion, next.EngineVersion);
         var parameterGroup = group.ParameterGroupName;
@@ -322,17 +325,25 @@ public static class ReplicationGroupsApi
                 next.NumShards != current.NumShards ? "numShards" : "replicasPerShard", ct) is { } overQuota)
             return overQuota;
 
+        var deferred = Defer(group, next, changes, newFamily, parameterGroup, patch.ApplyImmediately ?? false, time.GetUtcNow());
         group.Description = next.Description;
-        group.NodeType = next.NodeType;
+        if (!deferred.ContainsKey("nodeType"))
+            group.NodeType = next.NodeType;
         group.ReplicasPerShard = next.ReplicasPerShard;
         group.NumShards = next.NumShards;
         group.AutomaticFailover = next.AutomaticFailover;
         group.MultiAz = next.MultiAz;
         group.SnapshotRetentionLimit = next.SnapshotRetentionLimit;
         group.SnapshotWindow = next.SnapshotWindow;
+        group.PreferredMaintenanceWindow = next.PreferredMaintenanceWindow;
         // The nodes keep theirs until the reconciler replaces them, replicas first.
-        group.Engine = next.Engine;
-        group.EngineVersion = next.EngineVersion;
+        if (!deferred.ContainsKey("engine") && !deferred.ContainsKey("engineVersion"))
+        {
+            group.Engine = next.Engine;
+            group.EngineVersion = next.EngineVersion;
+        }
+        if (deferred.ContainsKey("parameterGroupName"))
+            parameterGroup = group.ParameterGroupName;
         if (group.ParameterGroupName != parameterGroup)
         {
             // Applied by the reconciler within seconds, without a restart; until then its nodes say so.
@@ -342,7 +353,7 @@ public static class ReplicationGroupsApi
         }
         if (fields.Contains("expiresAt"))
             group.ExpiresAt = next.ExpiresAt;
-        var pending = changes.Where(c => NeedsReconciler.Contains(c.Key) || c.Key == "rebalance").ToDictionary();
+        var pending = changes.Where(c => (NeedsReconciler.Contains(c.Key) || c.Key == "rebalance") && !deferred.ContainsKey(c.Key)).ToDictionary();
         if (pending.Count > 0)
         {
             group.Status = GroupStatus.Modifying;
@@ -350,8 +361,42 @@ public static class ReplicationGroupsApi
         }
         group.Generation++;
         group.UpdatedAt = time.GetUtcNow();
-        db.Record(time, SourceType.ReplicationGroup, group.Id, $"Modification requested for replication group {group.Id}: {string.Join(", ", changes.Keys)}");
+        db.Record(time, SourceType.ReplicationGroup, group.Id, $"Modification requested for replication group {group.Id}: {string.Join(", ", changes.Keys)}"
+            + (deferred.Count > 0 ? $"; {string.Join(", ", deferred.Keys)} wait for the maintenance window at {group.ScheduledAt:yyyy-MM-dd HH:mm} UTC" : ""));
         return await Store.SaveAsync(db, http, group.Version, ErrorCodes.InvalidReplicationGroupState, () => group.ToResponse(), r => r.Etag, ct);
+    }
+
+    /// <summary>
+    /// The node-replacing changes of a PATCH that wait for the group's maintenance window (stored as
+    /// scheduled, with when they start), or none: without a window, inside it, or with applyImmediately
+    /// they start now and replace what was scheduled for the same fields. An upgrade to another family
+    /// takes its parameter group along.
+    /// </summary>
+    private static Dictionary<string, object?> Defer(ReplicationGroupEntity group, ReplicationGroupSpec next, Dictionary<string, object?> changes,
+        bool newFamily, string? parameterGroup, bool applyImmediately, DateTimeOffset now)
+    {
+        var replacing = changes.Where(c => MaintenancePlanner.NodeReplacing.Contains(c.Key)).ToDictionary();
+        var scheduled = group.ScheduledChanges is { } json ? JsonSerializer.Deserialize<Dictionary<string, object?>>(json)! : [];
+        if (replacing.Count == 0)
+            return [];
+        MaintenanceWindow? window = null;
+        if (next.PreferredMaintenanceWindow is { } text)
+            MaintenanceWindow.TryParse(text, out window);
+        var at = MaintenancePlanner.WhenToApply(window, now, applyImmediately);
+        if (at <= now)
+        {
+            foreach (var field in replacing.Keys.Append("parameterGroupName"))
+                scheduled.Remove(field);
+            (group.ScheduledChanges, group.ScheduledAt) = scheduled.Count > 0 ? (JsonSerializer.Serialize(scheduled), group.ScheduledAt) : (null, null);
+            return [];
+        }
+        if (newFamily)
+            replacing["parameterGroupName"] = parameterGroup;
+        foreach (var (field, value) in replacing)
+            scheduled[field] = value;
+        group.ScheduledChanges = JsonSerializer.Serialize(scheduled);
+        group.ScheduledAt = at;
+        return replacing;
     }
 
     private static async Task<IResult> Delete(
@@ -454,7 +499,7 @@ public static class ReplicationGroupsApi
 
     private static ReplicationGroupSpec ToSpec(ReplicationGroupEntity g) => new(
         TenantNames.Public(g.Id), g.Description, g.EngineVersion, g.NodeType, g.ClusterMode, g.NumShards, g.ReplicasPerShard, g.AutomaticFailover,
-        g.MultiAz, g.TransitEncryption, null, g.SnapshotRetentionLimit, g.SnapshotWindow, null, null, g.ExpiresAt, g.Engine);
+        g.MultiAz, g.TransitEncryption, null, g.SnapshotRetentionLimit, g.SnapshotWindow, null, null, g.ExpiresAt, g.Engine, g.PreferredMaintenanceWindow);
 
     internal static string Json<T>(T value) where T : struct, Enum => JsonBodies.EnumText(value);
 }

@@ -116,7 +116,20 @@ public sealed partial class Converger(
             return Progress.Acted;
         if (group.Status == GroupStatus.Deleting && group.FinalSnapshotName is { } final && !await FinalSnapshotTakenAsync(db, group, final, places, observed, ct))
             return Progress.Done;
-        if (group.Status == GroupStatus.Available && observed.Values.Where(o => o.Container == ContainerState.Outdated).Select(o => o.NodeId).Order().ToList() is { Count: > 0 } outdated)
+        var outdatedNodes = observed.Values.Where(o => o.Container == ContainerState.Outdated).Select(o => o.NodeId).Order().ToList();
+        if (group.Status == GroupStatus.Available && outdatedNodes.Count > 0 && RefreshWaits(group) is { } waitsUntil)
+        {
+            // Outside the maintenance window: the refresh is scheduled for it (once) and the group keeps serving as it is.
+            if (group.ScheduledChanges is null)
+            {
+                group.ScheduledChanges = JsonSerializer.Serialize(new Dictionary<string, object> { [RefreshChange] = outdatedNodes });
+                group.ScheduledAt = waitsUntil;
+                db.Record(time, SourceType.ReplicationGroup, group.Id,
+                    $"Cache nodes {string.Join(", ", outdatedNodes)} run an outdated configuration; replacing them waits for the maintenance window at {waitsUntil:yyyy-MM-dd HH:mm} UTC");
+                await db.SaveChangesAsync(ct);
+            }
+        }
+        else if (group.Status == GroupStatus.Available && outdatedNodes is { Count: > 0 } outdated)
         {
             // Nodes started by an older control plane (another command line) are replaced one by one,
             // as a node type change replaces them: new nodes sync, primaries hand over, nothing is lost.
@@ -190,6 +203,16 @@ public sealed partial class Converger(
             view.Seen(place.NodeId, state, now?.ExitCode, now?.Id);
         }
         return contradicted;
+    }
+
+    /// <summary>When an outdated-node refresh of the group may start, if not now (its maintenance window is closed).</summary>
+    private DateTimeOffset? RefreshWaits(ReplicationGroupEntity group)
+    {
+        if (group.PreferredMaintenanceWindow is not { } text || MaintenanceWindow.TryParse(text, out var window) is not null)
+            return null;
+        var now = time.GetUtcNow();
+        var at = MaintenancePlanner.WhenToApply(window, now, applyImmediately: false);
+        return at > now ? at : null;
     }
 
     /// <summary>The version a node runs: its own (rows from before per-node engines have none: the group's).</summary>

@@ -13,7 +13,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace ControlPlane.Migrations.Migrations
 {
     [DbContext(typeof(ControlPlaneDbContext))]
-    [Migration("20261130154133_Engines")]
+    [Migration("20261130155007_Engines")]
     partial class Engines
     {
         /// <inheritdoc />
@@ -438,6 +438,9 @@ namespace ControlPlane.Migrations.Migrations
                     b.Property<string>("PendingChanges")
                         .HasColumnType("text");
 
+                    b.Property<string>("PreferredMaintenanceWindow")
+                        .HasColumnType("text");
+
                     b.Property<int?>("PrimaryEndpointPort")
                         .HasColumnType("integer");
 
@@ -448,6 +451,12 @@ namespace ControlPlane.Migrations.Migrations
                         .HasColumnType("integer");
 
                     b.Property<string>("RestoreFromSnapshot")
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset?>("ScheduledAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("ScheduledChanges")
                         .HasColumnType("text");
 
                     b.Property<int>("SnapshotRetentionLimit")

@@ -32,6 +32,24 @@ namespace ControlPlane.Migrations.Migrations
                 nullable: true);
 
             migrationBuilder.AddColumn<string>(
+                name: "PreferredMaintenanceWindow",
+                table: "replication_groups",
+                type: "text",
+                nullable: true);
+
+            migrationBuilder.AddColumn<DateTimeOffset>(
+                name: "ScheduledAt",
+                table: "replication_groups",
+                type: "timestamp with time zone",
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
+                name: "ScheduledChanges",
+                table: "replication_groups",
+                type: "text",
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
                 name: "Engine",
                 table: "redis_nodes",
                 type: "text",
@@ -106,6 +124,18 @@ namespace ControlPlane.Migrations.Migrations
 
             migrationBuilder.DropColumn(
                 name: "ParameterGroupName",
+                table: "replication_groups");
+
+            migrationBuilder.DropColumn(
+                name: "PreferredMaintenanceWindow",
+                table: "replication_groups");
+
+            migrationBuilder.DropColumn(
+                name: "ScheduledAt",
+                table: "replication_groups");
+
+            migrationBuilder.DropColumn(
+                name: "ScheduledChanges",
                 table: "replication_groups");
 
             migrationBuilder.DropColumn(

@@ -1,0 +1,97 @@
+using System.Text.Json;
+using ControlPlane.Api.Data;
+using ControlPlane.Api.Options;
+using ControlPlane.Domain;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace ControlPlane.Api.Maintenance;
+
+/// <summary>
+/// Starts the node-replacing changes that waited for a group's maintenance window once it opens:
+/// their fields become the group's, the group turns modifying with them as pending changes, and the
+/// reconciler replaces the nodes as for any such change. A group busy with something else waits.
+/// </summary>
+public sealed partial class MaintenanceScheduler(IServiceScopeFactory scopes, TimeProvider time, ILogger<MaintenanceScheduler> logger)
+{
+    public async Task RunAsync(CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ControlPlaneDbContext>();
+        var now = time.GetUtcNow();
+        var due = await db.ReplicationGroups.Where(g => g.ScheduledAt != null && g.ScheduledAt <= now && g.Status == GroupStatus.Available)
+            .Select(g => g.Id).ToListAsync(ct);
+        foreach (var id in due)
+        {
+            db.ChangeTracker.Clear();
+            var group = await db.ReplicationGroups.FirstOrDefaultAsync(g => g.Id == id && g.Status == GroupStatus.Available, ct);
+            if (group?.ScheduledChanges is not { } json)
+                continue;
+            var scheduled = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(json)!;
+            string? Text(string field) => scheduled[field].ValueKind == JsonValueKind.String ? scheduled[field].GetString() : null;
+            if (scheduled.ContainsKey("nodeType"))
+                group.NodeType = Text("nodeType")!;
+            if (scheduled.ContainsKey("engine"))
+                group.Engine = Text("engine")!;
+            if (scheduled.ContainsKey("engineVersion"))
+                group.EngineVersion = Text("engineVersion")!;
+            if (scheduled.Remove("parameterGroupName", out var parameterGroup))
+                group.ParameterGroupName = parameterGroup.ValueKind == JsonValueKind.String ? parameterGroup.GetString() : null;
+            group.PendingChanges = JsonSerializer.Serialize(scheduled);
+            group.Status = GroupStatus.Modifying;
+            group.ScheduledChanges = null;
+            group.ScheduledAt = null;
+            group.Generation++;
+            group.UpdatedAt = now;
+            db.Record(time, SourceType.ReplicationGroup, group.Id,
+                $"Maintenance window of replication group {group.Id} open: applying {string.Join(", ", scheduled.Keys)}");
+            try
+            {
+                await db.SaveChangesAsync(ct);
+            }
+            catch (DbUpdateConcurrencyException)
+            {
+                // Changed meanwhile (a PATCH, the reconciler): the next round looks again.
+                LogRaced(logger, group.Id);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Scheduled changes of {GroupId} raced another change; retried next round")]
+    private static partial void LogRaced(ILogger logger, string groupId);
+}
+
+/// <summary>Looks for maintenance windows that opened every few seconds, where the reconciler runs.</summary>
+public sealed partial class MaintenanceWorker(MaintenanceScheduler scheduler, TimeProvider time, IOptions<ControlPlaneOptions> options, ILogger<MaintenanceWorker> logger)
+    : BackgroundService
+{
+    private static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
+
+    protected override async Task ExecuteAsync(CancellationToken ct)
+    {
+        if (!options.Value.Reconciler.Enabled)
+            return;
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await scheduler.RunAsync(ct);
+            }
+            catch (Exception e) when (!ct.IsCancellationRequested)
+            {
+                LogRoundFailed(logger, e);
+            }
+            try
+            {
+                await Task.Delay(Interval, time, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Maintenance round failed; retrying")]
+    private static partial void LogRoundFailed(ILogger logger, Exception exception);
+}
