@@ -61,3 +61,15 @@ public sealed class MaintenanceWindowTests
         Assert.Equal(wednesday, MaintenancePlanner.WhenToApply(null, wednesday, applyImmediately: false));
     }
 }
+
+public sealed class MemcachedDiscoveryTests
+{
+    [Fact]
+    public void The_answer_is_elasticaches_with_the_body_length_counted()
+    {
+        var answer = MemcachedDiscovery.ConfigAnswer(12, [("127.0.0.1", "127.0.0.1", 7001), ("127.0.0.1", "127.0.0.1", 7002)]);
+        const string body = "12\n127.0.0.1|127.0.0.1|7001 127.0.0.1|127.0.0.1|7002\n";
+        Assert.Equal($"CONFIG cluster 0 {body.Length}\r\n{body}\r\nEND\r\n", answer);
+        Assert.Equal("CONFIG cluster 0 3\r\n1\n\n\r\nEND\r\n", MemcachedDiscovery.ConfigAnswer(1, []));
+    }
+}

@@ -69,6 +69,12 @@ namespace ControlPlane.Migrations.Migrations
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<string>("DiscoveryHost")
+                        .HasColumnType("text");
+
+                    b.Property<int?>("DiscoveryPort")
+                        .HasColumnType("integer");
+
                     b.Property<string>("Engine")
                         .IsRequired()
                         .HasColumnType("text");

@@ -47,7 +47,8 @@ public static class Representations
             .ToList();
         return new CacheClusterResponse(
             TenantNames.Public(c.Id), c.Engine, c.EngineVersion, c.NodeType, c.Status, c.NumNodes, c.AzMode,
-            nodes.FirstOrDefault(n => n.Endpoint is not null && n.Status != NodeStatus.Deleting)?.Endpoint ?? nodes.FirstOrDefault(n => n.Endpoint is not null)?.Endpoint,
+            // The auto-discovery endpoint once it is up; until then a node.
+            Address(c.DiscoveryHost, c.DiscoveryPort) ?? nodes.FirstOrDefault(n => n.Endpoint is not null && n.Status != NodeStatus.Deleting)?.Endpoint ?? nodes.FirstOrDefault(n => n.Endpoint is not null)?.Endpoint,
             nodes, PendingChanges(c.Tenant, c.PendingChanges), c.CreatedAt, c.UpdatedAt, c.ExpiresAt, ETags.Format(c.Version),
             ParameterGroups.ShownName(c.ParameterGroupName, c.Engine, c.EngineVersion, clusterEnabled: false));
     }

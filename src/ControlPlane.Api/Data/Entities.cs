@@ -99,6 +99,9 @@ public sealed class CacheClusterEntity
     public List<string>? PreferredAvailabilityZones { get; set; }
     /// <summary>Stored parameter group name (tenant-qualified, or default.memcached1.6); null: the family's default.</summary>
     public string? ParameterGroupName { get; set; }
+    /// <summary>The configuration endpoint (auto discovery) on the control plane's host, once leased.</summary>
+    public string? DiscoveryHost { get; set; }
+    public int? DiscoveryPort { get; set; }
     /// <summary>The highest node ordinal the cluster has ever used, so a node id is never handed out twice, even after the newest nodes were removed.</summary>
     public int LastNodeOrdinal { get; set; }
     public CacheClusterStatus Status { get; set; }

@@ -29,6 +29,7 @@ public sealed partial class Converger(
     SlotMover mover,
     SnapshotTaker snapshots,
     Parameters.ParameterApplier parameters,
+    Discovery.DiscoveryEndpoints discovery,
     TimeProvider time,
     IOptions<ControlPlaneOptions> options,
     ILogger<Converger> logger)
@@ -302,9 +303,13 @@ public sealed partial class Converger(
             nodes.Select(n => new DesiredNode(n.Id, null, NodeRole.Primary, n.AvailabilityZone, n.Status, n.Port)).ToList());
         var plan = GroupPlanner.Plan(desired, observed, Context(view));
         if (cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.Modifying)
+        {
             await parameters.MarkAsync(db, cluster, parameterValues, view, ct);
+            await discovery.EnsureAsync(db, cluster, ct);
+        }
         var record = new ClusterRecord(db, cluster, time);
-        return await new Acts(this, db, view, places, observed, record, () => Task.CompletedTask, () => Task.CompletedTask, ct).RunAsync(plan, creating ? cluster.CreatedAt : null, cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.IncompatibleNetwork);
+        return await new Acts(this, db, view, places, observed, record, () => discovery.RemoveAsync(db, cluster.Id, ct), () => Task.CompletedTask, ct)
+            .RunAsync(plan, creating ? cluster.CreatedAt : null, cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.IncompatibleNetwork);
     }
 
     private PlanContext Context(ContainerView view) => new(zones.All.Select(z => z.Name).OrderBy(z => z).ToList(), view.ZonesDown, view.ZonesUnreachable);

@@ -76,6 +76,18 @@ namespace ControlPlane.Migrations.Migrations
                 nullable: true);
 
             migrationBuilder.AddColumn<string>(
+                name: "DiscoveryHost",
+                table: "cache_clusters",
+                type: "text",
+                nullable: true);
+
+            migrationBuilder.AddColumn<int>(
+                name: "DiscoveryPort",
+                table: "cache_clusters",
+                type: "integer",
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
                 name: "ParameterGroupName",
                 table: "cache_clusters",
                 type: "text",
@@ -153,6 +165,14 @@ namespace ControlPlane.Migrations.Migrations
             migrationBuilder.DropColumn(
                 name: "ParameterGroupStatus",
                 table: "cache_nodes");
+
+            migrationBuilder.DropColumn(
+                name: "DiscoveryHost",
+                table: "cache_clusters");
+
+            migrationBuilder.DropColumn(
+                name: "DiscoveryPort",
+                table: "cache_clusters");
 
             migrationBuilder.DropColumn(
                 name: "ParameterGroupName",

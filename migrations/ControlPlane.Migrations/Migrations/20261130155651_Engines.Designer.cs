@@ -13,7 +13,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace ControlPlane.Migrations.Migrations
 {
     [DbContext(typeof(ControlPlaneDbContext))]
-    [Migration("20261130155007_Engines")]
+    [Migration("20261130155651_Engines")]
     partial class Engines
     {
         /// <inheritdoc />
@@ -71,6 +71,12 @@ namespace ControlPlane.Migrations.Migrations
 
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("DiscoveryHost")
+                        .HasColumnType("text");
+
+                    b.Property<int?>("DiscoveryPort")
+                        .HasColumnType("integer");
 
                     b.Property<string>("Engine")
                         .IsRequired()
