@@ -1,6 +1,7 @@
 using System.Net;
 using ControlPlane.Api.Maintenance;
 using ControlPlane.Api.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ControlPlane.Api.Tests;
@@ -84,6 +85,28 @@ public sealed class MaintenanceWindowApiTests(PostgresFixture postgres) : ApiTes
         var now = await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/later", new { engine = "valkey", applyImmediately = true }));
         Assert.Equal(("modifying", "valkey"), ((string?)now["status"], (string?)now["engine"]));
         Assert.Null(now["pendingChanges"]!["applyAt"]);
+    }
+
+    [Fact]
+    public async Task Nodes_pending_reboot_are_rebooted_in_the_window_and_not_before()
+    {
+        var wednesday = NextWeekday(DayOfWeek.Wednesday, 12);
+        Factory.Clock.SetUtcNow(wednesday);
+        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "static", replicasPerShard = 1, preferredMaintenanceWindow = Window }));
+        await MarkAvailableAsync("static");
+        // Playing the reconciler's part: a start-up value changed, the nodes wait for a reboot.
+        await using (var db = Factory.NewDbContext())
+            await db.RedisNodes.Where(n => n.ReplicationGroupId == "static")
+                .ExecuteUpdateAsync(s => s.SetProperty(n => n.ParameterGroupStatus, "pending-reboot"));
+        var scheduler = Factory.Services.GetRequiredService<MaintenanceScheduler>();
+        await scheduler.RebootPendingAsync(CancellationToken.None);
+        Assert.Equal("available", (string?)(await BodyAsync(await Client.GetAsync("/v1/replication-groups/static")))["status"]);
+
+        Factory.Clock.SetUtcNow(NextWeekday(DayOfWeek.Sunday, 5, after: wednesday).AddMinutes(10));
+        await scheduler.RebootPendingAsync(CancellationToken.None);
+        var rebooting = await BodyAsync(await Client.GetAsync("/v1/replication-groups/static"));
+        Assert.Equal("modifying", (string?)rebooting["status"]);
+        Assert.Equal(["static-0001-001", "static-0001-002"], rebooting["pendingChanges"]!["rebootNodes"]!.AsArray().Select(n => (string)n!));
     }
 
     /// <summary>The next given weekday at hour:00 UTC after the given time (the fake clock's now by default).</summary>

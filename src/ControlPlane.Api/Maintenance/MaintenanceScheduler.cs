@@ -57,6 +57,42 @@ public sealed partial class MaintenanceScheduler(IServiceScopeFactory scopes, Ti
         }
     }
 
+    /// <summary>
+    /// Nodes left pending-reboot by a start-up parameter change are rebooted (replaced, one shard at a
+    /// time) inside their group's maintenance window; a group without a window waits for a reboot asked for.
+    /// </summary>
+    public async Task RebootPendingAsync(CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ControlPlaneDbContext>();
+        var now = time.GetUtcNow();
+        var candidates = await db.ReplicationGroups.Include(g => g.Shards).ThenInclude(s => s.Nodes).AsSplitQuery()
+            .Where(g => g.Status == GroupStatus.Available && g.PreferredMaintenanceWindow != null
+                && g.Shards.Any(s => s.Nodes.Any(n => n.ParameterGroupStatus == Parameters.ParameterStatus.PendingReboot)))
+            .ToListAsync(ct);
+        foreach (var group in candidates)
+        {
+            if (Domain.Planning.MaintenanceWindow.TryParse(group.PreferredMaintenanceWindow!, out var window) is not null || !window!.Contains(now))
+                continue;
+            var nodes = group.Shards.SelectMany(s => s.Nodes).Where(n => n.ParameterGroupStatus == Parameters.ParameterStatus.PendingReboot)
+                .Select(n => n.Id).Order(StringComparer.Ordinal).ToList();
+            group.PendingChanges = JsonSerializer.Serialize(new Dictionary<string, object> { [Reconciliation.Converger.RebootChange] = nodes });
+            group.Status = GroupStatus.Modifying;
+            group.Generation++;
+            group.UpdatedAt = now;
+            db.Record(time, SourceType.ReplicationGroup, group.Id,
+                $"Maintenance window of replication group {group.Id} open: rebooting cache nodes {string.Join(", ", nodes)} for their parameters");
+            try
+            {
+                await db.SaveChangesAsync(ct);
+            }
+            catch (DbUpdateConcurrencyException)
+            {
+                LogRaced(logger, group.Id);
+            }
+        }
+    }
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Scheduled changes of {GroupId} raced another change; retried next round")]
     private static partial void LogRaced(ILogger logger, string groupId);
 }
@@ -76,6 +112,7 @@ public sealed partial class MaintenanceWorker(MaintenanceScheduler scheduler, Ti
             try
             {
                 await scheduler.RunAsync(ct);
+                await scheduler.RebootPendingAsync(ct);
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
