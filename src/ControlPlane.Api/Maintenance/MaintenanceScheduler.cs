@@ -37,23 +37,8 @@ public sealed partial class MaintenanceScheduler(IServiceScopeFactory scopes, Ti
                 group.EngineVersion = Text("engineVersion")!;
             if (scheduled.Remove("parameterGroupName", out var parameterGroup))
                 group.ParameterGroupName = parameterGroup.ValueKind == JsonValueKind.String ? parameterGroup.GetString() : null;
-            group.PendingChanges = JsonSerializer.Serialize(scheduled);
-            group.Status = GroupStatus.Modifying;
-            group.ScheduledChanges = null;
-            group.ScheduledAt = null;
-            group.Generation++;
-            group.UpdatedAt = now;
-            db.Record(time, SourceType.ReplicationGroup, group.Id,
-                $"Maintenance window of replication group {group.Id} open: applying {string.Join(", ", scheduled.Keys)}");
-            try
-            {
-                await db.SaveChangesAsync(ct);
-            }
-            catch (DbUpdateConcurrencyException)
-            {
-                // Changed meanwhile (a PATCH, the reconciler): the next round looks again.
-                LogRaced(logger, group.Id);
-            }
+            (group.ScheduledChanges, group.ScheduledAt) = (null, null);
+            await StartAsync(db, group, JsonSerializer.Serialize(scheduled), $"applying {string.Join(", ", scheduled.Keys)}", ct);
         }
     }
 
@@ -76,20 +61,26 @@ public sealed partial class MaintenanceScheduler(IServiceScopeFactory scopes, Ti
                 continue;
             var nodes = group.Shards.SelectMany(s => s.Nodes).Where(n => n.ParameterGroupStatus == Parameters.ParameterStatus.PendingReboot)
                 .Select(n => n.Id).Order(StringComparer.Ordinal).ToList();
-            group.PendingChanges = JsonSerializer.Serialize(new Dictionary<string, object> { [Reconciliation.Converger.RebootChange] = nodes });
-            group.Status = GroupStatus.Modifying;
-            group.Generation++;
-            group.UpdatedAt = now;
-            db.Record(time, SourceType.ReplicationGroup, group.Id,
-                $"Maintenance window of replication group {group.Id} open: rebooting cache nodes {string.Join(", ", nodes)} for their parameters");
-            try
-            {
-                await db.SaveChangesAsync(ct);
-            }
-            catch (DbUpdateConcurrencyException)
-            {
-                LogRaced(logger, group.Id);
-            }
+            await StartAsync(db, group, JsonSerializer.Serialize(new Dictionary<string, object> { [Reconciliation.Converger.RebootChange] = nodes }),
+                $"rebooting cache nodes {string.Join(", ", nodes)} for their parameters", ct);
+        }
+    }
+
+    /// <summary>Turns the group modifying with these pending changes, under its xmin: a group changed meanwhile waits for the next round.</summary>
+    private async Task StartAsync(ControlPlaneDbContext db, ReplicationGroupEntity group, string pending, string what, CancellationToken ct)
+    {
+        group.PendingChanges = pending;
+        group.Status = GroupStatus.Modifying;
+        group.Generation++;
+        group.UpdatedAt = time.GetUtcNow();
+        db.Record(time, SourceType.ReplicationGroup, group.Id, $"Maintenance window of replication group {group.Id} open: {what}");
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            LogRaced(logger, group.Id);
         }
     }
 

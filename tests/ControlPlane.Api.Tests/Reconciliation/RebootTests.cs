@@ -37,13 +37,8 @@ public sealed class RebootTests(PostgresFixture postgres) : ReconcilerTest(postg
         await writer.WaitForAsync(writer.Acknowledged.Count + 50);
         var acknowledged = await writer.StopAsync();
 
-        await using var client = await Scaling.ConnectAsync(now);
-        var db = client.GetDatabase();
-        var missing = new List<string>();
-        foreach (var key in acknowledged)
-            if (!await db.KeyExistsAsync(key))
-                missing.Add(key);
-        Assert.True(missing.Count == 0, $"{missing.Count} of {acknowledged.Count} acknowledged writes are missing, e.g. {string.Join(", ", missing.Take(5))}");
+        await using (var client = await Scaling.ConnectAsync(now))
+            await AcknowledgedWriter.AssertKeptAsync(client, acknowledged);
         await Scaling.AssertNoSlotOpenAsync(now);
     }
 
