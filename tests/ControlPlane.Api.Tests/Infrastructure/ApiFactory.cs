@@ -15,9 +15,6 @@ public sealed class ApiFactory(string connectionString, IReadOnlyDictionary<stri
     /// <summary>This host's snapshot store, a folder of its own that goes with the host.</summary>
     public string SnapshotDir { get; } = Directory.CreateTempSubdirectory("cp-snapshots-").FullName;
 
-    /// <summary>This host's Data Protection key ring (API key secrets for SigV4), a folder of its own too.</summary>
-    public string KeyRingDir { get; } = Directory.CreateTempSubdirectory("cp-keyring-").FullName;
-
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
@@ -25,7 +22,6 @@ public sealed class ApiFactory(string connectionString, IReadOnlyDictionary<stri
         // API tests play the reconciler's part themselves; the reconciler tests turn it on.
         builder.UseSetting("ControlPlane:Reconciler:Enabled", "false");
         builder.UseSetting("ControlPlane:SnapshotDir", SnapshotDir);
-        builder.UseSetting("ControlPlane:KeyRingDir", KeyRingDir);
         builder.UseSetting("ControlPlane:AdminKey", TestKeys.Admin);
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
             builder.UseSetting(key, value);
@@ -45,16 +41,13 @@ public sealed class ApiFactory(string connectionString, IReadOnlyDictionary<stri
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
-        foreach (var folder in new[] { SnapshotDir, KeyRingDir })
+        try
         {
-            try
-            {
-                Directory.Delete(folder, recursive: true);
-            }
-            catch (DirectoryNotFoundException)
-            {
-                // Removed already.
-            }
+            Directory.Delete(SnapshotDir, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // Removed already.
         }
     }
 }

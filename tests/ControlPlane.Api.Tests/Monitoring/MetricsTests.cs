@@ -106,9 +106,11 @@ public sealed partial class MetricsTests(PostgresFixture postgres) : ReconcilerT
         await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "slow", replicasPerShard = 0 }));
         var group = await WaitForStatusAsync("/v1/replication-groups/slow", "available");
         var node = group["shards"]![0]!["nodes"]![0]!;
+        // CONFIG is the control plane's alone: the test takes its login for that, and writes as a client.
+        await using (var admin = await AdminAsync(node["endpoint"]!))
         await using (var redis = await ConnectAsync(node))
         {
-            var server = redis.GetServer(redis.GetEndPoints()[0]);
+            var server = admin.GetServer(admin.GetEndPoints()[0]);
             await server.ExecuteAsync("CONFIG", "SET", "slowlog-log-slower-than", "0");
             await redis.GetDatabase().StringSetAsync("slow-key", new string('x', 200));
             await server.ExecuteAsync("CONFIG", "SET", "slowlog-log-slower-than", "10000");

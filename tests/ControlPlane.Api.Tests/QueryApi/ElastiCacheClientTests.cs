@@ -30,10 +30,8 @@ public sealed class ElastiCacheClientTests(PostgresFixture postgres) : Reconcile
     private async Task RunAsync(string script, TimeSpan budget)
     {
         var port = PostgresServer.FreePort();
-        var keyRing = Directory.CreateTempSubdirectory("cp-keyring-").FullName;
         var settings = ChildSettings();
         settings["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
-        settings["ControlPlane__KeyRingDir"] = keyRing;
         var api = StartControlPlane(settings);
         try
         {
@@ -75,7 +73,6 @@ public sealed class ElastiCacheClientTests(PostgresFixture postgres) : Reconcile
         finally
         {
             api.Kill();
-            Directory.Delete(keyRing, recursive: true);
         }
     }
 
