@@ -30,38 +30,20 @@ public sealed class Retention(IServiceScopeFactory scopes, TimeProvider time, IO
     }
 }
 
-/// <summary>Prunes hourly; like the other housekeeping it runs where the reconciler runs.</summary>
-public sealed partial class RetentionWorker(Retention retention, TimeProvider time, IOptions<ControlPlaneOptions> options, ILogger<RetentionWorker> logger) : BackgroundService
+/// <summary>Prunes hourly (a minute after a failed round); like the other housekeeping it runs where the reconciler runs.</summary>
+public sealed partial class RetentionWorker(Retention retention, TimeProvider time, IOptions<ControlPlaneOptions> options, ILogger<RetentionWorker> logger)
+    : PeriodicWorker(time, options, logger)
 {
-    private static readonly TimeSpan Interval = TimeSpan.FromHours(1);
+    protected override TimeSpan Interval => TimeSpan.FromHours(1);
 
-    protected override async Task ExecuteAsync(CancellationToken ct)
+    protected override TimeSpan RetryAfterFailure => TimeSpan.FromMinutes(1);
+
+    protected override async Task RoundAsync(CancellationToken ct)
     {
-        if (!options.Value.Reconciler.Enabled)
-            return;
-        while (!ct.IsCancellationRequested)
-        {
-            try
-            {
-                var (events, keys, failovers) = await retention.PruneAsync(ct);
-                LogPruned(logger, events, keys, failovers);
-                await Task.Delay(Interval, time, ct);
-            }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                LogPruneFailed(logger, e);
-                await Task.Delay(TimeSpan.FromMinutes(1), time, ct).ContinueWith(_ => { }, TaskScheduler.Default);
-            }
-        }
+        var (events, keys, failovers) = await retention.PruneAsync(ct);
+        LogPruned(logger, events, keys, failovers);
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Pruned {Events} event(s), {Keys} idempotency key(s), {Failovers} test failover(s)")]
     private static partial void LogPruned(ILogger logger, int events, int keys, int failovers);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Pruning failed; retrying in a minute")]
-    private static partial void LogPruneFailed(ILogger logger, Exception exception);
 }

@@ -89,37 +89,14 @@ public sealed partial class MaintenanceScheduler(IServiceScopeFactory scopes, Ti
 }
 
 /// <summary>Looks for maintenance windows that opened every few seconds, where the reconciler runs.</summary>
-public sealed partial class MaintenanceWorker(MaintenanceScheduler scheduler, TimeProvider time, IOptions<ControlPlaneOptions> options, ILogger<MaintenanceWorker> logger)
-    : BackgroundService
+public sealed class MaintenanceWorker(MaintenanceScheduler scheduler, TimeProvider time, IOptions<ControlPlaneOptions> options, ILogger<MaintenanceWorker> logger)
+    : PeriodicWorker(time, options, logger)
 {
-    private static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
+    protected override TimeSpan Interval => TimeSpan.FromSeconds(5);
 
-    protected override async Task ExecuteAsync(CancellationToken ct)
+    protected override async Task RoundAsync(CancellationToken ct)
     {
-        if (!options.Value.Reconciler.Enabled)
-            return;
-        while (!ct.IsCancellationRequested)
-        {
-            try
-            {
-                await scheduler.RunAsync(ct);
-                await scheduler.RebootPendingAsync(ct);
-            }
-            catch (Exception e) when (!ct.IsCancellationRequested)
-            {
-                LogRoundFailed(logger, e);
-            }
-            try
-            {
-                await Task.Delay(Interval, time, ct);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
+        await scheduler.RunAsync(ct);
+        await scheduler.RebootPendingAsync(ct);
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Maintenance round failed; retrying")]
-    private static partial void LogRoundFailed(ILogger logger, Exception exception);
 }

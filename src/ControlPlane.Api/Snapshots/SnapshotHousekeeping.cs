@@ -204,36 +204,11 @@ public sealed partial class SnapshotHousekeeping(
 }
 
 /// <summary>Runs the snapshot housekeeping every few seconds where the reconciler runs.</summary>
-public sealed partial class SnapshotHousekeepingWorker(
-    SnapshotHousekeeping housekeeping, TimeProvider time, IOptions<ControlPlaneOptions> options, ILogger<SnapshotHousekeepingWorker> logger) : BackgroundService
+public sealed class SnapshotHousekeepingWorker(
+    SnapshotHousekeeping housekeeping, TimeProvider time, IOptions<ControlPlaneOptions> options, ILogger<SnapshotHousekeepingWorker> logger)
+    : PeriodicWorker(time, options, logger)
 {
-    private static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
+    protected override TimeSpan Interval => TimeSpan.FromSeconds(5);
 
-    protected override async Task ExecuteAsync(CancellationToken ct)
-    {
-        if (!options.Value.Reconciler.Enabled)
-            return;
-        while (!ct.IsCancellationRequested)
-        {
-            try
-            {
-                await housekeeping.RunAsync(ct);
-            }
-            catch (Exception e) when (!ct.IsCancellationRequested)
-            {
-                LogRoundFailed(logger, e);
-            }
-            try
-            {
-                await Task.Delay(Interval, time, ct);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
-    }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Snapshot housekeeping round failed; retrying")]
-    private static partial void LogRoundFailed(ILogger logger, Exception exception);
+    protected override Task RoundAsync(CancellationToken ct) => housekeeping.RunAsync(ct);
 }

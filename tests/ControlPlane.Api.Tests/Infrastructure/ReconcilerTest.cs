@@ -90,6 +90,9 @@ public abstract class ReconcilerTest(PostgresFixture postgres) : ApiTest(postgre
         env["ConnectionStrings__ControlPlane"] = ConnectionString;
         env["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
         env["ControlPlane__AdminKey"] = TestKeys.Admin;
+        // Control planes on one database share one snapshot store, as they must in production: a
+        // snapshot one of them took is restored by whichever converges the new group.
+        env["ControlPlane__SnapshotDir"] = Factory.SnapshotDir;
         return env;
     }
 

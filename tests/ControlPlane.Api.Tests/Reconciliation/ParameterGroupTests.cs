@@ -29,7 +29,7 @@ public sealed class ParameterGroupTests(PostgresFixture postgres) : ReconcilerTe
         Assert.Equal(before, NodeIds(group));
         foreach (var node in Nodes(group))
         {
-            await using var direct = await Scaling.DirectAsync(node);
+            await using var direct = await AdminAsync(node["endpoint"]!);
             Assert.Equal("xE", (string?)(await direct.GetServers()[0].ConfigGetAsync("notify-keyspace-events")).Single().Value);
         }
 
@@ -43,7 +43,7 @@ public sealed class ParameterGroupTests(PostgresFixture postgres) : ReconcilerTe
         await AssertOkAsync(await PatchAsync($"/v1/parameter-groups/{id}-params", new { parameters = new Dictionary<string, string> { ["databases"] = "32" } }));
         group = await WaitForNodesAsync(id, "pending-reboot", TimeSpan.FromSeconds(30));
         Assert.Equal(before, NodeIds(group));
-        await using (var direct = await Scaling.DirectAsync(Nodes(group).First()))
+        await using (var direct = await AdminAsync(Nodes(group).First()["endpoint"]!))
             Assert.Equal("16", (string?)(await direct.GetServers()[0].ConfigGetAsync("databases")).Single().Value);
     }
 
@@ -64,10 +64,14 @@ public sealed class ParameterGroupTests(PostgresFixture postgres) : ReconcilerTe
         var group = await WaitForNodesAsync(id, "in-sync", TimeSpan.FromSeconds(30));
 
         await using var client = await Scaling.ConnectAsync(group);
-        var server = client.GetServers()[0];
-        // reserved-memory-percent 90 of cache.micro's 128 MiB.
-        Assert.Equal($"{128L * 1024 * 1024 * 10 / 100}", (string?)(await server.ConfigGetAsync("maxmemory")).Single().Value);
-        Assert.Equal("noeviction", (string?)(await server.ConfigGetAsync("maxmemory-policy")).Single().Value);
+        // CONFIG is the control plane's alone: read as its admin user, written to as a client.
+        await using (var admin = await AdminAsync(Nodes(group).Single()["endpoint"]!))
+        {
+            var server = admin.GetServers()[0];
+            // reserved-memory-percent 90 of cache.micro's 128 MiB.
+            Assert.Equal($"{128L * 1024 * 1024 * 10 / 100}", (string?)(await server.ConfigGetAsync("maxmemory")).Single().Value);
+            Assert.Equal("noeviction", (string?)(await server.ConfigGetAsync("maxmemory-policy")).Single().Value);
+        }
         var db = client.GetDatabase();
         var value = new string('x', 100_000);
         RedisServerException? refused = null;

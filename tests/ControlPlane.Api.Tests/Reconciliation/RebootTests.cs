@@ -63,7 +63,7 @@ public sealed class RebootTests(PostgresFixture postgres) : ReconcilerTest(postg
         }, TimeSpan.FromMinutes(2), () => $"never rebooted into sync: {now?.ToJsonString()}\n{EventsText()}");
         foreach (var node in Nodes(now!))
         {
-            await using var direct = await Scaling.DirectAsync(node);
+            await using var direct = await AdminAsync(node["endpoint"]!);
             Assert.Equal("32", (string?)(await direct.GetServers()[0].ConfigGetAsync("databases")).Single().Value);
         }
         await using var client = await Scaling.ConnectAsync(now!);
