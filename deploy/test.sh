@@ -9,7 +9,7 @@
 #   CONTROLPLANE_TEST_STATE_DIR         temp folder holding them (engines/<az>/dockerd.pid, ...);
 #                                       `source deploy/lib/common.sh; cp_stop_engine az-b "$dir"`
 #                                       simulates an AZ outage, cp_start_engine brings it back
-#   CONTROLPLANE_REDIS_IMAGE, CONTROLPLANE_MEMCACHED_IMAGE, CONTROLPLANE_HAPROXY_IMAGE
+#   CONTROLPLANE_REDIS_IMAGE, CONTROLPLANE_VALKEY_IMAGE, CONTROLPLANE_MEMCACHED_IMAGE, CONTROLPLANE_HAPROXY_IMAGE
 #   CONTROLPLANE_DEPLOY_LIB             path of deploy/lib/common.sh
 # CONTROLPLANE_TEST_RESULTS_DIR keeps the TRX files (default: inside the temp folder, removed).
 # CONTROLPLANE_TEST_PORTS (default 20000-32599) is the window the API tests take node and endpoint
@@ -60,6 +60,7 @@ export CONTROLPLANE_TEST_PYTHON=$CP_PYTHON
 export CONTROLPLANE_PG_BINDIR=$CP_PG_BINDIR CONTROLPLANE_TEST_STATE_DIR=$state
 export CONTROLPLANE_DEPLOY_LIB=$root/deploy/lib/common.sh
 export CONTROLPLANE_REDIS_IMAGE=${CONTROLPLANE_REDIS_IMAGE:-controlplane/redis:7.0}
+export CONTROLPLANE_VALKEY_IMAGE=${CONTROLPLANE_VALKEY_IMAGE:-controlplane/valkey:8.0}
 export CONTROLPLANE_MEMCACHED_IMAGE=${CONTROLPLANE_MEMCACHED_IMAGE:-controlplane/memcached:1.6}
 export CONTROLPLANE_HAPROXY_IMAGE=${CONTROLPLANE_HAPROXY_IMAGE:-controlplane/haproxy:2.6}
 

@@ -12,7 +12,7 @@
 #   CONTROLPLANE_PG_PORT     Postgres port on 127.0.0.1 (default 55432)
 #   CONTROLPLANE_URL         API address (default http://127.0.0.1:8080)
 #   CONTROLPLANE_DOCKER_HOST use this Docker engine for az-a instead of starting one, if it answers
-#   CONTROLPLANE_REDIS_IMAGE, CONTROLPLANE_MEMCACHED_IMAGE   image names (see images/build.sh)
+#   CONTROLPLANE_REDIS_IMAGE, CONTROLPLANE_VALKEY_IMAGE, CONTROLPLANE_MEMCACHED_IMAGE   image names (see images/build.sh)
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
@@ -50,7 +50,7 @@ api_env=(
   "ControlPlane__KeyRingDir=$state/keys" # encrypts API key secrets for the ElastiCache query API (SigV4)
 )
 # The API's catalog has the default image names; tell it only about overridden ones.
-if [[ -n ${CONTROLPLANE_REDIS_IMAGE:-}${CONTROLPLANE_MEMCACHED_IMAGE:-} ]]; then
+if [[ -n ${CONTROLPLANE_REDIS_IMAGE:-}${CONTROLPLANE_MEMCACHED_IMAGE:-}${CONTROLPLANE_VALKEY_IMAGE:-} ]]; then
   api_env+=(
     ControlPlane__EngineVersions__0__Engine=redis
     ControlPlane__EngineVersions__0__Version=7.0
@@ -58,6 +58,9 @@ if [[ -n ${CONTROLPLANE_REDIS_IMAGE:-}${CONTROLPLANE_MEMCACHED_IMAGE:-} ]]; then
     ControlPlane__EngineVersions__1__Engine=memcached
     ControlPlane__EngineVersions__1__Version=1.6
     "ControlPlane__EngineVersions__1__Image=${CONTROLPLANE_MEMCACHED_IMAGE:-controlplane/memcached:1.6}"
+    ControlPlane__EngineVersions__2__Engine=valkey
+    ControlPlane__EngineVersions__2__Version=8.0
+    "ControlPlane__EngineVersions__2__Image=${CONTROLPLANE_VALKEY_IMAGE:-controlplane/valkey:8.0}"
   )
 fi
 

@@ -2,11 +2,12 @@
 # shellcheck source-path=SCRIPTDIR
 # Build the node images from Debian's packages, without any registry:
 #   ${CONTROLPLANE_REDIS_IMAGE:-controlplane/redis:7.0}          redis-server (+ redis-cli)
+#   ${CONTROLPLANE_VALKEY_IMAGE:-controlplane/valkey:8.0}        valkey-server (+ valkey-cli), from bookworm-backports
 #   ${CONTROLPLANE_MEMCACHED_IMAGE:-controlplane/memcached:1.6}  memcached
 #   ${CONTROLPLANE_HAPROXY_IMAGE:-controlplane/haproxy:2.6}      haproxy (a group's endpoints)
 # Each is a single-layer image (like FROM scratch): the binaries, the shared libraries that ldd
 # finds for them, the dynamic loader, /etc/passwd+group (root, nobody), /tmp and /data. The redis
-# image also has /bin/sh (dash): the control plane starts redis-server through a one-line guard
+# and valkey images also have /bin/sh (dash): the control plane starts redis-server through a one-line guard
 # that refuses a second start of the same container (a node never comes back empty in place).
 # No entrypoint: run e.g. `redis-server --port 7000`, `memcached -p 11211 -u nobody` or
 # `haproxy -f /etc/haproxy/haproxy.cfg -db` (its configuration is put in before the start).
@@ -21,6 +22,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/../lib/common.sh"
 
 redis_image=${CONTROLPLANE_REDIS_IMAGE:-controlplane/redis:7.0}
+valkey_image=${CONTROLPLANE_VALKEY_IMAGE:-controlplane/valkey:8.0}
 memcached_image=${CONTROLPLANE_MEMCACHED_IMAGE:-controlplane/memcached:1.6}
 haproxy_image=${CONTROLPLANE_HAPROXY_IMAGE:-controlplane/haproxy:2.6}
 if (($# > 0)); then hosts=("$@"); else hosts=("${DOCKER_HOST:-}"); fi
@@ -44,10 +46,14 @@ candidate_version() {
   [[ -n $version && $version != "(none)" ]] || cp_die "apt has no candidate for $2" || return
   printf -v "$1" '%s' "$version"
 }
-memcached_version='' haproxy_version=''
+# Valkey 8.0 is packaged for Debian 12 in bookworm-backports only (8.0.1, built with TLS).
+cp_enable_backports valkey-tools valkey-server
+memcached_version='' haproxy_version='' valkey_version=''
 candidate_version memcached_version memcached
+candidate_version valkey_version valkey-tools
 candidate_version haproxy_version haproxy
 redis_key="redis-tools=$redis_version;recipe=$recipe"
+valkey_key="valkey-tools=$valkey_version;recipe=$recipe"
 memcached_key="memcached=$memcached_version;recipe=$recipe"
 haproxy_key="haproxy=$haproxy_version;recipe=$recipe"
 
@@ -111,6 +117,19 @@ binary_from_deb() {
   copy_with_libs "$rootfs" "$rootfs$path"
 }
 
+# valkey-tools ships the real valkey-server binary (as valkey-check-rdb; valkey-server's package
+# only adds the symlink and the service), and valkey-cli.
+build_valkey_rootfs() {
+  local rootfs=$work/valkey
+  base_rootfs "$rootfs"
+  binary_from_deb valkey-tools "$valkey_version" /usr/bin/valkey-check-rdb "$rootfs"
+  mv "$rootfs/usr/bin/valkey-check-rdb" "$rootfs/usr/bin/valkey-server"
+  cp "$work/valkey-tools-deb/usr/bin/valkey-cli" "$rootfs/usr/bin/valkey-cli"
+  mkdir -p "$rootfs/bin"
+  cp /bin/dash "$rootfs/bin/sh"
+  copy_with_libs "$rootfs" "$rootfs/usr/bin/valkey-cli" /bin/dash
+}
+
 build_memcached_rootfs() {
   local rootfs=$work/memcached
   base_rootfs "$rootfs"
@@ -152,6 +171,7 @@ import_image() {
 }
 
 for spec in "redis|$redis_image|$redis_key|redis-server" \
+  "valkey|$valkey_image|$valkey_key|valkey-server" \
   "memcached|$memcached_image|$memcached_key|memcached" \
   "haproxy|$haproxy_image|$haproxy_key|haproxy"; do
   IFS='|' read -r kind image key cmd <<<"$spec"

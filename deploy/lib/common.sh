@@ -5,6 +5,7 @@
 #   cp_ensure_apt_packages PKG...     install the Debian packages that are missing
 #   cp_ensure_netfilter_tools         install nft and conntrack (the kernel endpoints) when missing
 #   cp_ensure_aws_clients             install the aws CLI (awscli) and boto3 when missing; sets CP_PYTHON
+#   cp_enable_backports PKG...        let apt take PKG (and only PKG) from bookworm-backports (pinned)
 #   cp_pg_bindir                      print (and set CP_PG_BINDIR to) the PostgreSQL server bindir,
 #                                     installing postgresql if needed
 #   cp_start_postgres STATE_DIR PORT  start (initdb first if needed) a cluster in STATE_DIR/pg that
@@ -97,6 +98,24 @@ cp_ensure_netfilter_tools() {
   command -v nft >/dev/null || missing+=(nftables)
   command -v conntrack >/dev/null || missing+=(conntrack)
   ((${#missing[@]} == 0)) || cp_ensure_apt_packages "${missing[@]}"
+}
+
+# Debian's bookworm-backports suite, enabled for the packages named and nothing else: every other
+# package of the suite is pinned at -1, so an upgrade never pulls the rest of backports in.
+# valkey-server 8.0 is only packaged there for Debian 12.
+cp_enable_backports() {
+  local sources=/etc/apt/sources.list.d/controlplane-backports.sources
+  local pin=/etc/apt/preferences.d/controlplane-backports
+  local wanted
+  wanted=$(printf '%s\n' 'Package: '"$*" 'Pin: release n=bookworm-backports' 'Pin-Priority: 500' '' \
+    'Package: *' 'Pin: release n=bookworm-backports' 'Pin-Priority: -1')
+  [[ -f $pin && $(cat "$pin") == "$wanted" && -f $sources ]] && return 0
+  cp_log "enabling bookworm-backports for $* only"
+  printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' 'Suites: bookworm-backports' \
+    'Components: main' 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' >"$sources"
+  printf '%s\n' "$wanted" >"$pin"
+  CP_APT_UPDATED=0 # the new suite's package list is fetched on the next apt use
+  _cp_apt_update_once
 }
 
 # ---------------------------------------------------------------- PostgreSQL

@@ -41,6 +41,7 @@ builder.Services.AddDataProtection().SetApplicationName("ControlPlane")
 builder.Services.AddQueryApi();
 HostFilteringProblems.AddTo(builder.Services);
 builder.Services.AddScoped<Idempotency>();
+builder.Services.AddScoped<ControlPlane.Api.Parameters.ParameterGroups>();
 builder.Services.AddSingleton<JsonBodies>();
 builder.Services.AddSingleton<ZoneHealth>();
 
@@ -59,6 +60,8 @@ builder.Services.AddSingleton<KernelEndpoints>();
 builder.Services.AddSingleton<ProxyEndpoints>();
 builder.Services.AddSingleton<GroupEndpoints>();
 builder.Services.AddSingleton<WarmPool>();
+builder.Services.AddSingleton<ControlPlane.Api.Parameters.ParameterApplier>();
+builder.Services.AddSingleton<ControlPlane.Api.Discovery.DiscoveryEndpoints>();
 builder.Services.AddSingleton<Converger>();
 builder.Services.AddSingleton<ReconcileSignal>();
 builder.Services.AddSingleton<ContainerDeaths>();
@@ -69,6 +72,8 @@ builder.Services.AddHostedService<ContainerEventWatcher>();
 // Snapshot copies, deletions, expiry and the daily automated snapshots; off with the reconciler.
 builder.Services.AddSingleton<SnapshotHousekeeping>();
 builder.Services.AddHostedService<SnapshotHousekeepingWorker>();
+builder.Services.AddSingleton<ControlPlane.Api.Maintenance.MaintenanceScheduler>();
+builder.Services.AddHostedService<ControlPlane.Api.Maintenance.MaintenanceWorker>();
 // Events, idempotency keys and test failovers are pruned after their windows.
 builder.Services.AddSingleton<Retention>();
 builder.Services.AddHostedService<RetentionWorker>();
@@ -131,6 +136,8 @@ app.MapHealth();
 app.MapApiKeys();
 app.MapTags();
 app.MapQueryApi();
+app.MapParameterGroups();
+app.MapReboots();
 
 app.Run();
 

@@ -21,8 +21,8 @@ public static class CacheClusterRules
 
         if (Identifiers.Check(spec.Id, Limits.MaxCacheClusterIdLength) is { } idError)
             Value("id", $"The cache cluster id {idError}");
-        if (spec.Engine == Catalog.Redis)
-            Combination("engine", "Redis is created through replication groups (POST /v1/replication-groups).");
+        if (Catalog.IsRedisLike(spec.Engine))
+            Combination("engine", "Redis and Valkey are created through replication groups (POST /v1/replication-groups).");
         else if (spec.Engine != Catalog.Memcached)
             Value("engine", "engine must be memcached.");
         else if (!catalog.HasEngineVersion(Catalog.Memcached, spec.EngineVersion))

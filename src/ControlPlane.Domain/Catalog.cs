@@ -16,7 +16,16 @@ public sealed record Catalog(
     IReadOnlyList<string> AvailabilityZones)
 {
     public const string Redis = "redis";
+    public const string Valkey = "valkey";
     public const string Memcached = "memcached";
+
+    /// <summary>The engines a replication group runs: Valkey speaks Redis' protocol, replication and cluster bus.</summary>
+    public static bool IsRedisLike(string engine) => engine is Redis or Valkey;
+
+    /// <summary>The parameter group family of an engine version, as ElastiCache names it: redis7, valkey8, memcached1.6.</summary>
+    public static string Family(string engine, string version) => engine == Memcached
+        ? $"{Memcached}{string.Join('.', version.Split('.').Take(2))}"
+        : $"{engine}{version.Split('.')[0]}";
 
     public bool HasNodeType(string name) => NodeTypes.Any(t => t.Name == name);
 

@@ -26,6 +26,9 @@ public static class ErrorCodes
     public const string ServiceUnavailable = nameof(ServiceUnavailable);
     public const string NodeQuotaForCustomerExceeded = nameof(NodeQuotaForCustomerExceeded);
     public const string TagQuotaPerResourceExceeded = nameof(TagQuotaPerResourceExceeded);
+    public const string CacheParameterGroupNotFound = nameof(CacheParameterGroupNotFound);
+    public const string CacheParameterGroupAlreadyExists = nameof(CacheParameterGroupAlreadyExists);
+    public const string InvalidParameterGroupState = nameof(InvalidParameterGroupState);
 
     // What the HTTP layer itself refuses, in the same style.
     public const string NotFound = nameof(NotFound);

@@ -23,7 +23,9 @@ public sealed record ReplicationGroupSpec(
     string? SnapshotWindow,
     string? RestoreFromSnapshot,
     IReadOnlyList<ShardSpec>? Shards,
-    DateTimeOffset? ExpiresAt)
+    DateTimeOffset? ExpiresAt,
+    string Engine = Catalog.Redis,
+    string? PreferredMaintenanceWindow = null)
 {
     public int NodeCount => NumShards * (ReplicasPerShard + 1);
 }
@@ -49,8 +51,10 @@ public static partial class ReplicationGroupRules
             Value("id", $"The replication group id {idError}");
         if (spec.Description.Length > Limits.MaxDescriptionLength)
             Value("description", $"The description must be at most {Limits.MaxDescriptionLength} characters.");
-        if (!catalog.HasEngineVersion(Catalog.Redis, spec.EngineVersion))
-            Value("engineVersion", $"Engine version {spec.EngineVersion} is not supported for redis; see GET /v1/engine-versions.");
+        if (!Catalog.IsRedisLike(spec.Engine))
+            Value("engine", $"A replication group runs {Catalog.Redis} or {Catalog.Valkey}, not {spec.Engine}.");
+        else if (!catalog.HasEngineVersion(spec.Engine, spec.EngineVersion))
+            Value("engineVersion", $"Engine version {spec.EngineVersion} is not supported for {spec.Engine}; see GET /v1/engine-versions.");
         if (!catalog.HasNodeType(spec.NodeType))
             Value("nodeType", $"Node type {spec.NodeType} does not exist; see GET /v1/node-types.");
 
@@ -101,6 +105,13 @@ public static partial class ReplicationGroupRules
             Value("snapshotRetentionLimit", $"snapshotRetentionLimit must be between 0 and {Limits.MaxSnapshotRetentionDays} days.");
         if (spec.SnapshotWindow is { } window && CheckWindow(window) is { } windowError)
             Value("snapshotWindow", windowError);
+        if (spec.PreferredMaintenanceWindow is { } maintenance)
+        {
+            if (Planning.MaintenanceWindow.TryParse(maintenance, out var parsed) is { } maintenanceError)
+                Value("preferredMaintenanceWindow", maintenanceError);
+            else if (spec.SnapshotWindow is { } snapshots && CheckWindow(snapshots) is null && parsed!.Overlaps(snapshots))
+                Combination("preferredMaintenanceWindow", $"The maintenance window {maintenance} overlaps the snapshot window {snapshots}.");
+        }
         if (spec.RestoreFromSnapshot is { } snapshot && Identifiers.CheckExistingSnapshot(snapshot) is { } snapshotError)
             Value("restoreFromSnapshot", $"The snapshot name {snapshotError}");
         if (spec.ExpiresAt is { } expiresAt && expiresAt <= now)

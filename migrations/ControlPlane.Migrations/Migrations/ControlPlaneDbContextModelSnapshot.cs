@@ -72,6 +72,12 @@ namespace ControlPlane.Migrations.Migrations
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<string>("DiscoveryHost")
+                        .HasColumnType("text");
+
+                    b.Property<int?>("DiscoveryPort")
+                        .HasColumnType("integer");
+
                     b.Property<string>("Engine")
                         .IsRequired()
                         .HasColumnType("text");
@@ -98,6 +104,9 @@ namespace ControlPlane.Migrations.Migrations
 
                     b.Property<long>("ObservedGeneration")
                         .HasColumnType("bigint");
+
+                    b.Property<string>("ParameterGroupName")
+                        .HasColumnType("text");
 
                     b.Property<string>("PendingChanges")
                         .HasColumnType("text");
@@ -154,6 +163,9 @@ namespace ControlPlane.Migrations.Migrations
                         .HasColumnType("timestamp with time zone");
 
                     b.Property<string>("Host")
+                        .HasColumnType("text");
+
+                    b.Property<string>("ParameterGroupStatus")
                         .HasColumnType("text");
 
                     b.Property<int?>("Port")
@@ -244,6 +256,49 @@ namespace ControlPlane.Migrations.Migrations
                     b.ToTable("idempotency_keys", (string)null);
                 });
 
+            modelBuilder.Entity("ControlPlane.Api.Data.ParameterGroupEntity", b =>
+                {
+                    b.Property<string>("Name")
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Description")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("Family")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("Tenant")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasDefaultValue("default");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Values")
+                        .IsRequired()
+                        .HasColumnType("jsonb");
+
+                    b.Property<uint>("Version")
+                        .IsConcurrencyToken()
+                        .ValueGeneratedOnAddOrUpdate()
+                        .HasColumnType("xid")
+                        .HasColumnName("xmin");
+
+                    b.HasKey("Name");
+
+                    b.HasIndex("Tenant", "Name");
+
+                    b.ToTable("parameter_groups", (string)null);
+                });
+
             modelBuilder.Entity("ControlPlane.Api.Data.PortLeaseEntity", b =>
                 {
                     b.Property<string>("Host")
@@ -276,11 +331,22 @@ namespace ControlPlane.Migrations.Migrations
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<string>("Engine")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("EngineVersion")
+                        .IsRequired()
+                        .HasColumnType("text");
+
                     b.Property<string>("Host")
                         .HasColumnType("text");
 
                     b.Property<string>("NodeType")
                         .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("ParameterGroupStatus")
                         .HasColumnType("text");
 
                     b.Property<string>("PoolId")
@@ -342,6 +408,10 @@ namespace ControlPlane.Migrations.Migrations
                     b.Property<string>("EndpointHost")
                         .HasColumnType("text");
 
+                    b.Property<string>("Engine")
+                        .IsRequired()
+                        .HasColumnType("text");
+
                     b.Property<string>("EngineVersion")
                         .IsRequired()
                         .HasColumnType("text");
@@ -371,7 +441,13 @@ namespace ControlPlane.Migrations.Migrations
                     b.Property<long>("ObservedGeneration")
                         .HasColumnType("bigint");
 
+                    b.Property<string>("ParameterGroupName")
+                        .HasColumnType("text");
+
                     b.Property<string>("PendingChanges")
+                        .HasColumnType("text");
+
+                    b.Property<string>("PreferredMaintenanceWindow")
                         .HasColumnType("text");
 
                     b.Property<int?>("PrimaryEndpointPort")
@@ -384,6 +460,12 @@ namespace ControlPlane.Migrations.Migrations
                         .HasColumnType("integer");
 
                     b.Property<string>("RestoreFromSnapshot")
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset?>("ScheduledAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("ScheduledChanges")
                         .HasColumnType("text");
 
                     b.Property<int>("SnapshotRetentionLimit")
@@ -483,6 +565,10 @@ namespace ControlPlane.Migrations.Migrations
 
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Engine")
+                        .IsRequired()
+                        .HasColumnType("text");
 
                     b.Property<string>("EngineVersion")
                         .IsRequired()

@@ -12,16 +12,19 @@ public sealed record CreateCacheClusterRequest(
     AzMode? AzMode = null,
     IReadOnlyList<string>? PreferredAvailabilityZones = null,
     DateTimeOffset? ExpiresAt = null,
-    string? Tenant = null);
+    string? Tenant = null,
+    string? ParameterGroupName = null);
 
 /// <summary>Body of PATCH /v1/cache-clusters/{id} (JSON merge patch).</summary>
 public sealed record CacheClusterPatch(
     int? NumNodes = null,
     IReadOnlyList<string>? NodeIdsToRemove = null,
     string? NodeType = null,
-    DateTimeOffset? ExpiresAt = null);
+    DateTimeOffset? ExpiresAt = null,
+    string? ParameterGroupName = null);
 
-public sealed record CacheNodeResponse(string Id, string AvailabilityZone, NodeStatus Status, EndpointAddress? Endpoint);
+/// <summary>parameterGroupStatus: in-sync or pending-reboot (Memcached's parameters are start-up options).</summary>
+public sealed record CacheNodeResponse(string Id, string AvailabilityZone, NodeStatus Status, EndpointAddress? Endpoint, string ParameterGroupStatus);
 
 public sealed record CacheClusterResponse(
     string Id,
@@ -37,4 +40,5 @@ public sealed record CacheClusterResponse(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     DateTimeOffset? ExpiresAt,
-    string Etag);
+    string Etag,
+    string ParameterGroupName);

@@ -26,7 +26,8 @@ public sealed record EventResponse(DateTimeOffset Time, SourceType SourceType, s
 
 public sealed record NodeTypeResponse(string Name, int MemoryMiB, double Cpus);
 
-public sealed record EngineVersionResponse(string Engine, string Version, string Image);
+/// <summary>family: the parameter group family of the version (redis7, valkey8, memcached1.6).</summary>
+public sealed record EngineVersionResponse(string Engine, string Version, string Family, string Image);
 
 public enum ZoneStatus { Available, Unreachable }
 

@@ -24,7 +24,10 @@ public sealed record CreateReplicationGroupRequest(
     string? RestoreFromSnapshot = null,
     IReadOnlyList<ShardLayout>? Shards = null,
     DateTimeOffset? ExpiresAt = null,
-    string? Tenant = null);
+    string? Tenant = null,
+    string? Engine = null,
+    string? ParameterGroupName = null,
+    string? PreferredMaintenanceWindow = null);
 
 /// <summary>Body of PATCH /v1/replication-groups/{id} (JSON merge patch): only the fields present change.</summary>
 public sealed record ReplicationGroupPatch(
@@ -38,9 +41,15 @@ public sealed record ReplicationGroupPatch(
     AuthTokenUpdateStrategy? AuthTokenUpdateStrategy = null,
     int? SnapshotRetentionLimit = null,
     string? SnapshotWindow = null,
-    DateTimeOffset? ExpiresAt = null);
+    DateTimeOffset? ExpiresAt = null,
+    string? ParameterGroupName = null,
+    string? Engine = null,
+    string? EngineVersion = null,
+    string? PreferredMaintenanceWindow = null,
+    bool? ApplyImmediately = null);
 
-public sealed record NodeResponse(string Id, NodeRole Role, string AvailabilityZone, NodeStatus Status, EndpointAddress? Endpoint);
+/// <summary>parameterGroupStatus: in-sync, applying (immediate values being set) or pending-reboot (start-up values wait for a reboot).</summary>
+public sealed record NodeResponse(string Id, NodeRole Role, string AvailabilityZone, NodeStatus Status, EndpointAddress? Endpoint, string ParameterGroupStatus);
 
 public sealed record ShardResponse(string Id, ShardStatus Status, string Slots, IReadOnlyList<NodeResponse> Nodes);
 
@@ -68,7 +77,9 @@ public sealed record ReplicationGroupResponse(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     DateTimeOffset? ExpiresAt,
-    string Etag);
+    string Etag,
+    string ParameterGroupName,
+    string? PreferredMaintenanceWindow);
 
 public sealed record TestFailoverRequest(string ShardId);
 

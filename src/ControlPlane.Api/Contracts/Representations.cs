@@ -1,6 +1,7 @@
 using System.Text.Json;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Http;
+using ControlPlane.Api.Parameters;
 using ControlPlane.Domain;
 
 namespace ControlPlane.Api.Contracts;
@@ -15,7 +16,8 @@ public static class Representations
     {
         var shards = g.Shards.OrderBy(s => s.Id).Select(s => new ShardResponse(
             s.Id, s.Status, s.Slots,
-            s.Nodes.OrderBy(n => n.Id).Select(n => new NodeResponse(TenantNames.Public(n.Id), n.Role, n.AvailabilityZone, n.Status, Address(n.Host, n.Port))).ToList()))
+            s.Nodes.OrderBy(n => n.Id).Select(n => new NodeResponse(TenantNames.Public(n.Id), n.Role, n.AvailabilityZone, n.Status, Address(n.Host, n.Port),
+                n.ParameterGroupStatus ?? ParameterStatus.InSync)).ToList()))
             .ToList();
         var nodes = shards.SelectMany(s => s.Nodes).Where(n => n.Endpoint is not null && n.Status != NodeStatus.Failed).ToList();
         // Cluster mode disabled: the proxy's ports, which follow the primary through failovers.
@@ -25,26 +27,30 @@ public static class Representations
         var reader = Address(g.EndpointHost, g.ReaderEndpointPort);
         var disabled = g.ClusterMode == ClusterMode.Disabled;
         return new ReplicationGroupResponse(
-            TenantNames.Public(g.Id), g.Description, Catalog.Redis, g.EngineVersion, g.NodeType, g.ClusterMode, g.Status,
+            TenantNames.Public(g.Id), g.Description, g.Engine, g.EngineVersion, g.NodeType, g.ClusterMode, g.Status,
             g.NumShards, g.ReplicasPerShard, g.AutomaticFailover, g.MultiAz, g.TransitEncryption,
             g.AuthTokenHash is not null, g.SnapshotRetentionLimit, g.SnapshotWindow,
             disabled ? primary : null,
             disabled ? reader : null,
             disabled ? null : primary,
             shards,
-            PendingChanges(g.Tenant, g.PendingChanges),
-            g.CreatedAt, g.UpdatedAt, g.ExpiresAt, ETags.Format(g.Version));
+            GroupPendingChanges(g),
+            g.CreatedAt, g.UpdatedAt, g.ExpiresAt, ETags.Format(g.Version),
+            ParameterGroups.ShownName(g.ParameterGroupName, g.Engine, g.EngineVersion, g.ClusterMode == ClusterMode.Enabled),
+            g.PreferredMaintenanceWindow);
     }
 
     public static CacheClusterResponse ToResponse(this CacheClusterEntity c)
     {
         var nodes = c.Nodes.OrderBy(n => n.Id)
-            .Select(n => new CacheNodeResponse(TenantNames.Public(n.Id), n.AvailabilityZone, n.Status, Address(n.Host, n.Port)))
+            .Select(n => new CacheNodeResponse(TenantNames.Public(n.Id), n.AvailabilityZone, n.Status, Address(n.Host, n.Port), n.ParameterGroupStatus ?? ParameterStatus.InSync))
             .ToList();
         return new CacheClusterResponse(
             TenantNames.Public(c.Id), c.Engine, c.EngineVersion, c.NodeType, c.Status, c.NumNodes, c.AzMode,
-            nodes.FirstOrDefault(n => n.Endpoint is not null && n.Status != NodeStatus.Deleting)?.Endpoint ?? nodes.FirstOrDefault(n => n.Endpoint is not null)?.Endpoint,
-            nodes, PendingChanges(c.Tenant, c.PendingChanges), c.CreatedAt, c.UpdatedAt, c.ExpiresAt, ETags.Format(c.Version));
+            // The auto-discovery endpoint once it is up; until then a node.
+            Address(c.DiscoveryHost, c.DiscoveryPort) ?? nodes.FirstOrDefault(n => n.Endpoint is not null && n.Status != NodeStatus.Deleting)?.Endpoint ?? nodes.FirstOrDefault(n => n.Endpoint is not null)?.Endpoint,
+            nodes, PendingChanges(c.Tenant, c.PendingChanges), c.CreatedAt, c.UpdatedAt, c.ExpiresAt, ETags.Format(c.Version),
+            ParameterGroups.ShownName(c.ParameterGroupName, c.Engine, c.EngineVersion, clusterEnabled: false));
     }
 
     public static SnapshotResponse ToResponse(this SnapshotEntity s) => new(
@@ -57,6 +63,20 @@ public static class Representations
 
     private static EndpointAddress? Address(string? host, int? port) =>
         host is not null && port is { } p ? new EndpointAddress(host, p) : null;
+
+    /// <summary>What a modification under way still changes, and what waits for the maintenance window with applyAt, when it starts.</summary>
+    private static IReadOnlyDictionary<string, object?>? GroupPendingChanges(ReplicationGroupEntity g)
+    {
+        var now = PendingChanges(g.Tenant, g.PendingChanges);
+        var waiting = PendingChanges(g.Tenant, g.ScheduledChanges);
+        if (waiting is null)
+            return now;
+        var all = new Dictionary<string, object?>(now ?? new Dictionary<string, object?>());
+        foreach (var (field, value) in waiting)
+            all[field] = value;
+        all["applyAt"] = g.ScheduledAt;
+        return all;
+    }
 
     private static IReadOnlyDictionary<string, object?>? PendingChanges(string tenant, string? json) =>
         json is null ? null : JsonSerializer.Deserialize<Dictionary<string, object?>>(TenantNames.PublicText(tenant, json));

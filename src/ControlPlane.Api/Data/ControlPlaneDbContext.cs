@@ -21,6 +21,7 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
     public DbSet<PortLeaseEntity> PortLeases => Set<PortLeaseEntity>();
     public DbSet<SlotMoveEntity> SlotMoves => Set<SlotMoveEntity>();
     public DbSet<ApiKeyEntity> ApiKeys => Set<ApiKeyEntity>();
+    public DbSet<ParameterGroupEntity> ParameterGroups => Set<ParameterGroupEntity>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder builder)
     {
@@ -131,6 +132,15 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
             e.ToTable("api_keys");
             e.HasKey(x => x.KeyId);
             e.Property(x => x.Tenant).HasMaxLength(TenantNames.MaxTenantLength);
+        });
+        model.Entity<ParameterGroupEntity>(e =>
+        {
+            e.ToTable("parameter_groups");
+            e.HasKey(p => p.Name);
+            e.Property(p => p.Tenant).HasMaxLength(TenantNames.MaxTenantLength).HasDefaultValue(TenantNames.Default);
+            e.HasIndex(p => new { p.Tenant, p.Name });
+            e.Property(p => p.Values).HasColumnType("jsonb");
+            e.Property(p => p.Version).IsRowVersion();
         });
         model.Entity<SlotMoveEntity>(e =>
         {

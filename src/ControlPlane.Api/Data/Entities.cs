@@ -12,6 +12,8 @@ public sealed class ReplicationGroupEntity
     public required string Id { get; set; }
     public string Tenant { get; set; } = TenantNames.Default;
     public string Description { get; set; } = "";
+    /// <summary>redis or valkey.</summary>
+    public string Engine { get; set; } = Catalog.Redis;
     public required string EngineVersion { get; set; }
     public required string NodeType { get; set; }
     public ClusterMode ClusterMode { get; set; }
@@ -25,6 +27,13 @@ public sealed class ReplicationGroupEntity
     public int SnapshotRetentionLimit { get; set; }
     public string? SnapshotWindow { get; set; }
     public string? RestoreFromSnapshot { get; set; }
+    /// <summary>Stored parameter group name (tenant-qualified, or a shared default.*); null: the default of its family and cluster mode.</summary>
+    public string? ParameterGroupName { get; set; }
+    /// <summary>ddd:hh:mm-ddd:hh:mm (UTC): changes that replace nodes wait for it unless applied immediately.</summary>
+    public string? PreferredMaintenanceWindow { get; set; }
+    /// <summary>Node-replacing changes waiting for the maintenance window (JSON, as pendingChanges), and when they start.</summary>
+    public string? ScheduledChanges { get; set; }
+    public DateTimeOffset? ScheduledAt { get; set; }
     public string? FinalSnapshotName { get; set; }
     /// <summary>The stable endpoint of a cluster-mode-disabled group: a proxy that follows the primary.</summary>
     public string? EndpointHost { get; set; }
@@ -69,8 +78,13 @@ public sealed class RedisNodeEntity
     public string? PoolId { get; set; }
     /// <summary>The node's own type: during a rolling node-type change the group holds both.</summary>
     public required string NodeType { get; set; }
+    /// <summary>The node's own engine and version: during an in-place upgrade the group holds both.</summary>
+    public string Engine { get; set; } = Catalog.Redis;
+    public string EngineVersion { get; set; } = "";
     /// <summary>The failed node this one replaces; null for a node the group was created or scaled with.</summary>
     public string? ReplacesNodeId { get; set; }
+    /// <summary>in-sync (null), applying or pending-reboot: whether the node runs its parameter group's values; the reconciler's word.</summary>
+    public string? ParameterGroupStatus { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }
 
@@ -85,6 +99,11 @@ public sealed class CacheClusterEntity
     public int NumNodes { get; set; }
     public AzMode AzMode { get; set; }
     public List<string>? PreferredAvailabilityZones { get; set; }
+    /// <summary>Stored parameter group name (tenant-qualified, or default.memcached1.6); null: the family's default.</summary>
+    public string? ParameterGroupName { get; set; }
+    /// <summary>The configuration endpoint (auto discovery) on the control plane's host, once leased.</summary>
+    public string? DiscoveryHost { get; set; }
+    public int? DiscoveryPort { get; set; }
     /// <summary>The highest node ordinal the cluster has ever used, so a node id is never handed out twice, even after the newest nodes were removed.</summary>
     public int LastNodeOrdinal { get; set; }
     public CacheClusterStatus Status { get; set; }
@@ -108,6 +127,8 @@ public sealed class CacheNodeEntity
     public NodeStatus Status { get; set; }
     public string? Host { get; set; }
     public int? Port { get; set; }
+    /// <summary>in-sync (null) or pending-reboot: whether the node's container was started with its parameter group's values.</summary>
+    public string? ParameterGroupStatus { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }
 
@@ -120,6 +141,8 @@ public sealed class SnapshotEntity
     public SnapshotStatus Status { get; set; }
     public SnapshotSource Source { get; set; }
     public ClusterMode ClusterMode { get; set; }
+    /// <summary>The engine that wrote the files: a Redis 7.0 file loads into Valkey 8.0, not the other way round.</summary>
+    public string Engine { get; set; } = Catalog.Redis;
     public required string EngineVersion { get; set; }
     public required string NodeType { get; set; }
     public int NumShards { get; set; }
@@ -135,7 +158,7 @@ public sealed class SnapshotEntity
     public static SnapshotEntity Taking(ReplicationGroupEntity group, string name, SnapshotSource source, DateTimeOffset now) => new()
     {
         Name = name, Tenant = group.Tenant, ReplicationGroupId = group.Id, Status = SnapshotStatus.Creating, Source = source,
-        ClusterMode = group.ClusterMode, EngineVersion = group.EngineVersion, NodeType = group.NodeType, NumShards = group.NumShards, CreatedAt = now,
+        ClusterMode = group.ClusterMode, Engine = group.Engine, EngineVersion = group.EngineVersion, NodeType = group.NodeType, NumShards = group.NumShards, CreatedAt = now,
     };
 }
 
@@ -229,4 +252,21 @@ public sealed class SlotMoveEntity
     public int Slot { get; set; }
     public required string FromShardId { get; set; }
     public required string ToShardId { get; set; }
+}
+
+/// <summary>
+/// A tenant's parameter group: a family and the values the user set (a JSON object of name to value);
+/// every other parameter has the family's default. The shared default.* groups are not stored.
+/// </summary>
+public sealed class ParameterGroupEntity
+{
+    /// <summary>The stored, tenant-qualified name (<see cref="TenantNames"/>).</summary>
+    public required string Name { get; set; }
+    public string Tenant { get; set; } = TenantNames.Default;
+    public required string Family { get; set; }
+    public string Description { get; set; } = "";
+    public string Values { get; set; } = "{}";
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+    public uint Version { get; set; }
 }

@@ -3,6 +3,7 @@ using ControlPlane.Api.Contracts;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Http;
 using ControlPlane.Api.Options;
+using ControlPlane.Api.Parameters;
 using ControlPlane.Api.Validation;
 using ControlPlane.Domain;
 using ControlPlane.Domain.Planning;
@@ -41,7 +42,7 @@ public static class CacheClustersApi
     private static async Task<IResult> Create(
         CreateCacheClusterRequest request, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
         IValidator<CacheClusterSpec> validator, Idempotency idempotency, IOptions<ControlPlaneOptions> options, Caller caller,
-        [FromHeader(Name = Idempotency.Header)] string? idempotencyKey, CancellationToken ct)
+        ParameterGroups parameterGroups, [FromHeader(Name = Idempotency.Header)] string? idempotencyKey, CancellationToken ct)
     {
         var fingerprint = idempotency.Fingerprint(http.Request, request);
         if (await idempotency.ReplayAsync(idempotencyKey, fingerprint, ct) is { } replay)
@@ -52,6 +53,9 @@ public static class CacheClustersApi
         var spec = request.ToSpec(catalog);
         if (await validator.ProblemAsync(spec, ct) is { } invalid)
             return invalid;
+        var (parameterGroup, badParameterGroup) = await parameterGroups.ResolveAsync(tenant, request.ParameterGroupName, spec.Engine, spec.EngineVersion, false, ct);
+        if (badParameterGroup is not null)
+            return ParameterGroupsApi.Problem(badParameterGroup);
         var publicId = spec.Id;
         // The stored, tenant-qualified id: node ids are derived from it.
         spec = spec with { Id = TenantNames.Internal(tenant, spec.Id) };
@@ -65,6 +69,7 @@ public static class CacheClustersApi
         {
             Id = spec.Id, Tenant = tenant, Engine = spec.Engine, EngineVersion = spec.EngineVersion, NodeType = spec.NodeType, NumNodes = spec.NumNodes,
             AzMode = spec.AzMode, PreferredAvailabilityZones = spec.PreferredAvailabilityZones?.ToList(), Status = CacheClusterStatus.Creating,
+            ParameterGroupName = parameterGroup,
             Generation = 1, CreatedAt = now, UpdatedAt = now, ExpiresAt = spec.ExpiresAt, LastNodeOrdinal = spec.NumNodes,
             Nodes = Topology.ForCacheCluster(spec, catalog.AvailabilityZones).Select(n => new CacheNodeEntity
             {
@@ -102,7 +107,7 @@ public static class CacheClustersApi
         return TypedResults.Ok(body);
     }
 
-    private static readonly HashSet<string> Patchable = ["numNodes", "nodeIdsToRemove", "nodeType", "expiresAt"];
+    private static readonly HashSet<string> Patchable = ["numNodes", "nodeIdsToRemove", "nodeType", "expiresAt", "parameterGroupName"];
     private static readonly HashSet<string> Clearable = ["nodeIdsToRemove", "expiresAt"];
     private static readonly HashSet<string> CreateOnly =
     [
@@ -112,7 +117,8 @@ public static class CacheClustersApi
 
     private static async Task<IResult> Patch(
         string id, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
-        IValidator<CacheClusterSpec> validator, JsonBodies bodies, IOptions<ControlPlaneOptions> options, Caller caller, CancellationToken ct)
+        IValidator<CacheClusterSpec> validator, JsonBodies bodies, IOptions<ControlPlaneOptions> options, Caller caller,
+        ParameterGroups parameterGroups, CancellationToken ct)
     {
         var (fields, patch, bad) = await bodies.ReadPatchAsync<CacheClusterPatch>(http.Request, Patchable, CreateOnly, Clearable, ct);
         if (bad is not null)
@@ -149,7 +155,18 @@ public static class CacheClustersApi
         if (next.NodeType != cluster.NodeType)
             changes["nodeType"] = next.NodeType;
         var expiryChanged = fields.Contains("expiresAt") && next.ExpiresAt != cluster.ExpiresAt;
-        if (changes.Count == 0 && !expiryChanged)
+        var parameterGroup = cluster.ParameterGroupName;
+        if (fields.Contains("parameterGroupName"))
+        {
+            var (resolved, badParameterGroup) = await parameterGroups.ResolveAsync(cluster.Tenant, patch.ParameterGroupName, cluster.Engine, cluster.EngineVersion, false, ct);
+            if (badParameterGroup is not null)
+                return ParameterGroupsApi.Problem(badParameterGroup);
+            parameterGroup = resolved;
+        }
+        // Memcached's parameters are start-up options: the nodes show pending-reboot until they are rebooted.
+        var parameterGroupChanged = parameterGroup != cluster.ParameterGroupName;
+        cluster.ParameterGroupName = parameterGroup;
+        if (changes.Count == 0 && !expiryChanged && !parameterGroupChanged)
             return Problems.NoOperation("The modification changes nothing.");
         if (await TotalNodeQuota.CheckAsync(db, options.Value, cluster.Tenant, numNodes - cluster.NumNodes, "numNodes", ct) is { } overQuota)
             return overQuota;
@@ -185,7 +202,7 @@ public static class CacheClustersApi
         cluster.Generation++;
         cluster.UpdatedAt = time.GetUtcNow();
         db.Record(time, SourceType.CacheCluster, cluster.Id,
-            $"Modification requested for cache cluster {cluster.Id}: {string.Join(", ", changes.Keys.Concat(expiryChanged ? ["expiresAt"] : []))}");
+            $"Modification requested for cache cluster {cluster.Id}: {string.Join(", ", changes.Keys.Concat(expiryChanged ? ["expiresAt"] : []).Concat(parameterGroupChanged ? ["parameterGroupName"] : []))}");
         return await Store.SaveAsync(db, http, cluster.Version, ErrorCodes.InvalidCacheClusterState, () => cluster.ToResponse(), r => r.Etag, ct);
     }
 

@@ -16,7 +16,7 @@ public static class CatalogApi
                 TypedResults.Ok(catalog.NodeTypes.Select(t => new NodeTypeResponse(t.Name, t.MemoryMiB, t.Cpus)).ToList()))
             .WithName("ListNodeTypes").WithSummary("Node types: container memory and CPU limits");
         api.MapGet("/engine-versions", (Catalog catalog) =>
-                TypedResults.Ok(catalog.EngineVersions.Select(v => new EngineVersionResponse(v.Engine, v.Version, v.Image)).ToList()))
+                TypedResults.Ok(catalog.EngineVersions.Select(v => new EngineVersionResponse(v.Engine, v.Version, Catalog.Family(v.Engine, v.Version), v.Image)).ToList()))
             .WithName("ListEngineVersions").WithSummary("Supported engine versions and their images");
         api.MapGet("/availability-zones", async (ZoneHealth zones, CancellationToken ct) =>
                 TypedResults.Ok((await zones.ProbeAsync(ct))

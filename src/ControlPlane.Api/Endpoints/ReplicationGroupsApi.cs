@@ -5,8 +5,10 @@ using ControlPlane.Api.Data;
 using ControlPlane.Api.Engines;
 using ControlPlane.Api.Http;
 using ControlPlane.Api.Options;
+using ControlPlane.Api.Parameters;
 using ControlPlane.Api.Validation;
 using ControlPlane.Domain;
+using ControlPlane.Domain.Planning;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -45,18 +47,19 @@ public static class ReplicationGroupsApi
         var mode = r.ClusterMode ?? ClusterMode.Disabled;
         // Cluster mode enabled always has automatic failover, as on ElastiCache, even without a replica to fail over to.
         var failover = r.AutomaticFailover ?? (mode == ClusterMode.Enabled || replicas >= 1);
+        var engine = r.Engine ?? Catalog.Redis;
         return new ReplicationGroupSpec(
-            Identifiers.Normalize(r.Id ?? ""), r.Description ?? "", r.EngineVersion ?? catalog.NewestVersion(Catalog.Redis),
+            Identifiers.Normalize(r.Id ?? ""), r.Description ?? "", r.EngineVersion ?? catalog.NewestVersion(engine),
             r.NodeType ?? "cache.small", mode, r.NumShards ?? 1, replicas,
             failover, r.MultiAz ?? (failover && replicas >= 1), r.TransitEncryption ?? false, r.AuthToken,
             r.SnapshotRetentionLimit ?? 0, r.SnapshotWindow, r.RestoreFromSnapshot is { } s ? Identifiers.Normalize(s) : null,
-            r.Shards?.Select(s => new ShardSpec(s.Slots, s.PrimaryAz, s.ReplicaAzs)).ToList(), r.ExpiresAt);
+            r.Shards?.Select(s => new ShardSpec(s.Slots, s.PrimaryAz, s.ReplicaAzs)).ToList(), r.ExpiresAt, engine, r.PreferredMaintenanceWindow);
     }
 
     private static async Task<IResult> Create(
         CreateReplicationGroupRequest request, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
         IValidator<ReplicationGroupSpec> validator, Idempotency idempotency, IOptions<ControlPlaneOptions> options, Caller caller,
-        [FromHeader(Name = Idempotency.Header)] string? idempotencyKey, CancellationToken ct)
+        ParameterGroups parameterGroups, [FromHeader(Name = Idempotency.Header)] string? idempotencyKey, CancellationToken ct)
     {
         var fingerprint = idempotency.Fingerprint(http.Request, request);
         if (await idempotency.ReplayAsync(idempotencyKey, fingerprint, ct) is { } replay)
@@ -67,6 +70,10 @@ public static class ReplicationGroupsApi
         var spec = request.ToSpec(catalog);
         if (await validator.ProblemAsync(spec, ct) is { } invalid)
             return invalid;
+        var (parameterGroup, badParameterGroup) = await parameterGroups.ResolveAsync(
+            tenant, request.ParameterGroupName, spec.Engine, spec.EngineVersion, spec.ClusterMode == ClusterMode.Enabled, ct);
+        if (badParameterGroup is not null)
+            return ParameterGroupsApi.Problem(badParameterGroup);
         var publicId = spec.Id;
         // From here on the ids are the stored, tenant-qualified ones: node ids are derived from them.
         spec = spec with
@@ -93,6 +100,7 @@ public static class ReplicationGroupsApi
         var now = time.GetUtcNow();
         var group = NewGroup(spec, catalog, now);
         group.Tenant = tenant;
+        group.ParameterGroupName = parameterGroup;
         if (numShards != spec.NumShards)
         {
             group.NumShards = numShards;
@@ -110,12 +118,12 @@ public static class ReplicationGroupsApi
     {
         var group = new ReplicationGroupEntity
         {
-            Id = spec.Id, Description = spec.Description, EngineVersion = spec.EngineVersion, NodeType = spec.NodeType,
+            Id = spec.Id, Description = spec.Description, Engine = spec.Engine, EngineVersion = spec.EngineVersion, NodeType = spec.NodeType,
             ClusterMode = spec.ClusterMode, NumShards = spec.NumShards, ReplicasPerShard = spec.ReplicasPerShard,
             AutomaticFailover = spec.AutomaticFailover, MultiAz = spec.MultiAz, TransitEncryption = spec.TransitEncryption,
             AuthTokenHash = spec.AuthToken is null ? null : Secrets.Hash(spec.AuthToken),
             SnapshotRetentionLimit = spec.SnapshotRetentionLimit, SnapshotWindow = spec.SnapshotWindow,
-            RestoreFromSnapshot = spec.RestoreFromSnapshot, Status = GroupStatus.Creating, Generation = 1,
+            PreferredMaintenanceWindow = spec.PreferredMaintenanceWindow, RestoreFromSnapshot = spec.RestoreFromSnapshot, Status = GroupStatus.Creating, Generation = 1,
             CreatedAt = now, UpdatedAt = now, ExpiresAt = spec.ExpiresAt, LastNodeOrdinal = spec.ReplicasPerShard + 1,
         };
         foreach (var planned in Topology.ForReplicationGroup(spec, catalog.AvailabilityZones))
@@ -126,6 +134,7 @@ public static class ReplicationGroupsApi
                 {
                     Id = n.Id, ReplicationGroupId = spec.Id, ShardId = planned.Id, Role = n.Role,
                     AvailabilityZone = n.AvailabilityZone, Status = NodeStatus.Creating, NodeType = spec.NodeType, CreatedAt = now,
+                    Engine = spec.Engine, EngineVersion = spec.EngineVersion,
                 }).ToList(),
             });
         return group;
@@ -146,6 +155,9 @@ public static class ReplicationGroupsApi
             return (Problems.NotFound(ErrorCodes.SnapshotNotFound, $"Snapshot {TenantNames.Public(name)} does not exist."), null);
         if (snapshot.Status != SnapshotStatus.Available)
             return (Problems.Conflict(ErrorCodes.InvalidSnapshotState, $"Snapshot {TenantNames.Public(name)} is {Json(snapshot.Status)}, not available."), null);
+        if (snapshot.Engine == Catalog.Valkey && spec.Engine != Catalog.Valkey)
+            return (Problems.Invalid("restoreFromSnapshot", $"Snapshot {TenantNames.Public(name)} was written by valkey, which redis cannot load.",
+                ErrorCodes.InvalidParameterCombination), null);
         if (snapshot.ClusterMode == ClusterMode.Enabled && spec.ClusterMode == ClusterMode.Disabled)
             return (Problems.Invalid("restoreFromSnapshot", "A snapshot of a cluster-mode-enabled group cannot seed a cluster-mode-disabled group.",
                 ErrorCodes.InvalidParameterCombination), null);
@@ -199,24 +211,26 @@ public static class ReplicationGroupsApi
     private static readonly HashSet<string> Patchable =
     [
         "description", "nodeType", "replicasPerShard", "numShards", "automaticFailover", "multiAz", "authToken",
-        "authTokenUpdateStrategy", "snapshotRetentionLimit", "snapshotWindow", "expiresAt",
+        "authTokenUpdateStrategy", "snapshotRetentionLimit", "snapshotWindow", "expiresAt", "parameterGroupName",
+        "engine", "engineVersion", "preferredMaintenanceWindow", "applyImmediately",
     ];
 
-    private static readonly HashSet<string> Clearable = ["description", "snapshotWindow", "expiresAt"];
+    private static readonly HashSet<string> Clearable = ["description", "snapshotWindow", "expiresAt", "preferredMaintenanceWindow", "applyImmediately"];
 
     private static readonly HashSet<string> CreateOnly =
     [
-        "id", "engine", "engineVersion", "clusterMode", "transitEncryption", "restoreFromSnapshot", "shards",
+        "id", "clusterMode", "transitEncryption", "restoreFromSnapshot", "shards",
         "status", "primaryEndpoint", "readerEndpoint", "configurationEndpoint", "createdAt", "updatedAt", "etag",
         "authTokenEnabled", "pendingChanges",
     ];
 
     /// <summary>Fields whose change the reconciler must carry out; the others take effect as stored.</summary>
-    private static readonly HashSet<string> NeedsReconciler = ["nodeType", "replicasPerShard", "numShards", "authToken"];
+    private static readonly HashSet<string> NeedsReconciler = ["nodeType", "replicasPerShard", "numShards", "authToken", "engine", "engineVersion"];
 
     private static async Task<IResult> Patch(
         string id, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
-        IValidator<ReplicationGroupSpec> validator, JsonBodies bodies, RedisAdmin redis, IOptions<ControlPlaneOptions> options, Caller caller, CancellationToken ct)
+        IValidator<ReplicationGroupSpec> validator, JsonBodies bodies, RedisAdmin redis, IOptions<ControlPlaneOptions> options, Caller caller,
+        ParameterGroups parameterGroups, CancellationToken ct)
     {
         var (fields, patch, bad) = await bodies.ReadPatchAsync<ReplicationGroupPatch>(http.Request, Patchable, CreateOnly, Clearable, ct);
         if (bad is not null)
@@ -234,8 +248,16 @@ public static class ReplicationGroupsApi
         if (fields.Contains("authToken") && !fields.Contains("authTokenUpdateStrategy"))
             return Problems.Invalid("authTokenUpdateStrategy", "authTokenUpdateStrategy (rotate, set or delete) is required with authToken.", ErrorCodes.InvalidParameterCombination);
         var current = ToSpec(group);
+        // An engine named without a version takes that engine's newest.
+        var engine = patch!.Engine ?? group.Engine;
+        var engineVersion = patch.EngineVersion ?? (engine != group.Engine ? catalog.NewestVersion(engine) : group.EngineVersion);
+        if ((engine != group.Engine || engineVersion != group.EngineVersion)
+            && EngineUpgrades.Check(group.Engine, group.EngineVersion, engine, engineVersion, catalog) is { } refused)
+            return Problems.Validation([refused]);
         var next = current with
         {
+            Engine = engine,
+            EngineVersion = engineVersion,
             Description = fields.Contains("description") ? patch!.Description ?? "" : current.Description,
             NodeType = patch!.NodeType ?? current.NodeType,
             ReplicasPerShard = patch.ReplicasPerShard ?? current.ReplicasPerShard,
@@ -245,6 +267,7 @@ public static class ReplicationGroupsApi
             AuthToken = patch.AuthToken,
             SnapshotRetentionLimit = patch.SnapshotRetentionLimit ?? current.SnapshotRetentionLimit,
             SnapshotWindow = fields.Contains("snapshotWindow") ? patch.SnapshotWindow : current.SnapshotWindow,
+            PreferredMaintenanceWindow = fields.Contains("preferredMaintenanceWindow") ? patch.PreferredMaintenanceWindow : current.PreferredMaintenanceWindow,
             // An expiry already stored is not re-judged against the clock; a new one is.
             ExpiresAt = fields.Contains("expiresAt") ? patch.ExpiresAt : null,
         };
@@ -264,6 +287,28 @@ public static class ReplicationGroupsApi
         Changed("multiAz", current.MultiAz, next.MultiAz);
         Changed("snapshotRetentionLimit", current.SnapshotRetentionLimit, next.SnapshotRetentionLimit);
         Changed("snapshotWindow", current.SnapshotWindow, next.SnapshotWindow);
+        Changed("preferredMaintenanceWindow", current.PreferredMaintenanceWindow, next.PreferredMaintenanceWindow);
+        Changed("engine", current.Engine, next.Engine);
+        Changed("engineVersion", current.EngineVersion, next.EngineVersion);
+        var parameterGroup = group.ParameterGroupName;
+        var newFamily = Catalog.Family(engine, engineVersion) != Catalog.Family(group.Engine, group.EngineVersion);
+        if (newFamily && !fields.Contains("parameterGroupName"))
+        {
+            // The default group follows the engine; a group of one's own is of the old family and must be replaced by one of the new.
+            if (parameterGroup is not null && !Domain.Parameters.ParameterCatalog.IsDefaultName(parameterGroup))
+                return Problems.Invalid("parameterGroupName", $"Parameter group {TenantNames.Public(parameterGroup)} is of the {Catalog.Family(group.Engine, group.EngineVersion)} "
+                    + $"family; name one of the {Catalog.Family(engine, engineVersion)} family (or a default.* one) with the upgrade.", ErrorCodes.InvalidParameterCombination);
+            parameterGroup = null;
+        }
+        if (fields.Contains("parameterGroupName"))
+        {
+            var (resolved, badParameterGroup) = await parameterGroups.ResolveAsync(
+                group.Tenant, patch.ParameterGroupName, engine, engineVersion, group.ClusterMode == ClusterMode.Enabled, ct);
+            if (badParameterGroup is not null)
+                return ParameterGroupsApi.Problem(badParameterGroup);
+            Changed("parameterGroupName", group.ParameterGroupName, resolved);
+            parameterGroup = resolved;
+        }
         if (fields.Contains("expiresAt"))
             Changed("expiresAt", group.ExpiresAt, next.ExpiresAt);
         if (next.NumShards != current.NumShards)
@@ -280,17 +325,35 @@ public static class ReplicationGroupsApi
                 next.NumShards != current.NumShards ? "numShards" : "replicasPerShard", ct) is { } overQuota)
             return overQuota;
 
+        var deferred = Defer(group, next, changes, newFamily, parameterGroup, patch.ApplyImmediately ?? false, time.GetUtcNow());
         group.Description = next.Description;
-        group.NodeType = next.NodeType;
+        if (!deferred.ContainsKey("nodeType"))
+            group.NodeType = next.NodeType;
         group.ReplicasPerShard = next.ReplicasPerShard;
         group.NumShards = next.NumShards;
         group.AutomaticFailover = next.AutomaticFailover;
         group.MultiAz = next.MultiAz;
         group.SnapshotRetentionLimit = next.SnapshotRetentionLimit;
         group.SnapshotWindow = next.SnapshotWindow;
+        group.PreferredMaintenanceWindow = next.PreferredMaintenanceWindow;
+        // The nodes keep theirs until the reconciler replaces them, replicas first.
+        if (!deferred.ContainsKey("engine") && !deferred.ContainsKey("engineVersion"))
+        {
+            group.Engine = next.Engine;
+            group.EngineVersion = next.EngineVersion;
+        }
+        if (deferred.ContainsKey("parameterGroupName"))
+            parameterGroup = group.ParameterGroupName;
+        if (group.ParameterGroupName != parameterGroup)
+        {
+            // Applied by the reconciler within seconds, without a restart; until then its nodes say so.
+            group.ParameterGroupName = parameterGroup;
+            foreach (var node in group.Shards.SelectMany(s => s.Nodes))
+                node.ParameterGroupStatus = ParameterStatus.Applying;
+        }
         if (fields.Contains("expiresAt"))
             group.ExpiresAt = next.ExpiresAt;
-        var pending = changes.Where(c => NeedsReconciler.Contains(c.Key) || c.Key == "rebalance").ToDictionary();
+        var pending = changes.Where(c => (NeedsReconciler.Contains(c.Key) || c.Key == "rebalance") && !deferred.ContainsKey(c.Key)).ToDictionary();
         if (pending.Count > 0)
         {
             group.Status = GroupStatus.Modifying;
@@ -298,8 +361,42 @@ public static class ReplicationGroupsApi
         }
         group.Generation++;
         group.UpdatedAt = time.GetUtcNow();
-        db.Record(time, SourceType.ReplicationGroup, group.Id, $"Modification requested for replication group {group.Id}: {string.Join(", ", changes.Keys)}");
+        db.Record(time, SourceType.ReplicationGroup, group.Id, $"Modification requested for replication group {group.Id}: {string.Join(", ", changes.Keys)}"
+            + (deferred.Count > 0 ? $"; {string.Join(", ", deferred.Keys)} wait for the maintenance window at {group.ScheduledAt:yyyy-MM-dd HH:mm} UTC" : ""));
         return await Store.SaveAsync(db, http, group.Version, ErrorCodes.InvalidReplicationGroupState, () => group.ToResponse(), r => r.Etag, ct);
+    }
+
+    /// <summary>
+    /// The node-replacing changes of a PATCH that wait for the group's maintenance window (stored as
+    /// scheduled, with when they start), or none: without a window, inside it, or with applyImmediately
+    /// they start now and replace what was scheduled for the same fields. An upgrade to another family
+    /// takes its parameter group along.
+    /// </summary>
+    private static Dictionary<string, object?> Defer(ReplicationGroupEntity group, ReplicationGroupSpec next, Dictionary<string, object?> changes,
+        bool newFamily, string? parameterGroup, bool applyImmediately, DateTimeOffset now)
+    {
+        var replacing = changes.Where(c => MaintenancePlanner.NodeReplacing.Contains(c.Key)).ToDictionary();
+        var scheduled = group.ScheduledChanges is { } json ? JsonSerializer.Deserialize<Dictionary<string, object?>>(json)! : [];
+        if (replacing.Count == 0)
+            return [];
+        MaintenanceWindow? window = null;
+        if (next.PreferredMaintenanceWindow is { } text)
+            MaintenanceWindow.TryParse(text, out window);
+        var at = MaintenancePlanner.WhenToApply(window, now, applyImmediately);
+        if (at <= now)
+        {
+            foreach (var field in replacing.Keys.Append("parameterGroupName"))
+                scheduled.Remove(field);
+            (group.ScheduledChanges, group.ScheduledAt) = scheduled.Count > 0 ? (JsonSerializer.Serialize(scheduled), group.ScheduledAt) : (null, null);
+            return [];
+        }
+        if (newFamily)
+            replacing["parameterGroupName"] = parameterGroup;
+        foreach (var (field, value) in replacing)
+            scheduled[field] = value;
+        group.ScheduledChanges = JsonSerializer.Serialize(scheduled);
+        group.ScheduledAt = at;
+        return replacing;
     }
 
     private static async Task<IResult> Delete(
@@ -402,7 +499,7 @@ public static class ReplicationGroupsApi
 
     private static ReplicationGroupSpec ToSpec(ReplicationGroupEntity g) => new(
         TenantNames.Public(g.Id), g.Description, g.EngineVersion, g.NodeType, g.ClusterMode, g.NumShards, g.ReplicasPerShard, g.AutomaticFailover,
-        g.MultiAz, g.TransitEncryption, null, g.SnapshotRetentionLimit, g.SnapshotWindow, null, null, g.ExpiresAt);
+        g.MultiAz, g.TransitEncryption, null, g.SnapshotRetentionLimit, g.SnapshotWindow, null, null, g.ExpiresAt, g.Engine, g.PreferredMaintenanceWindow);
 
     internal static string Json<T>(T value) where T : struct, Enum => JsonBodies.EnumText(value);
 }

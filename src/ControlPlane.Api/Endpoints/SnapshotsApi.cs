@@ -93,7 +93,7 @@ public static class SnapshotsApi
         var copy = new SnapshotEntity
         {
             Name = target, Tenant = source.Tenant, ReplicationGroupId = source.ReplicationGroupId, Status = SnapshotStatus.Copying, Source = SnapshotSource.Manual,
-            ClusterMode = source.ClusterMode, EngineVersion = source.EngineVersion, NodeType = source.NodeType, NumShards = source.NumShards,
+            ClusterMode = source.ClusterMode, Engine = source.Engine, EngineVersion = source.EngineVersion, NodeType = source.NodeType, NumShards = source.NumShards,
             CreatedAt = time.GetUtcNow(), CopiedFrom = source.Name,
         };
         db.Snapshots.Add(copy);

@@ -135,6 +135,10 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider?
     public Task ConfigSetAsync(string host, int port, string name, string value, CancellationToken ct) =>
         ExecuteAsync(host, port, ct, "CONFIG", "SET", name, value);
 
+    /// <summary>Several settings in one CONFIG SET (Redis 7.0+): all are applied or none.</summary>
+    public Task ConfigSetAsync(string host, int port, IReadOnlyList<(string Name, string Value)> settings, CancellationToken ct) =>
+        ExecuteAsync(host, port, ct, "CONFIG", ["SET", .. settings.SelectMany(s => new object[] { s.Name, s.Value })]);
+
     /// <summary>Only accepted by a node that knows no other node and has epoch 0: give each new primary its own epoch before MEET.</summary>
     public Task ClusterSetConfigEpochAsync(string host, int port, long epoch, CancellationToken ct) =>
         ExecuteAsync(host, port, ct, "CLUSTER", "SET-CONFIG-EPOCH", epoch);

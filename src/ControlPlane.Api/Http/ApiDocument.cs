@@ -15,11 +15,13 @@ public static class ApiDocument
         `body`) to its messages. Nothing refused is stored or started. Codes:
         400 `InvalidParameterValue`, `InvalidParameterCombination`, `NodeQuotaForClusterExceeded`,
         `NodeGroupsPerReplicationGroupQuotaExceeded`, `NodeQuotaForCustomerExceeded`, `NoOperation`,
-        `SnapshotFeatureNotSupported`, `TagQuotaPerResourceExceeded`, `MalformedRequest`;
+        `SnapshotFeatureNotSupported`, `TagQuotaPerResourceExceeded`, `MalformedRequest`,
+        `InvalidParameterGroupState` (a default parameter group changed, or a group in use deleted);
         401 `AuthenticationRequired`, `InvalidApiKey`; 403 `AccessDenied`;
-        404 `ReplicationGroupNotFound`, `CacheClusterNotFound`, `SnapshotNotFound`, `NodeGroupNotFound`, `ApiKeyNotFound`, `NotFound`;
+        404 `ReplicationGroupNotFound`, `CacheClusterNotFound`, `SnapshotNotFound`, `NodeGroupNotFound`, `ApiKeyNotFound`,
+        `CacheParameterGroupNotFound`, `NotFound`;
         405 `MethodNotAllowed`; 408 `RequestTimeout`;
-        409 `ReplicationGroupAlreadyExists`, `CacheClusterAlreadyExists`, `SnapshotAlreadyExists`,
+        409 `ReplicationGroupAlreadyExists`, `CacheClusterAlreadyExists`, `SnapshotAlreadyExists`, `CacheParameterGroupAlreadyExists`,
         `InvalidReplicationGroupState`, `InvalidCacheClusterState`, `InvalidSnapshotState`, `InvalidApiKeyState`;
         412 `PreconditionFailed`; 413, 414, 431 `RequestTooLarge`; 415 `UnsupportedMediaType`; 422 `IdempotencyKeyReused`;
         429 `TestFailoverNotAvailable`, `SnapshotQuotaExceeded`, `ThrottlingException` (with `Retry-After`);

@@ -106,7 +106,8 @@ public sealed class ControlPlaneOptions
             : [new("cache.micro", 128, 0.25), new("cache.small", 512, 0.5), new("cache.medium", 1024, 1), new("cache.large", 4096, 2)],
         EngineVersions.Count > 0
             ? EngineVersions.Select(v => new EngineVersion(v.Engine, v.Version, v.Image)).ToList()
-            : [new(Catalog.Redis, "7.0", "controlplane/redis:7.0"), new(Catalog.Memcached, "1.6", "controlplane/memcached:1.6")],
+            : [new(Catalog.Redis, "7.0", "controlplane/redis:7.0"), new(Catalog.Memcached, "1.6", "controlplane/memcached:1.6"),
+                new(Catalog.Valkey, "8.0", "controlplane/valkey:8.0")],
         Zones.Select(z => z.Name).ToList());
 }
 

@@ -28,6 +28,8 @@ public sealed partial class Converger(
     RedisAdmin redis,
     SlotMover mover,
     SnapshotTaker snapshots,
+    Parameters.ParameterApplier parameters,
+    Discovery.DiscoveryEndpoints discovery,
     TimeProvider time,
     IOptions<ControlPlaneOptions> options,
     ILogger<Converger> logger)
@@ -101,8 +103,10 @@ public sealed partial class Converger(
                 _verified[(group.Id, restoring)] = true;
         }
         var nodes = group.Shards.SelectMany(s => s.Nodes).OrderBy(n => n.Id).ToList();
+        var parameterValues = await Parameters.ParameterGroups.ValuesAsync(db, group.ParameterGroupName, group.Engine, group.EngineVersion, cluster, ct);
+        var startup = Domain.Parameters.ParameterCatalog.Startup(Catalog.Family(group.Engine, group.EngineVersion), parameterValues);
         var places = nodes.Select(n => new NodePlace(n.Id, n.AvailabilityZone, n.Host, n.Port,
-            n.Port is { } p ? specs.Redis(group.Id, n.ShardId, n.Id, n.Host!, p, group.EngineVersion, n.NodeType, cluster) with
+            n.Port is { } p ? specs.Redis(group.Id, n.ShardId, n.Id, n.Host!, p, NodeVersion(group, n), n.NodeType, cluster, n.Engine, startup) with
             {
                 Name = specs.ContainerName(n.PoolId ?? n.Id),
                 Seeds = restore is not null && n.Role == NodeRole.Primary && snapshots.Seed(restore, group.Shards.First(s => s.Id == n.ShardId)) is { } seed ? [seed] : null,
@@ -113,7 +117,20 @@ public sealed partial class Converger(
             return Progress.Acted;
         if (group.Status == GroupStatus.Deleting && group.FinalSnapshotName is { } final && !await FinalSnapshotTakenAsync(db, group, final, places, observed, ct))
             return Progress.Done;
-        if (group.Status == GroupStatus.Available && observed.Values.Where(o => o.Container == ContainerState.Outdated).Select(o => o.NodeId).Order().ToList() is { Count: > 0 } outdated)
+        var outdatedNodes = observed.Values.Where(o => o.Container == ContainerState.Outdated).Select(o => o.NodeId).Order().ToList();
+        if (group.Status == GroupStatus.Available && outdatedNodes.Count > 0 && RefreshWaits(group) is { } waitsUntil)
+        {
+            // Outside the maintenance window: the refresh is scheduled for it (once) and the group keeps serving as it is.
+            if (group.ScheduledChanges is null)
+            {
+                group.ScheduledChanges = JsonSerializer.Serialize(new Dictionary<string, object> { [RefreshChange] = outdatedNodes });
+                group.ScheduledAt = waitsUntil;
+                db.Record(time, SourceType.ReplicationGroup, group.Id,
+                    $"Cache nodes {string.Join(", ", outdatedNodes)} run an outdated configuration; replacing them waits for the maintenance window at {waitsUntil:yyyy-MM-dd HH:mm} UTC");
+                await db.SaveChangesAsync(ct);
+            }
+        }
+        else if (group.Status == GroupStatus.Available && outdatedNodes is { Count: > 0 } outdated)
         {
             // Nodes started by an older control plane (another command line) are replaced one by one,
             // as a node type change replaces them: new nodes sync, primaries hand over, nothing is lost.
@@ -130,7 +147,7 @@ public sealed partial class Converger(
             : [];
         var desired = new DesiredGroup(group.Id, group.ClusterMode, group.Status,
             group.Shards.OrderBy(s => s.Id).Select(s => new DesiredShard(s.Id, s.Slots, s.Status,
-                s.Nodes.OrderBy(n => n.Id).Select(n => new DesiredNode(n.Id, n.ShardId, n.Role, n.AvailabilityZone, n.Status, n.Port, n.NodeType)).ToList())).ToList(),
+                s.Nodes.OrderBy(n => n.Id).Select(n => new DesiredNode(n.Id, n.ShardId, n.Role, n.AvailabilityZone, n.Status, n.Port, n.NodeType, $"{n.Engine} {NodeVersion(group, n)}")).ToList())).ToList(),
             group.AutomaticFailover, testFailovers.ToHashSet(), target, moves);
         var plan = restoreProblem is not null
             ? [new Fail($"Snapshot {group.RestoreFromSnapshot} cannot be restored: {restoreProblem}")]
@@ -155,6 +172,8 @@ public sealed partial class Converger(
         Func<Task> teardown = cluster ? () => Task.CompletedTask : () => endpoints.RemoveAsync(db, group.Id, view, ct);
         // Once a failover or switchover is stored, the endpoints forward to the new primary without waiting for the next step.
         Func<Task> rolesChanged = cluster ? () => Task.CompletedTask : () => endpoints.EnsureAsync(db, group, view, wiredNow: false, ct);
+        if (group.Status is GroupStatus.Available or GroupStatus.Modifying or GroupStatus.Snapshotting)
+            await parameters.ApplyAsync(db, group, parameterValues, view, ct);
         var primaries = group.Shards.Select(s => (s.Id, Primary: s.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && n.Status == NodeStatus.Available)?.Id))
             .Where(p => p.Primary is not null).ToDictionary(p => p.Id, p => p.Primary!);
         return await new Acts(this, db, view, places, observed, record, teardown, rolesChanged, ct, primaries).RunAsync(plan, creating ? group.CreatedAt : null, group.Status is GroupStatus.Available or GroupStatus.IncompatibleNetwork);
@@ -187,8 +206,24 @@ public sealed partial class Converger(
         return contradicted;
     }
 
+    /// <summary>When an outdated-node refresh of the group may start, if not now (its maintenance window is closed).</summary>
+    private DateTimeOffset? RefreshWaits(ReplicationGroupEntity group)
+    {
+        if (group.PreferredMaintenanceWindow is not { } text || MaintenanceWindow.TryParse(text, out var window) is not null)
+            return null;
+        var now = time.GetUtcNow();
+        var at = MaintenancePlanner.WhenToApply(window, now, applyImmediately: false);
+        return at > now ? at : null;
+    }
+
+    /// <summary>The version a node runs: its own (rows from before per-node engines have none: the group's).</summary>
+    private static string NodeVersion(ReplicationGroupEntity group, RedisNodeEntity node) => node.EngineVersion is { Length: > 0 } v ? v : group.EngineVersion;
+
     /// <summary>The pending change that replaces nodes running an outdated configuration (their ids).</summary>
     private const string RefreshChange = "outdatedNodes";
+
+    /// <summary>The pending change that reboots (replaces) the nodes named (their ids), see POST .../reboot.</summary>
+    public const string RebootChange = "rebootNodes";
 
     /// <summary>The reason a group's nodes are held (not failed over) and that was told in an event, per group.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _held = new();
@@ -245,7 +280,9 @@ public sealed partial class Converger(
             return null;
         var fields = System.Text.Json.Nodes.JsonNode.Parse(pending)?.AsObject();
         var reshard = fields is not null && (fields.ContainsKey("numShards") || fields.ContainsKey("rebalance"));
-        return new GroupTarget(group.NumShards, group.ReplicasPerShard, group.NodeType, reshard, fields?.ContainsKey(RefreshChange) ?? false);
+        var reboot = fields?[RebootChange]?.AsArray().Select(n => (string)n!).ToHashSet();
+        var upgrade = fields is not null && (fields.ContainsKey("engine") || fields.ContainsKey("engineVersion")) ? $"{group.Engine} {group.EngineVersion}" : null;
+        return new GroupTarget(group.NumShards, group.ReplicasPerShard, group.NodeType, reshard, fields?.ContainsKey(RefreshChange) ?? false, reboot, upgrade);
     }
 
     private async Task<Progress> StepClusterAsync(ControlPlaneDbContext db, string id, ContainerView view, CancellationToken ct)
@@ -254,8 +291,10 @@ public sealed partial class Converger(
         if (cluster is null)
             return Progress.Done;
         var nodes = cluster.Nodes.OrderBy(n => n.Id).ToList();
+        var parameterValues = await Parameters.ParameterGroups.ValuesAsync(db, cluster.ParameterGroupName, cluster.Engine, cluster.EngineVersion, false, ct);
+        var startup = Domain.Parameters.ParameterCatalog.Startup(Catalog.Family(cluster.Engine, cluster.EngineVersion), parameterValues);
         var places = nodes.Select(n => new NodePlace(n.Id, n.AvailabilityZone, n.Host, n.Port,
-            n.Port is { } p ? specs.Memcached(cluster.Id, n.Id, n.Host!, p, cluster.EngineVersion, cluster.NodeType) : null, specs.ContainerName(n.Id))).ToList();
+            n.Port is { } p ? specs.Memcached(cluster.Id, n.Id, n.Host!, p, cluster.EngineVersion, cluster.NodeType, startup) : null, specs.ContainerName(n.Id))).ToList();
         var creating = cluster.Status == CacheClusterStatus.Creating;
         var observed = await observer.ObserveAsync(Catalog.Memcached, false, creating, places, view, Settings, ct);
         if (await ListingContradictedAsync(places, observed, nodes.Where(n => n.Status == NodeStatus.Available).Select(n => n.Id), view, ct))
@@ -263,8 +302,14 @@ public sealed partial class Converger(
         var desired = new DesiredCluster(cluster.Id, cluster.Status,
             nodes.Select(n => new DesiredNode(n.Id, null, NodeRole.Primary, n.AvailabilityZone, n.Status, n.Port)).ToList());
         var plan = GroupPlanner.Plan(desired, observed, Context(view));
+        if (cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.Modifying)
+        {
+            await parameters.MarkAsync(db, cluster, parameterValues, view, ct);
+            await discovery.EnsureAsync(db, cluster, ct);
+        }
         var record = new ClusterRecord(db, cluster, time);
-        return await new Acts(this, db, view, places, observed, record, () => Task.CompletedTask, () => Task.CompletedTask, ct).RunAsync(plan, creating ? cluster.CreatedAt : null, cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.IncompatibleNetwork);
+        return await new Acts(this, db, view, places, observed, record, () => discovery.RemoveAsync(db, cluster.Id, ct), () => Task.CompletedTask, ct)
+            .RunAsync(plan, creating ? cluster.CreatedAt : null, cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.IncompatibleNetwork);
     }
 
     private PlanContext Context(ContainerView view) => new(zones.All.Select(z => z.Name).OrderBy(z => z).ToList(), view.ZonesDown, view.ZonesUnreachable);

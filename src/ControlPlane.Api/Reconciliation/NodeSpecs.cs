@@ -4,6 +4,7 @@ using System.Text;
 using ControlPlane.Api.Options;
 using ControlPlane.Api.Runtime;
 using ControlPlane.Domain;
+using ControlPlane.Domain.Parameters;
 using Microsoft.Extensions.Options;
 
 namespace ControlPlane.Api.Reconciliation;
@@ -30,13 +31,22 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
         "start-once",
     ];
 
-    public ContainerSpec Redis(string groupId, string shardId, string nodeId, string host, int port, string engineVersion, string nodeTypeName, bool cluster)
+    /// <summary>A node of a replication group: Redis, or Valkey (the same options, its own server binary and image).</summary>
+    /// <summary>
+    /// The start-up values of the node's parameter group go on the command line after the rest, outside
+    /// the spec hash: a changed value leaves the node pending-reboot instead of outdated (replaced at once),
+    /// and the parameters label says what the container started with.
+    /// </summary>
+    public const string ParametersLabel = "controlplane.parameters";
+
+    public ContainerSpec Redis(string groupId, string shardId, string nodeId, string host, int port, string engineVersion, string nodeTypeName, bool cluster,
+        string engine = Catalog.Redis, StartupParameters? parameters = null)
     {
         var nodeType = NodeType(nodeTypeName);
         List<string> command =
         [
             .. StartOnce,
-            "redis-server", "--port", Text(port), "--bind", host, "--protected-mode", "no", "--dir", "/data",
+            engine == Catalog.Valkey ? "valkey-server" : "redis-server", "--port", Text(port), "--bind", host, "--protected-mode", "no", "--dir", "/data",
             // Nodes are not persisted: replicas and snapshots keep the data, as on ElastiCache.
             "--save", "", "--appendonly", "no",
             "--maxmemory", Text(nodeType.MaxMemoryBytes), "--maxmemory-policy", "volatile-lru",
@@ -58,10 +68,11 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
                 // next SETSLOT to it fails ("Please use SETSLOT only with masters", redis/redis#11104).
                 "--cluster-allow-replica-migration", "no",
             ]);
-        return Spec(Catalog.Redis, groupId, shardId, nodeId, port, engineVersion, nodeType, command);
+        return WithParameters(Spec(Catalog.Redis, engine, groupId, shardId, nodeId, port, engineVersion, nodeType, command), parameters);
     }
 
-    public ContainerSpec Memcached(string clusterId, string nodeId, string host, int port, string engineVersion, string nodeTypeName)
+    public ContainerSpec Memcached(string clusterId, string nodeId, string host, int port, string engineVersion, string nodeTypeName,
+        StartupParameters? parameters = null)
     {
         var nodeType = NodeType(nodeTypeName);
         List<string> command =
@@ -69,10 +80,11 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
             "memcached", "-p", Text(port), "-l", host, "-U", "0", "-u", "root", "-c", "4096",
             "-m", Text(Math.Max(1, nodeType.MaxMemoryBytes / (1024 * 1024))),
         ];
-        return Spec(Catalog.Memcached, clusterId, null, nodeId, port, engineVersion, nodeType, command);
+        return WithParameters(Spec(Catalog.Memcached, Catalog.Memcached, clusterId, null, nodeId, port, engineVersion, nodeType, command), parameters);
     }
 
-    private ContainerSpec Spec(string engine, string groupId, string? shardId, string nodeId, int port, string engineVersion, NodeType nodeType, List<string> command)
+    /// <summary>kind: the label that tells the reconciler's listing what a container is (redis for both Redis and Valkey nodes).</summary>
+    private ContainerSpec Spec(string kind, string engine, string groupId, string? shardId, string nodeId, int port, string engineVersion, NodeType nodeType, List<string> command)
     {
         var image = catalog.EngineVersions.FirstOrDefault(v => v.Engine == engine && v.Version == engineVersion)?.Image
             ?? throw new InvalidOperationException($"No image is configured for {engine} {engineVersion}.");
@@ -83,7 +95,7 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
         {
             [Labels.Managed] = "true",
             [Labels.Instance] = Instance,
-            [Labels.Kind] = engine,
+            [Labels.Kind] = kind,
             [Labels.Group] = groupId,
             [Labels.Node] = nodeId,
             [Labels.Port] = Text(port),
@@ -93,6 +105,12 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
             labels[Labels.Shard] = shardId;
         return new ContainerSpec(ContainerName(nodeId), image, command, labels, memory, nodeType.Cpus);
     }
+
+    private static ContainerSpec WithParameters(ContainerSpec spec, StartupParameters? parameters) => parameters is null ? spec : spec with
+    {
+        Command = [.. spec.Command, .. parameters.Arguments],
+        Labels = new Dictionary<string, string>(spec.Labels) { [ParametersLabel] = parameters.Fingerprint },
+    };
 
     private NodeType NodeType(string name) =>
         catalog.NodeTypes.FirstOrDefault(t => t.Name == name) ?? throw new InvalidOperationException($"Node type {name} is not configured.");

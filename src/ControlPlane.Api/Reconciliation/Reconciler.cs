@@ -21,6 +21,7 @@ public sealed partial class Reconciler(
     GroupEndpoints endpoints,
     ReconcileSignal signal,
     ContainerDeaths deaths,
+    Discovery.DiscoveryEndpoints discovery,
     TimeProvider time,
     IOptions<ControlPlaneOptions> options,
     ILogger<Reconciler> logger) : BackgroundService
@@ -91,7 +92,8 @@ public sealed partial class Reconciler(
 
         var view = new ContainerView(listing, ZonesDownPastGrace(listing), deaths);
         await RemoveOrphansAsync(view, known, ct);
-        var live = nodeIds.Concat(endpointGroups.SelectMany(GroupEndpoints.LeaseIds)).ToHashSet();
+        var live = nodeIds.Concat(endpointGroups.SelectMany(GroupEndpoints.LeaseIds)).Concat(clusters.Select(Discovery.DiscoveryEndpoints.LeaseId)).ToHashSet();
+        discovery.Retain(clusters);
         await ReleaseRetiredLeasesAsync(db, view, leases.Where(id => !WarmPool.IsPoolId(id) && !live.Contains(id)).ToList(), ct);
         await SweepEndpointsAsync(db, ct);
         try

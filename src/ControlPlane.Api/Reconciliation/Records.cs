@@ -145,6 +145,7 @@ public sealed class GroupRecord(ControlPlaneDbContext db, ReplicationGroupEntity
         {
             Id = Identifiers.RedisNodeId(group.Id, shard.Id, ordinal), ReplicationGroupId = group.Id, ShardId = shard.Id,
             Role = role, AvailabilityZone = zone, Status = NodeStatus.Creating, NodeType = nodeType, CreatedAt = time.GetUtcNow(),
+            Engine = group.Engine, EngineVersion = group.EngineVersion,
         };
         shard.Nodes.Add(node);
         db.RedisNodes.Add(node);

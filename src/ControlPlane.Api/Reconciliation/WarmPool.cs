@@ -105,7 +105,7 @@ public sealed partial class WarmPool(ZoneRegistry zones, NodeSpecs specs, PortAl
     public async Task TakeAsync(ControlPlaneDbContext db, ReplicationGroupEntity group, ContainerView view, CancellationToken ct)
     {
         // A pool node is started already: it cannot start with a snapshot's file in place.
-        if (Size == 0 || group.ClusterMode != ClusterMode.Enabled || group.Status != GroupStatus.Creating || group.EngineVersion != Version
+        if (Size == 0 || group.ClusterMode != ClusterMode.Enabled || group.Status != GroupStatus.Creating || group.Engine != Catalog.Redis || group.EngineVersion != Version
             || group.RestoreFromSnapshot is not null)
             return;
         var waiting = group.Shards.SelectMany(s => s.Nodes).Where(n => n.Port is null).ToList();

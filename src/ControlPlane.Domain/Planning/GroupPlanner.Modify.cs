@@ -40,7 +40,12 @@ public static partial class GroupPlanner
 
         foreach (var shard in staying)
             if (NextNodeTypeStep(shard, target, seen) is { } step)
+            {
                 steps.Add(step);
+                // A reboot takes one shard at a time: the others keep every node serving meanwhile.
+                if (target.Reboot is { Count: > 0 })
+                    break;
+            }
         if (steps.Count > 0)
             return steps;
 
@@ -75,7 +80,8 @@ public static partial class GroupPlanner
     /// </summary>
     private static NodeAction? NextNodeTypeStep(DesiredShard shard, GroupTarget target, Func<DesiredNode, ObservedNode> seen)
     {
-        bool Old(DesiredNode n) => n.NodeType != target.NodeType || (target.Refresh && seen(n).Container == ContainerState.Outdated);
+        bool Old(DesiredNode n) => n.NodeType != target.NodeType || (target.Refresh && seen(n).Container == ContainerState.Outdated)
+            || (target.Reboot?.Contains(n.Id) ?? false) || (target.Engine is { } engine && n.Engine != engine);
         var old = shard.Nodes.Where(Old).OrderBy(n => n.Role == NodeRole.Primary).ThenBy(n => n.Id, StringComparer.Ordinal).ToList();
         if (old.Count == 0)
             return null;

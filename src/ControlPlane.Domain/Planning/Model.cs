@@ -1,7 +1,8 @@
 namespace ControlPlane.Domain.Planning;
 
 /// <summary>One node as stored: who it should be. Port is null until the control plane allocated one.</summary>
-public sealed record DesiredNode(string Id, string? ShardId, NodeRole Role, string Zone, NodeStatus Status, int? Port, string NodeType = "");
+/// <summary>One node as stored: who it should be. Port is null until the control plane allocated one. Engine: "engine version" it runs.</summary>
+public sealed record DesiredNode(string Id, string? ShardId, NodeRole Role, string Zone, NodeStatus Status, int? Port, string NodeType = "", string Engine = "");
 
 public sealed record DesiredShard(string Id, string Slots, ShardStatus Status, IReadOnlyList<DesiredNode> Nodes)
 {
@@ -25,9 +26,13 @@ public sealed record DesiredGroup(
 /// The shape a modification asks for: shard count, replicas per shard and node type. Reshard is set
 /// when the shard count changed or a rebalance was asked: only then are slots moved. Refresh is set
 /// when nodes run an outdated configuration (an older control plane's command line): they are
-/// replaced like nodes of another type.
+/// replaced like nodes of another type. Reboot names nodes to restart: a node never starts again empty
+/// in place, so each is replaced the same way (a new node synced beside it, a primary handing over
+/// first), one shard at a time. Engine ("engine version") is set by an in-place upgrade: nodes running
+/// another are replaced the same way, replicas first, the old primary last.
 /// </summary>
-public sealed record GroupTarget(int NumShards, int ReplicasPerShard, string NodeType, bool Reshard = false, bool Refresh = false);
+public sealed record GroupTarget(int NumShards, int ReplicasPerShard, string NodeType, bool Reshard = false, bool Refresh = false,
+    IReadOnlySet<string>? Reboot = null, string? Engine = null);
 
 /// <summary>One slot of a stored migration plan: it moves from one shard to another.</summary>
 public sealed record SlotMove(int Slot, string FromShardId, string ToShardId);

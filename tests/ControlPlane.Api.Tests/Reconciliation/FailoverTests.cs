@@ -346,6 +346,17 @@ public sealed class AcknowledgedWriter : IAsyncDisposable
         }
     }
 
+    /// <summary>Every acknowledged key is there, read through the client (the endpoint or the cluster).</summary>
+    public static async Task AssertKeptAsync(ConnectionMultiplexer client, IReadOnlyList<string> acknowledged)
+    {
+        var db = client.GetDatabase();
+        var missing = new List<string>();
+        foreach (var key in acknowledged)
+            if (!await db.KeyExistsAsync(key))
+                missing.Add(key);
+        Assert.True(missing.Count == 0, $"{missing.Count} of {acknowledged.Count} acknowledged writes are missing, e.g. {string.Join(", ", missing.Take(5))}");
+    }
+
     public async Task WaitForAsync(int count)
     {
         var clock = Stopwatch.StartNew();
