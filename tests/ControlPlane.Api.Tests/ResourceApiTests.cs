@@ -95,7 +95,7 @@ public sealed class PatchTests(PostgresFixture postgres) : ApiTest(postgres)
 
     [Theory]
     [InlineData("{\"clusterMode\":\"enabled\"}", ErrorCodes.InvalidParameterCombination, "clusterMode")]
-    [InlineData("{\"engineVersion\":\"7.0\"}", ErrorCodes.InvalidParameterCombination, "engineVersion")]
+    [InlineData("{\"engineVersion\":\"6.2\"}", ErrorCodes.InvalidParameterValue, "engineVersion")]
     [InlineData("{\"id\":\"other\"}", ErrorCodes.InvalidParameterCombination, "id")]
     [InlineData("{\"colour\":\"red\"}", ErrorCodes.InvalidParameterValue, "colour")]
     [InlineData("{\"replicasPerShard\":6}", ErrorCodes.InvalidParameterValue, "replicasPerShard")]

@@ -38,9 +38,18 @@ public sealed partial class DiscoveryEndpoints(PortAllocator ports, ZoneRegistry
         var nodes = cluster.Nodes.Where(n => n.Status == NodeStatus.Available && n.Host is not null && n.Port is not null)
             .OrderBy(n => n.Id, StringComparer.Ordinal).Select(n => (n.Host!, n.Host!, n.Port!.Value)).ToList();
         var endpoint = _endpoints.GetOrAdd(cluster.Id, _ => new Endpoint());
-        if (endpoint.Port != cluster.DiscoveryPort)
-            endpoint.Listen(cluster.DiscoveryHost!, cluster.DiscoveryPort!.Value, logger);
         endpoint.Update(nodes);
+        if (endpoint.Port == cluster.DiscoveryPort)
+            return;
+        try
+        {
+            endpoint.Listen(cluster.DiscoveryHost!, cluster.DiscoveryPort!.Value, logger);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+        {
+            // Another control plane on this host serves it; this one takes over once that one is gone.
+            LogServedElsewhere(logger, cluster.Id, cluster.DiscoveryPort!.Value);
+        }
     }
 
     /// <summary>A cluster being deleted: its listener stops and its port is given back.</summary>
@@ -97,10 +106,18 @@ public sealed partial class DiscoveryEndpoints(PortAllocator ports, ZoneRegistry
         public void Listen(string host, int port, ILogger logger)
         {
             Stop();
-            _stop = new CancellationTokenSource();
             var listener = new TcpListener(IPAddress.Parse(host), port);
             listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            listener.Start();
+            try
+            {
+                listener.Start();
+            }
+            catch (SocketException)
+            {
+                listener.Stop();
+                throw;
+            }
+            _stop = new CancellationTokenSource();
             (_listener, Port) = (listener, port);
             var stop = _stop.Token;
             _ = Task.Run(async () =>
@@ -249,6 +266,9 @@ public sealed partial class DiscoveryEndpoints(PortAllocator ports, ZoneRegistry
             return read > 0;
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The configuration endpoint of {ClusterId} (port {Port}) is served by another process")]
+    private static partial void LogServedElsewhere(ILogger logger, string clusterId, int port);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "A configuration endpoint client went away: {Reason}")]
     private static partial void LogClientGone(ILogger logger, string reason);

@@ -134,7 +134,7 @@ public static class ReplicationGroupsApi
                 {
                     Id = n.Id, ReplicationGroupId = spec.Id, ShardId = planned.Id, Role = n.Role,
                     AvailabilityZone = n.AvailabilityZone, Status = NodeStatus.Creating, NodeType = spec.NodeType, CreatedAt = now,
-                    Engine = spec.Engine, EngineVersion = spec.EngineVersion,
+                    Engine = spec.Engine, EngineVersion = spec.EngineVersion, ParameterGroupStatus = ParameterStatus.Applying,
                 }).ToList(),
             });
         return group;

@@ -172,7 +172,9 @@ public sealed partial class Converger(
         Func<Task> teardown = cluster ? () => Task.CompletedTask : () => endpoints.RemoveAsync(db, group.Id, view, ct);
         // Once a failover or switchover is stored, the endpoints forward to the new primary without waiting for the next step.
         Func<Task> rolesChanged = cluster ? () => Task.CompletedTask : () => endpoints.EnsureAsync(db, group, view, wiredNow: false, ct);
-        if (group.Status is GroupStatus.Available or GroupStatus.Modifying or GroupStatus.Snapshotting)
+        // Not while a modification runs: it may need the engines as they are (new nodes keep the values
+        // their command line gives them, and say applying, until the group is available again).
+        if (group.Status is GroupStatus.Available or GroupStatus.Snapshotting)
             await parameters.ApplyAsync(db, group, parameterValues, view, ct);
         var primaries = group.Shards.Select(s => (s.Id, Primary: s.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && n.Status == NodeStatus.Available)?.Id))
             .Where(p => p.Primary is not null).ToDictionary(p => p.Id, p => p.Primary!);
@@ -303,10 +305,10 @@ public sealed partial class Converger(
             nodes.Select(n => new DesiredNode(n.Id, null, NodeRole.Primary, n.AvailabilityZone, n.Status, n.Port)).ToList());
         var plan = GroupPlanner.Plan(desired, observed, Context(view));
         if (cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.Modifying)
-        {
             await parameters.MarkAsync(db, cluster, parameterValues, view, ct);
+        // Leased while the cluster is created, so that its record does not change under a client once it is available.
+        if (cluster.Status is CacheClusterStatus.Creating or CacheClusterStatus.Available or CacheClusterStatus.Modifying)
             await discovery.EnsureAsync(db, cluster, ct);
-        }
         var record = new ClusterRecord(db, cluster, time);
         return await new Acts(this, db, view, places, observed, record, () => discovery.RemoveAsync(db, cluster.Id, ct), () => Task.CompletedTask, ct)
             .RunAsync(plan, creating ? cluster.CreatedAt : null, cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.IncompatibleNetwork);

@@ -146,6 +146,8 @@ public sealed class GroupRecord(ControlPlaneDbContext db, ReplicationGroupEntity
             Id = Identifiers.RedisNodeId(group.Id, shard.Id, ordinal), ReplicationGroupId = group.Id, ShardId = shard.Id,
             Role = role, AvailabilityZone = zone, Status = NodeStatus.Creating, NodeType = nodeType, CreatedAt = time.GetUtcNow(),
             Engine = group.Engine, EngineVersion = group.EngineVersion,
+            // In sync only once the reconciler has set its parameter group's values on it.
+            ParameterGroupStatus = Parameters.ParameterStatus.Applying,
         };
         shard.Nodes.Add(node);
         db.RedisNodes.Add(node);

@@ -138,13 +138,10 @@ public static class ParameterCatalog
         DefaultPrefix + family + (clusterEnabled && IsRedisLike(family) ? ClusterOnSuffix : "");
 
     /// <summary>What a default group holds beyond the family's defaults: cluster-enabled yes in the .cluster.on ones.</summary>
-    public static IReadOnlyDictionary<string, string> DefaultGroupOverrides(string name)
-    {
-        var family = DefaultGroupFamily(name) ?? throw new ArgumentException($"{name} is not a default parameter group.", nameof(name));
-        return name.EndsWith(ClusterOnSuffix, StringComparison.Ordinal)
+    public static IReadOnlyDictionary<string, string> DefaultGroupOverrides(string name) =>
+        name.EndsWith(ClusterOnSuffix, StringComparison.Ordinal)
             ? new Dictionary<string, string> { [ClusterEnabled] = "yes" }
             : new Dictionary<string, string>();
-    }
 
     /// <summary>Every parameter of the family with the overrides applied.</summary>
     public static IReadOnlyDictionary<string, string> Effective(string family, IReadOnlyDictionary<string, string> overrides) =>

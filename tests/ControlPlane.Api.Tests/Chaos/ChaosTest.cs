@@ -82,8 +82,8 @@ public abstract class ChaosTest(PostgresFixture postgres) : ReconcilerTest(postg
 
     /// <summary>
     /// The world matches the records: every container of ours is a node, a group's endpoint or an
-    /// idle pool node with its lease; every lease is a node's port, a group's endpoint or an idle
-    /// pool node's, and a node's lease is the port it runs on. Orphans go on the next pass, so this waits a little.
+    /// idle pool node with its lease; every lease is a node's port, a group's endpoint, a Memcached
+    /// cluster's configuration endpoint or an idle pool node's, and a node's lease is the port it runs on. Orphans go on the next pass, so this waits a little.
     /// </summary>
     protected async Task AssertCleanAsync()
     {
@@ -111,10 +111,14 @@ public abstract class ChaosTest(PostgresFixture postgres) : ReconcilerTest(postg
             return $"container {twice.Key} runs in {twice.Count()} zones";
         var portOf = nodes.Where(n => n.Port is not null).ToDictionary(n => n.Id, n => n.Port!.Value);
         var endpointLeases = endpoints.SelectMany(GroupEndpoints.LeaseIds).ToHashSet();
+        // A Memcached cluster's configuration endpoint (auto discovery): the port the cluster records.
+        var discovery = (await db.CacheClusters.AsNoTracking().Where(c => c.DiscoveryPort != null).Select(c => new { c.Id, c.DiscoveryPort }).ToListAsync())
+            .ToDictionary(c => ControlPlane.Api.Discovery.DiscoveryEndpoints.LeaseId(c.Id), c => c.DiscoveryPort!.Value);
         var listed = containers.Select(c => c.Node).ToHashSet();
         foreach (var lease in leases)
         {
             var fine = portOf.TryGetValue(lease.NodeId, out var port) ? port == lease.Port
+                : discovery.TryGetValue(lease.NodeId, out var configuration) ? configuration == lease.Port
                 : endpointLeases.Contains(lease.NodeId) || (lease.NodeId.StartsWith("pool-", StringComparison.Ordinal) && listed.Contains(lease.NodeId));
             if (!fine)
                 return $"port {lease.Port} is leased to {lease.NodeId}, which does not use it";
