@@ -38,6 +38,9 @@ public sealed class ElastiCacheClientTests(PostgresFixture postgres) : Reconcile
         var settings = ChildSettings();
         settings["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
         settings["ControlPlane__KeyRingDir"] = keyRing;
+        // A snapshot folder of its own: the default one is shared by every control plane on the machine, and another
+        // run of these scripts (same tenant, same snapshot names) would delete this one's files.
+        settings["ControlPlane__SnapshotDir"] = Factory.SnapshotDir;
         var api = StartControlPlane(settings);
         try
         {
