@@ -15,8 +15,8 @@ public static class ApiDocument
         `body`) to its messages. Nothing refused is stored or started. Codes:
         400 `InvalidParameterValue`, `InvalidParameterCombination`, `NodeQuotaForClusterExceeded`,
         `NodeGroupsPerReplicationGroupQuotaExceeded`, `NodeQuotaForCustomerExceeded`, `NoOperation`,
-        `SnapshotFeatureNotSupported`, `TagQuotaPerResourceExceeded`, `MalformedRequest`, `InvalidParameterGroupState` (a default parameter group
-        changed, or a group in use deleted);
+        `SnapshotFeatureNotSupported`, `TagQuotaPerResourceExceeded`, `MalformedRequest`,
+        `InvalidParameterGroupState` (a default parameter group changed, or a group in use deleted);
         401 `AuthenticationRequired`, `InvalidApiKey`; 403 `AccessDenied`;
         404 `ReplicationGroupNotFound`, `CacheClusterNotFound`, `SnapshotNotFound`, `NodeGroupNotFound`, `ApiKeyNotFound`,
         `CacheParameterGroupNotFound`, `NotFound`;

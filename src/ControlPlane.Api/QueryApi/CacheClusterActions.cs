@@ -39,8 +39,7 @@ public sealed partial class QueryActions
         }
         if (zones.Count > 0)
             body["preferredAvailabilityZones"] = new JsonArray(zones.Select(z => (JsonNode)z).ToArray());
-        if (p.Get("CacheParameterGroupName") is { } parameterGroup && !IsDefaultParameterGroup(parameterGroup, "memcached"))
-            throw QueryFault.NotBuilt($"Custom parameter groups ({parameterGroup})");
+        Copy("CacheParameterGroupName", body, "parameterGroupName");
         CommonNetworkParameters();
         var tags = TagsParameter();
         p.RefuseUnread();
@@ -126,8 +125,8 @@ public sealed partial class QueryActions
             throw QueryFault.NotBuilt("Choosing the zones of added Memcached nodes (AZMode, NewAvailabilityZones)");
         if (p.Get("EngineVersion") is { } version)
             throw QueryFault.NotBuilt($"Engine upgrades (EngineVersion {version})");
-        if (p.Get("CacheParameterGroupName") is { } parameterGroup && !IsDefaultParameterGroup(parameterGroup, "memcached"))
-            throw QueryFault.NotBuilt($"Custom parameter groups ({parameterGroup})");
+        Copy("CacheParameterGroupName", patch, "parameterGroupName");
+        // Memcached's changes here start at once: a cluster has no maintenance window.
         p.Accept("ApplyImmediately");
         CommonNetworkParameters();
         p.RefuseUnread();

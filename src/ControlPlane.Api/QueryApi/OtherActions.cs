@@ -121,12 +121,17 @@ public sealed partial class QueryActions
         query["since"] = start?.ToString("O", CultureInfo.InvariantCulture);
         query["until"] = end?.ToString("O", CultureInfo.InvariantCulture);
         var events = await ListAll("/v1/events", query);
-        // Newest first, as ElastiCache lists them; the marker keys on that order.
-        var items = events.Select((e, i) => (i.ToString("D8", CultureInfo.InvariantCulture), QueryShapes.Event(e)));
+        // Newest first, as ElastiCache lists them. The marker keys on the event's own time (and what it says), not
+        // its position: events recorded while a client pages come before the marker instead of pushing one already
+        // handed out past it a second time.
+        var items = events.Select(e => (EventKey(e), QueryShapes.Event(e)));
         var (page, marker) = Paged(items);
         p.RefuseUnread();
         return [marker, E("Events", page.Select(x => (XElement?)x))];
     }
+
+    private static string EventKey(JsonNode e) =>
+        $"{DateTimeOffset.MaxValue.UtcTicks - ((DateTimeOffset)e["time"]!).UtcTicks:D19}/{e["sourceType"]}/{e["sourceId"]}/{e["message"]}";
 
     // ---- catalogue ----
 

@@ -39,16 +39,19 @@ public sealed partial class QueryActions(HttpContext http, QueryParameters p, Re
         ["AddTagsToResource"] = a => a.AddTags(),
         ["ListTagsForResource"] = a => a.ListTags(),
         ["RemoveTagsFromResource"] = a => a.RemoveTags(),
+        ["CreateCacheParameterGroup"] = a => a.CreateCacheParameterGroup(),
+        ["DescribeCacheParameterGroups"] = a => a.DescribeCacheParameterGroups(),
+        ["ModifyCacheParameterGroup"] = a => a.ModifyCacheParameterGroup(),
+        ["ResetCacheParameterGroup"] = a => a.ResetCacheParameterGroup(),
+        ["DeleteCacheParameterGroup"] = a => a.DeleteCacheParameterGroup(),
+        ["DescribeCacheParameters"] = a => a.DescribeCacheParameters(),
+        ["DescribeEngineDefaultParameters"] = a => a.DescribeEngineDefaultParameters(),
+        ["RebootCacheCluster"] = a => a.RebootCacheCluster(),
     };
 
     /// <summary>Operations that an issue of this control plane builds but that have not landed yet.</summary>
     private static readonly Dictionary<string, string> Pending = new(StringComparer.Ordinal)
     {
-        ["RebootCacheCluster"] = "Rebooting nodes (RebootCacheCluster)",
-        ["CreateCacheParameterGroup"] = "Parameter groups", ["DescribeCacheParameterGroups"] = "Parameter groups",
-        ["ModifyCacheParameterGroup"] = "Parameter groups", ["ResetCacheParameterGroup"] = "Parameter groups",
-        ["DeleteCacheParameterGroup"] = "Parameter groups", ["DescribeCacheParameters"] = "Parameter groups",
-        ["DescribeEngineDefaultParameters"] = "Parameter groups",
         ["CreateUser"] = "Users and user groups", ["DescribeUsers"] = "Users and user groups", ["ModifyUser"] = "Users and user groups",
         ["DeleteUser"] = "Users and user groups", ["CreateUserGroup"] = "Users and user groups", ["DescribeUserGroups"] = "Users and user groups",
         ["ModifyUserGroup"] = "Users and user groups", ["DeleteUserGroup"] = "Users and user groups",

@@ -89,10 +89,11 @@ public sealed class QueryShapes(string region, string tenant)
         E("PreferredAvailabilityZone", node["availabilityZone"]),
         E("CacheClusterCreateTime", g["createdAt"]),
         E("PreferredMaintenanceWindow", g["preferredMaintenanceWindow"]),
-        Struct("PendingModifiedValues"),
+        // What the group still changes on its nodes, now or in its maintenance window.
+        Struct("PendingModifiedValues", E("EngineVersion", g["pendingChanges"]?["engineVersion"]), E("CacheNodeType", g["pendingChanges"]?["nodeType"])),
         new XElement(Ns + "CacheSecurityGroups"),
         Struct("CacheParameterGroup", E("CacheParameterGroupName", ParameterGroupName(g)), E("ParameterApplyStatus", node["parameterGroupStatus"] ?? "in-sync"),
-            new XElement(Ns + "CacheNodeIdsToReboot")),
+            List("CacheNodeIdsToReboot", "CacheNodeId", (string?)node["parameterGroupStatus"] == "pending-reboot" ? ["0001"] : [])),
         E("CacheSubnetGroupName", QueryActions.DefaultSubnetGroup),
         showNodes ? List("CacheNodes", "CacheNode", [Struct("CacheNode",
             E("CacheNodeId", "0001"),
@@ -122,6 +123,7 @@ public sealed class QueryShapes(string region, string tenant)
         var nodes = c["nodes"]!.AsArray().Select(n => n!).ToList();
         var zones = nodes.Select(n => (string?)n["availabilityZone"]).Distinct().ToList();
         var pending = c["pendingChanges"] as JsonObject;
+        var rebooting = nodes.Where(n => (string?)n["parameterGroupStatus"] == "pending-reboot").Select(n => (string)n["id"]!).ToList();
         return Struct("CacheCluster",
             E("CacheClusterId", id),
             Endpoint("ConfigurationEndpoint", c["configurationEndpoint"]),
@@ -137,14 +139,15 @@ public sealed class QueryShapes(string region, string tenant)
             new XElement(Ns + "CacheSecurityGroups"),
             Struct("CacheParameterGroup",
                 E("CacheParameterGroupName", (string?)c["parameterGroupName"] ?? $"default.{Family("memcached", (string)c["engineVersion"]!)}"),
-                E("ParameterApplyStatus", "in-sync"), new XElement(Ns + "CacheNodeIdsToReboot")),
+                E("ParameterApplyStatus", rebooting.Count > 0 ? "pending-reboot" : "in-sync"),
+                List("CacheNodeIdsToReboot", "CacheNodeId", rebooting.Select(n => (object?)NodeNumber(id, n)))),
             E("CacheSubnetGroupName", QueryActions.DefaultSubnetGroup),
             showNodes ? List("CacheNodes", "CacheNode", nodes.Select(n => (object?)Struct("CacheNode",
                 E("CacheNodeId", NodeNumber(id, (string)n["id"]!)),
                 E("CacheNodeStatus", n["status"]),
                 E("CacheNodeCreateTime", c["createdAt"]),
                 Endpoint("Endpoint", n["endpoint"]),
-                E("ParameterGroupStatus", "in-sync"),
+                E("ParameterGroupStatus", n["parameterGroupStatus"] ?? "in-sync"),
                 E("CustomerAvailabilityZone", n["availabilityZone"])))) : null,
             E("AutoMinorVersionUpgrade", true),
             new XElement(Ns + "SecurityGroups"),

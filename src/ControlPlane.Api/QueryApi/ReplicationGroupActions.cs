@@ -12,20 +12,22 @@ public sealed partial class QueryActions
     {
         var id = p.Required("ReplicationGroupId");
         var body = new JsonObject { ["id"] = id, ["description"] = p.Required("ReplicationGroupDescription") };
-        OnlyValue("Engine", "redis", "Engines other than redis");
+        if (p.Get("Engine")?.ToLowerInvariant() is { } engine)
+            body["engine"] = engine is "redis" or "valkey" ? engine : throw QueryFault.InvalidParameterValue($"Engine must be redis or valkey; got {engine}.");
         Copy("EngineVersion", body, "engineVersion");
         Copy("CacheNodeType", body, "nodeType");
+        Copy("PreferredMaintenanceWindow", body, "preferredMaintenanceWindow");
 
-        // Cluster mode as ElastiCache chooses it: a *.cluster.on parameter group, or ClusterMode=enabled.
+        // Cluster mode as ElastiCache chooses it: a parameter group with cluster-enabled yes, or ClusterMode=enabled.
         var parameterGroup = p.Get("CacheParameterGroupName");
         var clusterMode = p.Get("ClusterMode")?.ToLowerInvariant();
         if (clusterMode is not (null or "enabled" or "disabled"))
             throw QueryFault.NotBuilt($"Cluster mode '{clusterMode}'");
-        var enabled = clusterMode == "enabled" || parameterGroup?.EndsWith(".cluster.on", StringComparison.Ordinal) == true;
+        var enabled = clusterMode == "enabled" || (parameterGroup is not null && await ClusterEnabledIn(parameterGroup));
         if (clusterMode == "disabled" && enabled)
             throw QueryFault.InvalidParameterCombination($"ClusterMode=disabled does not go with the cluster-mode parameter group {parameterGroup}.");
-        if (parameterGroup is not null && !IsDefaultParameterGroup(parameterGroup, "redis"))
-            throw QueryFault.NotBuilt($"Custom parameter groups ({parameterGroup})");
+        if (parameterGroup is not null)
+            body["parameterGroupName"] = parameterGroup;
         body["clusterMode"] = enabled ? "enabled" : "disabled";
 
         var shards = p.Int("NumNodeGroups");
@@ -92,8 +94,10 @@ public sealed partial class QueryActions
         return shards;
     }
 
-    private static bool IsDefaultParameterGroup(string name, string engine) =>
-        name.StartsWith($"default.{engine}", StringComparison.Ordinal);
+    /// <summary>Whether a parameter group turns cluster mode on (its cluster-enabled is yes); the REST create checks the rest of the match.</summary>
+    private async Task<bool> ClusterEnabledIn(string parameterGroup) =>
+        (await Get(Path(ParameterGroups, parameterGroup)))["parameters"]!.AsArray()
+            .Any(x => (string?)x!["name"] == "cluster-enabled" && (string?)x["value"] == "yes");
 
     private async Task<IEnumerable<XElement?>> DescribeReplicationGroups()
     {
@@ -121,16 +125,20 @@ public sealed partial class QueryActions
         Copy("AuthToken", patch, "authToken");
         if (p.Get("AuthTokenUpdateStrategy") is { } strategy)
             patch["authTokenUpdateStrategy"] = strategy.ToLowerInvariant();
-        // Changes are carried out at once, as the REST API does; there is no maintenance window to wait for yet.
+        // Node-replacing changes (node type, engine, version) wait for PreferredMaintenanceWindow unless ApplyImmediately, as the REST API does.
+        Copy("PreferredMaintenanceWindow", patch, "preferredMaintenanceWindow");
+        if (p.Bool("ApplyImmediately") is { } immediately)
+            patch["applyImmediately"] = immediately;
         // The snapshotting node is chosen by the control plane (the most caught-up replica).
-        p.Accept("ApplyImmediately", "SnapshottingClusterId");
+        p.Accept("SnapshottingClusterId");
 
         var current = await Get(Path(Groups, id));
+        if (p.Get("Engine")?.ToLowerInvariant() is { } engine && engine != (string?)current["engine"])
+            patch["engine"] = engine;
         if (p.Get("EngineVersion") is { } version && version != (string?)current["engineVersion"])
-            throw QueryFault.NotBuilt($"Engine upgrades (EngineVersion {version})");
-        OnlyValue("Engine", (string?)current["engine"] ?? "redis", "Changing the engine");
+            patch["engineVersion"] = version;
         if (p.Get("CacheParameterGroupName") is { } parameterGroup && parameterGroup != QueryShapes.ParameterGroupName(current))
-            throw QueryFault.NotBuilt($"Custom parameter groups ({parameterGroup})");
+            patch["parameterGroupName"] = parameterGroup;
         OnlyValue("ClusterMode", (string?)current["clusterMode"] ?? "disabled", "Changing the cluster mode");
         CommonNetworkParameters();
         p.RefuseUnread();

@@ -27,6 +27,10 @@ public sealed class ElastiCacheClientTests(PostgresFixture postgres) : Reconcile
     public Task Cluster_mode_enabled_and_memcached_lifecycle_through_boto3_with_rest_on_the_same_resources() =>
         RunAsync("boto3_enabled.py", TimeSpan.FromMinutes(10));
 
+    [Fact]
+    public Task Parameter_groups_valkey_engine_upgrades_and_reboots_through_the_aws_cli_and_boto3() =>
+        RunAsync("parameters.py", TimeSpan.FromMinutes(12));
+
     private async Task RunAsync(string script, TimeSpan budget)
     {
         var port = PostgresServer.FreePort();

@@ -50,8 +50,10 @@ expect((code, status) == ("InvalidParameterCombination", 400) and "SecurityGroup
 expect(rest("GET", "/v1/replication-groups/secgroups")[0] == 404, "a refused create was stored")
 code, status, message = fault(ec.create_replication_group, ReplicationGroupId="atrest", ReplicationGroupDescription="x", AtRestEncryptionEnabled=True)
 expect(code == "InvalidParameterCombination" and "not supported" in message, f"at-rest encryption: {code} {message}")
-code, _, message = fault(ec.create_cache_parameter_group, CacheParameterGroupName="mine", CacheParameterGroupFamily="redis7", Description="x")
-expect(code == "InvalidParameterCombination" and "not supported" in message, f"parameter groups: {code} {message}")
+code, _, message = fault(ec.create_cache_parameter_group, CacheParameterGroupName="mine", CacheParameterGroupFamily="redis7", Description="x",
+                         Tags=[{"Key": "a", "Value": "b"}])
+expect(code == "InvalidParameterCombination" and "not supported" in message, f"tags on parameter groups: {code} {message}")
+expect(rest("GET", "/v1/parameter-groups/mine")[0] == 404, "a refused parameter group was stored")
 code, _, message = fault(ec.create_user, UserId="u1", UserName="u1", Engine="redis", AccessString="on ~* +@all", NoPasswordRequired=True)
 expect(code == "InvalidParameterCombination" and "not supported" in message, f"users: {code} {message}")
 code, _, message = fault(ec.describe_serverless_caches)
