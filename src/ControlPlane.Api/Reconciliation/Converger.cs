@@ -100,13 +100,21 @@ public sealed partial class Converger(
         public static implicit operator Step(Progress progress) => new(progress);
     }
 
-    /// <summary>An empty plan ends the convergence; its answering nodes are what the heartbeat watches.</summary>
-    private static Step Ended(Progress progress, string engine, IReadOnlyList<NodePlace> places, IReadOnlyDictionary<string, ObservedNode> observed) =>
-        progress != Progress.Quiet
-            ? progress
-            : new Step(Progress.Done, new QuietGroup(engine, places
-                .Where(p => p.Host is not null && p.Port is not null && observed.GetValueOrDefault(p.NodeId) is { Reachable: true, Stale: false })
-                .Select(p => new NodePlace(p.NodeId, p.Zone, p.Host, p.Port, null, p.ContainerName)).ToList()));
+    /// <summary>
+    /// An empty plan ends the convergence. The group is quiet (watched by heartbeats alone) only when
+    /// every node answered this observation: a node given the benefit of the doubt (stale, one miss
+    /// short of failed) must be observed again by the next pass, or a heartbeat of the others would
+    /// keep vouching for a group whose silent node nobody looks at.
+    /// </summary>
+    private static Step Ended(Progress progress, string engine, IReadOnlyList<NodePlace> places, IReadOnlyDictionary<string, ObservedNode> observed)
+    {
+        if (progress != Progress.Quiet)
+            return progress;
+        var watched = places.Where(p => p.Host is not null && p.Port is not null).ToList();
+        if (watched.Any(p => observed.GetValueOrDefault(p.NodeId) is not { Reachable: true, Stale: false }))
+            return new Step(Progress.Done);
+        return new Step(Progress.Done, new QuietGroup(engine, watched.Select(p => new NodePlace(p.NodeId, p.Zone, p.Host, p.Port, null, p.ContainerName)).ToList()));
+    }
 
     private async Task<Step> StepGroupAsync(ControlPlaneDbContext db, string id, ContainerView view, CancellationToken ct)
     {
