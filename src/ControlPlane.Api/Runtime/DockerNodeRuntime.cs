@@ -27,6 +27,12 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
 
     private static readonly string[] WatchedActions = ["start", "die", "oom", "kill", "stop", "destroy"];
 
+    // An engine creates and starts containers largely one after another: hundreds asked at once (a
+    // 250-node cluster) queue inside it until RequestTimeout cuts the late ones, and the create
+    // fails. A few at a time keep the engine as busy and every request short.
+    private const int ConcurrentRuns = 8;
+    private readonly SemaphoreSlim _runs = new(ConcurrentRuns, ConcurrentRuns);
+
     private readonly DockerClient _client;
     // File transfers (a snapshot can take minutes) must not be cut by RequestTimeout, which the
     // library applies to a whole request, upload included; the caller's token bounds them instead.
@@ -75,6 +81,19 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
     }
 
     public async Task<string> RunAsync(ContainerSpec spec, CancellationToken ct)
+    {
+        await _runs.WaitAsync(ct);
+        try
+        {
+            return await CreateAndStartAsync(spec, ct);
+        }
+        finally
+        {
+            _runs.Release();
+        }
+    }
+
+    private async Task<string> CreateAndStartAsync(ContainerSpec spec, CancellationToken ct)
     {
         // Two passes at most: the second one only after another actor created the same name between
         // our inspect and our create (409), so that its container is judged like any existing one.
