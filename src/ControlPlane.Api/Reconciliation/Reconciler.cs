@@ -45,6 +45,7 @@ public sealed partial class Reconciler(
     private IReadOnlyList<Target> _targets = [];
     private readonly ConcurrentDictionary<string, QuietGroup> _quiet = new();
     private DateTimeOffset _lastFullPass;
+    private DateTimeOffset _lastBeat;
 
     private ReconcilerOptions Settings => options.Value.Reconciler;
 
@@ -100,6 +101,11 @@ public sealed partial class Reconciler(
     /// </summary>
     private async Task<IReadOnlySet<string>> HeartbeatAsync(CancellationToken ct)
     {
+        // Between beats the quiet groups stay quiet: each was either heard from at the last beat or
+        // observed in full since (it became quiet after it).
+        if (time.GetUtcNow() - _lastBeat < Settings.HeartbeatInterval)
+            return _quiet.Keys.ToHashSet();
+        _lastBeat = time.GetUtcNow();
         var beats = await Task.WhenAll(_targets
             .Where(t => !_running.ContainsKey(t.Key))
             .Select(t => (t.Key, Quiet: _quiet.GetValueOrDefault(t.Key)))
