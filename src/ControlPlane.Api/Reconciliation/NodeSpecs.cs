@@ -67,6 +67,8 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
             // Nodes are not persisted: replicas and snapshots keep the data, as on ElastiCache.
             "--save", "", "--appendonly", "no",
             "--maxmemory", Text(nodeType.MaxMemoryBytes), "--maxmemory-policy", "volatile-lru",
+            // maxclients as the parameter groups show it (not modifiable); the container's file limit allows it (ContainerSpecMapper).
+            "--maxclients", Text(ParameterCatalog.MaxConnections),
             // A replica that attaches starts its full sync at once; Redis' default waits 5 s for others to join the transfer.
             "--repl-diskless-sync-delay", "0",
         ];
@@ -94,7 +96,7 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
         var nodeType = NodeType(nodeTypeName);
         List<string> command =
         [
-            "memcached", "-p", Text(port), "-l", host, "-U", "0", "-c", "4096",
+            "memcached", "-p", Text(port), "-l", host, "-U", "0", "-c", Text(ParameterCatalog.MaxConnections),
             "-m", Text(Math.Max(1, nodeType.MaxMemoryBytes / (1024 * 1024))),
         ];
         return WithParameters(Spec(Catalog.Memcached, Catalog.Memcached, clusterId, null, nodeId, port, engineVersion, nodeType, command), parameters);
