@@ -98,5 +98,7 @@ public sealed class MaintenanceWorker(MaintenanceScheduler scheduler, TimeProvid
     {
         await scheduler.RunAsync(ct);
         await scheduler.RebootPendingAsync(ct);
+        await scheduler.RunClustersAsync(ct);
+        await scheduler.RebootPendingClustersAsync(ct);
     }
 }

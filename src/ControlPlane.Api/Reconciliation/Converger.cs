@@ -333,6 +333,8 @@ public sealed partial class Converger(
         var observed = await observer.ObserveAsync(Catalog.Memcached, false, creating, places, view, Settings, ct);
         if (await ListingContradictedAsync(places, observed, nodes.Where(n => n.Status == NodeStatus.Available).Select(n => n.Id), view, ct))
             return Progress.Acted;
+        if (cluster.Status == CacheClusterStatus.Available && await RefreshClusterAsync(db, cluster, observed, ct))
+            return Progress.Acted;
         var reboot = cluster.Status == CacheClusterStatus.Modifying && cluster.PendingChanges is { } pending
             ? System.Text.Json.Nodes.JsonNode.Parse(pending)?[RebootChange]?.AsArray().Select(n => (string)n!).ToHashSet() : null;
         var desired = new DesiredCluster(cluster.Id, cluster.Status,
