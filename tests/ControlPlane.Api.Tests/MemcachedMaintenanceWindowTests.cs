@@ -110,13 +110,6 @@ public sealed class MemcachedMaintenanceWindowTests(PostgresFixture postgres) : 
 
     private static List<string> Ids(JsonObject cluster) => cluster["nodes"]!.AsArray().Select(n => (string)n!["id"]!).ToList();
 
-    /// <summary>The next given weekday at hour:00 UTC after the given time (the fake clock's now by default).</summary>
-    private DateTimeOffset NextWeekday(DayOfWeek day, int hour, DateTimeOffset? after = null)
-    {
-        var from = after ?? Factory.Clock.GetUtcNow();
-        var date = from.UtcDateTime.Date.AddDays(1);
-        while (date.DayOfWeek != day)
-            date = date.AddDays(1);
-        return new DateTimeOffset(date.AddHours(hour), TimeSpan.Zero);
-    }
+    private DateTimeOffset NextWeekday(DayOfWeek day, int hour, DateTimeOffset? after = null) =>
+        MaintenanceWindowApiTests.NextWeekday(after ?? Factory.Clock.GetUtcNow(), day, hour);
 }

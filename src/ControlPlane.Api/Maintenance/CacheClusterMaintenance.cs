@@ -85,13 +85,6 @@ public sealed partial class MaintenanceScheduler
     {
         cluster.UpdatedAt = time.GetUtcNow();
         db.Record(time, SourceType.CacheCluster, cluster.Id, $"Maintenance window of cache cluster {cluster.Id} open: {what}");
-        try
-        {
-            await db.SaveChangesAsync(ct);
-        }
-        catch (DbUpdateConcurrencyException)
-        {
-            LogRaced(logger, cluster.Id);
-        }
+        await SaveOrRetryLaterAsync(db, cluster.Id, ct);
     }
 }

@@ -61,7 +61,7 @@ public sealed class ParameterValuesTests(PostgresFixture postgres) : ReconcilerT
         var cluster = await WaitForStatusAsync("/v1/cache-clusters/pv-mc", "available");
         var parameters = (await BodyAsync(await Client.GetAsync("/v1/parameter-groups/default.memcached1.6")))["parameters"]!.AsArray()
             .ToDictionary(p => (string)p!["name"]!, p => (string?)p!["value"] ?? "");
-        var settings = (await MemcachedAsync((int)cluster["nodes"]![0]!["endpoint"]!["port"]!, "stats settings\r\n"))
+        var settings = (await MemcachedScalingTests.MemcachedAsync((int)cluster["nodes"]![0]!["endpoint"]!["port"]!, "stats settings\r\n"))
             .Split("\r\n", StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("STAT ", StringComparison.Ordinal))
             .Select(l => l.Split(' ')).ToDictionary(w => w[1], w => w[2]);
         // Each parameter as memcached's "stats settings" tells it.
@@ -84,25 +84,6 @@ public sealed class ParameterValuesTests(PostgresFixture postgres) : ReconcilerT
         foreach (var (name, (setting, asShown)) in shown)
             Assert.True(asShown(parameters[name]) == settings.GetValueOrDefault(setting),
                 $"{name} shows {parameters[name]}, memcached's {setting} is {settings.GetValueOrDefault(setting) ?? "missing"}");
-    }
-
-    private static async Task<string> MemcachedAsync(int port, string command)
-    {
-        using var client = new System.Net.Sockets.TcpClient();
-        await client.ConnectAsync(System.Net.IPAddress.Loopback, port);
-        var stream = client.GetStream();
-        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(command));
-        var reply = new System.Text.StringBuilder();
-        var buffer = new byte[4096];
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        while (!reply.ToString().EndsWith("END\r\n", StringComparison.Ordinal))
-        {
-            var read = await stream.ReadAsync(buffer, timeout.Token);
-            if (read == 0)
-                break;
-            reply.Append(System.Text.Encoding.ASCII.GetString(buffer, 0, read));
-        }
-        return reply.ToString();
     }
 
     /// <summary>CONFIG GET client-output-buffer-limit ("normal 0 0 0 replica ... pubsub 33554432 8388608 60") as ElastiCache's names.</summary>

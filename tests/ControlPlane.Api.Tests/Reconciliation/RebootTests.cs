@@ -81,6 +81,46 @@ public sealed class RebootTests(PostgresFixture postgres) : ReconcilerTest(postg
     }
 
     [Fact]
+    public async Task Groups_without_cluster_mode_reboot_in_place_and_a_primary_without_replica_keeps_its_data()
+    {
+        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "inplace", replicasPerShard = 1 }));
+        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "alone", replicasPerShard = 0 }));
+        var groups = new[] { await WaitForStatusAsync("/v1/replication-groups/inplace", "available"), await WaitForStatusAsync("/v1/replication-groups/alone", "available") };
+        foreach (var group in groups)
+            await using (var client = await Scaling.ConnectAsync(group))
+                await client.GetDatabase().StringSetAsync("kept", (string)group["id"]!);
+        var ports = groups.SelectMany(Nodes).ToDictionary(n => (string)n["id"]!, n => (int)n["endpoint"]!["port"]!);
+        var startedAt = await StartTimesAsync(groups.SelectMany(Nodes));
+
+        foreach (var group in groups)
+            await AssertAcceptedAsync(await PostAsync($"/v1/replication-groups/{group["id"]}/reboot", new { nodeIds = Nodes(group).Select(n => (string)n["id"]!).ToArray() }));
+        var now = new JsonObject[2];
+        await WaitUntilAsync(async () =>
+        {
+            for (var i = 0; i < 2; i++)
+                now[i] = await BodyAsync(await Client.GetAsync($"/v1/replication-groups/{groups[i]["id"]}"));
+            return now.All(g => (string?)g["status"] == "available");
+        }, TimeSpan.FromMinutes(2), () => $"never rebooted: {now[0]?.ToJsonString()} {now[1]?.ToJsonString()}\n{EventsText()}");
+
+        Assert.Equal(ports, now.SelectMany(Nodes).ToDictionary(n => (string)n["id"]!, n => (int)n["endpoint"]!["port"]!));
+        var restartedAt = await StartTimesAsync(now.SelectMany(Nodes));
+        Assert.All(ports.Keys, id => Assert.True(restartedAt[id] > startedAt[id], $"{id} was not restarted"));
+        foreach (var group in now)
+        {
+            await using var client = await Scaling.ConnectAsync(group);
+            Assert.Equal((string)group["id"]!, (string?)await client.GetDatabase().StringGetAsync("kept"));
+            // Every replica follows its primary again, with the data.
+            foreach (var replica in Nodes(group).Where(n => (string?)n["role"] == "replica"))
+            {
+                await using var direct = await AdminAsync(replica["endpoint"]!);
+                var info = await direct.GetServers()[0].InfoAsync("replication");
+                Assert.Equal("slave", info.SelectMany(g => g).First(p => p.Key == "role").Value);
+                Assert.Equal((string)group["id"]!, (string?)await direct.GetDatabase().StringGetAsync("kept", StackExchange.Redis.CommandFlags.DemandReplica));
+            }
+        }
+    }
+
+    [Fact]
     public async Task A_memcached_node_is_rebooted_in_place_and_bad_requests_change_nothing()
     {
         await AssertAcceptedAsync(await PostAsync("/v1/cache-clusters", new { id = "mcr", engine = "memcached", numNodes = 2, azMode = "cross-az" }));
@@ -93,7 +133,7 @@ public sealed class RebootTests(PostgresFixture postgres) : ReconcilerTest(postg
         await AssertProblemAsync(await PostAsync("/v1/replication-groups/none/reboot", new { nodeIds = new[] { "x" } }), HttpStatusCode.NotFound, "ReplicationGroupNotFound");
         Assert.Equal("available", (string?)(await BodyAsync(await Client.GetAsync("/v1/cache-clusters/mcr")))["status"]);
 
-        Assert.Equal("STORED\r\n", await MemcachedAsync((int)victim["endpoint"]!["port"]!, "set k 0 0 1\r\nv\r\n"));
+        Assert.Equal("STORED\r\n", await MemcachedScalingTests.MemcachedAsync((int)victim["endpoint"]!["port"]!, "set k 0 0 1\r\nv\r\n"));
         var startedAt = await StartTimesAsync([victim, other]);
         await AssertAcceptedAsync(await PostAsync("/v1/cache-clusters/mcr/reboot", new { nodeIds = new[] { (string)victim["id"]! } }));
         await AssertProblemAsync(await PostAsync("/v1/cache-clusters/mcr/reboot", new { nodeIds = new[] { (string)other["id"]! } }),
@@ -109,7 +149,35 @@ public sealed class RebootTests(PostgresFixture postgres) : ReconcilerTest(postg
         var restartedAt = await StartTimesAsync([victim, other]);
         Assert.True(restartedAt[(string)victim["id"]!] > startedAt[(string)victim["id"]!]);
         Assert.Equal(startedAt[(string)other["id"]!], restartedAt[(string)other["id"]!]);
-        Assert.Equal("END\r\n", await MemcachedAsync((int)victim["endpoint"]!["port"]!, "get k\r\n"));
+        Assert.Equal("END\r\n", await MemcachedScalingTests.MemcachedAsync((int)victim["endpoint"]!["port"]!, "get k\r\n"));
+    }
+
+    [Fact]
+    public async Task Memcached_nodes_left_by_an_older_configuration_are_rebooted_in_place_after_an_upgrade()
+    {
+        await AssertAcceptedAsync(await PostAsync("/v1/cache-clusters", new { id = "mcu", engine = "memcached", numNodes = 2 }));
+        var cluster = await WaitForStatusAsync("/v1/cache-clusters/mcu", "available");
+
+        // The control plane restarts with another node configuration (cache.small gets more CPU): the running nodes are outdated.
+        await Factory.DisposeAsync();
+        var upgraded = Settings.ToDictionary();
+        upgraded["ControlPlane:NodeTypes:1:Name"] = "cache.small";
+        upgraded["ControlPlane:NodeTypes:1:MemoryMiB"] = "512";
+        upgraded["ControlPlane:NodeTypes:1:Cpus"] = "0.6";
+        Factory = new ApiFactory(ConnectionString, upgraded, fakeClock: false);
+        Client = Factory.CreateClient();
+
+        await WaitUntilAsync(() => Task.FromResult(EventsText().Contains("Rebooting cache nodes mcu-0001, mcu-0002: they run an outdated configuration", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(30), () => $"the outdated nodes were never noticed: {EventsText()}");
+        var now = await WaitForStatusAsync("/v1/cache-clusters/mcu", "available", TimeSpan.FromMinutes(1));
+        Assert.Equal(cluster["nodes"]!.AsArray().Select(n => $"{n!["id"]}:{n["endpoint"]!["port"]}"), now["nodes"]!.AsArray().Select(n => $"{n!["id"]}:{n["endpoint"]!["port"]}"));
+        foreach (var node in now["nodes"]!.AsArray())
+        {
+            using var docker = Docker(Engines[(string)node!["availabilityZone"]!]);
+            var inspect = await docker.Containers.InspectContainerAsync($"{Instance}-{node["id"]}");
+            Assert.Equal(600_000_000L, inspect.HostConfig?.NanoCPUs);
+            Assert.StartsWith("VERSION ", await MemcachedScalingTests.MemcachedAsync((int)node["endpoint"]!["port"]!, "version\r\n"), StringComparison.Ordinal);
+        }
     }
 
     /// <summary>When each node's container last started (Docker's own record), by node id.</summary>
@@ -123,26 +191,6 @@ public sealed class RebootTests(PostgresFixture postgres) : ReconcilerTest(postg
             times[(string)node["id"]!] = DateTime.Parse($"{container.State!.StartedAt:O}", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind);
         }
         return times;
-    }
-
-    /// <summary>One memcached command on a fresh connection; reads until the reply's last line.</summary>
-    private static async Task<string> MemcachedAsync(int port, string command)
-    {
-        using var client = new System.Net.Sockets.TcpClient();
-        await client.ConnectAsync(IPAddress.Loopback, port);
-        var stream = client.GetStream();
-        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(command));
-        var reply = new System.Text.StringBuilder();
-        var buffer = new byte[1024];
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        do
-        {
-            var read = await stream.ReadAsync(buffer, timeout.Token);
-            if (read == 0)
-                break;
-            reply.Append(System.Text.Encoding.ASCII.GetString(buffer, 0, read));
-        } while (!reply.ToString().EndsWith("\r\n", StringComparison.Ordinal) || (reply.ToString().StartsWith("VALUE ", StringComparison.Ordinal) && !reply.ToString().EndsWith("END\r\n", StringComparison.Ordinal)));
-        return reply.ToString();
     }
 
     private static IEnumerable<JsonNode> Nodes(JsonObject group) =>
