@@ -1,6 +1,6 @@
 namespace ControlPlane.Domain;
 
-/// <summary>The desired state of a Memcached cluster, defaults already applied.</summary>
+/// <summary>The desired state of a Memcached cluster, defaults already applied. PreferredMaintenanceWindow: ddd:hh:mm-ddd:hh:mm (UTC).</summary>
 public sealed record CacheClusterSpec(
     string Id,
     string Engine,
@@ -9,7 +9,8 @@ public sealed record CacheClusterSpec(
     int NumNodes,
     AzMode AzMode,
     IReadOnlyList<string>? PreferredAvailabilityZones,
-    DateTimeOffset? ExpiresAt);
+    DateTimeOffset? ExpiresAt,
+    string? PreferredMaintenanceWindow = null);
 
 public static class CacheClusterRules
 {
@@ -40,6 +41,8 @@ public static class CacheClusterRules
             foreach (var az in azs.Where(az => !catalog.HasAvailabilityZone(az)).Distinct())
                 Value("preferredAvailabilityZones", $"Availability zone {az} does not exist.");
         }
+        if (spec.PreferredMaintenanceWindow is { } maintenance && Planning.MaintenanceWindow.TryParse(maintenance, out _) is { } maintenanceError)
+            Value("preferredMaintenanceWindow", maintenanceError);
         if (spec.ExpiresAt is { } expiresAt && expiresAt <= now)
             Value("expiresAt", "expiresAt must be in the future.");
         return errors;

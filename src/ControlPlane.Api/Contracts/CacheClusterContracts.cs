@@ -13,7 +13,8 @@ public sealed record CreateCacheClusterRequest(
     IReadOnlyList<string>? PreferredAvailabilityZones = null,
     DateTimeOffset? ExpiresAt = null,
     string? Tenant = null,
-    string? ParameterGroupName = null);
+    string? ParameterGroupName = null,
+    string? PreferredMaintenanceWindow = null);
 
 /// <summary>Body of PATCH /v1/cache-clusters/{id} (JSON merge patch).</summary>
 public sealed record CacheClusterPatch(
@@ -21,7 +22,9 @@ public sealed record CacheClusterPatch(
     IReadOnlyList<string>? NodeIdsToRemove = null,
     string? NodeType = null,
     DateTimeOffset? ExpiresAt = null,
-    string? ParameterGroupName = null);
+    string? ParameterGroupName = null,
+    string? PreferredMaintenanceWindow = null,
+    bool? ApplyImmediately = null);
 
 /// <summary>parameterGroupStatus: in-sync or pending-reboot (Memcached's parameters are start-up options).</summary>
 public sealed record CacheNodeResponse(string Id, string AvailabilityZone, NodeStatus Status, EndpointAddress? Endpoint, string ParameterGroupStatus);
@@ -41,4 +44,5 @@ public sealed record CacheClusterResponse(
     DateTimeOffset UpdatedAt,
     DateTimeOffset? ExpiresAt,
     string Etag,
-    string ParameterGroupName);
+    string ParameterGroupName,
+    string? PreferredMaintenanceWindow = null);

@@ -32,6 +32,7 @@ public sealed partial class Converger(
     ControlPlaneMetrics metrics,
     Parameters.ParameterApplier parameters,
     Discovery.DiscoveryEndpoints discovery,
+    NodeReboots reboots,
     TimeProvider time,
     IOptions<ControlPlaneOptions> options,
     ILogger<Converger> logger)
@@ -48,6 +49,7 @@ public sealed partial class Converger(
     private static readonly TimeSpan SwitchoverTimeout = TimeSpan.FromSeconds(15);
 
     private ReconcilerOptions Settings => options.Value.Reconciler;
+    private readonly NodeReboots _reboots = reboots;
     private TimeProvider Time => time;
     private PortAllocator Ports => ports;
     private ZoneRegistry Zones => zones;
@@ -262,7 +264,7 @@ public sealed partial class Converger(
     /// <summary>The pending change that replaces nodes running an outdated configuration (their ids).</summary>
     private const string RefreshChange = "outdatedNodes";
 
-    /// <summary>The pending change that reboots (replaces) the nodes named (their ids), see POST .../reboot.</summary>
+    /// <summary>The pending change that reboots the nodes named (their ids, each leaving the list once rebooted), see POST .../reboot.</summary>
     public const string RebootChange = "rebootNodes";
 
     /// <summary>The reason a group's nodes are held (not failed over) and that was told in an event, per group.</summary>
@@ -339,8 +341,12 @@ public sealed partial class Converger(
         var observed = await observer.ObserveAsync(Catalog.Memcached, false, creating, places, view, Settings, ct);
         if (await ListingContradictedAsync(places, observed, nodes.Where(n => n.Status == NodeStatus.Available).Select(n => n.Id), view, ct))
             return Progress.Acted;
+        if (cluster.Status == CacheClusterStatus.Available && await RefreshClusterAsync(db, cluster, observed, ct))
+            return Progress.Acted;
+        var reboot = cluster.Status == CacheClusterStatus.Modifying && cluster.PendingChanges is { } pending
+            ? System.Text.Json.Nodes.JsonNode.Parse(pending)?[RebootChange]?.AsArray().Select(n => (string)n!).ToHashSet() : null;
         var desired = new DesiredCluster(cluster.Id, cluster.Status,
-            nodes.Select(n => new DesiredNode(n.Id, null, NodeRole.Primary, n.AvailabilityZone, n.Status, n.Port)).ToList());
+            nodes.Select(n => new DesiredNode(n.Id, null, NodeRole.Primary, n.AvailabilityZone, n.Status, n.Port)).ToList(), reboot);
         var plan = GroupPlanner.Plan(desired, observed, Context(view));
         if (cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.Modifying)
             await parameters.MarkAsync(db, cluster, parameterValues, view, ct);
@@ -482,6 +488,10 @@ public sealed partial class Converger(
                     if (added)
                         Event($"Added cache node {m.NodeId} in availability zone {Place(m.NodeId).Zone}");
                     break;
+                case RestartNode r:
+                    record.Rebooted(r.NodeId);
+                    Event($"Cache node {r.NodeId} rebooted");
+                    break;
                 case RemoveNode r:
                     await PortAllocator.ReleaseAsync(db, [r.NodeId], ct);
                     record.RemoveNode(r.NodeId);
@@ -598,6 +608,9 @@ public sealed partial class Converger(
                     break;
                 case RemoveContainer r:
                     await RemoveAsync(Place(r.NodeId));
+                    break;
+                case RestartNode r:
+                    await owner._reboots.RestartAsync(Place(r.NodeId), r.KeepData, view, ct);
                     break;
                 case RemoveNode r:
                     await RemoveAsync(Place(r.NodeId));

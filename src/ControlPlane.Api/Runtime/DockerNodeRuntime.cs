@@ -173,6 +173,15 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
         }
     }
 
+    public async Task RestartAsync(string nameOrId, IReadOnlyDictionary<string, string>? files, CancellationToken ct)
+    {
+        await _client.Containers.StopContainerAsync(nameOrId, new ContainerStopParameters { WaitBeforeKillSeconds = StopGraceSeconds }, ct);
+        foreach (var folder in (files ?? new Dictionary<string, string>()).GroupBy(f => FolderOf(f.Key)))
+            await CopyFilesAsync(nameOrId, folder.Key, folder.ToDictionary(f => f.Key, f => f.Value), ct);
+        await _client.Containers.StartContainerAsync(nameOrId, new ContainerStartParameters(), ct);
+        LogRestarted(_logger, Zone, nameOrId);
+    }
+
     public async IAsyncEnumerable<ContainerEvent> EventsAsync([EnumeratorCancellation] CancellationToken ct)
     {
         // "since" the moment of the call: an event that happens while the request is on its way is
@@ -531,6 +540,9 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Zone}: started container {Name} ({Id})")]
     private static partial void LogStarted(ILogger logger, string zone, string name, string id);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Zone}: restarted container {NameOrId} in place")]
+    private static partial void LogRestarted(ILogger logger, string zone, string nameOrId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Zone}: removed container {NameOrId}")]
     private static partial void LogRemoved(ILogger logger, string zone, string nameOrId);
