@@ -175,7 +175,7 @@ public sealed partial class Observer(RedisAdmin redis, MemcachedAdmin memcached,
             return null;
         var primaryNodeId = state.MasterHost is { } mh && state.MasterPort is { } mp ? byAddress.GetValueOrDefault($"{mh}:{mp}", $"{mh}:{mp}") : null;
         var observed = new ObservedNode(nodeId, ContainerState.Running, Reachable: true, IsPrimary: state.Role == RedisRole.Master,
-            PrimaryNodeId: primaryNodeId, LinkUp: state.MasterLinkUp, Offset: state.ReplicationOffset,
+            PrimaryNodeId: primaryNodeId, LinkUp: state.MasterLinkUp, Offset: state.ReplicationOffset, Keys: state.KeyCount,
             OnlineReplicas: state.Replicas.Where(r => r.Online).Select(r => byAddress.GetValueOrDefault($"{r.Host}:{r.Port}")).OfType<string>().ToHashSet());
         if (!cluster)
             return observed;

@@ -210,7 +210,11 @@ public static partial class GroupPlanner
     {
         var p = seen(primary);
         // Only a fresh answer counts: a remembered offset is older than the replicas' and proves nothing.
-        return p is { Reachable: true, Stale: false, IsPrimary: true } && shard.Nodes.Any(n => n.Role == NodeRole.Replica && seen(n) is { Reachable: true, IsPrimary: false, LinkUp: false } r && r.Offset > p.Offset);
+        // A replica that holds no key has no data to lose: a new replica that has not synced yet may
+        // already count an offset ahead of a primary that never had a replica (Valkey 8 reports 1
+        // against the primary's 0), and failing that primary would replace it empty, data and all.
+        return p is { Reachable: true, Stale: false, IsPrimary: true } && shard.Nodes.Any(n => n.Role == NodeRole.Replica
+            && seen(n) is { Reachable: true, IsPrimary: false, LinkUp: false } r && r.Offset > p.Offset && r.Keys is not 0);
     }
 
     private static List<NodeAction> Replace(IEnumerable<DesiredNode> failed, IReadOnlyList<DesiredNode> all, Func<DesiredNode, ObservedNode> seen, PlanContext context)

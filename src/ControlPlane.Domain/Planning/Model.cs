@@ -79,7 +79,8 @@ public sealed record ObservedNode(
     bool Stale = false,
     long ConfigEpoch = 0,
     bool Lagging = false,
-    IReadOnlySet<string>? OnlineReplicas = null)
+    IReadOnlySet<string>? OnlineReplicas = null,
+    long? Keys = null)
 {
     public static ObservedNode Missing(string nodeId) => new(nodeId, ContainerState.Missing);
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using ControlPlane.Api.Data;
 using ControlPlane.Migrations;
 using Microsoft.AspNetCore.Hosting;
@@ -27,6 +28,9 @@ public sealed class ApiFactory(string connectionString, IReadOnlyDictionary<stri
             builder.UseSetting(key, value);
         if (fakeClock)
             builder.ConfigureServices(services => services.AddSingleton<TimeProvider>(Clock));
+        // The host's own log, down to Debug, into a file: what a failing reconciler test did, step by step.
+        if (Environment.GetEnvironmentVariable("CONTROLPLANE_TEST_LOG") is { Length: > 0 } logFile)
+            builder.ConfigureLogging(l => l.AddProvider(new FileLog(logFile)).AddFilter<FileLog>(null, LogLevel.Debug));
     }
 
     /// <summary>Every client of the host carries the admin key unless a test takes it off (or sets another).</summary>
@@ -75,4 +79,29 @@ public sealed class PostgresFixture : IAsyncLifetime
 public sealed class PostgresCollection : ICollectionFixture<PostgresFixture>
 {
     public const string Name = "postgres";
+}
+
+/// <summary>Appends the control plane's log lines (its own categories, Debug and up) to one file.</summary>
+public sealed class FileLog(string path) : ILoggerProvider
+{
+    private static readonly Lock Writing = new();
+
+    public ILogger CreateLogger(string categoryName) => new Logger(path, categoryName);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(string path, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => category.StartsWith("ControlPlane", StringComparison.Ordinal);
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            lock (Writing)
+                File.AppendAllText(path, $"{DateTime.UtcNow:HH:mm:ss.fff} {logLevel} {category}: {formatter(state, exception)} {exception}\n");
+        }
+    }
 }

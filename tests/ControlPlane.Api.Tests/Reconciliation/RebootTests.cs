@@ -81,6 +81,60 @@ public sealed class RebootTests(PostgresFixture postgres) : ReconcilerTest(postg
     }
 
     [Fact]
+    public async Task A_cluster_mode_reboot_into_new_containers_keeps_each_node_its_cluster_identity_slots_and_data()
+    {
+        await PostAsync("/v1/parameter-groups", new { name = "cluster-dbs", family = "redis7" });
+        Assert.True((await PatchAsync("/v1/parameter-groups/cluster-dbs", new { parameters = new Dictionary<string, string> { ["cluster-enabled"] = "yes" } })).IsSuccessStatusCode);
+        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups",
+            new { id = "cdbs", clusterMode = "enabled", numShards = 2, replicasPerShard = 1, parameterGroupName = "cluster-dbs" }));
+        var group = await WaitForStatusAsync("/v1/replication-groups/cdbs", "available");
+        List<string> keys;
+        await using (var client = await Scaling.ConnectAsync(group))
+            keys = await Scaling.LoadAsync(client, 5_000, "c");
+        var identities = await ClusterIdsAsync(group);
+
+        // A start-up option: only a new container can take it.
+        Assert.True((await PatchAsync("/v1/parameter-groups/cluster-dbs", new { parameters = new Dictionary<string, string> { ["databases"] = "32" } })).IsSuccessStatusCode);
+        await WaitUntilAsync(async () => Nodes(await BodyAsync(await Client.GetAsync("/v1/replication-groups/cdbs"))).All(n => (string?)n["parameterGroupStatus"] == "pending-reboot"),
+            TimeSpan.FromSeconds(30), () => "never pending-reboot");
+        var ports = Nodes(group).ToDictionary(n => (string)n["id"]!, n => (int)n["endpoint"]!["port"]!);
+        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups/cdbs/reboot", new { nodeIds = ports.Keys.ToArray() }));
+        JsonObject? now = null;
+        await WaitUntilAsync(async () =>
+        {
+            now = await BodyAsync(await Client.GetAsync("/v1/replication-groups/cdbs"));
+            return (string?)now["status"] == "available" && Nodes(now).All(n => (string?)n["parameterGroupStatus"] == "in-sync");
+        }, TimeSpan.FromMinutes(3), () => $"never rebooted into sync: {now?.ToJsonString()}\n{EventsText()}");
+
+        Assert.Equal(ports, Nodes(now!).ToDictionary(n => (string)n["id"]!, n => (int)n["endpoint"]!["port"]!));
+        // The same cluster node ids, and no stranger in anyone's view: each new container took its node's cluster config.
+        Assert.Equal(identities, await ClusterIdsAsync(now!));
+        foreach (var node in Nodes(now!))
+        {
+            await using var direct = await AdminAsync(node["endpoint"]!);
+            var server = direct.GetServers()[0];
+            Assert.Equal("32", (string?)(await server.ConfigGetAsync("databases")).Single().Value);
+            var info = (string?)await server.ExecuteAsync("CLUSTER", "INFO") ?? "";
+            Assert.Contains("cluster_known_nodes:4", info, StringComparison.Ordinal);
+            Assert.Contains("cluster_state:ok", info, StringComparison.Ordinal);
+        }
+        await using (var client = await Scaling.ConnectAsync(now!))
+            await Scaling.AssertAllPresentAsync(client, keys);
+        await Scaling.AssertNoSlotOpenAsync(now!);
+    }
+
+    private async Task<Dictionary<string, string>> ClusterIdsAsync(JsonObject group)
+    {
+        var ids = new Dictionary<string, string>();
+        foreach (var node in Nodes(group))
+        {
+            await using var direct = await AdminAsync(node["endpoint"]!);
+            ids[(string)node["id"]!] = (string?)await direct.GetServers()[0].ExecuteAsync("CLUSTER", "MYID") ?? "";
+        }
+        return ids;
+    }
+
+    [Fact]
     public async Task Groups_without_cluster_mode_reboot_in_place_and_a_primary_without_replica_keeps_its_data()
     {
         await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "inplace", replicasPerShard = 1 }));

@@ -65,6 +65,31 @@ public sealed class ValkeyTests(PostgresFixture postgres) : ReconcilerTest(postg
         Assert.Contains(healed!["shards"]![0]!["nodes"]!.AsArray(), n => (string?)n!["id"] == "vk-fail-0001-004");
     }
 
+    [Theory]
+    [InlineData("valkey")]
+    [InlineData("redis")]
+    public async Task Shards_and_replicas_scale_out_and_in_under_a_writer_with_every_key_kept(string engine)
+    {
+        var group = await CreateAsync(new { id = "vk-scale", engine, clusterMode = "enabled", numShards = 2, replicasPerShard = 0 });
+        await using var client = await Scaling.ConnectAsync(group);
+        var keys = await Scaling.LoadAsync(client, 20_000, "s");
+        await using var writer = Scaling.ClusterWriter.Start(client);
+
+        foreach (var change in new object[] { new { numShards = 3 }, new { replicasPerShard = 1 }, new { numShards = 2 }, new { replicasPerShard = 0 } })
+        {
+            await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/vk-scale", change));
+            group = await WaitForStatusAsync("/v1/replication-groups/vk-scale", "available", TimeSpan.FromMinutes(3));
+        }
+        Assert.Equal(2, group["shards"]!.AsArray().Count);
+        Assert.All(Nodes(group), n => Assert.Equal("primary", (string?)n["role"]));
+
+        var acknowledged = await writer.StopAsync();
+        Assert.True(acknowledged.Count > 50, $"the writer got only {acknowledged.Count} writes through");
+        await Scaling.AssertAllPresentAsync(client, keys);
+        await Scaling.AssertAllPresentAsync(client, acknowledged);
+        await Scaling.AssertNoSlotOpenAsync(group);
+    }
+
     [Fact]
     public async Task A_redis_7_snapshot_restores_into_valkey_8_and_not_the_other_way_round()
     {
