@@ -32,6 +32,17 @@ public sealed class ClientAccessTests(PostgresFixture postgres, Xunit.Abstractio
             Assert.StartsWith("-NOAUTH", await anonymous.SendAsync("GET", "k"));
         await AssertRestrictedRefusedAsync(group["primaryEndpoint"]!, null, OldToken);
 
+        // Refused input changes nothing on any node: a set with no rotation before it, a token with a space.
+        await AssertProblemAsync(await PatchAsync("/v1/replication-groups/rotating", new { authToken = NewToken, authTokenUpdateStrategy = "set" }),
+            HttpStatusCode.BadRequest, ErrorCodes.InvalidParameterCombination, "authTokenUpdateStrategy");
+        await AssertProblemAsync(await PatchAsync("/v1/replication-groups/rotating", new { authToken = "with a space 0123456789", authTokenUpdateStrategy = "rotate" }),
+            HttpStatusCode.BadRequest, ErrorCodes.InvalidParameterValue, "authToken");
+        foreach (var node in Nodes(group))
+        {
+            Assert.StartsWith("-WRONGPASS", await AuthAsync(node["endpoint"]!, NewToken));
+            Assert.Equal("+OK", await AuthAsync(node["endpoint"]!, OldToken));
+        }
+
         await using var writer = SwitchingWriter.Start(RedisCreateTests.Endpoint(group["primaryEndpoint"]!), OldToken);
         await writer.WaitForAsync(100);
 
@@ -204,6 +215,28 @@ public sealed class ClientAccessTests(PostgresFixture postgres, Xunit.Abstractio
             Assert.StartsWith("-WRONGPASS", await client.SendAsync("AUTH", "ops", opsPassword));
             Assert.Equal("+OK", await client.SendAsync("AUTH", "app", appPassword));
         }
+        // A node that replaces a dead one serves nobody but the group's users.
+        var replica = Nodes(groups[0]).Single(n => (string?)n["role"] == "replica");
+        using (var docker = Docker(Engines[(string)replica["availabilityZone"]!]))
+            await docker.Containers.KillContainerAsync($"{Instance}-{replica["id"]}", new Docker.DotNet.Models.ContainerKillParameters { Signal = "SIGKILL" });
+        JsonObject? healed = null;
+        await WaitUntilAsync(async () =>
+        {
+            healed = await BodyAsync(await Client.GetAsync("/v1/replication-groups/rbac-valkey"));
+            var now = Nodes(healed).ToList();
+            return (string?)healed["status"] == "available" && now.Count == 2
+                && now.All(n => (string?)n["status"] == "available" && (string?)n["id"] != (string?)replica["id"]);
+        }, TimeSpan.FromSeconds(60), () => $"never replaced: {healed?.ToJsonString()}\n{EventsText()}");
+        var replacement = Nodes(healed!).Single(n => (string?)n["role"] == "replica");
+        await using (var anonymous = await Resp.ConnectAsync(replacement["endpoint"]!))
+            Assert.StartsWith("-NOAUTH", await anonymous.SendAsync("GET", "app:1"));
+        await using (var app = await Resp.ConnectAsync(replacement["endpoint"]!))
+        {
+            Assert.Equal("+OK", await app.SendAsync("AUTH", "app", appPassword));
+            await WaitUntilAsync(async () => await app.SendAsync("GET", "app:1") == "two", TimeSpan.FromSeconds(10), () => "the replacement never had app:1");
+            Assert.StartsWith("-NOPERM", await app.SendAsync("GET", "other:1"));
+        }
+
         output.WriteLine($"an access string change reached the {nodes.Count} nodes of 2 groups in {applied.TotalMilliseconds:F0} ms");
     }
 
