@@ -74,15 +74,11 @@ public static class UsersApi
         };
         db.Users.Add(user);
         db.Record(time, SourceType.User, stored, $"User {stored} created");
-        try
-        {
-            await db.SaveChangesAsync(ct);
-        }
-        catch (DbUpdateException e) when (e.InnerException is Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.UniqueViolation })
-        {
-            return Problems.Conflict(ErrorCodes.UserAlreadyExists, $"User {userId} already exists.");
-        }
-        return TypedResults.Created($"/v1/users/{userId}", await ToResponseAsync(db, user, ct));
+        if (await CreatedAsync(db, http, ErrorCodes.UserAlreadyExists, $"User {userId} already exists.", ct) is { } conflict)
+            return conflict;
+        var body = await ToResponseAsync(db, user, ct);
+        ETags.Set(http.Response, body.Etag);
+        return TypedResults.Created($"/v1/users/{userId}", body);
     }
 
     private static async Task<IResult> ListUsers(ControlPlaneDbContext db, Caller caller, CancellationToken ct)
@@ -151,7 +147,7 @@ public static class UsersApi
         return await SaveAsync(db, http, user.Version, ErrorCodes.InvalidUserState, () => Task.FromResult<object?>(null), ct);
     }
 
-    private static async Task<IResult> CreateGroup(CreateUserGroupRequest request, ControlPlaneDbContext db, Caller caller, TimeProvider time, CancellationToken ct)
+    private static async Task<IResult> CreateGroup(CreateUserGroupRequest request, HttpContext http, ControlPlaneDbContext db, Caller caller, TimeProvider time, CancellationToken ct)
     {
         var (tenant, wrongTenant) = caller.ForCreate(request.Tenant);
         if (wrongTenant is not null)
@@ -175,15 +171,11 @@ public static class UsersApi
         var group = new UserGroupEntity { Id = stored, Tenant = tenant, Engine = engine, UserIds = members!, Revision = 1, CreatedAt = now, UpdatedAt = now };
         db.UserGroups.Add(group);
         db.Record(time, SourceType.UserGroup, stored, $"User group {stored} created with users {string.Join(", ", members!)}");
-        try
-        {
-            await db.SaveChangesAsync(ct);
-        }
-        catch (DbUpdateException e) when (e.InnerException is Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.UniqueViolation })
-        {
-            return Problems.Conflict(ErrorCodes.UserGroupAlreadyExists, $"User group {id} already exists.");
-        }
-        return TypedResults.Created($"/v1/user-groups/{id}", await ToResponseAsync(db, group, ct));
+        if (await CreatedAsync(db, http, ErrorCodes.UserGroupAlreadyExists, $"User group {id} already exists.", ct) is { } conflict)
+            return conflict;
+        var body = await ToResponseAsync(db, group, ct);
+        ETags.Set(http.Response, body.Etag);
+        return TypedResults.Created($"/v1/user-groups/{id}", body);
     }
 
     private static async Task<IResult> ListGroups(ControlPlaneDbContext db, Caller caller, CancellationToken ct)
@@ -283,6 +275,20 @@ public static class UsersApi
             }
         }
         return null;
+    }
+
+    /// <summary>A create saved with its event signed by the key that asked (<see cref="Store"/>); the conflict when another request made the same id meanwhile.</summary>
+    private static async Task<IResult?> CreatedAsync(ControlPlaneDbContext db, HttpContext http, string conflictCode, string conflictDetail, CancellationToken ct)
+    {
+        try
+        {
+            var saved = await Store.SaveAsync(db, http, 0, conflictCode, () => "saved", _ => "", ct);
+            return saved as Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult;
+        }
+        catch (DbUpdateException e) when (e.InnerException is Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.UniqueViolation })
+        {
+            return Problems.Conflict(conflictCode, conflictDetail);
+        }
     }
 
     /// <summary>Saved and the reconcilers woken (<see cref="Store"/>); 202 with the representation read after the save, 204 for a deletion.</summary>

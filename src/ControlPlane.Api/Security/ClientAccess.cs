@@ -35,15 +35,23 @@ public static class ClientAccess
         return [new("default", rules)];
     }
 
-    /// <summary>The members of a user group, as given; the group's rules ensure one of them is named default.</summary>
-    public static IReadOnlyList<AclUser> ForUsers(IEnumerable<ClientUser> users) =>
-        users.OrderBy(u => u.UserName, StringComparer.Ordinal).Select(u => new AclUser(u.UserName,
+    /// <summary>
+    /// The members of a user group. The API ensures one of them is named default; were none, the
+    /// default user would be switched off rather than left as it was (open).
+    /// </summary>
+    public static IReadOnlyList<AclUser> ForUsers(IEnumerable<ClientUser> users)
+    {
+        var acl = users.OrderBy(u => u.UserName, StringComparer.Ordinal).Select(u => new AclUser(u.UserName,
         [
             "reset",
             .. u.NoPasswordRequired ? ["nopass"] : u.Passwords.Select(p => "#" + NodeSecrets.Hash(p)),
             .. Domain.ClientAccessRules.Rules(u.AccessString),
             .. RedisAcl.ClientRules,
         ])).ToList();
+        if (acl.All(u => u.Name != Domain.ClientAccessRules.DefaultUserName))
+            acl.Insert(0, new AclUser(Domain.ClientAccessRules.DefaultUserName, ["reset", "off", .. RedisAcl.ClientRules]));
+        return acl;
+    }
 
     /// <summary>Names the whole set of users and rules, so that a node is only written to when it changed.</summary>
     public static string Fingerprint(IReadOnlyList<AclUser> users) =>

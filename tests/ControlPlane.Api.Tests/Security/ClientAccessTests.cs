@@ -130,6 +130,31 @@ public sealed class ClientAccessTests(PostgresFixture postgres, Xunit.Abstractio
     }
 
     [Fact]
+    public async Task A_snapshot_of_a_token_group_restores_into_a_group_with_its_own_token()
+    {
+        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "tok-source", replicasPerShard = 0, authToken = OldToken }));
+        var source = await WaitForStatusAsync("/v1/replication-groups/tok-source", "available");
+        await using (var client = await Resp.ConnectAsync(source["primaryEndpoint"]!))
+        {
+            Assert.Equal("+OK", await client.SendAsync("AUTH", OldToken));
+            Assert.Equal("+OK", await client.SendAsync("SET", "kept", "yes"));
+        }
+        await AssertAcceptedAsync(await PostAsync("/v1/snapshots", new { name = "tok-snap", replicationGroupId = "tok-source" }));
+        await WaitForStatusAsync("/v1/snapshots/tok-snap", "available");
+
+        // The file holds data, not users: the new group's nodes take the token the new group names.
+        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "tok-restored", replicasPerShard = 1, authToken = NewToken, restoreFromSnapshot = "tok-snap" }));
+        var restored = await WaitForStatusAsync("/v1/replication-groups/tok-restored", "available");
+        foreach (var node in Nodes(restored))
+        {
+            Assert.StartsWith("-WRONGPASS", await AuthAsync(node["endpoint"]!, OldToken));
+            await using var client = await Resp.ConnectAsync(node["endpoint"]!);
+            Assert.Equal("+OK", await client.SendAsync("AUTH", NewToken));
+            await WaitUntilAsync(async () => await client.SendAsync("GET", "kept") == "yes", TimeSpan.FromSeconds(10), () => $"{node["id"]} never had the restored key");
+        }
+    }
+
+    [Fact]
     public async Task Rbac_users_get_what_their_access_string_allows_and_a_change_reaches_every_node_of_both_groups()
     {
         const string appPassword = "app-password-0123456789";
