@@ -17,7 +17,7 @@ public static partial class ClientAccessRules
     public const string DefaultUserName = "default";
 
     /// <summary>The control plane's own users on every node (NodeSecrets' names): no client user may take them.</summary>
-    public static readonly IReadOnlySet<string> ReservedUserNames = new HashSet<string>(StringComparer.Ordinal) { "cp-admin", "cp-replication" };
+    public static readonly IReadOnlySet<string> ReservedUserNames = new HashSet<string>(StringComparer.Ordinal) { "cp-admin", "cp-replication", "cp-health" };
 
     [GeneratedRegex(@"^[\x21-\x7e]+\z")]
     private static partial Regex PrintableWithoutSpace();

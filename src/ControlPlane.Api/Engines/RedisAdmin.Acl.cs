@@ -13,9 +13,13 @@ public sealed partial class RedisAdmin
     public async Task SetClientUsersAsync(string host, int port, IReadOnlyList<AclUser> users, CancellationToken ct)
     {
         var server = await ServerAsync(host, port, ct);
+        // The proxy's health checks log in before anything else: a node whose default user needs a password answers them too.
+        if (secrets is not null)
+            await server.ExecuteAsync("ACL", ["SETUSER", .. RedisAcl.HealthUserRules(await secrets.GetAsync(ct))]).WaitAsync(ct);
         foreach (var user in users)
             await server.ExecuteAsync("ACL", ["SETUSER", user.Name, .. user.Rules]).WaitAsync(ct);
-        var wanted = users.Select(u => u.Name).Append(NodeSecrets.AdminUser).Append(NodeSecrets.ReplicationUser).Append("default").ToHashSet(StringComparer.Ordinal);
+        var wanted = users.Select(u => u.Name).Append(NodeSecrets.AdminUser).Append(NodeSecrets.ReplicationUser).Append(NodeSecrets.HealthUser).Append("default")
+            .ToHashSet(StringComparer.Ordinal);
         var present = (RedisResult[]?)await server.ExecuteAsync("ACL", "USERS").WaitAsync(ct) ?? [];
         var extra = present.Select(r => (string?)r).OfType<string>().Where(name => !wanted.Contains(name)).ToList();
         if (extra.Count > 0)
