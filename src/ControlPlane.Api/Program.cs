@@ -66,6 +66,8 @@ builder.Services.AddSingleton<ProxyEndpoints>();
 builder.Services.AddSingleton<GroupEndpoints>();
 builder.Services.AddSingleton<WarmPool>();
 builder.Services.AddSingleton<ControlPlane.Api.Parameters.ParameterApplier>();
+builder.Services.AddSingleton<ControlPlane.Api.Security.ClientSecrets>();
+builder.Services.AddSingleton<ControlPlane.Api.Security.ClientAccessApplier>();
 builder.Services.AddSingleton<ControlPlane.Api.Discovery.DiscoveryEndpoints>();
 builder.Services.AddSingleton<NodeReboots>();
 builder.Services.AddSingleton<Converger>();
@@ -147,6 +149,7 @@ app.MapTags();
 app.MapQueryApi();
 app.MapMonitoring();
 app.MapParameterGroups();
+app.MapUsers();
 app.MapReboots();
 
 app.Run();

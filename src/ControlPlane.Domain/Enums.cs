@@ -20,6 +20,6 @@ public enum SnapshotStatus { Creating, Available, Restoring, Copying, Deleting, 
 
 public enum SnapshotSource { Manual, Automated }
 
-public enum SourceType { ReplicationGroup, CacheCluster, Snapshot, ApiKey, ParameterGroup }
+public enum SourceType { ReplicationGroup, CacheCluster, Snapshot, ApiKey, ParameterGroup, User, UserGroup }
 
 public enum AuthTokenUpdateStrategy { Rotate, Set, Delete }

@@ -29,6 +29,12 @@ public static class ErrorCodes
     public const string CacheParameterGroupNotFound = nameof(CacheParameterGroupNotFound);
     public const string CacheParameterGroupAlreadyExists = nameof(CacheParameterGroupAlreadyExists);
     public const string InvalidParameterGroupState = nameof(InvalidParameterGroupState);
+    public const string UserNotFound = nameof(UserNotFound);
+    public const string UserAlreadyExists = nameof(UserAlreadyExists);
+    public const string InvalidUserState = nameof(InvalidUserState);
+    public const string UserGroupNotFound = nameof(UserGroupNotFound);
+    public const string UserGroupAlreadyExists = nameof(UserGroupAlreadyExists);
+    public const string InvalidUserGroupState = nameof(InvalidUserGroupState);
 
     // What the HTTP layer itself refuses, in the same style.
     public const string NotFound = nameof(NotFound);

@@ -93,8 +93,6 @@ public static partial class ReplicationGroupRules
 
         if (spec.AuthToken is { } token)
         {
-            if (!spec.TransitEncryption)
-                Combination("authToken", "An auth token can only be used with transit encryption.");
             if (token.Length is < Limits.MinAuthTokenLength or > Limits.MaxAuthTokenLength)
                 Value("authToken", $"The auth token must be {Limits.MinAuthTokenLength}-{Limits.MaxAuthTokenLength} characters.");
             else if (!AuthTokenCharacters().IsMatch(token))
@@ -120,9 +118,9 @@ public static partial class ReplicationGroupRules
         if (spec.ClusterMode == ClusterMode.Enabled && spec.Shards is { } shards)
             ValidateShards(spec, shards, catalog, errors);
 
-        if (errors.Count == 0 && (spec.TransitEncryption || spec.AuthToken is not null))
-            Combination(spec.TransitEncryption ? "transitEncryption" : "authToken",
-                "Transit encryption and auth tokens are not supported yet by this control plane; the group was not created so that it never runs without the protection it asked for.");
+        if (errors.Count == 0 && spec.TransitEncryption)
+            Combination("transitEncryption",
+                "Transit encryption is not supported yet by this control plane; the group was not created so that it never runs without the protection it asked for.");
         return errors;
     }
 

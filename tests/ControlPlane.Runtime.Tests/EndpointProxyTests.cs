@@ -362,6 +362,21 @@ public sealed class EndpointProxyConfigTests
     }
 
     [Fact]
+    public void With_a_health_login_every_check_authenticates_first()
+    {
+        var lines = Lines(EndpointProxy.Config("orders", "127.0.0.1", Ports, new HealthLogin("cp-health", "0123abcd")));
+
+        foreach (var name in new[] { "backend primary", "backend reader" })
+        {
+            var backend = Section(lines, name);
+            var send = backend.IndexOf("tcp-check send \"AUTH cp-health 0123abcd\\r\\nPING\\r\\nINFO replication\\r\\nQUIT\\r\\n\"");
+            Assert.True(send >= 0, $"{name}: no AUTH in {string.Join(" | ", backend)}");
+            Assert.Equal("tcp-check expect string +OK", backend[send + 1]);
+            Assert.Equal("tcp-check expect string +PONG", backend[send + 2]);
+        }
+    }
+
+    [Fact]
     public void The_reader_backend_wants_a_linked_replica_falls_back_to_the_primary_and_keeps_its_clients()
     {
         var lines = Lines(EndpointProxy.Config("orders", "127.0.0.1", Ports));

@@ -416,8 +416,17 @@ namespace ControlPlane.Migrations.Migrations
                     b.Property<string>("AuthTokenHash")
                         .HasColumnType("text");
 
+                    b.Property<DateTimeOffset?>("AuthTokenLastModifiedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("AuthTokens")
+                        .HasColumnType("text");
+
                     b.Property<bool>("AutomaticFailover")
                         .HasColumnType("boolean");
+
+                    b.Property<string>("ClientAccessApplied")
+                        .HasColumnType("text");
 
                     b.Property<string>("ClusterMode")
                         .IsRequired()
@@ -522,6 +531,9 @@ namespace ControlPlane.Migrations.Migrations
 
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("UserGroupId")
+                        .HasColumnType("text");
 
                     b.Property<uint>("Version")
                         .IsConcurrencyToken()
@@ -724,6 +736,102 @@ namespace ControlPlane.Migrations.Migrations
                     b.HasIndex("ReplicationGroupId", "RequestedAt");
 
                     b.ToTable("test_failovers", (string)null);
+                });
+
+            modelBuilder.Entity("ControlPlane.Api.Data.UserEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(62)
+                        .HasColumnType("character varying(62)");
+
+                    b.Property<string>("AccessString")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Engine")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<bool>("NoPasswordRequired")
+                        .HasColumnType("boolean");
+
+                    b.Property<int>("PasswordCount")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("Passwords")
+                        .HasColumnType("text");
+
+                    b.Property<string>("Tenant")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasDefaultValue("default");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("UserName")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<uint>("Version")
+                        .IsConcurrencyToken()
+                        .ValueGeneratedOnAddOrUpdate()
+                        .HasColumnType("xid")
+                        .HasColumnName("xmin");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Tenant", "Id");
+
+                    b.ToTable("users", (string)null);
+                });
+
+            modelBuilder.Entity("ControlPlane.Api.Data.UserGroupEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(62)
+                        .HasColumnType("character varying(62)");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Engine")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<long>("Revision")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Tenant")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasDefaultValue("default");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.PrimitiveCollection<List<string>>("UserIds")
+                        .IsRequired()
+                        .HasColumnType("text[]");
+
+                    b.Property<uint>("Version")
+                        .IsConcurrencyToken()
+                        .ValueGeneratedOnAddOrUpdate()
+                        .HasColumnType("xid")
+                        .HasColumnName("xmin");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Tenant", "Id");
+
+                    b.ToTable("user_groups", (string)null);
                 });
 
             modelBuilder.Entity("Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey", b =>

@@ -27,7 +27,8 @@ public sealed record CreateReplicationGroupRequest(
     string? Tenant = null,
     string? Engine = null,
     string? ParameterGroupName = null,
-    string? PreferredMaintenanceWindow = null);
+    string? PreferredMaintenanceWindow = null,
+    IReadOnlyList<string>? UserGroupIds = null);
 
 /// <summary>Body of PATCH /v1/replication-groups/{id} (JSON merge patch): only the fields present change.</summary>
 public sealed record ReplicationGroupPatch(
@@ -46,7 +47,9 @@ public sealed record ReplicationGroupPatch(
     string? Engine = null,
     string? EngineVersion = null,
     string? PreferredMaintenanceWindow = null,
-    bool? ApplyImmediately = null);
+    bool? ApplyImmediately = null,
+    IReadOnlyList<string>? UserGroupIdsToAdd = null,
+    IReadOnlyList<string>? UserGroupIdsToRemove = null);
 
 /// <summary>parameterGroupStatus: in-sync, applying (immediate values being set) or pending-reboot (start-up values wait for a reboot).</summary>
 public sealed record NodeResponse(string Id, NodeRole Role, string AvailabilityZone, NodeStatus Status, EndpointAddress? Endpoint, string ParameterGroupStatus);
@@ -79,7 +82,9 @@ public sealed record ReplicationGroupResponse(
     DateTimeOffset? ExpiresAt,
     string Etag,
     string ParameterGroupName,
-    string? PreferredMaintenanceWindow);
+    string? PreferredMaintenanceWindow,
+    DateTimeOffset? AuthTokenLastModifiedAt = null,
+    IReadOnlyList<string>? UserGroupIds = null);
 
 public sealed record TestFailoverRequest(string ShardId);
 

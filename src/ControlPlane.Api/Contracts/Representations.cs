@@ -37,7 +37,9 @@ public static class Representations
             GroupPendingChanges(g),
             g.CreatedAt, g.UpdatedAt, g.ExpiresAt, ETags.Format(g.Version),
             ParameterGroups.ShownName(g.ParameterGroupName, g.Engine, g.EngineVersion, g.ClusterMode == ClusterMode.Enabled),
-            g.PreferredMaintenanceWindow);
+            g.PreferredMaintenanceWindow,
+            g.AuthTokenLastModifiedAt,
+            g.UserGroupId is { } userGroup ? [TenantNames.Public(userGroup)] : []);
     }
 
     public static CacheClusterResponse ToResponse(this CacheClusterEntity c)

@@ -26,6 +26,8 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
     /// <summary>Data Protection's key ring (it encrypts <see cref="NodeSecrets"/>), unless ControlPlane:KeyRingDir puts it in a folder.</summary>
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
     public DbSet<ParameterGroupEntity> ParameterGroups => Set<ParameterGroupEntity>();
+    public DbSet<UserEntity> Users => Set<UserEntity>();
+    public DbSet<UserGroupEntity> UserGroups => Set<UserGroupEntity>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder builder)
     {
@@ -153,6 +155,7 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
             e.HasOne<ReplicationGroupEntity>().WithMany().HasForeignKey(x => x.ReplicationGroupId).OnDelete(DeleteBehavior.Cascade);
         });
         NodeSecretEntity.Configure(model);
+        UserEntity.Configure(model);
         model.Entity<DataProtectionKey>().ToTable("data_protection_keys");
     }
 }

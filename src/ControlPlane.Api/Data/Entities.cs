@@ -22,8 +22,15 @@ public sealed class ReplicationGroupEntity
     public bool AutomaticFailover { get; set; }
     public bool MultiAz { get; set; }
     public bool TransitEncryption { get; set; }
-    /// <summary>PBKDF2 hash of the auth token; the token itself is never stored.</summary>
+    /// <summary>PBKDF2 hash of the auth token; the token itself is never stored in plain text.</summary>
     public string? AuthTokenHash { get; set; }
+    /// <summary>The tokens the default user accepts, newest first (two while rotating), encrypted (<see cref="Security.ClientSecrets"/>).</summary>
+    public string? AuthTokens { get; set; }
+    public DateTimeOffset? AuthTokenLastModifiedAt { get; set; }
+    /// <summary>The stored id of the user group (RBAC) whose users the nodes have instead of an open or token default user.</summary>
+    public string? UserGroupId { get; set; }
+    /// <summary>Written by the reconciler: the user group revision every node of the group holds (see <see cref="UserGroupEntity.Revision"/>).</summary>
+    public string? ClientAccessApplied { get; set; }
     public int SnapshotRetentionLimit { get; set; }
     public string? SnapshotWindow { get; set; }
     public string? RestoreFromSnapshot { get; set; }

@@ -59,7 +59,7 @@ public static class ReplicationGroupsApi
     private static async Task<IResult> Create(
         CreateReplicationGroupRequest request, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
         IValidator<ReplicationGroupSpec> validator, Idempotency idempotency, IOptions<ControlPlaneOptions> options, Caller caller,
-        ParameterGroups parameterGroups, [FromHeader(Name = Idempotency.Header)] string? idempotencyKey, CancellationToken ct)
+        ParameterGroups parameterGroups, Security.ClientSecrets secrets, [FromHeader(Name = Idempotency.Header)] string? idempotencyKey, CancellationToken ct)
     {
         var fingerprint = idempotency.Fingerprint(http.Request, request);
         if (await idempotency.ReplayAsync(idempotencyKey, fingerprint, ct) is { } replay)
@@ -74,6 +74,9 @@ public static class ReplicationGroupsApi
             tenant, request.ParameterGroupName, spec.Engine, spec.EngineVersion, spec.ClusterMode == ClusterMode.Enabled, ct);
         if (badParameterGroup is not null)
             return ParameterGroupsApi.Problem(badParameterGroup);
+        var (userGroup, badUserGroup) = await ReplicationGroupAccess.CheckCreateAsync(db, tenant, spec.AuthToken, request.UserGroupIds, ct);
+        if (badUserGroup is not null)
+            return badUserGroup;
         var publicId = spec.Id;
         // From here on the ids are the stored, tenant-qualified ones: node ids are derived from them.
         spec = spec with
@@ -101,6 +104,7 @@ public static class ReplicationGroupsApi
         var group = NewGroup(spec, catalog, now);
         group.Tenant = tenant;
         group.ParameterGroupName = parameterGroup;
+        ReplicationGroupAccess.SetOnCreate(group, spec.AuthToken, userGroup, secrets, now);
         if (numShards != spec.NumShards)
         {
             group.NumShards = numShards;
@@ -121,7 +125,6 @@ public static class ReplicationGroupsApi
             Id = spec.Id, Description = spec.Description, Engine = spec.Engine, EngineVersion = spec.EngineVersion, NodeType = spec.NodeType,
             ClusterMode = spec.ClusterMode, NumShards = spec.NumShards, ReplicasPerShard = spec.ReplicasPerShard,
             AutomaticFailover = spec.AutomaticFailover, MultiAz = spec.MultiAz, TransitEncryption = spec.TransitEncryption,
-            AuthTokenHash = spec.AuthToken is null ? null : Secrets.Hash(spec.AuthToken),
             SnapshotRetentionLimit = spec.SnapshotRetentionLimit, SnapshotWindow = spec.SnapshotWindow,
             PreferredMaintenanceWindow = spec.PreferredMaintenanceWindow, RestoreFromSnapshot = spec.RestoreFromSnapshot, Status = GroupStatus.Creating, Generation = 1,
             CreatedAt = now, UpdatedAt = now, ExpiresAt = spec.ExpiresAt, LastNodeOrdinal = spec.ReplicasPerShard + 1,
@@ -212,7 +215,7 @@ public static class ReplicationGroupsApi
     [
         "description", "nodeType", "replicasPerShard", "numShards", "automaticFailover", "multiAz", "authToken",
         "authTokenUpdateStrategy", "snapshotRetentionLimit", "snapshotWindow", "expiresAt", "parameterGroupName",
-        "engine", "engineVersion", "preferredMaintenanceWindow", "applyImmediately",
+        "engine", "engineVersion", "preferredMaintenanceWindow", "applyImmediately", "userGroupIdsToAdd", "userGroupIdsToRemove",
     ];
 
     private static readonly HashSet<string> Clearable = ["description", "snapshotWindow", "expiresAt", "preferredMaintenanceWindow", "applyImmediately"];
@@ -221,16 +224,16 @@ public static class ReplicationGroupsApi
     [
         "id", "clusterMode", "transitEncryption", "restoreFromSnapshot", "shards",
         "status", "primaryEndpoint", "readerEndpoint", "configurationEndpoint", "createdAt", "updatedAt", "etag",
-        "authTokenEnabled", "pendingChanges",
+        "authTokenEnabled", "pendingChanges", "userGroupIds", "authTokenLastModifiedAt",
     ];
 
     /// <summary>Fields whose change the reconciler must carry out; the others take effect as stored.</summary>
-    private static readonly HashSet<string> NeedsReconciler = ["nodeType", "replicasPerShard", "numShards", "authToken", "engine", "engineVersion"];
+    private static readonly HashSet<string> NeedsReconciler = ["nodeType", "replicasPerShard", "numShards", "engine", "engineVersion"];
 
     private static async Task<IResult> Patch(
         string id, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
         IValidator<ReplicationGroupSpec> validator, JsonBodies bodies, RedisAdmin redis, IOptions<ControlPlaneOptions> options, Caller caller,
-        ParameterGroups parameterGroups, CancellationToken ct)
+        ParameterGroups parameterGroups, Security.ClientSecrets secrets, CancellationToken ct)
     {
         var (fields, patch, bad) = await bodies.ReadPatchAsync<ReplicationGroupPatch>(http.Request, Patchable, CreateOnly, Clearable, ct);
         if (bad is not null)
@@ -243,10 +246,6 @@ public static class ReplicationGroupsApi
         if (group.Status != GroupStatus.Available)
             return Problems.Conflict(ErrorCodes.InvalidReplicationGroupState, $"Replication group {TenantNames.Public(group.Id)} is {Json(group.Status)}, not available.");
 
-        if (fields.Contains("authTokenUpdateStrategy") && !fields.Contains("authToken") && group.AuthTokenHash is null)
-            return Problems.Invalid("authTokenUpdateStrategy", "The group has no auth token to change.", ErrorCodes.InvalidParameterCombination);
-        if (fields.Contains("authToken") && !fields.Contains("authTokenUpdateStrategy"))
-            return Problems.Invalid("authTokenUpdateStrategy", "authTokenUpdateStrategy (rotate, set or delete) is required with authToken.", ErrorCodes.InvalidParameterCombination);
         var current = ToSpec(group);
         // An engine named without a version takes that engine's newest.
         var engine = patch!.Engine ?? group.Engine;
@@ -273,8 +272,12 @@ public static class ReplicationGroupsApi
         };
         if (await validator.ProblemAsync(next, ct) is { } invalid)
             return invalid;
+        // Auth tokens and user groups: applied to the entity here (the save below is all or nothing), online by the reconciler.
+        var (accessChanges, badAccess) = await ReplicationGroupAccess.PatchAsync(db, group, fields, patch, secrets, time.GetUtcNow(), ct);
+        if (badAccess is not null)
+            return badAccess;
 
-        var changes = new Dictionary<string, object?>();
+        var changes = new Dictionary<string, object?>(accessChanges);
         void Changed<T>(string field, T before, T after)
         {
             if (!EqualityComparer<T>.Default.Equals(before, after))

@@ -19,10 +19,11 @@ public static class ApiDocument
         `InvalidParameterGroupState` (a default parameter group changed, or a group in use deleted);
         401 `AuthenticationRequired`, `InvalidApiKey`; 403 `AccessDenied`;
         404 `ReplicationGroupNotFound`, `CacheClusterNotFound`, `SnapshotNotFound`, `NodeGroupNotFound`, `ApiKeyNotFound`,
-        `CacheParameterGroupNotFound`, `NotFound`;
+        `CacheParameterGroupNotFound`, `UserNotFound`, `UserGroupNotFound`, `NotFound`;
         405 `MethodNotAllowed`; 408 `RequestTimeout`;
         409 `ReplicationGroupAlreadyExists`, `CacheClusterAlreadyExists`, `SnapshotAlreadyExists`, `CacheParameterGroupAlreadyExists`,
-        `InvalidReplicationGroupState`, `InvalidCacheClusterState`, `InvalidSnapshotState`, `InvalidApiKeyState`;
+        `InvalidReplicationGroupState`, `InvalidCacheClusterState`, `InvalidSnapshotState`, `InvalidApiKeyState`,
+        `UserAlreadyExists`, `UserGroupAlreadyExists`, `InvalidUserState`, `InvalidUserGroupState`;
         412 `PreconditionFailed`; 413, 414, 431 `RequestTooLarge`; 415 `UnsupportedMediaType`; 422 `IdempotencyKeyReused`;
         429 `TestFailoverNotAvailable`, `SnapshotQuotaExceeded`, `ThrottlingException` (with `Retry-After`);
         500 `InternalFailure`; 503 `ServiceUnavailable`.

@@ -47,14 +47,19 @@ public sealed partial class QueryActions(HttpContext http, QueryParameters p, Re
         ["DescribeCacheParameters"] = a => a.DescribeCacheParameters(),
         ["DescribeEngineDefaultParameters"] = a => a.DescribeEngineDefaultParameters(),
         ["RebootCacheCluster"] = a => a.RebootCacheCluster(),
+        ["CreateUser"] = a => a.CreateUser(),
+        ["DescribeUsers"] = a => a.DescribeUsers(),
+        ["ModifyUser"] = a => a.ModifyUser(),
+        ["DeleteUser"] = a => a.DeleteUser(),
+        ["CreateUserGroup"] = a => a.CreateUserGroup(),
+        ["DescribeUserGroups"] = a => a.DescribeUserGroups(),
+        ["ModifyUserGroup"] = a => a.ModifyUserGroup(),
+        ["DeleteUserGroup"] = a => a.DeleteUserGroup(),
     };
 
     /// <summary>Operations that an issue of this control plane builds but that have not landed yet.</summary>
     private static readonly Dictionary<string, string> Pending = new(StringComparer.Ordinal)
     {
-        ["CreateUser"] = "Users and user groups", ["DescribeUsers"] = "Users and user groups", ["ModifyUser"] = "Users and user groups",
-        ["DeleteUser"] = "Users and user groups", ["CreateUserGroup"] = "Users and user groups", ["DescribeUserGroups"] = "Users and user groups",
-        ["ModifyUserGroup"] = "Users and user groups", ["DeleteUserGroup"] = "Users and user groups",
     };
 
     /// <summary>Every operation of ElastiCache's API version 2015-02-02 (botocore's service model).</summary>

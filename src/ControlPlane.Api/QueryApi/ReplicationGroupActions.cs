@@ -59,6 +59,8 @@ public sealed partial class QueryActions
             body["transitEncryption"] = tls;
         OnlyValue("TransitEncryptionMode", "required", "Transit encryption mode 'preferred'");
         Copy("AuthToken", body, "authToken");
+        if (p.List("UserGroupIds") is { Count: > 0 } userGroups)
+            body["userGroupIds"] = new JsonArray(userGroups.Select(x => (JsonNode?)JsonValue.Create(x)).ToArray());
         if (p.Int("SnapshotRetentionLimit") is { } retention)
             body["snapshotRetentionLimit"] = retention;
         Copy("SnapshotWindow", body, "snapshotWindow");
@@ -125,6 +127,10 @@ public sealed partial class QueryActions
         Copy("AuthToken", patch, "authToken");
         if (p.Get("AuthTokenUpdateStrategy") is { } strategy)
             patch["authTokenUpdateStrategy"] = strategy.ToLowerInvariant();
+        if (p.List("UserGroupIdsToAdd") is { Count: > 0 } addGroups)
+            patch["userGroupIdsToAdd"] = new JsonArray(addGroups.Select(x => (JsonNode?)JsonValue.Create(x)).ToArray());
+        if (p.List("UserGroupIdsToRemove") is { Count: > 0 } removeGroups)
+            patch["userGroupIdsToRemove"] = new JsonArray(removeGroups.Select(x => (JsonNode?)JsonValue.Create(x)).ToArray());
         // Node-replacing changes (node type, engine, version) wait for PreferredMaintenanceWindow unless ApplyImmediately, as the REST API does.
         Copy("PreferredMaintenanceWindow", patch, "preferredMaintenanceWindow");
         if (p.Bool("ApplyImmediately") is { } immediately)

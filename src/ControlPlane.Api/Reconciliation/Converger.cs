@@ -31,6 +31,7 @@ public sealed partial class Converger(
     SnapshotTaker snapshots,
     ControlPlaneMetrics metrics,
     Parameters.ParameterApplier parameters,
+    Security.ClientAccessApplier clientAccess,
     Discovery.DiscoveryEndpoints discovery,
     NodeReboots reboots,
     TimeProvider time,
@@ -154,6 +155,9 @@ public sealed partial class Converger(
             return Progress.Acted;
         if (group.Status == GroupStatus.Deleting && group.FinalSnapshotName is { } final && !await FinalSnapshotTakenAsync(db, group, final, places, observed, ct))
             return Progress.Done;
+        // Before anything is wired: a node serves clients only with the group's users (auth tokens, user group).
+        if (group.Status != GroupStatus.Deleting)
+            await clientAccess.ApplyAsync(db, group, places, observed, view, ct);
         var outdatedNodes = observed.Values.Where(o => o.Container == ContainerState.Outdated).Select(o => o.NodeId).Order().ToList();
         if (group.Status == GroupStatus.Available && outdatedNodes.Count > 0 && RefreshWaits(group) is { } waitsUntil)
         {

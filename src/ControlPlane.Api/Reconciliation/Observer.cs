@@ -239,6 +239,11 @@ public sealed class ContainerView(
 
     public bool Confirmed(string nodeId) => _confirmed.ContainsKey(nodeId);
 
+    /// <summary>The id of the container running the node as far as this pass knows it; null when not known yet.</summary>
+    public string? ContainerIdOf(NodePlace node) => _changed.TryGetValue(node.NodeId, out var changed)
+        ? changed.ContainerId
+        : byZone.GetValueOrDefault(node.Zone)?.FirstOrDefault(c => c.Name == node.ContainerName && c.Running)?.Id;
+
     private readonly ConcurrentDictionary<string, string> _endpoints = new();
 
     /// <summary>The spec hash of the endpoint proxy this pass started for a group, if any.</summary>

@@ -18,7 +18,8 @@ namespace ControlPlane.Api.Reconciliation;
 /// spec (image, ports) changes.
 /// </summary>
 public sealed partial class ProxyEndpoints(
-    ZoneRegistry zones, NodeSpecs specs, PortAllocator ports, IOptions<ControlPlaneOptions> options, TimeProvider time, ILogger<ProxyEndpoints> logger)
+    ZoneRegistry zones, NodeSpecs specs, PortAllocator ports, Security.NodeSecretStore secrets, IOptions<ControlPlaneOptions> options, TimeProvider time,
+    ILogger<ProxyEndpoints> logger)
 {
     /// <summary>How long a proxy just started may take to answer on its runtime API.</summary>
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(10);
@@ -95,7 +96,8 @@ public sealed partial class ProxyEndpoints(
     private ContainerSpec Spec(ReplicationGroupEntity group, string host, ProxyPorts proxyPorts)
     {
         var image = options.Value.EndpointImage;
-        var config = EndpointProxy.Config(group.Id, host, proxyPorts);
+        var login = new HealthLogin(Security.NodeSecrets.HealthUser, secrets.Loaded.HealthPassword);
+        var config = EndpointProxy.Config(group.Id, host, proxyPorts, login);
         var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(image + "\n" + config)))[..16].ToLowerInvariant();
         var labels = new Dictionary<string, string>
         {
@@ -106,7 +108,7 @@ public sealed partial class ProxyEndpoints(
             [Labels.Node] = GroupEndpoints.NodeLabel(group.Id),
             [Labels.SpecHash] = hash,
         };
-        return EndpointProxy.Spec(specs.ContainerName(GroupEndpoints.NodeLabel(group.Id)), image, group.Id, host, proxyPorts, labels);
+        return EndpointProxy.Spec(specs.ContainerName(GroupEndpoints.NodeLabel(group.Id)), image, group.Id, host, proxyPorts, labels, login: login);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Endpoint proxy of {GroupId}: node {NodeId} ({Host}:{Port}) joins in slot {Slot}")]

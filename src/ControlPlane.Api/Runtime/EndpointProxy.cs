@@ -9,6 +9,12 @@ namespace ControlPlane.Api.Runtime;
 /// <summary>The proxy's three ports: the two endpoints, and the runtime API the control plane drives it through.</summary>
 public sealed record ProxyPorts(int Primary, int Reader, int Admin);
 
+/// <summary>The user and password the proxy's health checks log in to nodes with (letters, digits and hyphens only: they go in the configuration unquoted).</summary>
+public sealed record HealthLogin(string User, string Password)
+{
+    public override string ToString() => $"HealthLogin {{ {User}, *** }}";
+}
+
 /// <summary>A Redis node behind a group's endpoints; the id names it in the control plane's logs.</summary>
 public sealed record ProxyNode(string Id, string Host, int Port);
 
@@ -79,16 +85,18 @@ public static partial class EndpointProxy
         ProxyPorts ports,
         IReadOnlyDictionary<string, string> labels,
         long memoryBytes = DefaultMemoryBytes,
-        double cpus = DefaultCpus) =>
+        double cpus = DefaultCpus,
+        HealthLogin? login = null) =>
         new(name, image,
             // -db: foreground, no daemon, messages to stderr (the container's log); no shell needed.
             ["haproxy", "-f", ConfigPath, "-db"],
             labels, memoryBytes, cpus,
-            new Dictionary<string, string> { [ConfigPath] = Config(groupId, bindHost, ports) });
+            new Dictionary<string, string> { [ConfigPath] = Config(groupId, bindHost, ports, login) });
 
     public static string Slot(int number) => $"s{number.ToString(CultureInfo.InvariantCulture)}";
 
-    public static string Config(string groupId, string bindHost, ProxyPorts ports)
+    /// <param name="login">The user the checks log in as (AUTH first), so that they also pass on nodes whose default user needs a password; none for bare nodes.</param>
+    public static string Config(string groupId, string bindHost, ProxyPorts ports, HealthLogin? login = null)
     {
         Validate(groupId, bindHost, ports);
         var config = new StringBuilder();
@@ -158,7 +166,15 @@ public static partial class EndpointProxy
         {
             Line("    option tcp-check");
             Line("    tcp-check connect");
-            Line("    tcp-check send \"PING\\r\\nINFO replication\\r\\nQUIT\\r\\n\"");
+            if (login is null)
+            {
+                Line("    tcp-check send \"PING\\r\\nINFO replication\\r\\nQUIT\\r\\n\"");
+            }
+            else
+            {
+                Line($"    tcp-check send \"AUTH {login.User} {login.Password}\\r\\nPING\\r\\nINFO replication\\r\\nQUIT\\r\\n\"");
+                Line("    tcp-check expect string +OK");
+            }
             Line("    tcp-check expect string +PONG");
             foreach (var text in expected)
                 Line($"    tcp-check expect string {text}");

@@ -14,6 +14,11 @@ public sealed record NodeSecrets(string AdminPassword, string ReplicationPasswor
 {
     public const string AdminUser = "cp-admin";
     public const string ReplicationUser = "cp-replication";
+    /// <summary>What the endpoint proxy's health checks log in as (PING and INFO only): a node whose default user needs a password answers nothing else.</summary>
+    public const string HealthUser = "cp-health";
+
+    /// <summary>Derived from the admin password (which it does not reveal), so it needs no row of its own; it sits in the proxy's configuration file.</summary>
+    public string HealthPassword => Hash("health:" + AdminPassword);
 
     /// <summary>What a node stores instead of a password (ACL's <c>#&lt;sha256&gt;</c>): its command line never holds the admin secret.</summary>
     public static string Hash(string password) =>

@@ -41,6 +41,10 @@ public static class RedisAcl
     public static IReadOnlyList<string> AdminUserRules(NodeSecrets secrets) =>
         [NodeSecrets.AdminUser, "on", "#" + NodeSecrets.Hash(secrets.AdminPassword), "~*", "&*", "+@all"];
 
+    /// <summary>What the endpoint proxy's checks need (PING, INFO replication), and nothing else; given by <see cref="ClientAccessApplier"/>.</summary>
+    public static IReadOnlyList<string> HealthUserRules(NodeSecrets secrets) =>
+        [NodeSecrets.HealthUser, "reset", "on", "#" + NodeSecrets.Hash(secrets.HealthPassword), "-@all", "+ping", "+info"];
+
     /// <summary>What a replica needs of its primary, and nothing else.</summary>
     public static IReadOnlyList<string> ReplicationUserRules(NodeSecrets secrets) =>
         [NodeSecrets.ReplicationUser, "on", "#" + NodeSecrets.Hash(secrets.ReplicationPassword), "-@all", "+psync", "+replconf", "+ping"];

@@ -44,6 +44,10 @@ expect((code, status) == ("SignatureDoesNotMatch", 403), f"boto3 with a wrong se
 for name in ["json", "unsigned", "badsig", "badkey", "stale"]:
     expect(rest("GET", f"/v1/replication-groups/{name}")[0] == 404, f"{name} was stored after a refused request")
 
+def other_client():
+    return client(os.environ["CP_OTHER_KEY_ID"], os.environ["CP_OTHER_SECRET"])
+
+
 step("features not built answer InvalidParameterCombination, and nothing is stored")
 code, status, message = fault(ec.create_replication_group, ReplicationGroupId="secgroups", ReplicationGroupDescription="x", SecurityGroupIds=["sg-1"])
 expect((code, status) == ("InvalidParameterCombination", 400) and "SecurityGroupIds" in message, f"SecurityGroupIds: {code} {message}")
@@ -54,10 +58,35 @@ code, _, message = fault(ec.create_cache_parameter_group, CacheParameterGroupNam
                          Tags=[{"Key": "a", "Value": "b"}])
 expect(code == "InvalidParameterCombination" and "not supported" in message, f"tags on parameter groups: {code} {message}")
 expect(rest("GET", "/v1/parameter-groups/mine")[0] == 404, "a refused parameter group was stored")
-code, _, message = fault(ec.create_user, UserId="u1", UserName="u1", Engine="redis", AccessString="on ~* +@all", NoPasswordRequired=True)
-expect(code == "InvalidParameterCombination" and "not supported" in message, f"users: {code} {message}")
 code, _, message = fault(ec.describe_serverless_caches)
 expect(code == "InvalidParameterCombination" and "not supported" in message, f"serverless: {code} {message}")
+
+step("users and user groups in ElastiCache's shapes; bad ones stored nothing")
+user = ec.create_user(UserId="app", UserName="app", Engine="redis", AccessString="on ~app:* +@read", Passwords=["app-password-0123456789"])
+expect(user["UserId"] == "app" and user["Status"] == "active" and user["Authentication"] == {"Type": "password", "PasswordCount": 1}
+       and user["ARN"].endswith(":user:app") and "Passwords" not in user, f"created user {user}")
+ec.create_user(UserId="app-default", UserName="default", Engine="redis", AccessString="off", AuthenticationMode={"Type": "no-password-required"})
+code, status, _ = fault(ec.create_user, UserId="short", UserName="short", Engine="redis", AccessString="on ~* +@all", Passwords=["too-short"])
+expect((code, status) == ("InvalidParameterValue", 400), f"short password: {code} {status}")
+code, status, _ = fault(ec.create_user, UserId="app", UserName="again", Engine="redis", AccessString="on ~* +@all", NoPasswordRequired=True)
+expect((code, status) == ("UserAlreadyExists", 400), f"twice: {code} {status}")
+code, status, _ = fault(ec.create_user_group, UserGroupId="team", Engine="redis", UserIds=["app"])
+expect((code, status) == ("InvalidParameterValue", 400), f"a user group without default: {code} {status}")
+group = ec.create_user_group(UserGroupId="team", Engine="redis", UserIds=["app", "app-default"])
+expect(group["UserGroupId"] == "team" and sorted(group["UserIds"]) == ["app", "app-default"] and group["Status"] == "active", f"group {group}")
+modified = ec.modify_user(UserId="app", AppendAccessString="+@write")
+expect(modified["AccessString"] == "on ~app:* +@read +@write" and modified["UserGroupIds"] == ["team"], f"modified {modified}")
+code, status, _ = fault(ec.delete_user, UserId="app")
+expect((code, status) == ("InvalidUserState", 400), f"a user in a group deleted: {code} {status}")
+users = ec.describe_users()["Users"]
+expect(sorted(u["UserId"] for u in users) == ["app", "app-default"], f"users {users}")
+expect([g["UserGroupId"] for g in ec.describe_user_groups()["UserGroups"]] == ["team"], "user groups")
+code, status, _ = fault(other_client().describe_users, UserId="app")
+expect((code, status) == ("UserNotFound", 404), f"another tenant's user: {code} {status}")
+expect(ec.delete_user_group(UserGroupId="team")["Status"] == "deleting", "user group deleted")
+expect(ec.delete_user(UserId="app")["Status"] == "deleting", "user deleted")
+code, status, _ = fault(ec.describe_user_groups, UserGroupId="team")
+expect((code, status) == ("UserGroupNotFound", 404), f"deleted user group: {code} {status}")
 
 step("a viewer key reads and may not change")
 viewer = client(os.environ["CP_VIEWER_KEY_ID"], os.environ["CP_VIEWER_SECRET"])
