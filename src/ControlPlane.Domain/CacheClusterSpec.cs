@@ -9,7 +9,8 @@ public sealed record CacheClusterSpec(
     int NumNodes,
     AzMode AzMode,
     IReadOnlyList<string>? PreferredAvailabilityZones,
-    DateTimeOffset? ExpiresAt);
+    DateTimeOffset? ExpiresAt,
+    bool TransitEncryption = false);
 
 public static class CacheClusterRules
 {

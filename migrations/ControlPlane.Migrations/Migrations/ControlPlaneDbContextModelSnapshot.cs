@@ -131,6 +131,9 @@ namespace ControlPlane.Migrations.Migrations
                     b.Property<string>("TraceParent")
                         .HasColumnType("text");
 
+                    b.Property<bool>("TransitEncryption")
+                        .HasColumnType("boolean");
+
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone");
 
@@ -161,6 +164,9 @@ namespace ControlPlane.Migrations.Migrations
                     b.Property<string>("CacheClusterId")
                         .IsRequired()
                         .HasColumnType("character varying(72)");
+
+                    b.Property<DateTimeOffset?>("CertificateRenewAt")
+                        .HasColumnType("timestamp with time zone");
 
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
@@ -345,6 +351,9 @@ namespace ControlPlane.Migrations.Migrations
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<DateTimeOffset?>("CertificateRenewAt")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
 
@@ -365,6 +374,9 @@ namespace ControlPlane.Migrations.Migrations
 
                     b.Property<string>("ParameterGroupStatus")
                         .HasColumnType("text");
+
+                    b.Property<int?>("PlainPort")
+                        .HasColumnType("integer");
 
                     b.Property<string>("PoolId")
                         .HasColumnType("text");
@@ -389,6 +401,9 @@ namespace ControlPlane.Migrations.Migrations
 
                     b.Property<string>("Status")
                         .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("TransitEncryptionMode")
                         .HasColumnType("text");
 
                     b.HasKey("Id");
@@ -510,6 +525,9 @@ namespace ControlPlane.Migrations.Migrations
 
                     b.Property<bool>("TransitEncryption")
                         .HasColumnType("boolean");
+
+                    b.Property<string>("TransitEncryptionMode")
+                        .HasColumnType("text");
 
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone");

@@ -13,7 +13,8 @@ public sealed record CreateCacheClusterRequest(
     IReadOnlyList<string>? PreferredAvailabilityZones = null,
     DateTimeOffset? ExpiresAt = null,
     string? Tenant = null,
-    string? ParameterGroupName = null);
+    string? ParameterGroupName = null,
+    bool? TransitEncryption = null);
 
 /// <summary>Body of PATCH /v1/cache-clusters/{id} (JSON merge patch).</summary>
 public sealed record CacheClusterPatch(
@@ -41,4 +42,5 @@ public sealed record CacheClusterResponse(
     DateTimeOffset UpdatedAt,
     DateTimeOffset? ExpiresAt,
     string Etag,
-    string ParameterGroupName);
+    string ParameterGroupName,
+    bool TransitEncryption = false);

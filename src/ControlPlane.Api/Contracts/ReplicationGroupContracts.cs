@@ -27,7 +27,8 @@ public sealed record CreateReplicationGroupRequest(
     string? Tenant = null,
     string? Engine = null,
     string? ParameterGroupName = null,
-    string? PreferredMaintenanceWindow = null);
+    string? PreferredMaintenanceWindow = null,
+    string? TransitEncryptionMode = null);
 
 /// <summary>Body of PATCH /v1/replication-groups/{id} (JSON merge patch): only the fields present change.</summary>
 public sealed record ReplicationGroupPatch(
@@ -46,10 +47,14 @@ public sealed record ReplicationGroupPatch(
     string? Engine = null,
     string? EngineVersion = null,
     string? PreferredMaintenanceWindow = null,
-    bool? ApplyImmediately = null);
+    bool? ApplyImmediately = null,
+    bool? TransitEncryption = null,
+    string? TransitEncryptionMode = null);
 
 /// <summary>parameterGroupStatus: in-sync, applying (immediate values being set) or pending-reboot (start-up values wait for a reboot).</summary>
-public sealed record NodeResponse(string Id, NodeRole Role, string AvailabilityZone, NodeStatus Status, EndpointAddress? Endpoint, string ParameterGroupStatus);
+/// <summary>plainTextEndpoint: in transit encryption's preferred mode, where the node also takes plain text (its endpoint speaks TLS).</summary>
+public sealed record NodeResponse(string Id, NodeRole Role, string AvailabilityZone, NodeStatus Status, EndpointAddress? Endpoint, string ParameterGroupStatus,
+    EndpointAddress? PlainTextEndpoint = null);
 
 public sealed record ShardResponse(string Id, ShardStatus Status, string Slots, IReadOnlyList<NodeResponse> Nodes);
 
@@ -79,7 +84,8 @@ public sealed record ReplicationGroupResponse(
     DateTimeOffset? ExpiresAt,
     string Etag,
     string ParameterGroupName,
-    string? PreferredMaintenanceWindow);
+    string? PreferredMaintenanceWindow,
+    string? TransitEncryptionMode = null);
 
 public sealed record TestFailoverRequest(string ShardId);
 

@@ -53,7 +53,8 @@ public static class ReplicationGroupsApi
             r.NodeType ?? "cache.small", mode, r.NumShards ?? 1, replicas,
             failover, r.MultiAz ?? (failover && replicas >= 1), r.TransitEncryption ?? false, r.AuthToken,
             r.SnapshotRetentionLimit ?? 0, r.SnapshotWindow, r.RestoreFromSnapshot is { } s ? Identifiers.Normalize(s) : null,
-            r.Shards?.Select(s => new ShardSpec(s.Slots, s.PrimaryAz, s.ReplicaAzs)).ToList(), r.ExpiresAt, engine, r.PreferredMaintenanceWindow);
+            r.Shards?.Select(s => new ShardSpec(s.Slots, s.PrimaryAz, s.ReplicaAzs)).ToList(), r.ExpiresAt, engine, r.PreferredMaintenanceWindow,
+            r.TransitEncryptionMode);
     }
 
     private static async Task<IResult> Create(
@@ -121,6 +122,7 @@ public static class ReplicationGroupsApi
             Id = spec.Id, Description = spec.Description, Engine = spec.Engine, EngineVersion = spec.EngineVersion, NodeType = spec.NodeType,
             ClusterMode = spec.ClusterMode, NumShards = spec.NumShards, ReplicasPerShard = spec.ReplicasPerShard,
             AutomaticFailover = spec.AutomaticFailover, MultiAz = spec.MultiAz, TransitEncryption = spec.TransitEncryption,
+            TransitEncryptionMode = TransitEncryptionModes.Effective(spec.TransitEncryption, spec.TransitEncryptionMode),
             AuthTokenHash = spec.AuthToken is null ? null : Secrets.Hash(spec.AuthToken),
             SnapshotRetentionLimit = spec.SnapshotRetentionLimit, SnapshotWindow = spec.SnapshotWindow,
             PreferredMaintenanceWindow = spec.PreferredMaintenanceWindow, RestoreFromSnapshot = spec.RestoreFromSnapshot, Status = GroupStatus.Creating, Generation = 1,
@@ -135,6 +137,7 @@ public static class ReplicationGroupsApi
                     Id = n.Id, ReplicationGroupId = spec.Id, ShardId = planned.Id, Role = n.Role,
                     AvailabilityZone = n.AvailabilityZone, Status = NodeStatus.Creating, NodeType = spec.NodeType, CreatedAt = now,
                     Engine = spec.Engine, EngineVersion = spec.EngineVersion, ParameterGroupStatus = ParameterStatus.Applying,
+                    TransitEncryptionMode = TransitEncryptionModes.Effective(spec.TransitEncryption, spec.TransitEncryptionMode),
                 }).ToList(),
             });
         return group;
@@ -212,14 +215,14 @@ public static class ReplicationGroupsApi
     [
         "description", "nodeType", "replicasPerShard", "numShards", "automaticFailover", "multiAz", "authToken",
         "authTokenUpdateStrategy", "snapshotRetentionLimit", "snapshotWindow", "expiresAt", "parameterGroupName",
-        "engine", "engineVersion", "preferredMaintenanceWindow", "applyImmediately",
+        "engine", "engineVersion", "preferredMaintenanceWindow", "applyImmediately", "transitEncryption", "transitEncryptionMode",
     ];
 
     private static readonly HashSet<string> Clearable = ["description", "snapshotWindow", "expiresAt", "preferredMaintenanceWindow", "applyImmediately"];
 
     private static readonly HashSet<string> CreateOnly =
     [
-        "id", "clusterMode", "transitEncryption", "restoreFromSnapshot", "shards",
+        "id", "clusterMode", "restoreFromSnapshot", "shards",
         "status", "primaryEndpoint", "readerEndpoint", "configurationEndpoint", "createdAt", "updatedAt", "etag",
         "authTokenEnabled", "pendingChanges",
     ];
@@ -247,6 +250,18 @@ public static class ReplicationGroupsApi
             return Problems.Invalid("authTokenUpdateStrategy", "The group has no auth token to change.", ErrorCodes.InvalidParameterCombination);
         if (fields.Contains("authToken") && !fields.Contains("authTokenUpdateStrategy"))
             return Problems.Invalid("authTokenUpdateStrategy", "authTokenUpdateStrategy (rotate, set or delete) is required with authToken.", ErrorCodes.InvalidParameterCombination);
+        var transitMode = group.TransitEncryptionMode;
+        if (fields.Contains("transitEncryption") || fields.Contains("transitEncryptionMode"))
+        {
+            var (mode, refusedStep) = TransitEncryptionModes.Step(group.TransitEncryptionMode, patch!.TransitEncryption, patch.TransitEncryptionMode);
+            if (refusedStep is not null)
+                return Problems.Validation([refusedStep]);
+            // One step at a time: the next waits until every node has taken the last.
+            if (mode != group.TransitEncryptionMode && group.Shards.SelectMany(s => s.Nodes).Any(n => n.TransitEncryptionMode != group.TransitEncryptionMode))
+                return Problems.Conflict(ErrorCodes.InvalidReplicationGroupState,
+                    $"Replication group {TenantNames.Public(group.Id)} is still moving its nodes to transit encryption mode {group.TransitEncryptionMode}.");
+            transitMode = mode;
+        }
         var current = ToSpec(group);
         // An engine named without a version takes that engine's newest.
         var engine = patch!.Engine ?? group.Engine;
@@ -290,6 +305,7 @@ public static class ReplicationGroupsApi
         Changed("preferredMaintenanceWindow", current.PreferredMaintenanceWindow, next.PreferredMaintenanceWindow);
         Changed("engine", current.Engine, next.Engine);
         Changed("engineVersion", current.EngineVersion, next.EngineVersion);
+        Changed("transitEncryptionMode", group.TransitEncryptionMode, transitMode);
         var parameterGroup = group.ParameterGroupName;
         var newFamily = Catalog.Family(engine, engineVersion) != Catalog.Family(group.Engine, group.EngineVersion);
         if (newFamily && !fields.Contains("parameterGroupName"))
@@ -336,6 +352,8 @@ public static class ReplicationGroupsApi
         group.SnapshotRetentionLimit = next.SnapshotRetentionLimit;
         group.SnapshotWindow = next.SnapshotWindow;
         group.PreferredMaintenanceWindow = next.PreferredMaintenanceWindow;
+        // The reconciler moves every node one step, online (CONFIG SET of port and tls-port).
+        (group.TransitEncryptionMode, group.TransitEncryption) = (transitMode, transitMode is not null);
         // The nodes keep theirs until the reconciler replaces them, replicas first.
         if (!deferred.ContainsKey("engine") && !deferred.ContainsKey("engineVersion"))
         {
