@@ -2,6 +2,10 @@ namespace ControlPlane.Api.Engines;
 
 public sealed partial class RedisAdmin
 {
+    /// <summary>Closes the node's links to its replicas (CLIENT KILL TYPE replica): they reconnect, with a partial resync.</summary>
+    public Task KillReplicaLinksAsync(string host, int port, CancellationToken ct) =>
+        ExecuteAsync(host, port, ct, "CLIENT", "KILL", "TYPE", "replica");
+
     /// <summary>Closes the client connections made to the node's <paramref name="localPort"/> (CLIENT KILL LADDR), e.g. plain text once TLS is required.</summary>
     public async Task KillClientsOnAsync(string host, int port, int localPort, CancellationToken ct)
     {

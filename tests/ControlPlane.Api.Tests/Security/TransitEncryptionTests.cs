@@ -62,32 +62,43 @@ public sealed class TransitEncryptionTests(PostgresFixture postgres) : Reconcile
             Assert.Null(await TlsClient.PlainTextAsync(port, "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
     }
 
-    [Fact]
-    public async Task Plain_text_to_preferred_to_required_online_without_dropping_a_tls_client()
+    [Theory]
+    [InlineData("tls-steps", "disabled")]
+    [InlineData("tls-steps-cm", "enabled")]
+    public async Task Plain_text_to_preferred_to_required_online_without_dropping_a_tls_client(string id, string clusterMode)
     {
-        var group = await CreateAsync("tls-steps", new { id = "tls-steps", replicasPerShard = 1 });
+        var cluster = clusterMode == "enabled";
+        var group = await CreateAsync(id, cluster
+            ? new { id, clusterMode, numShards = 2, replicasPerShard = 1 }
+            : (object)new { id, clusterMode, replicasPerShard = 1 });
         Assert.Null((string?)group["transitEncryptionMode"]);
-        var endpoint = RedisCreateTests.Endpoint(group["primaryEndpoint"]!);
+        var endpoint = RedisCreateTests.Endpoint(group[cluster ? "configurationEndpoint" : "primaryEndpoint"]!);
         await using var plain = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { endpoint } });
         await plain.GetDatabase().StringSetAsync("before", "plain");
 
         // Skipping a step is refused, and changes nothing.
-        await AssertProblemAsync(await PatchAsync("/v1/replication-groups/tls-steps", new { transitEncryption = true, transitEncryptionMode = "required" }),
+        await AssertProblemAsync(await PatchAsync($"/v1/replication-groups/{id}", new { transitEncryption = true, transitEncryptionMode = "required" }),
             HttpStatusCode.BadRequest, "InvalidParameterCombination", "transitEncryptionMode");
-        Assert.Null((string?)(await BodyAsync(await Client.GetAsync("/v1/replication-groups/tls-steps")))["transitEncryptionMode"]);
+        Assert.Null((string?)(await BodyAsync(await Client.GetAsync($"/v1/replication-groups/{id}")))["transitEncryptionMode"]);
 
-        await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/tls-steps", new { transitEncryption = true, transitEncryptionMode = "preferred" }));
-        var preferred = await WaitForNodesAsync("tls-steps", n => n["plainTextEndpoint"] is not null);
+        await AssertAcceptedAsync(await PatchAsync($"/v1/replication-groups/{id}", new { transitEncryption = true, transitEncryptionMode = "preferred" }));
+        var preferred = await WaitForNodesAsync(id, n => n["plainTextEndpoint"] is not null);
         Assert.Equal("preferred", (string?)preferred["transitEncryptionMode"]);
         // The connection made in plain text before is still served; new plain-text clients use the nodes' second port.
         Assert.Equal("plain", (string?)await plain.GetDatabase().StringGetAsync("before"));
         var primaryNode = preferred["shards"]![0]!["nodes"]!.AsArray().Single(n => (string?)n!["role"] == "primary")!;
         var plainPort = (int)primaryNode["plainTextEndpoint"]!["port"]!;
         Assert.Equal("+PONG\r\n", await TlsClient.PlainTextAsync(plainPort, "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
+        await using (var plainAgain = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { RedisCreateTests.Endpoint(primaryNode["plainTextEndpoint"]!) } }))
+        {
+            // In cluster mode a plain-text client is sent to the plain-text ports of the other shards.
+            for (var i = 0; i < 20; i++)
+                await plainAgain.GetDatabase().StringSetAsync($"plain:{i}", i);
+        }
 
         var tls = await TlsClient.FetchAsync(Client);
-        await using var client = await tls.ConnectAsync(endpoint);
-        var errors = 0;
+        await using var client = await ConnectionMultiplexer.ConnectAsync(tls.Options(endpoint));
+        var errors = new List<string>();
         var done = 0;
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var writing = Task.Run(async () =>
@@ -98,33 +109,41 @@ public sealed class TransitEncryptionTests(PostgresFixture postgres) : Reconcile
                 try
                 {
                     await db.StringSetAsync($"tls:{done}", done);
-                    done++;
+                    Interlocked.Increment(ref done);
                 }
                 catch (Exception e) when (e is RedisException or TimeoutException)
                 {
-                    errors++;
+                    lock (errors)
+                        errors.Add(e.Message);
                 }
                 await Task.Delay(5);
             }
         });
-        await WaitUntilAsync(() => Task.FromResult(done > 50), TimeSpan.FromSeconds(20), () => "the TLS client does not write");
+        await WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref done) > 50), TimeSpan.FromSeconds(20), () => "the TLS client does not write");
 
-        await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/tls-steps", new { transitEncryptionMode = "required" }));
-        var required = await WaitForNodesAsync("tls-steps", n => n["plainTextEndpoint"] is null);
+        await AssertAcceptedAsync(await PatchAsync($"/v1/replication-groups/{id}", new { transitEncryptionMode = "required" }));
+        var required = await WaitForNodesAsync(id, n => n["plainTextEndpoint"] is null);
         Assert.Equal("required", (string?)required["transitEncryptionMode"]);
-        var atRequired = done;
-        await WaitUntilAsync(() => Task.FromResult(done > atRequired + 50), TimeSpan.FromSeconds(20), () => "the TLS client stopped writing");
+        var atRequired = Volatile.Read(ref done);
+        await WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref done) > atRequired + 50), TimeSpan.FromSeconds(20), () => "the TLS client stopped writing");
         await stop.CancelAsync();
         await writing;
-        Assert.Equal(0, errors);
+        Assert.True(errors.Count == 0, $"{errors.Count} failed command(s) on the TLS client: {string.Join("; ", errors.Take(3))}");
         Assert.Null(await TlsClient.PlainTextAsync(plainPort, "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
-        Assert.Null(await TlsClient.PlainTextAsync(endpoint is IPEndPoint ip ? ip.Port : 0, "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
-        // Nothing was lost, and replication runs over TLS too: a replica has every write.
-        await using var reader = await tls.ConnectAsync(RedisCreateTests.Endpoint(required["readerEndpoint"]!));
-        await WaitUntilAsync(async () => await reader.GetDatabase().StringGetAsync($"tls:{done - 1}") == done - 1, TimeSpan.FromSeconds(10), () => "the replica lags");
-        Assert.Equal("plain", (string?)await reader.GetDatabase().StringGetAsync("before"));
+        Assert.Null(await TlsClient.PlainTextAsync(((IPEndPoint)endpoint).Port, "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
+        // Nothing was lost, and replication runs over TLS too: the replicas have every write.
+        await using var check = await ConnectionMultiplexer.ConnectAsync(tls.Options(endpoint));
+        Assert.Equal("plain", (string?)await check.GetDatabase().StringGetAsync("before"));
+        Assert.Equal(19, (int)await check.GetDatabase().StringGetAsync("plain:19"));
+        Assert.Equal(done - 1, (int)await check.GetDatabase().StringGetAsync($"tls:{done - 1}"));
+        foreach (var replica in required["shards"]!.AsArray().SelectMany(s => s!["nodes"]!.AsArray()).Where(n => (string?)n!["role"] == "replica"))
+        {
+            await using var direct = await ConnectionMultiplexer.ConnectAsync(tls.Options(RedisCreateTests.Endpoint(replica!["endpoint"]!), allowAdmin: true));
+            var info = (string?)await direct.GetServer(RedisCreateTests.Endpoint(replica["endpoint"]!)).ExecuteAsync("INFO", "replication");
+            Assert.Contains("master_link_status:up", info);
+        }
         // One step further is refused: required is the last.
-        await AssertProblemAsync(await PatchAsync("/v1/replication-groups/tls-steps", new { transitEncryption = false }),
+        await AssertProblemAsync(await PatchAsync($"/v1/replication-groups/{id}", new { transitEncryption = false }),
             HttpStatusCode.BadRequest, "InvalidParameterCombination", "transitEncryption");
     }
 

@@ -138,6 +138,9 @@ public sealed partial class TransitEncryption(
             {
                 var (host, port) = (node.Host!, node.Port!.Value);
                 await redis.ConfigSetAsync(host, port, "port", "0", ct);
+                // Replication links made in plain text before reconnect over TLS (a partial resync).
+                if (node.Role == NodeRole.Primary)
+                    await redis.KillReplicaLinksAsync(host, port, ct);
                 if (node.PlainPort is { } plain)
                 {
                     await redis.KillClientsOnAsync(host, port, plain, ct);
