@@ -201,6 +201,13 @@ public sealed class TransitEncryptionTests(PostgresFixture postgres) : Reconcile
             Assert.Equal("VALUE tls 0 3\r\nyes\r\nEND\r\n", await tls.RequestAsync(port, "get tls\r\n", r => r.EndsWith("END\r\n", StringComparison.Ordinal)));
             Assert.Null(await TlsClient.PlainTextAsync(port, "version\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
         }
+        // The configuration endpoint (auto discovery) speaks TLS too, and passes commands to the nodes over TLS.
+        var discovery = (int)cluster["configurationEndpoint"]!["port"]!;
+        var config = await tls.RequestAsync(discovery, "config get cluster\r\n", r => r.EndsWith("END\r\n", StringComparison.Ordinal));
+        foreach (var node in cluster["nodes"]!.AsArray())
+            Assert.Contains($"|{(int)node!["endpoint"]!["port"]!}", config);
+        Assert.Equal("VALUE tls 0 3\r\nyes\r\nEND\r\n", await tls.RequestAsync(discovery, "get tls\r\n", r => r.EndsWith("END\r\n", StringComparison.Ordinal)));
+        Assert.Null(await TlsClient.PlainTextAsync(discovery, "config get cluster\r\n", r => r.EndsWith("END\r\n", StringComparison.Ordinal)));
     }
 
     [Fact]
