@@ -4,7 +4,6 @@ using System.Security.Cryptography.X509Certificates;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Options;
 using Microsoft.AspNetCore.DataProtection;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 namespace ControlPlane.Api.Security.Tls;
@@ -46,12 +45,7 @@ public sealed class CertificateAuthority(IServiceScopeFactory scopes, IDataProte
             var protector = protection.CreateProtector(Purpose);
             await using var scope = scopes.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<ControlPlaneDbContext>();
-            // Two control planes starting on a fresh database agree on the first one written.
-            var candidate = protector.Protect(NewAuthority());
-            await db.Database.ExecuteSqlInterpolatedAsync(
-                $"""INSERT INTO node_secrets ("Name", "Protected") VALUES ({RowName}, {candidate}) ON CONFLICT ("Name") DO NOTHING""", ct);
-            var stored = await db.NodeSecrets.AsNoTracking().Where(s => s.Name == RowName).Select(s => s.Protected).SingleAsync(ct);
-            var pem = protector.Unprotect(stored);
+            var pem = await NodeSecretStore.StoredAsync(db, protector, RowName, NewAuthority, ct);
             return _loaded = X509Certificate2.CreateFromPem(pem, pem);
         }
         finally

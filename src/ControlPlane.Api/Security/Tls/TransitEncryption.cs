@@ -161,11 +161,9 @@ public sealed partial class TransitEncryption(
                 new Dictionary<string, string> { [certificateFile] = renewed.CertificatePem, [keyFile] = renewed.KeyPem }, ct);
             // Redis loads the new pair at once; connections made before keep theirs.
             await redis.ConfigSetAsync(host, port, [("tls-cert-file", certificateFile), ("tls-key-file", keyFile)], ct);
-            _certificates[node.Id] = renewed;
             node.CertificateRenewAt = renewed.RenewAt;
             await db.SaveChangesAsync(ct);
-            LogRenewed(logger, node.Id, renewed.NotAfter);
-            events.Add($"Cache node {node.Id} has a renewed certificate, valid until {renewed.NotAfter:yyyy-MM-dd HH:mm:ss} UTC");
+            events.Add(Renewed(node.Id, renewed));
         }
         return events;
     }
@@ -183,13 +181,19 @@ public sealed partial class TransitEncryption(
                 new Dictionary<string, string> { [NodeTransit.CertificateFile] = renewed.CertificatePem, [NodeTransit.KeyFile] = renewed.KeyPem }, ct);
             if (!await memcached.RefreshCertificatesAsync(node.Host!, node.Port!.Value, ct))
                 continue; // tried again at the next pass
-            _certificates[node.Id] = renewed;
             node.CertificateRenewAt = renewed.RenewAt;
             await db.SaveChangesAsync(ct);
-            LogRenewed(logger, node.Id, renewed.NotAfter);
-            events.Add($"Cache node {node.Id} has a renewed certificate, valid until {renewed.NotAfter:yyyy-MM-dd HH:mm:ss} UTC");
+            events.Add(Renewed(node.Id, renewed));
         }
         return events;
+    }
+
+    /// <summary>A renewal that took: new containers of the node start with it too. Returns the event.</summary>
+    private string Renewed(string nodeId, NodeCertificate renewed)
+    {
+        _certificates[nodeId] = renewed;
+        LogRenewed(logger, nodeId, renewed.NotAfter);
+        return $"Cache node {nodeId} has a renewed certificate, valid until {renewed.NotAfter:yyyy-MM-dd HH:mm:ss} UTC";
     }
 
     /// <summary>The certificate a new container of the node starts with: one per node and process, issued again once due.</summary>
