@@ -13,6 +13,11 @@ namespace ControlPlane.Api.Tests.Security;
 /// </summary>
 public sealed class TransitEncryptionTests(PostgresFixture postgres) : ReconcilerTest(postgres)
 {
+    protected override IReadOnlyDictionary<string, string?> ExtraSettings => new Dictionary<string, string?>
+    {
+        ["ControlPlane:Metrics:Interval"] = "00:00:01",
+    };
+
     [Fact]
     public async Task A_tls_group_serves_tls_clients_through_its_endpoints_replicates_over_tls_and_refuses_plain_text()
     {
@@ -34,6 +39,17 @@ public sealed class TransitEncryptionTests(PostgresFixture postgres) : Reconcile
 
         foreach (var port in Ports(group).Append((int)group["primaryEndpoint"]!["port"]!))
             Assert.Null(await TlsClient.PlainTextAsync(port, "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
+        // The control plane talks TLS to the nodes: its metrics collector reads them, the slow log answers, a snapshot is taken.
+        var text = "";
+        await WaitUntilAsync(async () =>
+        {
+            text = await Client.GetStringAsync("/metrics");
+            return text.Split('\n').Any(l => l.StartsWith("controlplane_node_curr_items{", StringComparison.Ordinal)
+                && l.Contains("node=\"tls-one-0001-001\"", StringComparison.Ordinal) && l.EndsWith(" 100", StringComparison.Ordinal));
+        }, TimeSpan.FromSeconds(30), () => $"the collector never read the TLS node:\n{text}");
+        Assert.Equal(HttpStatusCode.OK, (await Client.GetAsync("/v1/replication-groups/tls-one/slow-log")).StatusCode);
+        await AssertAcceptedAsync(await PostAsync("/v1/snapshots", new { name = "tls-one-snap", replicationGroupId = "tls-one" }));
+        await WaitForStatusAsync("/v1/snapshots/tls-one-snap", "available");
         // A client that does not trust our authority does not get through either.
         var stranger = new TlsClient(System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(tls.LastSeen!.RawData));
         await Assert.ThrowsAsync<RedisConnectionException>(() => stranger.ConnectAsync(RedisCreateTests.Endpoint(group["primaryEndpoint"]!)));
