@@ -46,7 +46,8 @@ public sealed class CertificateRenewalTests(PostgresFixture postgres) : Reconcil
         Assert.Equal(containers, await ContainerIdsAsync());
         await using var reader = await tls.ConnectAsync(RedisCreateTests.Endpoint(group["readerEndpoint"]!));
         Assert.Equal(42, (int)await reader.GetDatabase().StringGetAsync("k42"));
-        Assert.Contains("has a renewed certificate", EventsText());
+        var events = await Client.GetStringAsync("/v1/events?sourceId=renew");
+        Assert.Contains("has a renewed certificate", events);
     }
 
     [Fact]

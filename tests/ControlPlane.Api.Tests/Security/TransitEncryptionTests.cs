@@ -105,12 +105,25 @@ public sealed class TransitEncryptionTests(PostgresFixture postgres) : Reconcile
         var primaryNode = preferred["shards"]![0]!["nodes"]!.AsArray().Single(n => (string?)n!["role"] == "primary")!;
         var plainPort = (int)primaryNode["plainTextEndpoint"]!["port"]!;
         Assert.Equal("+PONG\r\n", await TlsClient.PlainTextAsync(plainPort, "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
-        await using (var plainAgain = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { RedisCreateTests.Endpoint(primaryNode["plainTextEndpoint"]!) } }))
+        // In cluster mode a plain-text client is sent to the plain-text ports of the other shards, once
+        // the nodes have told each other their new ports (cluster bus gossip, a moment).
+        await WaitUntilAsync(async () =>
         {
-            // In cluster mode a plain-text client is sent to the plain-text ports of the other shards.
-            for (var i = 0; i < 20; i++)
-                await plainAgain.GetDatabase().StringSetAsync($"plain:{i}", i);
-        }
+            try
+            {
+                await using var plainAgain = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions
+                {
+                    EndPoints = { RedisCreateTests.Endpoint(primaryNode["plainTextEndpoint"]!) }, ConnectTimeout = 2000, AsyncTimeout = 2000, SyncTimeout = 2000,
+                });
+                for (var i = 0; i < 20; i++)
+                    await plainAgain.GetDatabase().StringSetAsync($"plain:{i}", i);
+                return true;
+            }
+            catch (RedisException)
+            {
+                return false;
+            }
+        }, TimeSpan.FromSeconds(20), () => "plain-text clients are not served on the nodes' plain-text ports");
 
         var tls = await TlsClient.FetchAsync(Client);
         await using var client = await ConnectionMultiplexer.ConnectAsync(tls.Options(endpoint));

@@ -21,6 +21,7 @@ public static class CertificateAuthorityApi
         services.AddSingleton<CertificateAuthority>();
         services.AddSingleton<NodeTransport>();
         services.AddSingleton<TransitEncryption>();
+        services.AddHostedService<NodeTransportRefresh>();
         return services;
     }
 }

@@ -113,6 +113,14 @@ public sealed partial class TransitEncryption(
                     ("tls-cert-file", NodeTransit.CertificateFile), ("tls-key-file", NodeTransit.KeyFile),
                     ("tls-ca-cert-file", NodeTransit.AuthorityFile), ("tls-auth-clients", "no"),
                 ], ct);
+                // In cluster mode the node keeps announcing its port and bus port while they move: without
+                // tls-cluster yet, Redis would announce the plain-text port and derive the bus port from it.
+                if (cluster)
+                    await redis.ConfigSetAsync(host, port,
+                    [
+                        ("cluster-announce-port", Text(port)), ("cluster-announce-tls-port", Text(port)),
+                        ("cluster-announce-bus-port", Text(port + RedisAdmin.ClusterBusOffset)),
+                    ], ct);
                 // Plain text moves first (the connections made to the port stay open), then TLS takes the port.
                 await redis.ConfigSetAsync(host, port, "port", Text(node.PlainPort!.Value), ct);
                 await redis.ConfigSetAsync(host, port, "tls-port", Text(port), ct);
@@ -128,8 +136,10 @@ public sealed partial class TransitEncryption(
                 foreach (var node in serving)
                 {
                     List<(string, string)> links = [("tls-replication", "yes")];
+                    // With tls-cluster the node announces its TLS port, its plain-text one for plain-text
+                    // clients, and the bus port derived from the TLS port: its own ports, no override needed.
                     if (cluster)
-                        links.Add(("tls-cluster", "yes"));
+                        links.AddRange([("tls-cluster", "yes"), ("cluster-announce-port", "0"), ("cluster-announce-tls-port", "0")]);
                     await redis.ConfigSetAsync(node.Host!, node.Port!.Value, links, ct);
                 }
             }
