@@ -24,7 +24,7 @@ namespace ControlPlane.Api.Discovery;
 /// the nodes over TLS.
 /// </summary>
 public sealed partial class DiscoveryEndpoints(PortAllocator ports, ZoneRegistry zones, IOptions<ControlPlaneOptions> options, ILogger<DiscoveryEndpoints> logger,
-    CertificateAuthority? authority = null, NodeTransport? transport = null) : IAsyncDisposable
+    CertificateAuthority? authority = null, NodeTransport? transport = null, TimeProvider? time = null) : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, Endpoint> _endpoints = new();
 
@@ -45,7 +45,7 @@ public sealed partial class DiscoveryEndpoints(PortAllocator ports, ZoneRegistry
             .OrderBy(n => n.Id, StringComparer.Ordinal).Select(n => (n.Host!, n.Host!, n.Port!.Value)).ToList();
         var endpoint = _endpoints.GetOrAdd(cluster.Id, _ => new Endpoint());
         endpoint.Update(nodes);
-        if (endpoint.Port == cluster.DiscoveryPort && (!cluster.TransitEncryption || !endpoint.CertificateDue(DateTimeOffset.UtcNow)))
+        if (endpoint.Port == cluster.DiscoveryPort && (!cluster.TransitEncryption || !endpoint.CertificateDue((time ?? TimeProvider.System).GetUtcNow())))
             return;
         if (cluster.TransitEncryption && authority is not null)
         {

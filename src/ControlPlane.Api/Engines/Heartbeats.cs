@@ -65,17 +65,34 @@ public sealed class Heartbeats(NodeTransport? transport = null) : IAsyncDisposab
         private readonly byte[] _buffer = new byte[256];
         private Socket? _socket;
         private Stream? _stream;
+        private Task<(Socket Socket, Stream Stream)>? _handshake;
+
+        /// <summary>How long a TLS handshake may take; it goes on past a missed beat and serves the next one.</summary>
+        private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(5);
 
         public async Task<bool> SendAsync(byte[] request, CancellationToken ct)
         {
             try
             {
-                if (_socket is null)
+                if (_socket is null && tls is not null)
+                {
+                    // A handshake costs a few round trips and some crypto on both sides: on a busy host it
+                    // may take longer than one beat, and starting it afresh at every beat would then miss forever.
+                    _handshake ??= HandshakeAsync(tls);
+                    try
+                    {
+                        (_socket, _stream) = await _handshake.WaitAsync(ct);
+                    }
+                    catch (OperationCanceledException) when (!_handshake.IsCompleted)
+                    {
+                        return false; // a miss; the handshake goes on for the next beat
+                    }
+                    _handshake = null;
+                }
+                else if (_socket is null)
                 {
                     _socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
                     await _socket.ConnectAsync(host, port, ct);
-                    if (tls is not null)
-                        _stream = await tls.StreamAsync(_socket, host, port, ct);
                 }
                 if (_stream is not null)
                     await _stream.WriteAsync(request, ct);
@@ -106,8 +123,37 @@ public sealed class Heartbeats(NodeTransport? transport = null) : IAsyncDisposab
             }
         }
 
+        private async Task<(Socket Socket, Stream Stream)> HandshakeAsync(NodeTransport transport)
+        {
+            using var timeout = new CancellationTokenSource(HandshakeTimeout);
+            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await socket.ConnectAsync(host, port, timeout.Token);
+                return (socket, await transport.StreamAsync(socket, host, port, timeout.Token));
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        }
+
         public void Close()
         {
+            // A handshake still under way is the node's old socket too: whatever it brings is closed.
+            if (_handshake is { } pending)
+            {
+                _handshake = null;
+                _ = pending.ContinueWith(t =>
+                {
+                    if (t.IsCompletedSuccessfully)
+                    {
+                        t.Result.Stream.Dispose();
+                        t.Result.Socket.Dispose();
+                    }
+                }, TaskScheduler.Default);
+            }
             _stream?.Dispose();
             _stream = null;
             _socket?.Dispose();

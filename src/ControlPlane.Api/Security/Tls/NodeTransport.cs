@@ -36,6 +36,8 @@ public sealed class NodeTransport(CertificateAuthority? authority = null)
             return options;
         options.Ssl = true;
         options.SslHost = host;
+        // The handshake's round trips and crypto come on top of the connect: a busy host needs longer.
+        options.ConnectTimeout = Math.Max(options.ConnectTimeout, 3000);
         options.CertificateValidation += (_, certificate, _, _) => authority!.Verifies(certificate);
         return options;
     }
