@@ -28,6 +28,8 @@
 #   BENCH_CLUSTER_NODES   nodes of the cluster250 case (default 250, even)
 #   BENCH_OURS_PORTS      the control plane's node port range (default 6000-6399)
 #   BENCH_TIMEOUT         seconds a case's creates may take (default 900)
+#   BENCH_API_SETTINGS    more settings for the API on both sides, as NAME=VALUE words (e.g.
+#                         "ControlPlane__Metrics__CollectorEnabled=false" to see the collector's share)
 #   BENCH_LOG_LEVEL, BENCH_KEEP_STATE   as in the other benches
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
@@ -66,6 +68,8 @@ source deploy/bench/env.sh
 
 # Room for the biggest group, per group and per tenant.
 quotas=(DOTNET_TieredCompilation=0 ControlPlane__NodeQuota=500 ControlPlane__ShardQuota=500 ControlPlane__TenantNodeQuota=1000 ControlPlane__TotalNodeQuota=1000)
+read -r -a api_settings <<<"${BENCH_API_SETTINGS:-}"
+quotas+=("${api_settings[@]}")
 every_pass=ControlPlane__Reconciler__QuietPassInterval=00:00:00
 
 # idle_resources N: the POST bodies of the idle case, as PATH=BODY words

@@ -69,6 +69,7 @@ builder.Services.AddSingleton<GroupEndpoints>();
 builder.Services.AddSingleton<WarmPool>();
 builder.Services.AddSingleton<ControlPlane.Api.Parameters.ParameterApplier>();
 builder.Services.AddSingleton<ControlPlane.Api.Discovery.DiscoveryEndpoints>();
+builder.Services.AddSingleton<NodeReboots>();
 builder.Services.AddSingleton<Converger>();
 builder.Services.AddSingleton<ReconcileSignal>();
 builder.Services.AddSingleton<ContainerDeaths>();

@@ -1,6 +1,6 @@
 namespace ControlPlane.Domain;
 
-/// <summary>The desired state of a Memcached cluster, defaults already applied.</summary>
+/// <summary>The desired state of a Memcached cluster, defaults already applied. PreferredMaintenanceWindow: ddd:hh:mm-ddd:hh:mm (UTC).</summary>
 public sealed record CacheClusterSpec(
     string Id,
     string Engine,
@@ -10,6 +10,7 @@ public sealed record CacheClusterSpec(
     AzMode AzMode,
     IReadOnlyList<string>? PreferredAvailabilityZones,
     DateTimeOffset? ExpiresAt,
+    string? PreferredMaintenanceWindow = null,
     bool TransitEncryption = false);
 
 public static class CacheClusterRules
@@ -41,6 +42,8 @@ public static class CacheClusterRules
             foreach (var az in azs.Where(az => !catalog.HasAvailabilityZone(az)).Distinct())
                 Value("preferredAvailabilityZones", $"Availability zone {az} does not exist.");
         }
+        if (spec.PreferredMaintenanceWindow is { } maintenance && Planning.MaintenanceWindow.TryParse(maintenance, out _) is { } maintenanceError)
+            Value("preferredMaintenanceWindow", maintenanceError);
         if (spec.ExpiresAt is { } expiresAt && expiresAt <= now)
             Value("expiresAt", "expiresAt must be in the future.");
         return errors;

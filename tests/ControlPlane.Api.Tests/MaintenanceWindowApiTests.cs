@@ -110,9 +110,10 @@ public sealed class MaintenanceWindowApiTests(PostgresFixture postgres) : ApiTes
     }
 
     /// <summary>The next given weekday at hour:00 UTC after the given time (the fake clock's now by default).</summary>
-    private DateTimeOffset NextWeekday(DayOfWeek day, int hour, DateTimeOffset? after = null)
+    private DateTimeOffset NextWeekday(DayOfWeek day, int hour, DateTimeOffset? after = null) => NextWeekday(after ?? Factory.Clock.GetUtcNow(), day, hour);
+
+    internal static DateTimeOffset NextWeekday(DateTimeOffset from, DayOfWeek day, int hour)
     {
-        var from = after ?? Factory.Clock.GetUtcNow();
         var date = from.UtcDateTime.Date.AddDays(1);
         while (date.DayOfWeek != day)
             date = date.AddDays(1);

@@ -31,29 +31,43 @@ public sealed class RebootPlannerTests
     private static DesiredShard Shard(int i, params DesiredNode[] nodes) => new($"{i:0000}", Slots[i - 1], ShardStatus.Available, nodes);
 
     [Fact]
-    public void Every_node_rebooted_starts_with_the_first_shard_only()
+    public void Every_node_rebooted_starts_with_the_first_shards_replica_in_place()
     {
         var shards = Enumerable.Range(1, 3).Select(i => Shard(i, Node($"{i:0000}", 1, NodeRole.Primary, "az-a"), Node($"{i:0000}", 2, NodeRole.Replica, "az-b"))).ToArray();
         var group = Group(shards.SelectMany(s => s.Nodes).Select(n => n.Id).ToHashSet(), shards);
-        // The shard first gets a new node beside its replica (in the zone of the first old node, the replica).
-        Assert.Equal([new AddNode("0001", NodeRole.Replica, "az-b", Small)], GroupPlanner.Plan(group, Healthy(group), Zones));
+        Assert.Equal([new RestartNode("g-0001-002")], GroupPlanner.Plan(group, Healthy(group), Zones));
     }
 
     [Fact]
-    public void The_old_replica_goes_before_the_primary_hands_over()
+    public void A_named_primary_hands_over_to_its_synced_replica_then_restarts_as_a_replica()
     {
         var p = Node("0001", 1, NodeRole.Primary, "az-a");
         var r = Node("0001", 2, NodeRole.Replica, "az-b");
-        var fresh = Node("0001", 3, NodeRole.Replica, "az-b");
-        var group = Group(new HashSet<string> { p.Id, r.Id }, Shard(1, p, r, fresh));
-        Assert.Equal([new MarkNode(r.Id, NodeStatus.Deleting, NodeRole.Replica)], GroupPlanner.Plan(group, Healthy(group), Zones));
+        // The replica was rebooted already (it left the list): the primary hands over to it.
+        var group = Group(new HashSet<string> { p.Id }, Shard(1, p, r));
+        Assert.Equal([new Switchover("0001", p.Id, r.Id)], GroupPlanner.Plan(group, Healthy(group), Zones));
 
-        var replaced = Group(new HashSet<string> { p.Id, r.Id }, Shard(1, p, fresh));
-        // Only the primary is left of the old nodes: a new replica first, then the switchover to it.
-        Assert.Equal([new AddNode("0001", NodeRole.Replica, "az-a", Small)], GroupPlanner.Plan(replaced, Healthy(replaced), Zones));
-        var second = Node("0001", 4, NodeRole.Replica, "az-a");
-        var ready = Group(new HashSet<string> { p.Id, r.Id }, Shard(1, p, fresh, second));
-        Assert.Equal([new Switchover("0001", p.Id, fresh.Id)], GroupPlanner.Plan(ready, Healthy(ready), Zones));
+        var swapped = Group(new HashSet<string> { p.Id }, Shard(1, r with { Role = NodeRole.Primary }, p with { Role = NodeRole.Replica }));
+        Assert.Equal([new RestartNode(p.Id)], GroupPlanner.Plan(swapped, Healthy(swapped), Zones));
+    }
+
+    [Fact]
+    public void A_primary_waits_for_its_replica_to_resync_before_handing_over()
+    {
+        var p = Node("0001", 1, NodeRole.Primary, "az-a");
+        var r = Node("0001", 2, NodeRole.Replica, "az-b");
+        var group = Group(new HashSet<string> { p.Id }, Shard(1, p, r));
+        var observed = Healthy(group);
+        observed[r.Id] = observed[r.Id] with { LinkUp = false };
+        Assert.All(GroupPlanner.Plan(group, observed, Zones), a => Assert.IsType<Wait>(a));
+    }
+
+    [Fact]
+    public void A_primary_without_replica_restarts_keeping_its_data()
+    {
+        var p = Node("0001", 1, NodeRole.Primary, "az-a");
+        var group = new DesiredGroup("g", ClusterMode.Enabled, GroupStatus.Modifying, [Shard(1, p)], Target: new GroupTarget(1, 0, Small, Reboot: new HashSet<string> { p.Id }));
+        Assert.Equal([new RestartNode(p.Id, KeepData: true)], GroupPlanner.Plan(group, Healthy(group), Zones));
     }
 
     [Fact]
@@ -61,11 +75,13 @@ public sealed class RebootPlannerTests
     {
         var shards = Enumerable.Range(1, 2).Select(i => Shard(i, Node($"{i:0000}", 1, NodeRole.Primary, "az-a"), Node($"{i:0000}", 2, NodeRole.Replica, "az-b"))).ToArray();
         var group = Group(new HashSet<string> { "g-0002-002" }, shards);
-        Assert.Equal([new AddNode("0002", NodeRole.Replica, "az-b", Small)], GroupPlanner.Plan(group, Healthy(group), Zones));
+        Assert.Equal([new RestartNode("g-0002-002")], GroupPlanner.Plan(group, Healthy(group), Zones));
+        var done = Group(new HashSet<string>(), shards);
+        Assert.Equal([new MarkGroup(GroupStatus.Available, "Replication group g is available")], GroupPlanner.Plan(done, Healthy(done), Zones));
     }
 
     [Fact]
-    public void A_memcached_reboot_replaces_each_node_named_in_its_zone_with_new_ids()
+    public void A_memcached_reboot_restarts_each_node_named_in_place_one_at_a_time()
     {
         var nodes = new[]
         {
@@ -73,9 +89,12 @@ public sealed class RebootPlannerTests
             new DesiredNode("mc-0002", null, NodeRole.Primary, "az-b", NodeStatus.Available, 7002),
             new DesiredNode("mc-0003", null, NodeRole.Primary, "az-c", NodeStatus.Available, 7003),
         };
-        var change = GroupPlanner.Reboot("mc", nodes, ["mc-0003", "mc-0001"], lastOrdinal: 5);
-        Assert.Equal([new PlannedNode("mc-0006", NodeRole.Primary, "az-a"), new PlannedNode("mc-0007", NodeRole.Primary, "az-c")], change.Add);
-        Assert.Equal(["mc-0001", "mc-0003"], change.Remove);
-        Assert.Equal(7, change.LastOrdinal);
+        var observed = nodes.ToDictionary(n => n.Id, n => new ObservedNode(n.Id, ContainerState.Running, Reachable: true));
+        var cluster = new DesiredCluster("mc", CacheClusterStatus.Modifying, nodes, new HashSet<string> { "mc-0003", "mc-0001" });
+        // One at a time, so the others keep serving.
+        Assert.Equal([new RestartNode("mc-0001")], GroupPlanner.Plan(cluster, observed, Zones));
+        Assert.Equal([new RestartNode("mc-0003")], GroupPlanner.Plan(cluster with { Reboot = new HashSet<string> { "mc-0003" } }, observed, Zones));
+        Assert.Equal([new MarkGroup(GroupStatus.Available, "Cache cluster mc is available")],
+            GroupPlanner.Plan(cluster with { Reboot = new HashSet<string>() }, observed, Zones));
     }
 }

@@ -114,6 +114,15 @@ namespace ControlPlane.Migrations.Migrations
                     b.PrimitiveCollection<List<string>>("PreferredAvailabilityZones")
                         .HasColumnType("text[]");
 
+                    b.Property<string>("PreferredMaintenanceWindow")
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset?>("ScheduledAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("ScheduledChanges")
+                        .HasColumnType("text");
+
                     b.Property<string>("Status")
                         .IsRequired()
                         .HasColumnType("text");

@@ -14,6 +14,7 @@ public sealed record CreateCacheClusterRequest(
     DateTimeOffset? ExpiresAt = null,
     string? Tenant = null,
     string? ParameterGroupName = null,
+    string? PreferredMaintenanceWindow = null,
     bool? TransitEncryption = null);
 
 /// <summary>Body of PATCH /v1/cache-clusters/{id} (JSON merge patch).</summary>
@@ -22,7 +23,9 @@ public sealed record CacheClusterPatch(
     IReadOnlyList<string>? NodeIdsToRemove = null,
     string? NodeType = null,
     DateTimeOffset? ExpiresAt = null,
-    string? ParameterGroupName = null);
+    string? ParameterGroupName = null,
+    string? PreferredMaintenanceWindow = null,
+    bool? ApplyImmediately = null);
 
 /// <summary>parameterGroupStatus: in-sync or pending-reboot (Memcached's parameters are start-up options).</summary>
 public sealed record CacheNodeResponse(string Id, string AvailabilityZone, NodeStatus Status, EndpointAddress? Endpoint, string ParameterGroupStatus);
@@ -43,4 +46,5 @@ public sealed record CacheClusterResponse(
     DateTimeOffset? ExpiresAt,
     string Etag,
     string ParameterGroupName,
+    string? PreferredMaintenanceWindow = null,
     bool TransitEncryption = false);

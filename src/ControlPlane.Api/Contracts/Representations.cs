@@ -52,8 +52,9 @@ public static class Representations
             TenantNames.Public(c.Id), c.Engine, c.EngineVersion, c.NodeType, c.Status, c.NumNodes, c.AzMode,
             // The auto-discovery endpoint once it is up; until then a node.
             Address(c.DiscoveryHost, c.DiscoveryPort) ?? nodes.FirstOrDefault(n => n.Endpoint is not null && n.Status != NodeStatus.Deleting)?.Endpoint ?? nodes.FirstOrDefault(n => n.Endpoint is not null)?.Endpoint,
-            nodes, PendingChanges(c.Tenant, c.PendingChanges), c.CreatedAt, c.UpdatedAt, c.ExpiresAt, ETags.Format(c.Version),
-            ParameterGroups.ShownName(c.ParameterGroupName, c.Engine, c.EngineVersion, clusterEnabled: false), c.TransitEncryption);
+            nodes, WithScheduled(c.Tenant, c.PendingChanges, c.ScheduledChanges, c.ScheduledAt), c.CreatedAt, c.UpdatedAt, c.ExpiresAt, ETags.Format(c.Version),
+            ParameterGroups.ShownName(c.ParameterGroupName, c.Engine, c.EngineVersion, clusterEnabled: false), c.PreferredMaintenanceWindow,
+            c.TransitEncryption);
     }
 
     public static SnapshotResponse ToResponse(this SnapshotEntity s) => new(
@@ -68,16 +69,19 @@ public static class Representations
         host is not null && port is { } p ? new EndpointAddress(host, p) : null;
 
     /// <summary>What a modification under way still changes, and what waits for the maintenance window with applyAt, when it starts.</summary>
-    private static IReadOnlyDictionary<string, object?>? GroupPendingChanges(ReplicationGroupEntity g)
+    private static IReadOnlyDictionary<string, object?>? GroupPendingChanges(ReplicationGroupEntity g) =>
+        WithScheduled(g.Tenant, g.PendingChanges, g.ScheduledChanges, g.ScheduledAt);
+
+    private static IReadOnlyDictionary<string, object?>? WithScheduled(string tenant, string? pending, string? scheduled, DateTimeOffset? at)
     {
-        var now = PendingChanges(g.Tenant, g.PendingChanges);
-        var waiting = PendingChanges(g.Tenant, g.ScheduledChanges);
+        var now = PendingChanges(tenant, pending);
+        var waiting = PendingChanges(tenant, scheduled);
         if (waiting is null)
             return now;
         var all = new Dictionary<string, object?>(now ?? new Dictionary<string, object?>());
         foreach (var (field, value) in waiting)
             all[field] = value;
-        all["applyAt"] = g.ScheduledAt;
+        all["applyAt"] = at;
         return all;
     }
 

@@ -118,6 +118,11 @@ public sealed class CacheClusterEntity
     public bool TransitEncryption { get; set; }
     /// <summary>The highest node ordinal the cluster has ever used, so a node id is never handed out twice, even after the newest nodes were removed.</summary>
     public int LastNodeOrdinal { get; set; }
+    /// <summary>ddd:hh:mm-ddd:hh:mm (UTC): when changes that replace or restart nodes run unless applied immediately.</summary>
+    public string? PreferredMaintenanceWindow { get; set; }
+    /// <summary>Node-replacing changes waiting for the maintenance window (JSON, the fields as PATCH takes them), and when the window opens.</summary>
+    public string? ScheduledChanges { get; set; }
+    public DateTimeOffset? ScheduledAt { get; set; }
     public CacheClusterStatus Status { get; set; }
     public string? PendingChanges { get; set; }
     public long Generation { get; set; }

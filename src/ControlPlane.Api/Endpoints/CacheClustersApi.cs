@@ -37,7 +37,7 @@ public static class CacheClustersApi
 
     public static CacheClusterSpec ToSpec(this CreateCacheClusterRequest r, Catalog catalog) => new(
         Identifiers.Normalize(r.Id ?? ""), r.Engine ?? "", r.EngineVersion ?? catalog.NewestVersion(Catalog.Memcached),
-        r.NodeType ?? "cache.small", r.NumNodes ?? 1, r.AzMode ?? AzMode.SingleAz, r.PreferredAvailabilityZones, r.ExpiresAt,
+        r.NodeType ?? "cache.small", r.NumNodes ?? 1, r.AzMode ?? AzMode.SingleAz, r.PreferredAvailabilityZones, r.ExpiresAt, r.PreferredMaintenanceWindow,
         r.TransitEncryption ?? false);
 
     private static async Task<IResult> Create(
@@ -70,7 +70,7 @@ public static class CacheClustersApi
         {
             Id = spec.Id, Tenant = tenant, Engine = spec.Engine, EngineVersion = spec.EngineVersion, NodeType = spec.NodeType, NumNodes = spec.NumNodes,
             AzMode = spec.AzMode, PreferredAvailabilityZones = spec.PreferredAvailabilityZones?.ToList(), Status = CacheClusterStatus.Creating,
-            ParameterGroupName = parameterGroup, TransitEncryption = spec.TransitEncryption,
+            ParameterGroupName = parameterGroup, PreferredMaintenanceWindow = spec.PreferredMaintenanceWindow, TransitEncryption = spec.TransitEncryption,
             Generation = 1, CreatedAt = now, UpdatedAt = now, ExpiresAt = spec.ExpiresAt, LastNodeOrdinal = spec.NumNodes,
             Nodes = Topology.ForCacheCluster(spec, catalog.AvailabilityZones).Select(n => new CacheNodeEntity
             {
@@ -108,8 +108,9 @@ public static class CacheClustersApi
         return TypedResults.Ok(body);
     }
 
-    private static readonly HashSet<string> Patchable = ["numNodes", "nodeIdsToRemove", "nodeType", "expiresAt", "parameterGroupName"];
-    private static readonly HashSet<string> Clearable = ["nodeIdsToRemove", "expiresAt"];
+    private static readonly HashSet<string> Patchable =
+        ["numNodes", "nodeIdsToRemove", "nodeType", "expiresAt", "parameterGroupName", "preferredMaintenanceWindow", "applyImmediately"];
+    private static readonly HashSet<string> Clearable = ["nodeIdsToRemove", "expiresAt", "preferredMaintenanceWindow", "applyImmediately"];
     private static readonly HashSet<string> CreateOnly =
     [
         "id", "engine", "engineVersion", "azMode", "preferredAvailabilityZones", "status", "configurationEndpoint",
@@ -134,7 +135,8 @@ public static class CacheClustersApi
 
         var numNodes = patch!.NumNodes ?? cluster.NumNodes;
         var next = new CacheClusterSpec(TenantNames.Public(cluster.Id), cluster.Engine, cluster.EngineVersion, patch.NodeType ?? cluster.NodeType, numNodes,
-            cluster.AzMode, null, fields.Contains("expiresAt") ? patch.ExpiresAt : null);
+            cluster.AzMode, null, fields.Contains("expiresAt") ? patch.ExpiresAt : null,
+            fields.Contains("preferredMaintenanceWindow") ? patch.PreferredMaintenanceWindow : cluster.PreferredMaintenanceWindow);
         if (await validator.ProblemAsync(next, ct) is { } invalid)
             return invalid;
         var toRemove = (patch.NodeIdsToRemove ?? []).Select(n => TenantNames.Internal(cluster.Tenant, n)).ToList();
@@ -153,9 +155,14 @@ public static class CacheClustersApi
         var changes = new Dictionary<string, object?>();
         if (numNodes != cluster.NumNodes)
             changes["numNodes"] = numNodes;
-        if (next.NodeType != cluster.NodeType)
-            changes["nodeType"] = next.NodeType;
+        // A new node type replaces every node: it waits for the maintenance window unless applied immediately.
+        var now = time.GetUtcNow();
+        var deferred = next.NodeType != cluster.NodeType && Defer(cluster, "nodeType", next.NodeType, next.PreferredMaintenanceWindow, patch.ApplyImmediately ?? false, now);
+        var nodeType = deferred ? cluster.NodeType : next.NodeType;
+        if (nodeType != cluster.NodeType)
+            changes["nodeType"] = nodeType;
         var expiryChanged = fields.Contains("expiresAt") && next.ExpiresAt != cluster.ExpiresAt;
+        var windowChanged = next.PreferredMaintenanceWindow != cluster.PreferredMaintenanceWindow;
         var parameterGroup = cluster.ParameterGroupName;
         if (fields.Contains("parameterGroupName"))
         {
@@ -167,32 +174,14 @@ public static class CacheClustersApi
         // Memcached's parameters are start-up options: the nodes show pending-reboot until they are rebooted.
         var parameterGroupChanged = parameterGroup != cluster.ParameterGroupName;
         cluster.ParameterGroupName = parameterGroup;
-        if (changes.Count == 0 && !expiryChanged && !parameterGroupChanged)
+        if (changes.Count == 0 && !expiryChanged && !parameterGroupChanged && !windowChanged && !deferred)
             return Problems.NoOperation("The modification changes nothing.");
         if (await TotalNodeQuota.CheckAsync(db, options.Value, cluster.Tenant, numNodes - cluster.NumNodes, "numNodes", ct) is { } overQuota)
             return overQuota;
 
         if (changes.Count > 0)
-        {
-            // Which nodes come and go is decided now and stored with the request: new rows to start,
-            // and rows marked deleting, so the reconciler only carries out the choice.
-            var now = time.GetUtcNow();
-            var change = GroupPlanner.Resize(cluster.Id, cluster.AzMode,
-                cluster.Nodes.Select(n => new DesiredNode(n.Id, null, NodeRole.Primary, n.AvailabilityZone, n.Status, n.Port)).ToList(),
-                numNodes, toRemove, replaceAll: next.NodeType != cluster.NodeType, cluster.LastNodeOrdinal, catalog.AvailabilityZones);
-            foreach (var node in cluster.Nodes.Where(n => change.Remove.Contains(n.Id)))
-                node.Status = NodeStatus.Deleting;
-            foreach (var node in change.Add)
-                cluster.Nodes.Add(new CacheNodeEntity
-                {
-                    Id = node.Id, CacheClusterId = cluster.Id, AvailabilityZone = node.AvailabilityZone, Status = NodeStatus.Creating, CreatedAt = now,
-                });
-            cluster.LastNodeOrdinal = change.LastOrdinal;
-            if (change.Remove.Count > 0)
-                changes["nodeIdsToRemove"] = change.Remove;
-        }
-        cluster.NumNodes = numNodes;
-        cluster.NodeType = next.NodeType;
+            ChangeNodes(cluster, numNodes, toRemove, nodeType, catalog.AvailabilityZones, now, changes);
+        cluster.PreferredMaintenanceWindow = next.PreferredMaintenanceWindow;
         if (fields.Contains("expiresAt"))
             cluster.ExpiresAt = next.ExpiresAt;
         if (changes.Count > 0)
@@ -203,8 +192,58 @@ public static class CacheClustersApi
         cluster.Generation++;
         cluster.UpdatedAt = time.GetUtcNow();
         db.Record(time, SourceType.CacheCluster, cluster.Id,
-            $"Modification requested for cache cluster {cluster.Id}: {string.Join(", ", changes.Keys.Concat(expiryChanged ? ["expiresAt"] : []).Concat(parameterGroupChanged ? ["parameterGroupName"] : []))}");
+            $"Modification requested for cache cluster {cluster.Id}: {string.Join(", ", changes.Keys.Concat(expiryChanged ? ["expiresAt"] : []).Concat(parameterGroupChanged ? ["parameterGroupName"] : []).Concat(windowChanged ? ["preferredMaintenanceWindow"] : []).Concat(deferred ? ["nodeType"] : []))}"
+            + (deferred ? $"; nodeType waits for the maintenance window at {cluster.ScheduledAt:yyyy-MM-dd HH:mm} UTC" : ""));
         return await Store.SaveAsync(db, http, cluster.Version, ErrorCodes.InvalidCacheClusterState, () => cluster.ToResponse(), r => r.Etag, ct);
+    }
+
+    /// <summary>
+    /// Which nodes come and go is decided when the change is asked for (or its window opens) and stored
+    /// with it: new rows to start, and rows marked deleting, so the reconciler only carries out the
+    /// choice. A new node type replaces every node that stays. The cluster turns modifying.
+    /// </summary>
+    public static void ChangeNodes(CacheClusterEntity cluster, int numNodes, IReadOnlyList<string> toRemove, string nodeType,
+        IReadOnlyList<string> zones, DateTimeOffset now, Dictionary<string, object?> changes)
+    {
+        var change = GroupPlanner.Resize(cluster.Id, cluster.AzMode,
+            cluster.Nodes.Select(n => new DesiredNode(n.Id, null, NodeRole.Primary, n.AvailabilityZone, n.Status, n.Port)).ToList(),
+            numNodes, toRemove, replaceAll: nodeType != cluster.NodeType, cluster.LastNodeOrdinal, zones);
+        foreach (var node in cluster.Nodes.Where(n => change.Remove.Contains(n.Id)))
+            node.Status = NodeStatus.Deleting;
+        foreach (var node in change.Add)
+            cluster.Nodes.Add(new CacheNodeEntity
+            {
+                Id = node.Id, CacheClusterId = cluster.Id, AvailabilityZone = node.AvailabilityZone, Status = NodeStatus.Creating, CreatedAt = now,
+            });
+        cluster.LastNodeOrdinal = change.LastOrdinal;
+        if (change.Remove.Count > 0)
+            changes["nodeIdsToRemove"] = change.Remove;
+        cluster.NumNodes = numNodes;
+        cluster.NodeType = nodeType;
+        cluster.Status = CacheClusterStatus.Modifying;
+    }
+
+    /// <summary>
+    /// True when a node-replacing change waits for the maintenance window (it is stored as scheduled,
+    /// with when the window opens); false when it runs now (no window, inside it, or applyImmediately),
+    /// which also drops what was scheduled for the same field.
+    /// </summary>
+    private static bool Defer(CacheClusterEntity cluster, string field, object? value, string? windowText, bool applyImmediately, DateTimeOffset now)
+    {
+        var scheduled = cluster.ScheduledChanges is { } json ? JsonSerializer.Deserialize<Dictionary<string, object?>>(json)! : [];
+        MaintenanceWindow? window = null;
+        if (windowText is not null)
+            MaintenanceWindow.TryParse(windowText, out window);
+        var at = MaintenancePlanner.WhenToApply(window, now, applyImmediately);
+        if (at <= now)
+        {
+            scheduled.Remove(field);
+            (cluster.ScheduledChanges, cluster.ScheduledAt) = scheduled.Count > 0 ? (JsonSerializer.Serialize(scheduled), cluster.ScheduledAt) : (null, null);
+            return false;
+        }
+        scheduled[field] = value;
+        (cluster.ScheduledChanges, cluster.ScheduledAt) = (JsonSerializer.Serialize(scheduled), at);
+        return true;
     }
 
     private static async Task<IResult> Delete(

@@ -10,11 +10,12 @@ using Microsoft.EntityFrameworkCore;
 namespace ControlPlane.Api.Endpoints;
 
 /// <summary>
-/// Reboots of chosen nodes. A node never starts again in place (it would come back empty), so a
-/// rebooted node is replaced by a new one: for a replication group one shard at a time, replicas
-/// first, a primary handing over to a synced new replica first (the planner's rolling replacement);
-/// for a Memcached cluster each node named gets a new node in its zone. The new containers start with
-/// the parameter group's current start-up values, which is how pending-reboot values are applied.
+/// Reboots of chosen nodes. A rebooted node keeps its id, port and endpoint: its engine restarts in
+/// place (the same container) unless its start-up values changed, when a new container takes the
+/// node's place with the parameter group's current values (how pending-reboot values are applied).
+/// A replication group reboots one shard at a time, replicas first, each resyncing from its primary;
+/// a primary hands over to a synced replica first, so no acknowledged write is lost. A Memcached node
+/// comes back empty, as on ElastiCache.
 /// </summary>
 public static class RebootApi
 {
@@ -66,13 +67,6 @@ public static class RebootApi
                 $"Cache cluster {TenantNames.Public(cluster.Id)} is {JsonBodies.EnumText(cluster.Status)}, not available.");
         var rebooted = request.NodeIds.Select(n => TenantNames.Internal(cluster.Tenant, n)).ToList();
         var now = time.GetUtcNow();
-        var change = GroupPlanner.Reboot(cluster.Id,
-            cluster.Nodes.Select(n => new DesiredNode(n.Id, null, NodeRole.Primary, n.AvailabilityZone, n.Status, n.Port)).ToList(), rebooted, cluster.LastNodeOrdinal);
-        foreach (var node in cluster.Nodes.Where(n => change.Remove.Contains(n.Id)))
-            node.Status = NodeStatus.Deleting;
-        foreach (var node in change.Add)
-            cluster.Nodes.Add(new CacheNodeEntity { Id = node.Id, CacheClusterId = cluster.Id, AvailabilityZone = node.AvailabilityZone, Status = NodeStatus.Creating, CreatedAt = now });
-        cluster.LastNodeOrdinal = change.LastOrdinal;
         cluster.Status = CacheClusterStatus.Modifying;
         cluster.PendingChanges = JsonSerializer.Serialize(new Dictionary<string, object> { [Converger.RebootChange] = rebooted });
         cluster.Generation++;

@@ -89,6 +89,10 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider?
         }
     }
 
+    /// <summary>CLIENT PAUSE WRITE: writes wait (reads go on) until the time is up or the engine stops; used before a node saves for a reboot.</summary>
+    public Task PauseWritesAsync(string host, int port, TimeSpan duration, CancellationToken ct) =>
+        ExecuteAsync(host, port, ct, "CLIENT", "PAUSE", (long)duration.TotalMilliseconds, "WRITE");
+
     public Task ReplicaOfAsync(string host, int port, string masterHost, int masterPort, CancellationToken ct) =>
         ExecuteAsync(host, port, ct, "REPLICAOF", masterHost, masterPort);
 

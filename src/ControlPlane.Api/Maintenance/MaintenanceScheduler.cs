@@ -43,7 +43,7 @@ public sealed partial class MaintenanceScheduler(IServiceScopeFactory scopes, Ti
     }
 
     /// <summary>
-    /// Nodes left pending-reboot by a start-up parameter change are rebooted (replaced, one shard at a
+    /// Nodes left pending-reboot by a start-up parameter change are rebooted (in place, one shard at a
     /// time) inside their group's maintenance window; a group without a window waits for a reboot asked for.
     /// </summary>
     public async Task RebootPendingAsync(CancellationToken ct)
@@ -74,13 +74,19 @@ public sealed partial class MaintenanceScheduler(IServiceScopeFactory scopes, Ti
         group.Generation++;
         group.UpdatedAt = time.GetUtcNow();
         db.Record(time, SourceType.ReplicationGroup, group.Id, $"Maintenance window of replication group {group.Id} open: {what}");
+        await SaveOrRetryLaterAsync(db, group.Id, ct);
+    }
+
+    /// <summary>Saves under the row's xmin; a group or cluster changed meanwhile is left for the next round.</summary>
+    private async Task SaveOrRetryLaterAsync(ControlPlaneDbContext db, string id, CancellationToken ct)
+    {
         try
         {
             await db.SaveChangesAsync(ct);
         }
         catch (DbUpdateConcurrencyException)
         {
-            LogRaced(logger, group.Id);
+            LogRaced(logger, id);
         }
     }
 
@@ -98,5 +104,7 @@ public sealed class MaintenanceWorker(MaintenanceScheduler scheduler, TimeProvid
     {
         await scheduler.RunAsync(ct);
         await scheduler.RebootPendingAsync(ct);
+        await scheduler.RunClustersAsync(ct);
+        await scheduler.RebootPendingClustersAsync(ct);
     }
 }

@@ -46,7 +46,7 @@ public sealed partial class ParameterApplier(RedisAdmin redis, Catalog catalog, 
                     LogApplyFailed(logger, node.Id, e.Message);
                 }
             }
-            var started = container.Labels.GetValueOrDefault(NodeSpecs.ParametersLabel) ?? DefaultStartup(family, cluster);
+            var started = StartedWith(node.Id, container) ?? DefaultStartup(family, cluster);
             var status = started != startup ? ParameterStatus.PendingReboot
                 : _applied.GetValueOrDefault(node.Id) == key ? null
                 : ParameterStatus.Applying;
@@ -60,6 +60,31 @@ public sealed partial class ParameterApplier(RedisAdmin redis, Catalog catalog, 
             await db.SaveChangesAsync(ct);
     }
 
+    /// <summary>Per node rebooted in this process: the container it runs now and the start-up values it was given, until a listing shows that container.</summary>
+    private readonly ConcurrentDictionary<string, (string ContainerId, string? Fingerprint)> _rebooted = new();
+
+    /// <summary>
+    /// The node's engine restarted (a reboot): it runs its command line's values until the immediate
+    /// ones are set again, and its container (maybe a new one) started with these start-up values.
+    /// </summary>
+    public void Restarted(string nodeId, string containerId, string? startup)
+    {
+        _applied.TryRemove(nodeId, out _);
+        _rebooted[nodeId] = (containerId, startup);
+    }
+
+    /// <summary>What the node's container started with: the listing's label, unless a reboot since made another container than the one listed.</summary>
+    private string? StartedWith(string nodeId, Runtime.ContainerInfo listed)
+    {
+        if (_rebooted.TryGetValue(nodeId, out var rebooted))
+        {
+            if (rebooted.ContainerId != listed.Id)
+                return rebooted.Fingerprint;
+            _rebooted.TryRemove(nodeId, out _);
+        }
+        return listed.Labels.GetValueOrDefault(NodeSpecs.ParametersLabel);
+    }
+
     /// <summary>Memcached's parameters are all start-up options: a node is in sync or pending-reboot.</summary>
     public async Task MarkAsync(ControlPlaneDbContext db, CacheClusterEntity cluster, IReadOnlyDictionary<string, string> values, ContainerView view, CancellationToken ct)
     {
@@ -71,7 +96,7 @@ public sealed partial class ParameterApplier(RedisAdmin redis, Catalog catalog, 
             var container = Container(view, node.AvailabilityZone, specs.ContainerName(node.Id));
             if (container is null)
                 continue;
-            var started = container.Labels.GetValueOrDefault(NodeSpecs.ParametersLabel) ?? DefaultStartup(family, false);
+            var started = StartedWith(node.Id, container) ?? DefaultStartup(family, false);
             var status = started != startup ? ParameterStatus.PendingReboot : null;
             if (node.ParameterGroupStatus != status)
             {

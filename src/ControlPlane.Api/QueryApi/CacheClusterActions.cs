@@ -40,6 +40,7 @@ public sealed partial class QueryActions
         if (zones.Count > 0)
             body["preferredAvailabilityZones"] = new JsonArray(zones.Select(z => (JsonNode)z).ToArray());
         Copy("CacheParameterGroupName", body, "parameterGroupName");
+        Copy("PreferredMaintenanceWindow", body, "preferredMaintenanceWindow");
         CommonNetworkParameters();
         var tags = TagsParameter();
         p.RefuseUnread();
@@ -126,8 +127,10 @@ public sealed partial class QueryActions
         if (p.Get("EngineVersion") is { } version)
             throw QueryFault.NotBuilt($"Engine upgrades (EngineVersion {version})");
         Copy("CacheParameterGroupName", patch, "parameterGroupName");
-        // Memcached's changes here start at once: a cluster has no maintenance window.
-        p.Accept("ApplyImmediately");
+        // A node type change waits for PreferredMaintenanceWindow unless ApplyImmediately, as the REST API does.
+        Copy("PreferredMaintenanceWindow", patch, "preferredMaintenanceWindow");
+        if (p.Bool("ApplyImmediately") is { } immediately)
+            patch["applyImmediately"] = immediately;
         CommonNetworkParameters();
         p.RefuseUnread();
         await RequireMemcached(id, "modify");

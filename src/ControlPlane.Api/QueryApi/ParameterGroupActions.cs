@@ -128,7 +128,7 @@ public sealed partial class QueryActions
 
     /// <summary>
     /// A Memcached cluster's nodes by their numbers, or a Redis member cluster's one node ("0001"): the
-    /// REST reboot of the cluster or of the member's replication group, which replaces each node named.
+    /// REST reboot of the cluster or of the member's replication group, which restarts each node named in place.
     /// </summary>
     private async Task<IEnumerable<XElement?>> RebootCacheCluster()
     {

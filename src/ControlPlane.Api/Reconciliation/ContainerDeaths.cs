@@ -23,5 +23,8 @@ public sealed class ContainerDeaths(TimeProvider time)
                 _died.TryRemove(id, out _);
     }
 
+    /// <summary>The container started again (a reboot in place keeps its id): its death is over.</summary>
+    public void Started(string containerId) => _died.TryRemove(containerId, out _);
+
     public bool HasDied(string containerId) => _died.ContainsKey(containerId);
 }

@@ -32,6 +32,7 @@ public sealed partial class Converger(
     ControlPlaneMetrics metrics,
     Parameters.ParameterApplier parameters,
     Discovery.DiscoveryEndpoints discovery,
+    NodeReboots reboots,
     Security.Tls.TransitEncryption transit,
     TimeProvider time,
     IOptions<ControlPlaneOptions> options,
@@ -49,6 +50,7 @@ public sealed partial class Converger(
     private static readonly TimeSpan SwitchoverTimeout = TimeSpan.FromSeconds(15);
 
     private ReconcilerOptions Settings => options.Value.Reconciler;
+    private readonly NodeReboots _reboots = reboots;
     private TimeProvider Time => time;
     private PortAllocator Ports => ports;
     private ZoneRegistry Zones => zones;
@@ -101,13 +103,21 @@ public sealed partial class Converger(
         public static implicit operator Step(Progress progress) => new(progress);
     }
 
-    /// <summary>An empty plan ends the convergence; its answering nodes are what the heartbeat watches.</summary>
-    private static Step Ended(Progress progress, string engine, IReadOnlyList<NodePlace> places, IReadOnlyDictionary<string, ObservedNode> observed) =>
-        progress != Progress.Quiet
-            ? progress
-            : new Step(Progress.Done, new QuietGroup(engine, places
-                .Where(p => p.Host is not null && p.Port is not null && observed.GetValueOrDefault(p.NodeId) is { Reachable: true, Stale: false })
-                .Select(p => new NodePlace(p.NodeId, p.Zone, p.Host, p.Port, null, p.ContainerName)).ToList()));
+    /// <summary>
+    /// An empty plan ends the convergence. The group is quiet (watched by heartbeats alone) only when
+    /// every node answered this observation: a node given the benefit of the doubt (stale, one miss
+    /// short of failed) must be observed again by the next pass, or a heartbeat of the others would
+    /// keep vouching for a group whose silent node nobody looks at.
+    /// </summary>
+    private static Step Ended(Progress progress, string engine, IReadOnlyList<NodePlace> places, IReadOnlyDictionary<string, ObservedNode> observed)
+    {
+        if (progress != Progress.Quiet)
+            return progress;
+        var watched = places.Where(p => p.Host is not null && p.Port is not null).ToList();
+        if (watched.Any(p => observed.GetValueOrDefault(p.NodeId) is not { Reachable: true, Stale: false }))
+            return new Step(Progress.Done);
+        return new Step(Progress.Done, new QuietGroup(engine, watched.Select(p => new NodePlace(p.NodeId, p.Zone, p.Host, p.Port, null, p.ContainerName)).ToList()));
+    }
 
     private async Task<Step> StepGroupAsync(ControlPlaneDbContext db, string id, ContainerView view, CancellationToken ct)
     {
@@ -258,7 +268,7 @@ public sealed partial class Converger(
     /// <summary>The pending change that replaces nodes running an outdated configuration (their ids).</summary>
     private const string RefreshChange = "outdatedNodes";
 
-    /// <summary>The pending change that reboots (replaces) the nodes named (their ids), see POST .../reboot.</summary>
+    /// <summary>The pending change that reboots the nodes named (their ids, each leaving the list once rebooted), see POST .../reboot.</summary>
     public const string RebootChange = "rebootNodes";
 
     /// <summary>The reason a group's nodes are held (not failed over) and that was told in an event, per group.</summary>
@@ -336,8 +346,12 @@ public sealed partial class Converger(
         var observed = await observer.ObserveAsync(Catalog.Memcached, false, creating, places, view, Settings, ct);
         if (await ListingContradictedAsync(places, observed, nodes.Where(n => n.Status == NodeStatus.Available).Select(n => n.Id), view, ct))
             return Progress.Acted;
+        if (cluster.Status == CacheClusterStatus.Available && await RefreshClusterAsync(db, cluster, observed, ct))
+            return Progress.Acted;
+        var reboot = cluster.Status == CacheClusterStatus.Modifying && cluster.PendingChanges is { } pending
+            ? System.Text.Json.Nodes.JsonNode.Parse(pending)?[RebootChange]?.AsArray().Select(n => (string)n!).ToHashSet() : null;
         var desired = new DesiredCluster(cluster.Id, cluster.Status,
-            nodes.Select(n => new DesiredNode(n.Id, null, NodeRole.Primary, n.AvailabilityZone, n.Status, n.Port)).ToList());
+            nodes.Select(n => new DesiredNode(n.Id, null, NodeRole.Primary, n.AvailabilityZone, n.Status, n.Port)).ToList(), reboot);
         var plan = GroupPlanner.Plan(desired, observed, Context(view));
         if (cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.Modifying)
             await parameters.MarkAsync(db, cluster, parameterValues, view, ct);
@@ -499,6 +513,10 @@ public sealed partial class Converger(
                     if (added)
                         Event($"Added cache node {m.NodeId} in availability zone {Place(m.NodeId).Zone}");
                     break;
+                case RestartNode r:
+                    record.Rebooted(r.NodeId);
+                    Event($"Cache node {r.NodeId} rebooted");
+                    break;
                 case RemoveNode r:
                     await PortAllocator.ReleaseAsync(db, [r.NodeId], ct);
                     record.RemoveNode(r.NodeId);
@@ -615,6 +633,9 @@ public sealed partial class Converger(
                     break;
                 case RemoveContainer r:
                     await RemoveAsync(Place(r.NodeId));
+                    break;
+                case RestartNode r:
+                    await owner._reboots.RestartAsync(Place(r.NodeId), r.KeepData, view, ct);
                     break;
                 case RemoveNode r:
                     await RemoveAsync(Place(r.NodeId));

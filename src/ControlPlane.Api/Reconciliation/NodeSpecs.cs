@@ -22,20 +22,30 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
     public Task LoadSecretsAsync(CancellationToken ct) => secrets.GetAsync(ct);
 
     /// <summary>
-    /// A Redis node runs once. Restarted in place (docker restart, a daemon restart, a restart policy
-    /// someone added) it would come back empty, still a primary at the same port, and its replicas
-    /// would resync from it and wipe themselves before anyone noticed. So the second start of a
-    /// container exits at once (code 75); the node is then failed over and replaced like any dead one.
-    /// The marker lives in the container's data volume (the root file system is read-only, /tmp a tmpfs
-/// that a restart empties): a new container for the node starts normally.
+    /// A Redis node runs once. Restarted in place by anyone else (docker restart, a daemon restart, a
+    /// restart policy someone added) it would come back empty, still a primary at the same port, and its
+    /// replicas would resync from it and wipe themselves before anyone noticed. So the second start of
+    /// a container exits at once (code 75); the node is then failed over and replaced like any dead one.
+    /// Each start writes a fresh token to /data/.node-started; a start is allowed again only when
+    /// /data/.reboot holds that token, which the control plane writes when it reboots the node itself
+    /// (a replica that resyncs, or a primary that saved its data first). The marker lives in the
+    /// container's data volume (the root file system is read-only, /tmp a tmpfs that a restart empties):
+    /// a new container for the node starts normally. The image's shell is dash alone: builtins only.
     /// </summary>
     public static readonly IReadOnlyList<string> StartOnce =
     [
         "/bin/sh", "-c",
-        "if [ -e /data/.node-started ]; then echo 'this container ran before: a node is replaced, never restarted empty' >&2; exit 75; fi; "
-            + ": >/data/.node-started && exec \"$@\"",
+        "if [ -e /data/.node-started ]; then read -r started </data/.node-started || started=; read -r allowed 2>/dev/null </data/.reboot || allowed=; "
+            + "if [ -z \"$started\" ] || [ \"$started\" != \"$allowed\" ]; then "
+            + "echo 'this container ran before: a node is replaced or rebooted by the control plane, never restarted empty' >&2; exit 75; fi; fi; "
+            + "read -r token </proc/sys/kernel/random/uuid && echo \"$token\" >/data/.node-started && exec \"$@\"",
         "start-once",
     ];
+
+    /// <summary>Where a node's start token is, and where the control plane puts it to allow one more start (a reboot).</summary>
+    public const string StartedMarker = "/data/.node-started";
+
+    public const string RebootMarker = "/data/.reboot";
 
     /// <summary>A node of a replication group: Redis, or Valkey (the same options, its own server binary and image).</summary>
     /// <summary>
@@ -58,6 +68,8 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
             // Nodes are not persisted: replicas and snapshots keep the data, as on ElastiCache.
             "--save", "", "--appendonly", "no",
             "--maxmemory", Text(nodeType.MaxMemoryBytes), "--maxmemory-policy", "volatile-lru",
+            // maxclients as the parameter groups show it (not modifiable); the container's file limit allows it (ContainerSpecMapper).
+            "--maxclients", Text(ParameterCatalog.MaxConnections),
             // A replica that attaches starts its full sync at once; Redis' default waits 5 s for others to join the transfer.
             "--repl-diskless-sync-delay", "0",
         ];
@@ -86,7 +98,7 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
         var nodeType = NodeType(nodeTypeName);
         List<string> command =
         [
-            "memcached", "-p", Text(port), "-l", host, "-U", "0", "-c", "4096",
+            "memcached", "-p", Text(port), "-l", host, "-U", "0", "-c", Text(ParameterCatalog.MaxConnections),
             "-m", Text(Math.Max(1, nodeType.MaxMemoryBytes / (1024 * 1024))),
         ];
         return WithTransit(WithParameters(Spec(Catalog.Memcached, Catalog.Memcached, clusterId, null, nodeId, port, engineVersion, nodeType, command), parameters),

@@ -41,10 +41,11 @@ public sealed partial class Reconciler(
     private readonly ConcurrentDictionary<string, long> _endedAt = new();
     // Which groups are converging now; claimed before the task starts, so a fast task cannot finish before it is recorded.
     private readonly ConcurrentDictionary<string, Task> _running = new();
-    // What the last full pass saw: every group and cluster, and those of them with nothing to do (the heartbeat's nodes).
+    // What the last pass saw: every group and cluster, and those of them with nothing to do (the heartbeat's nodes).
     private IReadOnlyList<Target> _targets = [];
     private readonly ConcurrentDictionary<string, QuietGroup> _quiet = new();
     private DateTimeOffset _lastFullPass;
+    private DateTimeOffset _lastBeat;
 
     private ReconcilerOptions Settings => options.Value.Reconciler;
 
@@ -56,13 +57,18 @@ public sealed partial class Reconciler(
         while (!ct.IsCancellationRequested)
         {
             var started = time.GetTimestamp();
-            var (succeeded, full) = (false, false);
+            var (succeeded, passed) = (false, false);
             try
             {
-                if (woken || !await QuietAsync(ct))
+                if (woken || time.GetUtcNow() - _lastFullPass >= Settings.QuietPassInterval)
                 {
-                    full = true;
-                    await PassAsync(ct);
+                    passed = true;
+                    await PassAsync(woken, skip: null, ct);
+                }
+                else if (await HeartbeatAsync(ct) is { } answered && AnyToConverge(answered))
+                {
+                    passed = true;
+                    await PassAsync(woken: false, skip: answered, ct);
                 }
                 succeeded = true;
             }
@@ -71,7 +77,7 @@ public sealed partial class Reconciler(
                 LogPassFailed(logger, e);
             }
             // The light passes of a quiet control plane are heartbeats, not reconcile passes.
-            if (full || !succeeded)
+            if (passed || !succeeded)
                 metrics.PassFinished(time.GetElapsedTime(started), succeeded);
             try
             {
@@ -86,26 +92,44 @@ public sealed partial class Reconciler(
     }
 
     /// <summary>
-    /// The light pass of an idle control plane: when the last full pass is recent, nothing is
-    /// converging or backing off, and every group it saw was quiet, each node gets one PING instead
-    /// of the whole observation. True when that was enough (every node answered); a miss, or
-    /// anything not quiet, asks for a full pass. Container deaths and API writes wake a full pass
-    /// themselves, so this watches only for what sends no event: a hung or unreachable node.
+    /// The light pass between full ones: each group whose last convergence found nothing to do gets
+    /// one PING per node instead of the whole observation. Returns the groups whose every node
+    /// answered; they sit this pass out. Container deaths and API writes wake a full pass
+    /// themselves, so the heartbeat watches only for what sends no event: a hung or unreachable node.
+    /// Quiet is judged per group: one group that keeps converging (a create, a failed node) costs
+    /// its own observation, not everyone's.
     /// </summary>
-    private async Task<bool> QuietAsync(CancellationToken ct)
+    private async Task<IReadOnlySet<string>> HeartbeatAsync(CancellationToken ct)
     {
-        if (time.GetUtcNow() - _lastFullPass >= Settings.QuietPassInterval || !_running.IsEmpty || !_backoff.IsEmpty || !_dirty.IsEmpty)
-            return false;
-        if (_targets.FirstOrDefault(t => !_quiet.ContainsKey(t.Key)) is { } busy)
-        {
-            LogNotQuiet(logger, busy.Id);
-            return false;
-        }
-        var answers = await Task.WhenAll(_targets.Select(t => observer.HeartbeatAsync(_quiet[t.Key], Settings, ct)));
-        return answers.All(a => a);
+        // Between beats the quiet groups stay quiet: each was either heard from at the last beat or
+        // observed in full since (it became quiet after it).
+        if (time.GetUtcNow() - _lastBeat < Settings.HeartbeatInterval)
+            return _quiet.Keys.ToHashSet();
+        _lastBeat = time.GetUtcNow();
+        var beats = await Task.WhenAll(_targets
+            .Where(t => !_running.ContainsKey(t.Key))
+            .Select(t => (t.Key, Quiet: _quiet.GetValueOrDefault(t.Key)))
+            .Where(t => t.Quiet is not null)
+            .Select(async t => (t.Key, Answered: await observer.HeartbeatAsync(t.Quiet!, Settings, ct))));
+        return beats.Where(b => b.Answered).Select(b => b.Key).ToHashSet();
     }
 
-    public async Task PassAsync(CancellationToken ct)
+    /// <summary>True when some group is neither quiet, converging already, nor backing off: it needs a pass now.</summary>
+    private bool AnyToConverge(IReadOnlySet<string> quiet)
+    {
+        var now = time.GetUtcNow();
+        var waiting = _targets.FirstOrDefault(t =>
+            !quiet.Contains(t.Key) && !_running.ContainsKey(t.Key) && !(_backoff.TryGetValue(t.Key, out var b) && b.NotBefore > now));
+        if (waiting is not null)
+            LogNotQuiet(logger, waiting.Id);
+        return waiting is not null;
+    }
+
+    /// <summary>
+    /// Lists every zone and converges every group, except those in <paramref name="skip"/> (quiet ones
+    /// whose heartbeat just answered). A full pass (no skip) also refreshes which groups exist.
+    /// </summary>
+    public async Task PassAsync(bool woken, IReadOnlySet<string>? skip, CancellationToken ct)
     {
         // Node specs carry the control plane's login on every node: loaded once, before any spec is built.
         await secrets.GetAsync(ct);
@@ -153,9 +177,10 @@ public sealed partial class Reconciler(
         // Each group converges on its own task; a slow one (a create waiting for gossip) does not
         // hold up the next pass for the others, and is not started twice.
         var now = time.GetUtcNow();
-        _lastFullPass = now;
+        if (skip is null)
+            _lastFullPass = now;
         _targets = groups.Select(id => new Target(Catalog.Redis, id)).Concat(clusters.Select(id => new Target(Catalog.Memcached, id))).ToList();
-        foreach (var target in _targets)
+        foreach (var target in _targets.Where(t => skip?.Contains(t.Key) != true))
         {
             // Quiet again only once this pass's convergence says so.
             _quiet.TryRemove(target.Key, out _);
@@ -171,8 +196,11 @@ public sealed partial class Reconciler(
             var claim = new TaskCompletionSource();
             if (!_running.TryAdd(target.Key, claim.Task))
             {
-                // Busy: the wake-up is not lost, the group runs again as soon as this convergence ends.
-                _dirty[target.Key] = true;
+                // Busy: a wake-up (an API write, a container event) is not lost, the group runs again as
+                // soon as this convergence ends. A timed pass marks nothing: the next one looks anyway,
+                // and marking would turn every long convergence into a chain of full passes.
+                if (woken)
+                    _dirty[target.Key] = true;
                 continue;
             }
             _ = Task.Run(async () =>
@@ -302,7 +330,7 @@ public sealed partial class Reconciler(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "A full pass: {Id} has work or waits")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "A pass: {Id} has work or waits")]
     private static partial void LogNotQuiet(ILogger logger, string id);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Reconcile pass failed")]

@@ -27,6 +27,18 @@ public interface ITargetRecord
 
     /// <summary>Removes a node that is no longer wanted (its container is gone already).</summary>
     void RemoveNode(string nodeId) => throw new NotSupportedException($"{SourceType} {Id} cannot remove single nodes.");
+
+    /// <summary>A node named by a reboot is back: it leaves the pending reboot list.</summary>
+    void Rebooted(string nodeId);
+
+    /// <summary>pendingChanges without the node in its reboot list (the list stays, empty, until the change is done).</summary>
+    static string? WithoutReboot(string? pending, string nodeId)
+    {
+        if (pending is null || JsonNode.Parse(pending) is not JsonObject fields || fields[Converger.RebootChange] is not JsonArray list)
+            return pending;
+        fields[Converger.RebootChange] = new JsonArray(list.Where(n => (string?)n != nodeId).Select(n => (JsonNode?)JsonValue.Create((string?)n)).ToArray());
+        return fields.ToJsonString();
+    }
 }
 
 public sealed class GroupRecord(ControlPlaneDbContext db, ReplicationGroupEntity group, TimeProvider time) : ITargetRecord
@@ -70,6 +82,13 @@ public sealed class GroupRecord(ControlPlaneDbContext db, ReplicationGroupEntity
     }
 
     public bool IsReplacement(string nodeId) => Node(nodeId).ReplacesNodeId is not null;
+
+    /// <summary>The reboot started the node with its group's start-up values (its immediate ones are set again as soon as the group is available).</summary>
+    public void Rebooted(string nodeId)
+    {
+        group.PendingChanges = ITargetRecord.WithoutReboot(group.PendingChanges, nodeId);
+        Node(nodeId).ParameterGroupStatus = null;
+    }
 
     /// <summary>A node a modification adds to a shard; returns its id (the next ordinal of the shard).</summary>
     public string AddNode(string shardId, NodeRole role, string zone, string nodeType)
@@ -215,6 +234,12 @@ public sealed class ClusterRecord(ControlPlaneDbContext db, CacheClusterEntity c
     }
 
     public void Remove() => db.CacheClusters.Remove(cluster);
+
+    public void Rebooted(string nodeId)
+    {
+        cluster.PendingChanges = ITargetRecord.WithoutReboot(cluster.PendingChanges, nodeId);
+        Node(nodeId).ParameterGroupStatus = null;
+    }
 
     public void RemoveNode(string nodeId)
     {

@@ -61,6 +61,8 @@ public sealed partial class ContainerEventWatcher(
                     LogEvent(logger, zone.Name, change.Action, change.Labels.GetValueOrDefault(Runtime.Labels.Node) ?? change.ContainerId);
                     if (change.Action == "die")
                         deaths.Died(change.ContainerId);
+                    else if (change.Action == "start")
+                        deaths.Started(change.ContainerId);
                     signal.Wake();
                 }
             }

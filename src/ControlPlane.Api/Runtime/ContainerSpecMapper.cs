@@ -14,6 +14,9 @@ public static class ContainerSpecMapper
     public const int UserId = 65534;
     public const string User = "65534:65534";
 
+    /// <summary>The open-file limit of every container: 10000 clients and the engine's own descriptors.</summary>
+    public const long OpenFiles = 16384;
+
     /// <summary>Redis forks for a save and runs a few background threads; memcached and HAProxy use a few threads. Threads count.</summary>
     public const long PidsLimit = 128;
 
@@ -40,6 +43,10 @@ public static class ContainerSpecMapper
                 CapDrop = ["ALL"],
                 SecurityOpt = ["no-new-privileges"],
                 PidsLimit = PidsLimit,
+                // Room for the nodes' 10000 client connections (Redis keeps 32 descriptors more for itself), set
+                // rather than inherited from the engine so every node runs the same, and low enough for an engine
+                // whose own hard limit is below ElastiCache's 65000 (20000 on the machine this was built on).
+                Ulimits = [new Ulimit { Name = "nofile", Soft = OpenFiles, Hard = OpenFiles }],
                 ReadonlyRootfs = true,
                 Tmpfs = new Dictionary<string, string> { ["/tmp"] = "rw,nosuid,nodev,noexec,size=16m,mode=1777" },
                 // Nodes listen on a loopback port of the host: no bridge, no port mapping.

@@ -27,6 +27,12 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
 
     private static readonly string[] WatchedActions = ["start", "die", "oom", "kill", "stop", "destroy"];
 
+    // An engine creates and starts containers largely one after another: hundreds asked at once (a
+    // 250-node cluster) queue inside it until RequestTimeout cuts the late ones, and the create
+    // fails. A few at a time keep the engine as busy and every request short.
+    private const int ConcurrentRuns = 8;
+    private readonly SemaphoreSlim _runs = new(ConcurrentRuns, ConcurrentRuns);
+
     private readonly DockerClient _client;
     // File transfers (a snapshot can take minutes) must not be cut by RequestTimeout, which the
     // library applies to a whole request, upload included; the caller's token bounds them instead.
@@ -75,6 +81,19 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
     }
 
     public async Task<string> RunAsync(ContainerSpec spec, CancellationToken ct)
+    {
+        await _runs.WaitAsync(ct);
+        try
+        {
+            return await CreateAndStartAsync(spec, ct);
+        }
+        finally
+        {
+            _runs.Release();
+        }
+    }
+
+    private async Task<string> CreateAndStartAsync(ContainerSpec spec, CancellationToken ct)
     {
         // Two passes at most: the second one only after another actor created the same name between
         // our inspect and our create (409), so that its container is judged like any existing one.
@@ -152,6 +171,15 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
         {
             // Gone is stopped enough.
         }
+    }
+
+    public async Task RestartAsync(string nameOrId, IReadOnlyDictionary<string, string>? files, CancellationToken ct)
+    {
+        await _client.Containers.StopContainerAsync(nameOrId, new ContainerStopParameters { WaitBeforeKillSeconds = StopGraceSeconds }, ct);
+        foreach (var folder in (files ?? new Dictionary<string, string>()).GroupBy(f => FolderOf(f.Key)))
+            await CopyFilesAsync(nameOrId, folder.Key, folder.ToDictionary(f => f.Key, f => f.Value), ct);
+        await _client.Containers.StartContainerAsync(nameOrId, new ContainerStartParameters(), ct);
+        LogRestarted(_logger, Zone, nameOrId);
     }
 
     public async IAsyncEnumerable<ContainerEvent> EventsAsync([EnumeratorCancellation] CancellationToken ct)
@@ -518,6 +546,9 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Zone}: started container {Name} ({Id})")]
     private static partial void LogStarted(ILogger logger, string zone, string name, string id);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Zone}: restarted container {NameOrId} in place")]
+    private static partial void LogRestarted(ILogger logger, string zone, string nameOrId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Zone}: removed container {NameOrId}")]
     private static partial void LogRemoved(ILogger logger, string zone, string nameOrId);

@@ -74,6 +74,12 @@ public interface INodeRuntime
 
     Task StopAsync(string nameOrId, CancellationToken ct);
 
+    /// <summary>
+    /// A reboot in place: stops the container (its grace period), writes the files into it (UTF-8, in
+    /// a volume folder, as a spec's Files), and starts the same container again (same id and volumes).
+    /// </summary>
+    Task RestartAsync(string nameOrId, IReadOnlyDictionary<string, string>? files, CancellationToken ct);
+
     /// <summary>Changes a running container's memory (no swap) and CPU limits in place.</summary>
     Task UpdateLimitsAsync(string nameOrId, long memoryBytes, double cpus, CancellationToken ct);
 

@@ -47,6 +47,16 @@ public static class ParameterCatalog
     private static readonly IReadOnlyList<ParameterDefinition> RedisLike =
     [
         new("acllog-max-len", "128", "integer", "1-10000", true, ChangeType.Immediate, "Entries kept in the ACL log."),
+        // ElastiCache allows yes; the engines here are Debian's builds, linked with the system jemalloc,
+        // which cannot defragment (CONFIG SET activedefrag yes is refused), so only no is accepted.
+        new("activedefrag", "no", "string", "no", true, ChangeType.Immediate,
+            "Active defragmentation. These engine builds (Debian's, on the system jemalloc) cannot defragment: only no is accepted."),
+        new("active-defrag-cycle-max", "75", "integer", "1-75", true, ChangeType.Immediate, "Maximal CPU percent spent defragmenting, once the upper threshold is reached."),
+        new("active-defrag-cycle-min", "25", "integer", "1-75", true, ChangeType.Immediate, "Minimal CPU percent spent defragmenting, once the lower threshold is reached."),
+        new("active-defrag-ignore-bytes", "104857600", "integer", "1-", true, ChangeType.Immediate, "Bytes of fragmentation below which defragmentation does not start."),
+        new("active-defrag-max-scan-fields", "1000", "integer", "1-1000000", true, ChangeType.Immediate, "Fields of a set, hash, sorted set or list scanned per main-dictionary step of defragmentation."),
+        new("active-defrag-threshold-lower", "10", "integer", "1-100", true, ChangeType.Immediate, "Percent of fragmentation at which defragmentation starts."),
+        new("active-defrag-threshold-upper", "100", "integer", "1-100", true, ChangeType.Immediate, "Percent of fragmentation at which defragmentation works hardest."),
         new("activerehashing", "yes", "string", "yes,no", true, ChangeType.Immediate, "Rehash the main dictionaries actively."),
         new("active-expire-effort", "1", "integer", "1-10", true, ChangeType.Immediate, "Effort spent on expiring keys actively."),
         new("client-output-buffer-limit-normal-hard-limit", "0", "integer", "0-", true, ChangeType.Immediate, "Bytes: a normal client past this is disconnected (0: no limit)."),
@@ -56,10 +66,13 @@ public static class ParameterCatalog
         new("client-output-buffer-limit-pubsub-soft-limit", "8388608", "integer", "0-", true, ChangeType.Immediate, "Bytes: a Pub/Sub client past this for the soft seconds is disconnected."),
         new("client-output-buffer-limit-pubsub-soft-seconds", "60", "integer", "0-", true, ChangeType.Immediate, "Seconds over the soft limit."),
         new("cluster-allow-pubsubshard-when-down", "yes", "string", "yes,no", true, ChangeType.Immediate, "Serve sharded Pub/Sub while the cluster is down."),
+        new("client-query-buffer-limit", "1073741824", "integer", "1048576-1073741824", true, ChangeType.Immediate, "Bytes: the largest query buffer of one client."),
         new("cluster-allow-reads-when-down", "no", "string", "yes,no", true, ChangeType.Immediate, "Serve reads while the cluster is down."),
+        new("cluster-require-full-coverage", "no", "string", "yes,no", true, ChangeType.Immediate,
+            "yes: a cluster-mode node refuses every query while a slot is served by no node; no: the covered slots keep serving."),
         new(ClusterEnabled, "no", "string", "yes,no", true, ChangeType.RequiresReboot, "Cluster mode: yes for cluster-mode-enabled groups."),
         new("databases", "16", "integer", "1-1200000", true, ChangeType.RequiresReboot, "Number of logical databases."),
-        new("hash-max-listpack-entries", "128", "integer", "0-", true, ChangeType.Immediate, "Hashes up to this many entries are stored compactly."),
+        new("hash-max-listpack-entries", "512", "integer", "0-", true, ChangeType.Immediate, "Hashes up to this many entries are stored compactly."),
         new("hash-max-listpack-value", "64", "integer", "0-", true, ChangeType.Immediate, "Hashes with values up to this size are stored compactly."),
         new("hll-sparse-max-bytes", "3000", "integer", "1-16000", true, ChangeType.Immediate, "HyperLogLog sparse representation limit."),
         new("latency-tracking", "yes", "string", "yes,no", true, ChangeType.Immediate, "Track per-command latency percentiles."),
@@ -78,6 +91,7 @@ public static class ParameterCatalog
         new("min-replicas-to-write", "0", "integer", "0-", true, ChangeType.Immediate, "Replicas that must be in sync for the primary to accept writes."),
         new("notify-keyspace-events", "", "string", "", true, ChangeType.Immediate,
             "Keyspace notifications: any of K E g $ l s h z x e t m n d A (empty: off)."),
+        new("proto-max-bulk-len", "536870912", "integer", "1048576-536870912", true, ChangeType.Immediate, "Bytes: the largest string a client may send."),
         new("repl-backlog-size", "1048576", "integer", "16384-", true, ChangeType.Immediate, "Bytes of replication backlog for partial resyncs."),
         new("repl-backlog-ttl", "3600", "integer", "0-", true, ChangeType.Immediate, "Seconds the backlog is kept without replicas."),
         new(ReservedMemoryPercent, "25", "integer", "0-100", true, ChangeType.Immediate, "Percent of the node's memory kept out of maxmemory for the engine's own use."),
@@ -86,12 +100,28 @@ public static class ParameterCatalog
         new("slowlog-max-len", "128", "integer", "0-", true, ChangeType.Immediate, "Entries kept in the slow log."),
         new("stream-node-max-bytes", "4096", "integer", "0-", true, ChangeType.Immediate, "Bytes per stream node."),
         new("stream-node-max-entries", "100", "integer", "0-", true, ChangeType.Immediate, "Entries per stream node."),
+        new("tracking-table-max-keys", "1000000", "integer", "1-100000000", true, ChangeType.Immediate, "Keys remembered for client-side caching (CLIENT TRACKING) before invalidations are sent early."),
         new("tcp-keepalive", "300", "integer", "0-", true, ChangeType.Immediate, "Seconds between TCP keepalives to clients."),
         new("timeout", "0", "integer", "0,20-", true, ChangeType.Immediate, "Seconds before an idle client is closed (0: never)."),
         new("zset-max-listpack-entries", "128", "integer", "0-", true, ChangeType.Immediate, "Sorted sets up to this many entries are stored compactly."),
         new("zset-max-listpack-value", "64", "integer", "0-", true, ChangeType.Immediate, "Sorted sets with members up to this size are stored compactly."),
-        new("maxclients", "65000", "integer", "1-65000", false, ChangeType.RequiresReboot, "Client connections a node accepts."),
+        // Not modifiable, as on ElastiCache. ElastiCache shows 65000; the value here is what every node is
+        // started with (NodeSpecs), inside a file limit that a container engine whose own limit is lower
+        // than 65536 can still grant (ContainerSpecMapper).
+        new(MaxClients, "10000", "integer", "1-10000", false, ChangeType.RequiresReboot, "Client connections a node accepts (what the nodes run with; ElastiCache's nodes take 65000)."),
     ];
+
+    /// <summary>
+    /// valkey8 is redis7's set with ElastiCache's valkey8 defaults where they differ: its replication
+    /// backlog is 10 MiB.
+    /// </summary>
+    private static readonly IReadOnlyList<ParameterDefinition> ValkeyLike =
+        RedisLike.Select(d => d.Name == "repl-backlog-size" ? d with { Default = "10485760" } : d).ToList();
+
+    public const string MaxClients = "maxclients";
+
+    /// <summary>The client connections every node accepts (Redis' maxclients, its default; Memcached's -c, max_simultaneous_connections).</summary>
+    public const int MaxConnections = 10000;
 
     /// <summary>Memcached's parameters are start-up options: every change needs a reboot.</summary>
     private static readonly IReadOnlyList<ParameterDefinition> Memcached =
@@ -107,7 +137,7 @@ public static class ParameterCatalog
         new("max_item_size", "1048576", "integer", "1024-134217728", true, ChangeType.RequiresReboot, "Largest item in bytes (-I)."),
         new("requests_per_event", "20", "integer", "1-1000", true, ChangeType.RequiresReboot, "Requests handled per connection per event (-R)."),
         new("slab_reassign", "1", "boolean", "0,1", true, ChangeType.RequiresReboot, "Allow moving memory between slab classes."),
-        new("max_simultaneous_connections", "65000", "integer", "1-65000", false, ChangeType.RequiresReboot, "Client connections a node accepts."),
+        new("max_simultaneous_connections", "10000", "integer", "1-10000", false, ChangeType.RequiresReboot, "Client connections a node accepts (what the nodes run with; ElastiCache's nodes take 65000)."),
     ];
 
     public static bool IsFamily(string family) => Families.Contains(family);
@@ -116,7 +146,8 @@ public static class ParameterCatalog
 
     public static IReadOnlyList<ParameterDefinition> Definitions(string family) => family switch
     {
-        Redis7 or Valkey8 => RedisLike,
+        Redis7 => RedisLike,
+        Valkey8 => ValkeyLike,
         Memcached16 => Memcached,
         _ => [],
     };

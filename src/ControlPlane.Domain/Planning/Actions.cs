@@ -55,6 +55,14 @@ public sealed record ClusterTakeover(string NodeId, string? FromNodeId) : NodeAc
 /// <summary>CLUSTER FORGET a node that is gone, on one live node (the plan asks it of every live node at once).</summary>
 public sealed record ClusterForget(string NodeId, string ClusterId) : NodeAction;
 
+/// <summary>
+/// A reboot: the node's engine starts again in place, with the same id, port and endpoint (a new
+/// container for it only when its start-up options changed). KeepData: no replica holds its data, so
+/// it saves its data set first (writes paused) and starts again from that file. Once it is back the
+/// node leaves the reboot list.
+/// </summary>
+public sealed record RestartNode(string NodeId, bool KeepData = false) : NodeAction;
+
 /// <summary>A failed node gives way to a new node (new id, new port) in the given zone.</summary>
 public sealed record ReplaceNode(string NodeId, string Zone, bool AsPrimary = false, bool DataLost = false) : NodeAction;
 

@@ -50,6 +50,11 @@ public static partial class GroupPlanner
             var removals = leaving.Where(n => Seen(n).Container != ContainerState.ZoneUnreachable).Select(n => (NodeAction)new RemoveNode(n.Id)).ToList();
             return removals.Count > 0 ? removals : leaving.Select(n => (NodeAction)new Wait($"the zone of node {n.Id} is unreachable")).ToList();
         }
+        // A reboot restarts the nodes named in place, one at a time, so the others keep serving; each
+        // comes back empty, as on ElastiCache.
+        if (cluster.Status == CacheClusterStatus.Modifying && cluster.Reboot is { Count: > 0 } reboot
+            && serving.Where(n => reboot.Contains(n.Id)).OrderBy(n => n.Id, StringComparer.Ordinal).FirstOrDefault() is { } next)
+            return [new RestartNode(next.Id)];
         return cluster.Status == CacheClusterStatus.Modifying ? [new MarkGroup(GroupStatus.Available, $"Cache cluster {cluster.Id} is available")]
             : cluster.Status == CacheClusterStatus.IncompatibleNetwork ? [new MarkGroup(GroupStatus.Available, $"Cache cluster {cluster.Id} is available again")]
             : [];

@@ -38,14 +38,13 @@ public static partial class GroupPlanner
         if (steps.Count > 0)
             return steps;
 
+        // A reboot takes one shard at a time: the others keep every node serving meanwhile.
+        if (target.Reboot is { Count: > 0 } reboot && staying.Select(s => NextRebootStep(s, reboot, seen)).FirstOrDefault(s => s is not null) is { } restart)
+            return [restart];
+
         foreach (var shard in staying)
             if (NextNodeTypeStep(shard, target, seen) is { } step)
-            {
                 steps.Add(step);
-                // A reboot takes one shard at a time: the others keep every node serving meanwhile.
-                if (target.Reboot is { Count: > 0 })
-                    break;
-            }
         if (steps.Count > 0)
             return steps;
 
@@ -81,7 +80,7 @@ public static partial class GroupPlanner
     private static NodeAction? NextNodeTypeStep(DesiredShard shard, GroupTarget target, Func<DesiredNode, ObservedNode> seen)
     {
         bool Old(DesiredNode n) => n.NodeType != target.NodeType || (target.Refresh && seen(n).Container == ContainerState.Outdated)
-            || (target.Reboot?.Contains(n.Id) ?? false) || (target.Engine is { } engine && n.Engine != engine);
+            || (target.Engine is { } engine && n.Engine != engine);
         var old = shard.Nodes.Where(Old).OrderBy(n => n.Role == NodeRole.Primary).ThenBy(n => n.Id, StringComparer.Ordinal).ToList();
         if (old.Count == 0)
             return null;
@@ -92,6 +91,28 @@ public static partial class GroupPlanner
         var successor = shard.Nodes.Where(n => n.Role == NodeRole.Replica && !Old(n))
             .OrderByDescending(n => seen(n).Offset).ThenBy(n => n.Id, StringComparer.Ordinal).First();
         return new Switchover(shard.Id, old[0].Id, successor.Id);
+    }
+
+    /// <summary>
+    /// The next step of a shard's reboot: its named replicas restart first, one at a time; a named
+    /// primary then hands over to its most advanced synced replica and restarts as a replica. A primary
+    /// with no replica restarts keeping its data (saved first, writes paused). Null when nothing of the
+    /// shard is left to reboot. The wiring steps run before this: a restarted replica has resynced first.
+    /// </summary>
+    private static NodeAction? NextRebootStep(DesiredShard shard, IReadOnlySet<string> reboot, Func<DesiredNode, ObservedNode> seen)
+    {
+        var named = shard.Nodes.Where(n => reboot.Contains(n.Id) && Active(n)).ToList();
+        if (named.FirstOrDefault(n => n.Role == NodeRole.Replica) is { } replica)
+            return new RestartNode(replica.Id);
+        if (named.FirstOrDefault(n => n.Role == NodeRole.Primary) is not { } primary)
+            return null;
+        var successor = shard.Nodes.Where(n => n.Role == NodeRole.Replica && Active(n) && seen(n) is { Reachable: true, LinkUp: true, Lagging: false })
+            .OrderByDescending(n => seen(n).Offset).ThenBy(n => n.Id, StringComparer.Ordinal).FirstOrDefault();
+        if (successor is not null)
+            return new Switchover(shard.Id, primary.Id, successor.Id);
+        return shard.Nodes.Any(n => n.Role == NodeRole.Replica && Active(n))
+            ? new Wait($"node {primary.Id} waits for a synced replica to hand over to before its reboot")
+            : new RestartNode(primary.Id, KeepData: true);
     }
 
     /// <summary>

@@ -26,9 +26,9 @@ public sealed record DesiredGroup(
 /// The shape a modification asks for: shard count, replicas per shard and node type. Reshard is set
 /// when the shard count changed or a rebalance was asked: only then are slots moved. Refresh is set
 /// when nodes run an outdated configuration (an older control plane's command line): they are
-/// replaced like nodes of another type. Reboot names nodes to restart: a node never starts again empty
-/// in place, so each is replaced the same way (a new node synced beside it, a primary handing over
-/// first), one shard at a time. Engine ("engine version") is set by an in-place upgrade: nodes running
+/// replaced like nodes of another type. Reboot names nodes still to restart: one shard at a time,
+/// replicas first, each restarted in place (it resyncs from its primary), a primary handing over to a
+/// synced replica first; a node leaves the list once it is back. Engine ("engine version") is set by an in-place upgrade: nodes running
 /// another are replaced the same way, replicas first, the old primary last.
 /// </summary>
 public sealed record GroupTarget(int NumShards, int ReplicasPerShard, string NodeType, bool Reshard = false, bool Refresh = false,
@@ -37,8 +37,8 @@ public sealed record GroupTarget(int NumShards, int ReplicasPerShard, string Nod
 /// <summary>One slot of a stored migration plan: it moves from one shard to another.</summary>
 public sealed record SlotMove(int Slot, string FromShardId, string ToShardId);
 
-/// <summary>A Memcached cluster as stored.</summary>
-public sealed record DesiredCluster(string Id, CacheClusterStatus Status, IReadOnlyList<DesiredNode> Nodes);
+/// <summary>A Memcached cluster as stored. Reboot names the nodes still to restart (in place, empty, as on ElastiCache).</summary>
+public sealed record DesiredCluster(string Id, CacheClusterStatus Status, IReadOnlyList<DesiredNode> Nodes, IReadOnlySet<string>? Reboot = null);
 
 /// <summary>
 /// The zones there are, those whose engine does not answer now, and those down for longer than the

@@ -103,7 +103,7 @@ public sealed class MemcachedScalingTests(PostgresFixture postgres) : Reconciler
     }
 
     /// <summary>One command on a fresh connection; reads until the reply's last line.</summary>
-    private static async Task<string> MemcachedAsync(int port, string command)
+    internal static async Task<string> MemcachedAsync(int port, string command)
     {
         using var client = new TcpClient();
         await client.ConnectAsync(IPAddress.Loopback, port);
@@ -123,5 +123,6 @@ public sealed class MemcachedScalingTests(PostgresFixture postgres) : Reconciler
     }
 
     private static bool IsComplete(string reply) =>
-        reply.EndsWith("\r\n", StringComparison.Ordinal) && (!reply.StartsWith("VALUE ", StringComparison.Ordinal) || reply.EndsWith("END\r\n", StringComparison.Ordinal));
+        reply.EndsWith("\r\n", StringComparison.Ordinal)
+        && (!(reply.StartsWith("VALUE ", StringComparison.Ordinal) || reply.StartsWith("STAT ", StringComparison.Ordinal)) || reply.EndsWith("END\r\n", StringComparison.Ordinal));
 }

@@ -1,0 +1,90 @@
+using System.Text.Json;
+using ControlPlane.Api.Data;
+using ControlPlane.Api.Endpoints;
+using ControlPlane.Domain;
+using Microsoft.EntityFrameworkCore;
+
+namespace ControlPlane.Api.Maintenance;
+
+/// <summary>
+/// Memcached clusters' maintenance windows: a node type change that waited starts when the window
+/// opens (the nodes are replaced as the PATCH would have), outdated nodes scheduled for a refresh and
+/// nodes pending-reboot (every Memcached parameter is a start-up option) are rebooted in it.
+/// </summary>
+public sealed partial class MaintenanceScheduler
+{
+    /// <summary>The scheduled key of nodes that run an outdated configuration (the reconciler stores it); they are rebooted into the current one.</summary>
+    public const string OutdatedNodes = "outdatedNodes";
+
+    public async Task RunClustersAsync(CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ControlPlaneDbContext>();
+        var zones = scope.ServiceProvider.GetRequiredService<Catalog>().AvailabilityZones;
+        var now = time.GetUtcNow();
+        var due = await db.CacheClusters.Where(c => c.ScheduledAt != null && c.ScheduledAt <= now && c.Status == CacheClusterStatus.Available)
+            .Select(c => c.Id).ToListAsync(ct);
+        foreach (var id in due)
+        {
+            db.ChangeTracker.Clear();
+            var cluster = await db.CacheClusters.Include(c => c.Nodes).FirstOrDefaultAsync(c => c.Id == id && c.Status == CacheClusterStatus.Available, ct);
+            if (cluster?.ScheduledChanges is not { } json)
+                continue;
+            var scheduled = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(json)!;
+            var changes = new Dictionary<string, object?>();
+            if (scheduled.TryGetValue("nodeType", out var nodeType) && nodeType.GetString() is { } type && type != cluster.NodeType)
+            {
+                changes["nodeType"] = type;
+                CacheClustersApi.ChangeNodes(cluster, cluster.NumNodes, [], type, zones, now, changes);
+            }
+            else if (scheduled.TryGetValue(OutdatedNodes, out var outdated))
+            {
+                var nodes = outdated.EnumerateArray().Select(n => n.GetString()!).Where(n => cluster.Nodes.Any(node => node.Id == n)).ToList();
+                if (nodes.Count > 0)
+                    changes[Reconciliation.Converger.RebootChange] = nodes;
+            }
+            (cluster.ScheduledChanges, cluster.ScheduledAt) = (null, null);
+            if (changes.Count > 0)
+            {
+                cluster.Status = CacheClusterStatus.Modifying;
+                cluster.PendingChanges = JsonSerializer.Serialize(changes);
+                cluster.Generation++;
+            }
+            await StartClusterAsync(db, cluster, $"applying {string.Join(", ", scheduled.Keys)}", ct);
+        }
+    }
+
+    /// <summary>
+    /// Memcached nodes left pending-reboot by a parameter change are rebooted in their cluster's
+    /// maintenance window (each comes back empty, as on ElastiCache); a cluster without a window waits
+    /// for a reboot asked for.
+    /// </summary>
+    public async Task RebootPendingClustersAsync(CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ControlPlaneDbContext>();
+        var now = time.GetUtcNow();
+        var candidates = await db.CacheClusters.Include(c => c.Nodes)
+            .Where(c => c.Status == CacheClusterStatus.Available && c.PreferredMaintenanceWindow != null
+                && c.Nodes.Any(n => n.ParameterGroupStatus == Parameters.ParameterStatus.PendingReboot))
+            .ToListAsync(ct);
+        foreach (var cluster in candidates)
+        {
+            if (Domain.Planning.MaintenanceWindow.TryParse(cluster.PreferredMaintenanceWindow!, out var window) is not null || !window!.Contains(now))
+                continue;
+            var nodes = cluster.Nodes.Where(n => n.ParameterGroupStatus == Parameters.ParameterStatus.PendingReboot).Select(n => n.Id).Order(StringComparer.Ordinal).ToList();
+            cluster.Status = CacheClusterStatus.Modifying;
+            cluster.PendingChanges = JsonSerializer.Serialize(new Dictionary<string, object> { [Reconciliation.Converger.RebootChange] = nodes });
+            cluster.Generation++;
+            await StartClusterAsync(db, cluster, $"rebooting cache nodes {string.Join(", ", nodes)} for their parameters", ct);
+        }
+    }
+
+    /// <summary>Stores the cluster's change with an event, under its xmin: a cluster changed meanwhile waits for the next round.</summary>
+    private async Task StartClusterAsync(ControlPlaneDbContext db, CacheClusterEntity cluster, string what, CancellationToken ct)
+    {
+        cluster.UpdatedAt = time.GetUtcNow();
+        db.Record(time, SourceType.CacheCluster, cluster.Id, $"Maintenance window of cache cluster {cluster.Id} open: {what}");
+        await SaveOrRetryLaterAsync(db, cluster.Id, ct);
+    }
+}
