@@ -119,7 +119,7 @@ public sealed class TransitEncryptionTests(PostgresFixture postgres) : Reconcile
                     await plainAgain.GetDatabase().StringSetAsync($"plain:{i}", i);
                 return true;
             }
-            catch (RedisException)
+            catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
             {
                 return false;
             }
