@@ -7,6 +7,7 @@ using ControlPlane.Api.Monitoring;
 using ControlPlane.Api.Options;
 using ControlPlane.Api.Runtime;
 using ControlPlane.Api.Security;
+using ControlPlane.Api.Security.Tls;
 using ControlPlane.Api.Snapshots;
 using ControlPlane.Api.Validation;
 using ControlPlane.Domain;
@@ -51,6 +52,7 @@ builder.Services.AddSingleton<ZoneRegistry>();
 // The control plane's own login on every node and the API key secrets kept for SigV4, encrypted
 // with Data Protection (key ring in the database, or in ControlPlane:KeyRingDir when set).
 builder.Services.AddNodeSecrets(builder.Configuration);
+builder.Services.AddTransitEncryption();
 builder.Services.AddSingleton<RedisAdmin>();
 builder.Services.AddSingleton<SlotMover>();
 builder.Services.AddSingleton<ISnapshotStore, FolderSnapshotStore>();
@@ -143,6 +145,7 @@ app.MapCacheClusters();
 app.MapSnapshots();
 app.MapEvents();
 app.MapCatalog();
+app.MapCertificateAuthority();
 app.MapHealth();
 app.MapApiKeys();
 app.MapTags();

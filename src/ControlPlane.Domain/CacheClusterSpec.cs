@@ -10,7 +10,8 @@ public sealed record CacheClusterSpec(
     AzMode AzMode,
     IReadOnlyList<string>? PreferredAvailabilityZones,
     DateTimeOffset? ExpiresAt,
-    string? PreferredMaintenanceWindow = null);
+    string? PreferredMaintenanceWindow = null,
+    bool TransitEncryption = false);
 
 public static class CacheClusterRules
 {

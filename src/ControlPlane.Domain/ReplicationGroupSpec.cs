@@ -25,7 +25,8 @@ public sealed record ReplicationGroupSpec(
     IReadOnlyList<ShardSpec>? Shards,
     DateTimeOffset? ExpiresAt,
     string Engine = Catalog.Redis,
-    string? PreferredMaintenanceWindow = null)
+    string? PreferredMaintenanceWindow = null,
+    string? TransitEncryptionMode = null)
 {
     public int NodeCount => NumShards * (ReplicasPerShard + 1);
 }
@@ -118,9 +119,8 @@ public static partial class ReplicationGroupRules
         if (spec.ClusterMode == ClusterMode.Enabled && spec.Shards is { } shards)
             ValidateShards(spec, shards, catalog, errors);
 
-        if (errors.Count == 0 && spec.TransitEncryption)
-            Combination("transitEncryption",
-                "Transit encryption is not supported yet by this control plane; the group was not created so that it never runs without the protection it asked for.");
+        if (TransitEncryptionModes.Check(spec.TransitEncryption, spec.TransitEncryptionMode) is { } transit)
+            errors.Add(transit);
         return errors;
     }
 

@@ -140,6 +140,9 @@ namespace ControlPlane.Migrations.Migrations
                     b.Property<string>("TraceParent")
                         .HasColumnType("text");
 
+                    b.Property<bool>("TransitEncryption")
+                        .HasColumnType("boolean");
+
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone");
 
@@ -170,6 +173,9 @@ namespace ControlPlane.Migrations.Migrations
                     b.Property<string>("CacheClusterId")
                         .IsRequired()
                         .HasColumnType("character varying(72)");
+
+                    b.Property<DateTimeOffset?>("CertificateRenewAt")
+                        .HasColumnType("timestamp with time zone");
 
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
@@ -354,6 +360,9 @@ namespace ControlPlane.Migrations.Migrations
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<DateTimeOffset?>("CertificateRenewAt")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
 
@@ -374,6 +383,9 @@ namespace ControlPlane.Migrations.Migrations
 
                     b.Property<string>("ParameterGroupStatus")
                         .HasColumnType("text");
+
+                    b.Property<int?>("PlainPort")
+                        .HasColumnType("integer");
 
                     b.Property<string>("PoolId")
                         .HasColumnType("text");
@@ -398,6 +410,9 @@ namespace ControlPlane.Migrations.Migrations
 
                     b.Property<string>("Status")
                         .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("TransitEncryptionMode")
                         .HasColumnType("text");
 
                     b.HasKey("Id");
@@ -528,6 +543,9 @@ namespace ControlPlane.Migrations.Migrations
 
                     b.Property<bool>("TransitEncryption")
                         .HasColumnType("boolean");
+
+                    b.Property<string>("TransitEncryptionMode")
+                        .HasColumnType("text");
 
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone");

@@ -14,7 +14,8 @@ public sealed record CreateCacheClusterRequest(
     DateTimeOffset? ExpiresAt = null,
     string? Tenant = null,
     string? ParameterGroupName = null,
-    string? PreferredMaintenanceWindow = null);
+    string? PreferredMaintenanceWindow = null,
+    bool? TransitEncryption = null);
 
 /// <summary>Body of PATCH /v1/cache-clusters/{id} (JSON merge patch).</summary>
 public sealed record CacheClusterPatch(
@@ -45,4 +46,5 @@ public sealed record CacheClusterResponse(
     DateTimeOffset? ExpiresAt,
     string Etag,
     string ParameterGroupName,
-    string? PreferredMaintenanceWindow = null);
+    string? PreferredMaintenanceWindow = null,
+    bool TransitEncryption = false);

@@ -28,7 +28,8 @@ public sealed record CreateReplicationGroupRequest(
     string? Engine = null,
     string? ParameterGroupName = null,
     string? PreferredMaintenanceWindow = null,
-    IReadOnlyList<string>? UserGroupIds = null);
+    IReadOnlyList<string>? UserGroupIds = null,
+    string? TransitEncryptionMode = null);
 
 /// <summary>Body of PATCH /v1/replication-groups/{id} (JSON merge patch): only the fields present change.</summary>
 public sealed record ReplicationGroupPatch(
@@ -49,10 +50,14 @@ public sealed record ReplicationGroupPatch(
     string? PreferredMaintenanceWindow = null,
     bool? ApplyImmediately = null,
     IReadOnlyList<string>? UserGroupIdsToAdd = null,
-    IReadOnlyList<string>? UserGroupIdsToRemove = null);
+    IReadOnlyList<string>? UserGroupIdsToRemove = null,
+    bool? TransitEncryption = null,
+    string? TransitEncryptionMode = null);
 
 /// <summary>parameterGroupStatus: in-sync, applying (immediate values being set) or pending-reboot (start-up values wait for a reboot).</summary>
-public sealed record NodeResponse(string Id, NodeRole Role, string AvailabilityZone, NodeStatus Status, EndpointAddress? Endpoint, string ParameterGroupStatus);
+/// <summary>plainTextEndpoint: in transit encryption's preferred mode, where the node also takes plain text (its endpoint speaks TLS).</summary>
+public sealed record NodeResponse(string Id, NodeRole Role, string AvailabilityZone, NodeStatus Status, EndpointAddress? Endpoint, string ParameterGroupStatus,
+    EndpointAddress? PlainTextEndpoint = null);
 
 public sealed record ShardResponse(string Id, ShardStatus Status, string Slots, IReadOnlyList<NodeResponse> Nodes);
 
@@ -84,7 +89,8 @@ public sealed record ReplicationGroupResponse(
     string ParameterGroupName,
     string? PreferredMaintenanceWindow,
     DateTimeOffset? AuthTokenLastModifiedAt = null,
-    IReadOnlyList<string>? UserGroupIds = null);
+    IReadOnlyList<string>? UserGroupIds = null,
+    string? TransitEncryptionMode = null);
 
 public sealed record TestFailoverRequest(string ShardId);
 

@@ -17,7 +17,9 @@ public static class Representations
         var shards = g.Shards.OrderBy(s => s.Id).Select(s => new ShardResponse(
             s.Id, s.Status, s.Slots,
             s.Nodes.OrderBy(n => n.Id).Select(n => new NodeResponse(TenantNames.Public(n.Id), n.Role, n.AvailabilityZone, n.Status, Address(n.Host, n.Port),
-                n.ParameterGroupStatus ?? ParameterStatus.InSync)).ToList()))
+                n.ParameterGroupStatus ?? ParameterStatus.InSync,
+                // Once the node serves it: the port is leased a moment before.
+                n.TransitEncryptionMode == TransitEncryptionModes.Preferred ? Address(n.Host, n.PlainPort) : null)).ToList()))
             .ToList();
         var nodes = shards.SelectMany(s => s.Nodes).Where(n => n.Endpoint is not null && n.Status != NodeStatus.Failed).ToList();
         // Cluster mode disabled: the proxy's ports, which follow the primary through failovers.
@@ -39,7 +41,8 @@ public static class Representations
             ParameterGroups.ShownName(g.ParameterGroupName, g.Engine, g.EngineVersion, g.ClusterMode == ClusterMode.Enabled),
             g.PreferredMaintenanceWindow,
             g.AuthTokenLastModifiedAt,
-            g.UserGroupId is { } userGroup ? [TenantNames.Public(userGroup)] : []);
+            g.UserGroupId is { } userGroup ? [TenantNames.Public(userGroup)] : [],
+            g.TransitEncryptionMode);
     }
 
     public static CacheClusterResponse ToResponse(this CacheClusterEntity c)
@@ -52,7 +55,8 @@ public static class Representations
             // The auto-discovery endpoint once it is up; until then a node.
             Address(c.DiscoveryHost, c.DiscoveryPort) ?? nodes.FirstOrDefault(n => n.Endpoint is not null && n.Status != NodeStatus.Deleting)?.Endpoint ?? nodes.FirstOrDefault(n => n.Endpoint is not null)?.Endpoint,
             nodes, WithScheduled(c.Tenant, c.PendingChanges, c.ScheduledChanges, c.ScheduledAt), c.CreatedAt, c.UpdatedAt, c.ExpiresAt, ETags.Format(c.Version),
-            ParameterGroups.ShownName(c.ParameterGroupName, c.Engine, c.EngineVersion, clusterEnabled: false), c.PreferredMaintenanceWindow);
+            ParameterGroups.ShownName(c.ParameterGroupName, c.Engine, c.EngineVersion, clusterEnabled: false), c.PreferredMaintenanceWindow,
+            c.TransitEncryption);
     }
 
     public static SnapshotResponse ToResponse(this SnapshotEntity s) => new(

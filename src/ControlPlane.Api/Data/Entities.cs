@@ -22,6 +22,8 @@ public sealed class ReplicationGroupEntity
     public bool AutomaticFailover { get; set; }
     public bool MultiAz { get; set; }
     public bool TransitEncryption { get; set; }
+    /// <summary>required or preferred with transit encryption, null without: what the nodes are brought to (<see cref="RedisNodeEntity.TransitEncryptionMode"/>).</summary>
+    public string? TransitEncryptionMode { get; set; }
     /// <summary>PBKDF2 hash of the auth token; the token itself is never stored in plain text.</summary>
     public string? AuthTokenHash { get; set; }
     /// <summary>The tokens the default user accepts, newest first (two while rotating), encrypted (<see cref="Security.ClientSecrets"/>).</summary>
@@ -94,6 +96,12 @@ public sealed class RedisNodeEntity
     public string? ReplacesNodeId { get; set; }
     /// <summary>in-sync (null), applying or pending-reboot: whether the node runs its parameter group's values; the reconciler's word.</summary>
     public string? ParameterGroupStatus { get; set; }
+    /// <summary>What the node runs: null plain text on <see cref="Port"/>; preferred: TLS there and plain text on <see cref="PlainPort"/>; required: TLS only.</summary>
+    public string? TransitEncryptionMode { get; set; }
+    /// <summary>The plain-text port of a node in preferred mode (leased as <c>{Id}-plain</c>).</summary>
+    public int? PlainPort { get; set; }
+    /// <summary>When the node's certificate is due for renewal; null without TLS or before it got one.</summary>
+    public DateTimeOffset? CertificateRenewAt { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }
 
@@ -113,6 +121,8 @@ public sealed class CacheClusterEntity
     /// <summary>The configuration endpoint (auto discovery) on the control plane's host, once leased.</summary>
     public string? DiscoveryHost { get; set; }
     public int? DiscoveryPort { get; set; }
+    /// <summary>TLS on every node's port (memcached -Z); set at create only.</summary>
+    public bool TransitEncryption { get; set; }
     /// <summary>The highest node ordinal the cluster has ever used, so a node id is never handed out twice, even after the newest nodes were removed.</summary>
     public int LastNodeOrdinal { get; set; }
     /// <summary>ddd:hh:mm-ddd:hh:mm (UTC): when changes that replace or restart nodes run unless applied immediately.</summary>
@@ -145,6 +155,8 @@ public sealed class CacheNodeEntity
     public int? Port { get; set; }
     /// <summary>in-sync (null) or pending-reboot: whether the node's container was started with its parameter group's values.</summary>
     public string? ParameterGroupStatus { get; set; }
+    /// <summary>When the node's certificate is due for renewal; null without TLS or before it got one.</summary>
+    public DateTimeOffset? CertificateRenewAt { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }
 

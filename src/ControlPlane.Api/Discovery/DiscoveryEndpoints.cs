@@ -1,11 +1,14 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Options;
 using ControlPlane.Api.Reconciliation;
+using ControlPlane.Api.Security.Tls;
 using ControlPlane.Domain;
 using Microsoft.Extensions.Options;
 
@@ -16,9 +19,12 @@ namespace ControlPlane.Api.Discovery;
 /// the control plane's host where <c>config get cluster</c> answers the cluster's nodes (with a
 /// version that grows whenever they change), so cluster clients find every node and follow
 /// changes, and where every other command is passed to an available node, command by command.
-/// The listener runs in the control-plane process that converges the cluster.
+/// The listener runs in the control-plane process that converges the cluster. A cluster with
+/// transit encryption gets it over TLS, with a certificate of our authority, and its commands go to
+/// the nodes over TLS.
 /// </summary>
-public sealed partial class DiscoveryEndpoints(PortAllocator ports, ZoneRegistry zones, IOptions<ControlPlaneOptions> options, ILogger<DiscoveryEndpoints> logger) : IAsyncDisposable
+public sealed partial class DiscoveryEndpoints(PortAllocator ports, ZoneRegistry zones, IOptions<ControlPlaneOptions> options, ILogger<DiscoveryEndpoints> logger,
+    CertificateAuthority? authority = null, NodeTransport? transport = null, TimeProvider? time = null) : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, Endpoint> _endpoints = new();
 
@@ -39,8 +45,16 @@ public sealed partial class DiscoveryEndpoints(PortAllocator ports, ZoneRegistry
             .OrderBy(n => n.Id, StringComparer.Ordinal).Select(n => (n.Host!, n.Host!, n.Port!.Value)).ToList();
         var endpoint = _endpoints.GetOrAdd(cluster.Id, _ => new Endpoint());
         endpoint.Update(nodes);
-        if (endpoint.Port == cluster.DiscoveryPort)
+        if (endpoint.Port == cluster.DiscoveryPort && (!cluster.TransitEncryption || !endpoint.CertificateDue((time ?? TimeProvider.System).GetUtcNow())))
             return;
+        if (cluster.TransitEncryption && authority is not null)
+        {
+            await authority.LoadAsync(ct);
+            var issued = authority.Issue(LeaseId(cluster.Id), cluster.DiscoveryHost!);
+            endpoint.UseTls(X509Certificate2.CreateFromPem(issued.CertificatePem, issued.KeyPem), issued.RenewAt, transport);
+            if (endpoint.Port == cluster.DiscoveryPort)
+                return; // a renewed certificate: new clients get it, the listener stays
+        }
         try
         {
             endpoint.Listen(cluster.DiscoveryHost!, cluster.DiscoveryPort!.Value, logger);
@@ -83,8 +97,16 @@ public sealed partial class DiscoveryEndpoints(PortAllocator ports, ZoneRegistry
         private long _version;
         private TcpListener? _listener;
         private CancellationTokenSource _stop = new();
+        private volatile X509Certificate2? _certificate;
+        private DateTimeOffset _renewAt;
+        private NodeTransport? _transport;
 
         public int? Port { get; private set; }
+
+        public bool CertificateDue(DateTimeOffset now) => _certificate is null || now >= _renewAt;
+
+        public void UseTls(X509Certificate2 certificate, DateTimeOffset renewAt, NodeTransport? transport) =>
+            (_certificate, _renewAt, _transport) = (certificate, renewAt, transport);
 
         public void Update(IReadOnlyList<(string Host, string Ip, int Port)> nodes)
         {
@@ -149,11 +171,21 @@ public sealed partial class DiscoveryEndpoints(PortAllocator ports, ZoneRegistry
         private async Task ServeAsync(TcpClient client, ILogger logger, CancellationToken stop)
         {
             using var _ = client;
-            var downstream = new LineStream(client.GetStream());
             TcpClient? node = null;
             LineStream? upstream = null;
+            Stream? upstreamStream = null;
+            Stream clientStream = client.GetStream();
             try
             {
+                if (_certificate is { } certificate)
+                {
+                    var tls = new SslStream(clientStream);
+                    clientStream = tls;
+                    using var handshake = CancellationTokenSource.CreateLinkedTokenSource(stop);
+                    handshake.CancelAfter(TimeSpan.FromSeconds(10));
+                    await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = certificate }, handshake.Token);
+                }
+                var downstream = new LineStream(clientStream);
                 while (await downstream.ReadLineAsync(stop) is { } line)
                 {
                     var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
@@ -176,7 +208,8 @@ public sealed partial class DiscoveryEndpoints(PortAllocator ports, ZoneRegistry
                         }
                         node = new TcpClient();
                         await node.ConnectAsync(IPAddress.Parse(nodes[0].Ip), nodes[0].Port, stop);
-                        upstream = new LineStream(node.GetStream());
+                        upstreamStream = _transport is null ? node.GetStream() : await _transport.StreamAsync(node.Client, nodes[0].Ip, nodes[0].Port, stop);
+                        upstream = new LineStream(upstreamStream);
                     }
                     await upstream.WriteAsync(line + "\r\n", stop);
                     if (MemcachedDiscovery.HasDataBlock(command) && words.Length >= 5 && int.TryParse(words[4], NumberStyles.None, CultureInfo.InvariantCulture, out var length))
@@ -186,12 +219,16 @@ public sealed partial class DiscoveryEndpoints(PortAllocator ports, ZoneRegistry
                     await RelayAnswerAsync(command, upstream, downstream, stop);
                 }
             }
-            catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+            catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException
+                or System.Security.Authentication.AuthenticationException)
             {
                 LogClientGone(logger, e.Message);
             }
             finally
             {
+                if (upstreamStream is not null)
+                    await upstreamStream.DisposeAsync();
+                await clientStream.DisposeAsync();
                 node?.Dispose();
             }
         }
@@ -211,7 +248,7 @@ public sealed partial class DiscoveryEndpoints(PortAllocator ports, ZoneRegistry
     }
 
     /// <summary>Lines (CRLF-terminated, at most 8 KiB) and raw blocks over one stream.</summary>
-    private sealed class LineStream(NetworkStream stream)
+    private sealed class LineStream(Stream stream)
     {
         private readonly byte[] _buffer = new byte[16 * 1024];
         private int _start;

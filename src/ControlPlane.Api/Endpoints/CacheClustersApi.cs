@@ -37,7 +37,8 @@ public static class CacheClustersApi
 
     public static CacheClusterSpec ToSpec(this CreateCacheClusterRequest r, Catalog catalog) => new(
         Identifiers.Normalize(r.Id ?? ""), r.Engine ?? "", r.EngineVersion ?? catalog.NewestVersion(Catalog.Memcached),
-        r.NodeType ?? "cache.small", r.NumNodes ?? 1, r.AzMode ?? AzMode.SingleAz, r.PreferredAvailabilityZones, r.ExpiresAt, r.PreferredMaintenanceWindow);
+        r.NodeType ?? "cache.small", r.NumNodes ?? 1, r.AzMode ?? AzMode.SingleAz, r.PreferredAvailabilityZones, r.ExpiresAt, r.PreferredMaintenanceWindow,
+        r.TransitEncryption ?? false);
 
     private static async Task<IResult> Create(
         CreateCacheClusterRequest request, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
@@ -69,7 +70,7 @@ public static class CacheClustersApi
         {
             Id = spec.Id, Tenant = tenant, Engine = spec.Engine, EngineVersion = spec.EngineVersion, NodeType = spec.NodeType, NumNodes = spec.NumNodes,
             AzMode = spec.AzMode, PreferredAvailabilityZones = spec.PreferredAvailabilityZones?.ToList(), Status = CacheClusterStatus.Creating,
-            ParameterGroupName = parameterGroup, PreferredMaintenanceWindow = spec.PreferredMaintenanceWindow,
+            ParameterGroupName = parameterGroup, PreferredMaintenanceWindow = spec.PreferredMaintenanceWindow, TransitEncryption = spec.TransitEncryption,
             Generation = 1, CreatedAt = now, UpdatedAt = now, ExpiresAt = spec.ExpiresAt, LastNodeOrdinal = spec.NumNodes,
             Nodes = Topology.ForCacheCluster(spec, catalog.AvailabilityZones).Select(n => new CacheNodeEntity
             {

@@ -53,7 +53,8 @@ public static class ReplicationGroupsApi
             r.NodeType ?? "cache.small", mode, r.NumShards ?? 1, replicas,
             failover, r.MultiAz ?? (failover && replicas >= 1), r.TransitEncryption ?? false, r.AuthToken,
             r.SnapshotRetentionLimit ?? 0, r.SnapshotWindow, r.RestoreFromSnapshot is { } s ? Identifiers.Normalize(s) : null,
-            r.Shards?.Select(s => new ShardSpec(s.Slots, s.PrimaryAz, s.ReplicaAzs)).ToList(), r.ExpiresAt, engine, r.PreferredMaintenanceWindow);
+            r.Shards?.Select(s => new ShardSpec(s.Slots, s.PrimaryAz, s.ReplicaAzs)).ToList(), r.ExpiresAt, engine, r.PreferredMaintenanceWindow,
+            r.TransitEncryptionMode);
     }
 
     private static async Task<IResult> Create(
@@ -125,6 +126,7 @@ public static class ReplicationGroupsApi
             Id = spec.Id, Description = spec.Description, Engine = spec.Engine, EngineVersion = spec.EngineVersion, NodeType = spec.NodeType,
             ClusterMode = spec.ClusterMode, NumShards = spec.NumShards, ReplicasPerShard = spec.ReplicasPerShard,
             AutomaticFailover = spec.AutomaticFailover, MultiAz = spec.MultiAz, TransitEncryption = spec.TransitEncryption,
+            TransitEncryptionMode = TransitEncryptionModes.Effective(spec.TransitEncryption, spec.TransitEncryptionMode),
             SnapshotRetentionLimit = spec.SnapshotRetentionLimit, SnapshotWindow = spec.SnapshotWindow,
             PreferredMaintenanceWindow = spec.PreferredMaintenanceWindow, RestoreFromSnapshot = spec.RestoreFromSnapshot, Status = GroupStatus.Creating, Generation = 1,
             CreatedAt = now, UpdatedAt = now, ExpiresAt = spec.ExpiresAt, LastNodeOrdinal = spec.ReplicasPerShard + 1,
@@ -138,6 +140,7 @@ public static class ReplicationGroupsApi
                     Id = n.Id, ReplicationGroupId = spec.Id, ShardId = planned.Id, Role = n.Role,
                     AvailabilityZone = n.AvailabilityZone, Status = NodeStatus.Creating, NodeType = spec.NodeType, CreatedAt = now,
                     Engine = spec.Engine, EngineVersion = spec.EngineVersion, ParameterGroupStatus = ParameterStatus.Applying,
+                    TransitEncryptionMode = TransitEncryptionModes.Effective(spec.TransitEncryption, spec.TransitEncryptionMode),
                 }).ToList(),
             });
         return group;
@@ -216,13 +219,14 @@ public static class ReplicationGroupsApi
         "description", "nodeType", "replicasPerShard", "numShards", "automaticFailover", "multiAz", "authToken",
         "authTokenUpdateStrategy", "snapshotRetentionLimit", "snapshotWindow", "expiresAt", "parameterGroupName",
         "engine", "engineVersion", "preferredMaintenanceWindow", "applyImmediately", "userGroupIdsToAdd", "userGroupIdsToRemove",
+        "transitEncryption", "transitEncryptionMode",
     ];
 
     private static readonly HashSet<string> Clearable = ["description", "snapshotWindow", "expiresAt", "preferredMaintenanceWindow", "applyImmediately"];
 
     private static readonly HashSet<string> CreateOnly =
     [
-        "id", "clusterMode", "transitEncryption", "restoreFromSnapshot", "shards",
+        "id", "clusterMode", "restoreFromSnapshot", "shards",
         "status", "primaryEndpoint", "readerEndpoint", "configurationEndpoint", "createdAt", "updatedAt", "etag",
         "authTokenEnabled", "pendingChanges", "userGroupIds", "authTokenLastModifiedAt",
     ];
@@ -246,6 +250,18 @@ public static class ReplicationGroupsApi
         if (group.Status != GroupStatus.Available)
             return Problems.Conflict(ErrorCodes.InvalidReplicationGroupState, $"Replication group {TenantNames.Public(group.Id)} is {Json(group.Status)}, not available.");
 
+        var transitMode = group.TransitEncryptionMode;
+        if (fields.Contains("transitEncryption") || fields.Contains("transitEncryptionMode"))
+        {
+            var (mode, refusedStep) = TransitEncryptionModes.Step(group.TransitEncryptionMode, patch!.TransitEncryption, patch.TransitEncryptionMode);
+            if (refusedStep is not null)
+                return Problems.Validation([refusedStep]);
+            // One step at a time: the next waits until every node has taken the last.
+            if (mode != group.TransitEncryptionMode && group.Shards.SelectMany(s => s.Nodes).Any(n => n.TransitEncryptionMode != group.TransitEncryptionMode))
+                return Problems.Conflict(ErrorCodes.InvalidReplicationGroupState,
+                    $"Replication group {TenantNames.Public(group.Id)} is still moving its nodes to transit encryption mode {group.TransitEncryptionMode}.");
+            transitMode = mode;
+        }
         var current = ToSpec(group);
         // An engine named without a version takes that engine's newest.
         var engine = patch!.Engine ?? group.Engine;
@@ -293,6 +309,7 @@ public static class ReplicationGroupsApi
         Changed("preferredMaintenanceWindow", current.PreferredMaintenanceWindow, next.PreferredMaintenanceWindow);
         Changed("engine", current.Engine, next.Engine);
         Changed("engineVersion", current.EngineVersion, next.EngineVersion);
+        Changed("transitEncryptionMode", group.TransitEncryptionMode, transitMode);
         var parameterGroup = group.ParameterGroupName;
         var newFamily = Catalog.Family(engine, engineVersion) != Catalog.Family(group.Engine, group.EngineVersion);
         if (newFamily && !fields.Contains("parameterGroupName"))
@@ -339,6 +356,8 @@ public static class ReplicationGroupsApi
         group.SnapshotRetentionLimit = next.SnapshotRetentionLimit;
         group.SnapshotWindow = next.SnapshotWindow;
         group.PreferredMaintenanceWindow = next.PreferredMaintenanceWindow;
+        // The reconciler moves every node one step, online (CONFIG SET of port and tls-port).
+        (group.TransitEncryptionMode, group.TransitEncryption) = (transitMode, transitMode is not null);
         // The nodes keep theirs until the reconciler replaces them, replicas first.
         if (!deferred.ContainsKey("engine") && !deferred.ContainsKey("engineVersion"))
         {

@@ -1,10 +1,11 @@
 using System.Net.Sockets;
 using System.Text;
+using ControlPlane.Api.Security.Tls;
 
 namespace ControlPlane.Api.Engines;
 
 /// <summary>Probes of Memcached nodes over its text protocol; a node that does not answer within a second is null.</summary>
-public sealed class MemcachedAdmin
+public sealed class MemcachedAdmin(NodeTransport? transport = null)
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(1);
 
@@ -25,9 +26,13 @@ public sealed class MemcachedAdmin
             .ToDictionary(parts => parts[1], parts => parts[2]);
     }
 
+    /// <summary>Memcached's refresh_certs: it reads its certificate and key files again (a renewal). False when it did not answer OK.</summary>
+    public async Task<bool> RefreshCertificatesAsync(string host, int port, CancellationToken ct) =>
+        await RequestAsync(host, port, "refresh_certs", line => line == "OK", ct) is not null;
+
     // One connection per request: probes are rare and Memcached connections are cheap, so there is
     // no pool to keep healthy. Reads lines until `last` matches; null on any failure or timeout.
-    private static async Task<List<string>?> RequestAsync(
+    private async Task<List<string>?> RequestAsync(
         string host, int port, string command, Func<string, bool> last, CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -36,7 +41,7 @@ public sealed class MemcachedAdmin
         {
             using var client = new TcpClient { NoDelay = true };
             await client.ConnectAsync(host, port, timeout.Token);
-            var stream = client.GetStream();
+            await using var stream = transport is null ? client.GetStream() : await transport.StreamAsync(client.Client, host, port, timeout.Token);
             await stream.WriteAsync(Encoding.ASCII.GetBytes(command + "\r\n"), timeout.Token);
 
             using var reader = new StreamReader(stream, Encoding.ASCII);
@@ -52,7 +57,7 @@ public sealed class MemcachedAdmin
             }
             return null;
         }
-        catch (Exception e) when (e is SocketException or IOException || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        catch (Exception e) when (e is SocketException or IOException or System.Security.Authentication.AuthenticationException || (e is OperationCanceledException && !ct.IsCancellationRequested))
         {
             return null;
         }

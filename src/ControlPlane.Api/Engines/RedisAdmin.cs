@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using ControlPlane.Api.Security;
+using ControlPlane.Api.Security.Tls;
 using StackExchange.Redis;
 
 namespace ControlPlane.Api.Engines;
@@ -42,7 +43,7 @@ public sealed record ReplicaLink(string Host, int Port, bool Online, long Offset
 /// forgotten. Probes never throw for an unreachable node; admin commands do (RedisException).
 /// It logs in as the control plane's admin user (<see cref="NodeSecrets"/>) when given the secrets.
 /// </summary>
-public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider? time = null, INodeSecretSource? secrets = null) : IAsyncDisposable
+public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider? time = null, INodeSecretSource? secrets = null, NodeTransport? transport = null) : IAsyncDisposable
 {
     /// <summary>Redis' default: the cluster bus listens on the client port + 10000.</summary>
     public const int ClusterBusOffset = 10000;
@@ -235,7 +236,9 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider?
     /// <summary>Closes the cached connection of a node that was removed (its port may be reused by another node). Not CLUSTER FORGET.</summary>
     public async ValueTask DisconnectAsync(string host, int port)
     {
-        if (_connections.TryRemove(Key(host, port), out var connection))
+        if (_connections.TryRemove($"{host}:{port}/tls", out var tls))
+            await tls.DisposeAsync();
+        if (_connections.TryRemove($"{host}:{port}", out var connection))
             await connection.DisposeAsync();
     }
 
@@ -256,11 +259,14 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider?
 
     private async Task<IServer> ServerAsync(string host, int port, CancellationToken ct)
     {
-        var connection = _connections.GetOrAdd(Key(host, port), _ => new NodeConnection((h, p, c) => NodeLogin.ConnectAsync(Options(h, p), secrets, c)));
+        var connection = _connections.GetOrAdd(Key(host, port), _ => new NodeConnection((h, p, c) => NodeLogin.ConnectAsync(Transport.Apply(Options(h, p), h, p), secrets, c)));
         return await connection.ServerAsync(host, port, ct);
     }
 
-    private static string Key(string host, int port) => $"{host}:{port}";
+    private NodeTransport Transport { get; } = transport ?? new NodeTransport();
+
+    // A port that moved between plain text and TLS gets a connection of its own.
+    private string Key(string host, int port) => Transport.ConnectionKey(host, port);
 
     private async Task<SaveProgress> UntilAsync(string host, int port, Func<SaveProgress, bool> done, CancellationToken ct)
     {

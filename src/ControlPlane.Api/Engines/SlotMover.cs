@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using ControlPlane.Api.Security;
+using ControlPlane.Api.Security.Tls;
 using StackExchange.Redis;
 
 namespace ControlPlane.Api.Engines;
@@ -26,7 +27,7 @@ public sealed class SlotMoveException(string message, Exception? inner = null) :
 /// Each node gets a connection of its own, separate from <see cref="RedisAdmin"/>'s: MIGRATE of a large
 /// key holds a node for seconds, which the probes' short timeouts must not have to wait behind.
 /// </summary>
-public sealed partial class SlotMover(ILogger<SlotMover> logger, TimeProvider timeProvider, INodeSecretSource? secrets = null) : IAsyncDisposable
+public sealed partial class SlotMover(ILogger<SlotMover> logger, TimeProvider timeProvider, INodeSecretSource? secrets = null, NodeTransport? transport = null) : IAsyncDisposable
 {
     public const int SlotCount = 16384;
 
@@ -115,7 +116,9 @@ public sealed partial class SlotMover(ILogger<SlotMover> logger, TimeProvider ti
     /// <summary>Closes the cached connection of a node that was removed: its port may be reused by another node.</summary>
     public async ValueTask DisconnectAsync(string host, int port)
     {
-        if (_connections.TryRemove(Key(host, port), out var connection))
+        if (_connections.TryRemove($"{host}:{port}/tls", out var tls))
+            await tls.DisposeAsync();
+        if (_connections.TryRemove($"{host}:{port}", out var connection))
             await connection.DisposeAsync();
     }
 
@@ -397,11 +400,14 @@ public sealed partial class SlotMover(ILogger<SlotMover> logger, TimeProvider ti
 
     private async Task<IServer> ServerAsync(ClusterMaster node, CancellationToken ct)
     {
-        var connection = _connections.GetOrAdd(Key(node.Host, node.Port), _ => new NodeConnection((h, p, c) => NodeLogin.ConnectAsync(Options(h, p), secrets, c)));
+        var connection = _connections.GetOrAdd(Key(node.Host, node.Port), _ => new NodeConnection((h, p, c) => NodeLogin.ConnectAsync(Transport.Apply(Options(h, p), h, p), secrets, c)));
         return await connection.ServerAsync(node.Host, node.Port, ct);
     }
 
-    private static string Key(string host, int port) => $"{host}:{port}";
+    private NodeTransport Transport { get; } = transport ?? new NodeTransport();
+
+    // A port that moved between plain text and TLS gets a connection of its own.
+    private string Key(string host, int port) => Transport.ConnectionKey(host, port);
 
     private sealed record Batch(int Slot, List<RedisValue> Keys, long Bytes);
 

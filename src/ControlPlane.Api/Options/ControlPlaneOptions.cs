@@ -82,6 +82,9 @@ public sealed class ControlPlaneOptions
     [Required]
     public string SnapshotDir { get; set; } = "/var/lib/controlplane/snapshots";
 
+    /// <summary>How long a node's TLS certificate is valid; it is renewed, on the running node, after two thirds of it.</summary>
+    public TimeSpan NodeCertificateLifetime { get; set; } = TimeSpan.FromDays(90);
+
     /// <summary>How long events are kept.</summary>
     public TimeSpan EventRetention { get; set; } = TimeSpan.FromDays(14);
 

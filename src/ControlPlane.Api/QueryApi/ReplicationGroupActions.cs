@@ -57,7 +57,8 @@ public sealed partial class QueryActions
         body["multiAz"] = p.Bool("MultiAZEnabled") ?? false;
         if (p.Bool("TransitEncryptionEnabled") is { } tls)
             body["transitEncryption"] = tls;
-        OnlyValue("TransitEncryptionMode", "required", "Transit encryption mode 'preferred'");
+        if (p.Get("TransitEncryptionMode") is { } transitMode)
+            body["transitEncryptionMode"] = transitMode.ToLowerInvariant();
         Copy("AuthToken", body, "authToken");
         if (p.List("UserGroupIds") is { Count: > 0 } userGroups)
             body["userGroupIds"] = new JsonArray(userGroups.Select(x => (JsonNode?)JsonValue.Create(x)).ToArray());
@@ -124,6 +125,10 @@ public sealed partial class QueryActions
         if (p.Int("SnapshotRetentionLimit") is { } retention)
             patch["snapshotRetentionLimit"] = retention;
         Copy("SnapshotWindow", patch, "snapshotWindow");
+        if (p.Bool("TransitEncryptionEnabled") is { } tls)
+            patch["transitEncryption"] = tls;
+        if (p.Get("TransitEncryptionMode") is { } transitMode)
+            patch["transitEncryptionMode"] = transitMode.ToLowerInvariant();
         Copy("AuthToken", patch, "authToken");
         if (p.Get("AuthTokenUpdateStrategy") is { } strategy)
             patch["authTokenUpdateStrategy"] = strategy.ToLowerInvariant();

@@ -34,6 +34,7 @@ public sealed partial class Converger(
     Security.ClientAccessApplier clientAccess,
     Discovery.DiscoveryEndpoints discovery,
     NodeReboots reboots,
+    Security.Tls.TransitEncryption transit,
     TimeProvider time,
     IOptions<ControlPlaneOptions> options,
     ILogger<Converger> logger)
@@ -141,10 +142,11 @@ public sealed partial class Converger(
                 _verified[(group.Id, restoring)] = true;
         }
         var nodes = group.Shards.SelectMany(s => s.Nodes).OrderBy(n => n.Id).ToList();
+        await transit.PrepareAsync(db, group, nodes, ct);
         var parameterValues = await Parameters.ParameterGroups.ValuesAsync(db, group.ParameterGroupName, group.Engine, group.EngineVersion, cluster, ct);
         var startup = Domain.Parameters.ParameterCatalog.Startup(Catalog.Family(group.Engine, group.EngineVersion), parameterValues);
         var places = nodes.Select(n => new NodePlace(n.Id, n.AvailabilityZone, n.Host, n.Port,
-            n.Port is { } p ? specs.Redis(group.Id, n.ShardId, n.Id, n.Host!, p, NodeVersion(group, n), n.NodeType, cluster, n.Engine, startup) with
+            n.Port is { } p ? specs.Redis(group.Id, n.ShardId, n.Id, n.Host!, p, NodeVersion(group, n), n.NodeType, cluster, n.Engine, startup, transit.For(n)) with
             {
                 Name = specs.ContainerName(n.PoolId ?? n.Id),
                 Seeds = restore is not null && n.Role == NodeRole.Primary && snapshots.Seed(restore, group.Shards.First(s => s.Id == n.ShardId)) is { } seed ? [seed] : null,
@@ -217,6 +219,8 @@ public sealed partial class Converger(
         // their command line gives them, and say applying, until the group is available again).
         if (group.Status is GroupStatus.Available or GroupStatus.Snapshotting)
             await parameters.ApplyAsync(db, group, parameterValues, view, ct);
+        if (group.Status == GroupStatus.Available)
+            await TransitAsync(db, SourceType.ReplicationGroup, group.Id, () => transit.ConvergeAsync(db, group, nodes, ct), ct);
         var primaries = group.Shards.Select(s => (s.Id, Primary: s.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && n.Status == NodeStatus.Available)?.Id))
             .Where(p => p.Primary is not null).ToDictionary(p => p.Id, p => p.Primary!);
         // Work the API asked for joins the request's trace; what the control plane does on its own starts one.
@@ -337,10 +341,11 @@ public sealed partial class Converger(
         if (cluster is null)
             return Progress.Done;
         var nodes = cluster.Nodes.OrderBy(n => n.Id).ToList();
+        await transit.PrepareAsync(cluster, ct);
         var parameterValues = await Parameters.ParameterGroups.ValuesAsync(db, cluster.ParameterGroupName, cluster.Engine, cluster.EngineVersion, false, ct);
         var startup = Domain.Parameters.ParameterCatalog.Startup(Catalog.Family(cluster.Engine, cluster.EngineVersion), parameterValues);
         var places = nodes.Select(n => new NodePlace(n.Id, n.AvailabilityZone, n.Host, n.Port,
-            n.Port is { } p ? specs.Memcached(cluster.Id, n.Id, n.Host!, p, cluster.EngineVersion, cluster.NodeType, startup) : null, specs.ContainerName(n.Id))).ToList();
+            n.Port is { } p ? specs.Memcached(cluster.Id, n.Id, n.Host!, p, cluster.EngineVersion, cluster.NodeType, startup, transit.For(cluster, n)) : null, specs.ContainerName(n.Id))).ToList();
         var creating = cluster.Status == CacheClusterStatus.Creating;
         var observed = await observer.ObserveAsync(Catalog.Memcached, false, creating, places, view, Settings, ct);
         if (await ListingContradictedAsync(places, observed, nodes.Where(n => n.Status == NodeStatus.Available).Select(n => n.Id), view, ct))
@@ -354,6 +359,8 @@ public sealed partial class Converger(
         var plan = GroupPlanner.Plan(desired, observed, Context(view));
         if (cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.Modifying)
             await parameters.MarkAsync(db, cluster, parameterValues, view, ct);
+        if (cluster.Status == CacheClusterStatus.Available)
+            await TransitAsync(db, SourceType.CacheCluster, cluster.Id, () => transit.ConvergeAsync(db, cluster, ct), ct);
         // Leased while the cluster is created, so that its record does not change under a client once it is available.
         if (cluster.Status is CacheClusterStatus.Creating or CacheClusterStatus.Available or CacheClusterStatus.Modifying)
             await discovery.EnsureAsync(db, cluster, ct);
@@ -363,6 +370,24 @@ public sealed partial class Converger(
             .RunAsync(plan, creating ? cluster.CreatedAt : null, cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.IncompatibleNetwork);
         return Ended(progress, Catalog.Memcached, places, observed);
     }
+
+    /// <summary>Transit encryption's online steps and renewals: a node that fails one is tried again at the next pass, and the group goes on meanwhile.</summary>
+    private async Task TransitAsync(ControlPlaneDbContext db, SourceType source, string id, Func<Task<IReadOnlyList<string>>> step, CancellationToken ct)
+    {
+        try
+        {
+            foreach (var message in await step())
+                db.Record(time, source, id, message);
+            await db.SaveChangesAsync(ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            LogTransitFailed(logger, id, e.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Transit encryption of {Id} did not converge this pass: {Reason}")]
+    private static partial void LogTransitFailed(ILogger logger, string id, string reason);
 
     private PlanContext Context(ContainerView view) => new(zones.All.Select(z => z.Name).OrderBy(z => z).ToList(), view.ZonesDown, view.ZonesUnreachable);
 

@@ -4,6 +4,7 @@ using System.Text;
 using ControlPlane.Api.Options;
 using ControlPlane.Api.Runtime;
 using ControlPlane.Api.Security;
+using ControlPlane.Api.Security.Tls;
 using ControlPlane.Domain;
 using ControlPlane.Domain.Parameters;
 using Microsoft.Extensions.Options;
@@ -55,7 +56,7 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
     public const string ParametersLabel = "controlplane.parameters";
 
     public ContainerSpec Redis(string groupId, string shardId, string nodeId, string host, int port, string engineVersion, string nodeTypeName, bool cluster,
-        string engine = Catalog.Redis, StartupParameters? parameters = null)
+        string engine = Catalog.Redis, StartupParameters? parameters = null, NodeTransit? transit = null)
     {
         var nodeType = NodeType(nodeTypeName);
         List<string> command =
@@ -87,11 +88,12 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
                 // next SETSLOT to it fails ("Please use SETSLOT only with masters", redis/redis#11104).
                 "--cluster-allow-replica-migration", "no",
             ]);
-        return WithParameters(Spec(Catalog.Redis, engine, groupId, shardId, nodeId, port, engineVersion, nodeType, command), parameters);
+        return WithTransit(WithParameters(Spec(Catalog.Redis, engine, groupId, shardId, nodeId, port, engineVersion, nodeType, command), parameters),
+            transit, transit?.RedisArguments(cluster));
     }
 
     public ContainerSpec Memcached(string clusterId, string nodeId, string host, int port, string engineVersion, string nodeTypeName,
-        StartupParameters? parameters = null)
+        StartupParameters? parameters = null, NodeTransit? transit = null)
     {
         var nodeType = NodeType(nodeTypeName);
         List<string> command =
@@ -99,7 +101,8 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
             "memcached", "-p", Text(port), "-l", host, "-U", "0", "-c", Text(ParameterCatalog.MaxConnections),
             "-m", Text(Math.Max(1, nodeType.MaxMemoryBytes / (1024 * 1024))),
         ];
-        return WithParameters(Spec(Catalog.Memcached, Catalog.Memcached, clusterId, null, nodeId, port, engineVersion, nodeType, command), parameters);
+        return WithTransit(WithParameters(Spec(Catalog.Memcached, Catalog.Memcached, clusterId, null, nodeId, port, engineVersion, nodeType, command), parameters),
+            transit, transit?.MemcachedArguments());
     }
 
     /// <summary>kind: the label that tells the reconciler's listing what a container is (redis for both Redis and Valkey nodes).</summary>
@@ -129,6 +132,20 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
     {
         Command = [.. spec.Command, .. parameters.Arguments],
         Labels = new Dictionary<string, string>(spec.Labels) { [ParametersLabel] = parameters.Fingerprint },
+    };
+
+    /// <summary>What the transit label says: the mode the container started with (later changes are made online).</summary>
+    public const string TransitLabel = "controlplane.transit";
+
+    /// <summary>
+    /// TLS goes on last and outside the spec hash: a group moving from plain text to TLS changes its
+    /// nodes online (CONFIG SET), and a renewed certificate is a new file, neither replaces a node.
+    /// </summary>
+    private static ContainerSpec WithTransit(ContainerSpec spec, NodeTransit? transit, IReadOnlyList<string>? arguments) => transit is null ? spec : spec with
+    {
+        Command = [.. spec.Command, .. arguments!],
+        Files = new Dictionary<string, string>(spec.Files ?? new Dictionary<string, string>()).Concat(transit.Files).ToDictionary(),
+        Labels = new Dictionary<string, string>(spec.Labels) { [TransitLabel] = transit.Mode },
     };
 
     private NodeType NodeType(string name) =>

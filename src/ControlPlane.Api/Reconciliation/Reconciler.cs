@@ -153,6 +153,8 @@ public sealed partial class Reconciler(
             .Concat(endpointGroups.Select(GroupEndpoints.NodeLabel))
             // Pool nodes: idle ones hold a lease under their pool id, taken ones are named by their node.
             .Concat(leases.Where(WarmPool.IsPoolId))
+            // A node's plain-text port of transit encryption's preferred mode lives as long as the node.
+            .Concat(leases.Where(l => Security.Tls.TransitEncryption.NodeOfPlainLease(l) is { } node && nodeIds.Contains(node)))
             .Concat(await db.RedisNodes.Where(n => n.PoolId != null).Select(n => n.PoolId!).ToListAsync(ct))
             .ToHashSet();
 

@@ -164,7 +164,7 @@ public sealed class GroupRecord(ControlPlaneDbContext db, ReplicationGroupEntity
         {
             Id = Identifiers.RedisNodeId(group.Id, shard.Id, ordinal), ReplicationGroupId = group.Id, ShardId = shard.Id,
             Role = role, AvailabilityZone = zone, Status = NodeStatus.Creating, NodeType = nodeType, CreatedAt = time.GetUtcNow(),
-            Engine = group.Engine, EngineVersion = group.EngineVersion,
+            Engine = group.Engine, EngineVersion = group.EngineVersion, TransitEncryptionMode = group.TransitEncryptionMode,
             // In sync only once the reconciler has set its parameter group's values on it.
             ParameterGroupStatus = Parameters.ParameterStatus.Applying,
         };

@@ -104,9 +104,9 @@ public sealed partial class WarmPool(ZoneRegistry zones, NodeSpecs specs, PortAl
     /// </summary>
     public async Task TakeAsync(ControlPlaneDbContext db, ReplicationGroupEntity group, ContainerView view, CancellationToken ct)
     {
-        // A pool node is started already: it cannot start with a snapshot's file in place.
+        // A pool node is started already: it cannot start with a snapshot's file in place, nor with TLS.
         if (Size == 0 || group.ClusterMode != ClusterMode.Enabled || group.Status != GroupStatus.Creating || group.Engine != Catalog.Redis || group.EngineVersion != Version
-            || group.RestoreFromSnapshot is not null)
+            || group.RestoreFromSnapshot is not null || group.TransitEncryption)
             return;
         var waiting = group.Shards.SelectMany(s => s.Nodes).Where(n => n.Port is null).ToList();
         if (waiting.Count == 0)

@@ -293,6 +293,12 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
         return new ContainerEvent(Zone, message.Action, message.Actor?.ID ?? "", labels);
     }
 
+    public async Task WriteFilesAsync(string containerName, IReadOnlyDictionary<string, string> files, CancellationToken ct)
+    {
+        foreach (var folder in files.GroupBy(f => FolderOf(f.Key)))
+            await CopyFilesAsync(containerName, folder.Key, folder.ToDictionary(f => f.Key, f => f.Value), ct);
+    }
+
     /// <summary>
     /// One tar archive extracted in the files' folder, which exists (a volume). It holds only the
     /// files: an entry for the folder would reset its mode (/data's 1777).

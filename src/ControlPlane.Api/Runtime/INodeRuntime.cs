@@ -92,4 +92,10 @@ public interface INodeRuntime
     /// such file; the engine's not-found error when there is no such container.
     /// </summary>
     Task<Stream> ReadFileAsync(string containerName, string path, CancellationToken ct);
+
+    /// <summary>
+    /// Writes text files (absolute path to UTF-8 content, mode 0644) into a running container's volume
+    /// folders, e.g. a renewed certificate; the folders must be volumes (the root file system is read-only).
+    /// </summary>
+    Task WriteFilesAsync(string containerName, IReadOnlyDictionary<string, string> files, CancellationToken ct);
 }

@@ -70,10 +70,14 @@ public sealed class NodeSecretStore(IServiceScopeFactory scopes, IDataProtection
         }
     }
 
-    private static async Task<string> SecretAsync(ControlPlaneDbContext db, IDataProtector protector, string name, CancellationToken ct)
+    private static Task<string> SecretAsync(ControlPlaneDbContext db, IDataProtector protector, string name, CancellationToken ct) =>
+        StoredAsync(db, protector, name, () => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)), ct);
+
+    /// <summary>The row's secret, made by <paramref name="generate"/> and stored encrypted when there is none yet.</summary>
+    internal static async Task<string> StoredAsync(ControlPlaneDbContext db, IDataProtector protector, string name, Func<string> generate, CancellationToken ct)
     {
         // Two control planes starting on a fresh database agree on the first one written.
-        var candidate = protector.Protect(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)));
+        var candidate = protector.Protect(generate());
         await db.Database.ExecuteSqlInterpolatedAsync(
             $"""INSERT INTO node_secrets ("Name", "Protected") VALUES ({name}, {candidate}) ON CONFLICT ("Name") DO NOTHING""", ct);
         var stored = await db.NodeSecrets.AsNoTracking().Where(s => s.Name == name).Select(s => s.Protected).SingleAsync(ct);

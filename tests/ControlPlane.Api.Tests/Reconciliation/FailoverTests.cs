@@ -302,12 +302,14 @@ public sealed class AcknowledgedWriter : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new(TimeSpan.FromMinutes(2));
     private readonly List<string> _acknowledged = [];
     private Task _loop = Task.CompletedTask;
+    private Action<ConfigurationOptions>? _configure;
 
     public IReadOnlyList<string> Acknowledged { get { lock (_acknowledged) return _acknowledged.ToList(); } }
 
-    public static Task<AcknowledgedWriter> StartAsync(Func<Task<EndPoint>> primary, bool cluster = false)
+    /// <param name="configure">Options of the writer's connections on top of the defaults (TLS, a login).</param>
+    public static Task<AcknowledgedWriter> StartAsync(Func<Task<EndPoint>> primary, bool cluster = false, Action<ConfigurationOptions>? configure = null)
     {
-        var writer = new AcknowledgedWriter();
+        var writer = new AcknowledgedWriter { _configure = configure };
         writer._loop = Task.Run(() => writer.RunAsync(primary, cluster));
         return Task.FromResult(writer);
     }
@@ -320,6 +322,7 @@ public sealed class AcknowledgedWriter : IAsyncDisposable
             try
             {
                 var options = new ConfigurationOptions { EndPoints = { await primary() }, ConnectTimeout = 1000, SyncTimeout = 1000, AsyncTimeout = 1000, AbortOnConnectFail = true };
+                _configure?.Invoke(options);
                 await using var connection = await ConnectionMultiplexer.ConnectAsync(options);
                 var db = connection.GetDatabase();
                 while (!_stop.IsCancellationRequested)

@@ -87,6 +87,18 @@ expect(ec.delete_user_group(UserGroupId="team")["Status"] == "deleting", "user g
 expect(ec.delete_user(UserId="app")["Status"] == "deleting", "user deleted")
 code, status, _ = fault(ec.describe_user_groups, UserGroupId="team")
 expect((code, status) == ("UserGroupNotFound", 404), f"deleted user group: {code} {status}")
+step("transit encryption: TransitEncryptionEnabled and TransitEncryptionMode pass through, with the REST rules")
+status, text = raw("Action=CreateReplicationGroup&Version=2015-02-02&ReplicationGroupId=tlsmode&ReplicationGroupDescription=x"
+                   "&TransitEncryptionMode=required")
+expect(status == 400 and "<Code>InvalidParameterCombination</Code>" in text, f"a mode without TransitEncryptionEnabled: {status} {text}")
+expect(rest("GET", "/v1/replication-groups/tlsmode")[0] == 404, "a refused create was stored")
+status, text = raw("Action=CreateReplicationGroup&Version=2015-02-02&ReplicationGroupId=tlsmode&ReplicationGroupDescription=x"
+                   "&TransitEncryptionEnabled=true&TransitEncryptionMode=preferred")
+expect(status == 200 and "<TransitEncryptionEnabled>true</TransitEncryptionEnabled>" in text
+       and "<TransitEncryptionMode>preferred</TransitEncryptionMode>" in text, f"a preferred-mode create: {status} {text}")
+code, body = rest("GET", "/v1/replication-groups/tlsmode")
+expect(code == 200 and body["transitEncryption"] is True and body["transitEncryptionMode"] == "preferred", f"REST sees {code} {body}")
+expect(rest("DELETE", "/v1/replication-groups/tlsmode")[0] == 202, "REST delete of tlsmode")
 
 step("a viewer key reads and may not change")
 viewer = client(os.environ["CP_VIEWER_KEY_ID"], os.environ["CP_VIEWER_SECRET"])

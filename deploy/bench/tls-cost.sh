@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# What TLS costs on the data path: redis-benchmark against one Redis node of a transit-encryption
+# group in preferred mode, which serves TLS on its port and plain text on its second port at once,
+# interleaved (plain, tls, plain, ...) so machine noise hits both alike. The client trusts the
+# authority from GET /v1/ca.pem, as a user's client would. Prints per command and pipeline depth:
+#
+#   tls-cost: set -P 1 plain rps=61000 tls rps=52000 ratio=0.85
+#
+# (the medians of the rounds; ratio = tls / plain). Bounded: a few seconds a run.
+# Everything listens on 127.0.0.1 and is removed at the end (API, Postgres, engine, temp folder).
+#
+#   BENCH_RUNS        interleaved rounds (default 3)
+#   BENCH_REQUESTS    requests per run (default 20000)
+#   BENCH_CLIENTS     parallel connections (default 20)
+#   BENCH_OURS_PORTS  the control plane's node port range (default 6300-6349)
+#   BENCH_TIMEOUT     seconds one redis-benchmark run may take (default 60)
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+export LC_ALL=C
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$root"
+# shellcheck source=../lib/common.sh
+source deploy/lib/common.sh
+
+runs=${BENCH_RUNS:-3}
+requests=${BENCH_REQUESTS:-20000}
+clients=${BENCH_CLIENTS:-20}
+timeout=${BENCH_TIMEOUT:-60}
+ours_ports=${BENCH_OURS_PORTS:-6300-6349}
+log_level=Warning
+keep=${BENCH_KEEP_STATE:-0}
+for n in "$runs" "$requests" "$clients" "$timeout"; do
+  [[ $n =~ ^[1-9][0-9]*$ ]] || { cp_log "BENCH_RUNS, _REQUESTS, _CLIENTS and _TIMEOUT must be positive integers"; exit 2; }
+done
+[[ $ours_ports =~ ^([0-9]+)-([0-9]+)$ ]] || { cp_log "BENCH_OURS_PORTS must look like 6300-6349"; exit 2; }
+# shellcheck disable=SC2034  # read by env.sh
+ours_start=${BASH_REMATCH[1]} ours_end=${BASH_REMATCH[2]}
+# shellcheck source=env.sh
+source deploy/bench/env.sh
+command -v redis-benchmark >/dev/null || cp_ensure_apt_packages redis-tools
+redis-benchmark --help 2>&1 | grep -q -- '--tls' || cp_die "this redis-benchmark is built without TLS"
+
+api_get() { curl -fsS --max-time 10 -H "Authorization: Bearer $BENCH_API_KEY" "http://$api$1"; }
+
+setup
+api_get /v1/ca.pem >"$state/ca.pem"
+cp_log "creating a group in transit encryption's preferred mode"
+curl -fsS -o /dev/null --max-time 10 -H "Authorization: Bearer $BENCH_API_KEY" -H 'Content-Type: application/json' \
+  -d '{"id":"tlscost","replicasPerShard":0,"transitEncryption":true,"transitEncryptionMode":"preferred"}' "http://$api/v1/replication-groups"
+deadline=$((SECONDS + 120))
+ports=
+until [[ -n $ports ]]; do
+  ((SECONDS < deadline)) || cp_die "the group did not become available within 120 s"
+  sleep 1
+  ports=$(api_get /v1/replication-groups/tlscost | python3 -c '
+import json, sys
+g = json.load(sys.stdin)
+n = g["shards"][0]["nodes"][0]
+if g["status"] == "available" and n.get("plainTextEndpoint"):
+    print(n["endpoint"]["port"], n["plainTextEndpoint"]["port"])')
+done
+read -r tls_port plain_port <<<"$ports"
+cp_log "node: TLS on $tls_port, plain text on $plain_port"
+
+rps_of() { awk -F'"' -v t="$2" '$2 == t { print $4 }' <<<"$1" | tail -n1; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+results=$state/results
+: >"$results"
+for pipeline in 1 16; do
+  for run in $(seq "$runs"); do
+    for side in plain tls; do
+      if [[ $side == tls ]]; then
+        args=(-p "$tls_port" --tls --cacert "$state/ca.pem" --sni 127.0.0.1)
+      else
+        args=(-p "$plain_port")
+      fi
+      out=$(timeout "$timeout" redis-benchmark -h 127.0.0.1 "${args[@]}" --csv -t set,get -n "$requests" -c "$clients" -P "$pipeline" 2>&1) \
+        || { printf '%s\n' "$out" >&2; cp_die "redis-benchmark ($side) failed"; exit 1; }
+      for test in SET GET; do
+        rps=$(rps_of "$out" "$test")
+        [[ -n $rps ]] || { printf '%s\n' "$out" >&2; cp_die "no $test result ($side)"; exit 1; }
+        printf '%s %s %s %s\n' "$test" "$pipeline" "$side" "$rps" >>"$results"
+        cp_log "-P $pipeline run $run $side: $test $rps requests/s"
+      done
+    done
+  done
+done
+
+pick() { awk -v t="$1" -v p="$2" -v s="$3" '$1 == t && $2 == p && $3 == s { print $4 }' "$results" | median; }
+printf '| command | pipeline | plain requests/s | TLS requests/s | TLS / plain |\n|---|---|---|---|---|\n'
+for pipeline in 1 16; do
+  for test in SET GET; do
+    plain=$(pick "$test" "$pipeline" plain) tls=$(pick "$test" "$pipeline" tls)
+    ratio=$(awk -v a="$tls" -v b="$plain" 'BEGIN { printf "%.2f", a / b }')
+    printf '| %s | %s | %.0f | %.0f | %s |\n' "$test" "$pipeline" "$plain" "$tls" "$ratio"
+    printf 'tls-cost: %s -P %s plain rps=%.0f tls rps=%.0f ratio=%s\n' "${test,,}" "$pipeline" "$plain" "$tls" "$ratio" >&2
+  done
+done
+printf 'tls-cost: %s runs of %s requests, %s clients; bench took %ss\n' "$runs" "$requests" "$clients" "$((SECONDS - bench_started))"

@@ -1,0 +1,275 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using ControlPlane.Api.Tests.Infrastructure;
+using ControlPlane.Api.Tests.Reconciliation;
+using Docker.DotNet.Models;
+using StackExchange.Redis;
+
+namespace ControlPlane.Api.Tests.Security;
+
+/// <summary>
+/// TLS in transit against real Redis, Valkey and Memcached nodes: clients use the authority from
+/// GET /v1/ca.pem, as a user's client would; plain text is refused where TLS is required.
+/// </summary>
+public sealed class TransitEncryptionTests(PostgresFixture postgres) : ReconcilerTest(postgres)
+{
+    protected override IReadOnlyDictionary<string, string?> ExtraSettings => new Dictionary<string, string?>
+    {
+        ["ControlPlane:Metrics:Interval"] = "00:00:01",
+    };
+
+    [Fact]
+    public async Task A_tls_group_serves_tls_clients_through_its_endpoints_replicates_over_tls_and_refuses_plain_text()
+    {
+        var group = await CreateAsync("tls-one", new { id = "tls-one", replicasPerShard = 1, transitEncryption = true });
+        Assert.True((bool)group["transitEncryption"]!);
+        Assert.Equal("required", (string?)group["transitEncryptionMode"]);
+        var tls = await TlsClient.FetchAsync(Client);
+
+        await using (var client = await tls.ConnectAsync(RedisCreateTests.Endpoint(group["primaryEndpoint"]!)))
+        {
+            for (var i = 0; i < 100; i++)
+                await client.GetDatabase().StringSetAsync($"k{i}", $"v{i}");
+            Assert.Equal(1, (long)await client.GetDatabase().ExecuteAsync("WAIT", 1, 2000));
+        }
+        Assert.Contains("CN=tls-one-0001-00", tls.LastSeen!.Subject);
+        // The replica got them over its TLS link, and answers TLS clients itself (reader endpoint).
+        await using (var reader = await tls.ConnectAsync(RedisCreateTests.Endpoint(group["readerEndpoint"]!)))
+            Assert.Equal("v99", (string?)await reader.GetDatabase().StringGetAsync("k99"));
+
+        foreach (var port in Ports(group).Append((int)group["primaryEndpoint"]!["port"]!))
+            Assert.Null(await TlsClient.PlainTextAsync(port, "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
+        // The control plane talks TLS to the nodes: its metrics collector reads them, the slow log answers, a snapshot is taken.
+        var text = "";
+        await WaitUntilAsync(async () =>
+        {
+            text = await Client.GetStringAsync("/metrics");
+            return text.Split('\n').Any(l => l.StartsWith("controlplane_node_curr_items{", StringComparison.Ordinal)
+                && l.Contains("node=\"tls-one-0001-001\"", StringComparison.Ordinal) && l.EndsWith(" 100", StringComparison.Ordinal));
+        }, TimeSpan.FromSeconds(30), () => $"the collector never read the TLS node:\n{text}");
+        Assert.Equal(HttpStatusCode.OK, (await Client.GetAsync("/v1/replication-groups/tls-one/slow-log")).StatusCode);
+        await AssertAcceptedAsync(await PostAsync("/v1/snapshots", new { name = "tls-one-snap", replicationGroupId = "tls-one" }));
+        await WaitForStatusAsync("/v1/snapshots/tls-one-snap", "available");
+        // A client that does not trust our authority does not get through either.
+        var stranger = new TlsClient(System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(tls.LastSeen!.RawData));
+        await Assert.ThrowsAsync<RedisConnectionException>(() => stranger.ConnectAsync(RedisCreateTests.Endpoint(group["primaryEndpoint"]!)));
+    }
+
+    [Fact]
+    public async Task A_tls_cluster_in_cluster_mode_serves_tls_clients_on_every_shard_and_its_bus_runs_tls()
+    {
+        var group = await CreateAsync("tls-cm", new { id = "tls-cm", engine = "valkey", clusterMode = "enabled", numShards = 2, replicasPerShard = 1, transitEncryption = true });
+        var tls = await TlsClient.FetchAsync(Client);
+        await using var cluster = await ConnectionMultiplexer.ConnectAsync(tls.Options(RedisCreateTests.Endpoint(group["configurationEndpoint"]!)));
+        var db = cluster.GetDatabase();
+        for (var i = 0; i < 200; i++)
+            await db.StringSetAsync($"key:{i}", i);
+        for (var i = 0; i < 200; i++)
+            Assert.Equal(i, (int)await db.StringGetAsync($"key:{i}"));
+        // Keys went to both shards (MOVED answers name TLS ports), and the cluster is whole over its TLS bus.
+        foreach (var primary in group["shards"]!.AsArray().Select(s => s!["nodes"]!.AsArray().Single(n => (string?)n!["role"] == "primary")!))
+        {
+            await using var direct = await ConnectionMultiplexer.ConnectAsync(tls.Options(RedisCreateTests.Endpoint(primary["endpoint"]!), allowAdmin: true));
+            var server = direct.GetServer(RedisCreateTests.Endpoint(primary["endpoint"]!));
+            Assert.True(await server.DatabaseSizeAsync() > 0, $"{primary["id"]} holds no key");
+            Assert.Contains("cluster_state:ok", (string?)await server.ExecuteAsync("CLUSTER", "INFO"));
+        }
+        foreach (var port in Ports(group))
+            Assert.Null(await TlsClient.PlainTextAsync(port, "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
+    }
+
+    [Theory]
+    [InlineData("tls-steps", "disabled")]
+    [InlineData("tls-steps-cm", "enabled")]
+    public async Task Plain_text_to_preferred_to_required_online_without_dropping_a_tls_client(string id, string clusterMode)
+    {
+        var cluster = clusterMode == "enabled";
+        var group = await CreateAsync(id, cluster
+            ? new { id, clusterMode, numShards = 2, replicasPerShard = 1 }
+            : (object)new { id, clusterMode, replicasPerShard = 1 });
+        Assert.Null((string?)group["transitEncryptionMode"]);
+        var endpoint = RedisCreateTests.Endpoint(group[cluster ? "configurationEndpoint" : "primaryEndpoint"]!);
+        await using var plain = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { endpoint } });
+        await plain.GetDatabase().StringSetAsync("before", "plain");
+
+        // Skipping a step is refused, and changes nothing.
+        await AssertProblemAsync(await PatchAsync($"/v1/replication-groups/{id}", new { transitEncryption = true, transitEncryptionMode = "required" }),
+            HttpStatusCode.BadRequest, "InvalidParameterCombination", "transitEncryptionMode");
+        Assert.Null((string?)(await BodyAsync(await Client.GetAsync($"/v1/replication-groups/{id}")))["transitEncryptionMode"]);
+
+        await AssertAcceptedAsync(await PatchAsync($"/v1/replication-groups/{id}", new { transitEncryption = true, transitEncryptionMode = "preferred" }));
+        var preferred = await WaitForNodesAsync(id, n => n["plainTextEndpoint"] is not null);
+        Assert.Equal("preferred", (string?)preferred["transitEncryptionMode"]);
+        // The connection made in plain text before is still served; new plain-text clients use the nodes' second port.
+        Assert.Equal("plain", (string?)await plain.GetDatabase().StringGetAsync("before"));
+        var primaryNode = preferred["shards"]![0]!["nodes"]!.AsArray().Single(n => (string?)n!["role"] == "primary")!;
+        var plainPort = (int)primaryNode["plainTextEndpoint"]!["port"]!;
+        Assert.Equal("+PONG\r\n", await TlsClient.PlainTextAsync(plainPort, "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
+        // In cluster mode a plain-text client is sent to the plain-text ports of the other shards, once
+        // the nodes have told each other their new ports (cluster bus gossip, a moment).
+        await WaitUntilAsync(async () =>
+        {
+            try
+            {
+                await using var plainAgain = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions
+                {
+                    EndPoints = { RedisCreateTests.Endpoint(primaryNode["plainTextEndpoint"]!) }, ConnectTimeout = 2000, AsyncTimeout = 2000, SyncTimeout = 2000,
+                });
+                for (var i = 0; i < 20; i++)
+                    await plainAgain.GetDatabase().StringSetAsync($"plain:{i}", i);
+                return true;
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
+            {
+                return false;
+            }
+        }, TimeSpan.FromSeconds(20), () => "plain-text clients are not served on the nodes' plain-text ports");
+
+        var tls = await TlsClient.FetchAsync(Client);
+        await using var client = await ConnectionMultiplexer.ConnectAsync(tls.Options(endpoint));
+        var errors = new List<string>();
+        var done = 0;
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var writing = Task.Run(async () =>
+        {
+            var db = client.GetDatabase();
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    await db.StringSetAsync($"tls:{done}", done);
+                    Interlocked.Increment(ref done);
+                }
+                catch (Exception e) when (e is RedisException or TimeoutException)
+                {
+                    lock (errors)
+                        errors.Add(e.Message);
+                }
+                await Task.Delay(5);
+            }
+        });
+        await WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref done) > 50), TimeSpan.FromSeconds(20), () => "the TLS client does not write");
+
+        await AssertAcceptedAsync(await PatchAsync($"/v1/replication-groups/{id}", new { transitEncryptionMode = "required" }));
+        var required = await WaitForNodesAsync(id, n => n["plainTextEndpoint"] is null);
+        Assert.Equal("required", (string?)required["transitEncryptionMode"]);
+        var atRequired = Volatile.Read(ref done);
+        await WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref done) > atRequired + 50), TimeSpan.FromSeconds(20), () => "the TLS client stopped writing");
+        await stop.CancelAsync();
+        await writing;
+        Assert.True(errors.Count == 0, $"{errors.Count} failed command(s) on the TLS client: {string.Join("; ", errors.Take(3))}");
+        Assert.Null(await TlsClient.PlainTextAsync(plainPort, "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
+        Assert.Null(await TlsClient.PlainTextAsync(((IPEndPoint)endpoint).Port, "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
+        // Nothing was lost, and replication runs over TLS too: the replicas have every write.
+        await using var check = await ConnectionMultiplexer.ConnectAsync(tls.Options(endpoint));
+        Assert.Equal("plain", (string?)await check.GetDatabase().StringGetAsync("before"));
+        Assert.Equal(19, (int)await check.GetDatabase().StringGetAsync("plain:19"));
+        Assert.Equal(done - 1, (int)await check.GetDatabase().StringGetAsync($"tls:{done - 1}"));
+        foreach (var replica in required["shards"]!.AsArray().SelectMany(s => s!["nodes"]!.AsArray()).Where(n => (string?)n!["role"] == "replica"))
+        {
+            await using var direct = await ConnectionMultiplexer.ConnectAsync(tls.Options(RedisCreateTests.Endpoint(replica!["endpoint"]!), allowAdmin: true));
+            var info = (string?)await direct.GetServer(RedisCreateTests.Endpoint(replica["endpoint"]!)).ExecuteAsync("INFO", "replication");
+            Assert.Contains("master_link_status:up", info);
+        }
+        // One step further is refused: required is the last.
+        await AssertProblemAsync(await PatchAsync($"/v1/replication-groups/{id}", new { transitEncryption = false }),
+            HttpStatusCode.BadRequest, "InvalidParameterCombination", "transitEncryption");
+    }
+
+    [Fact]
+    public async Task A_failover_of_a_tls_group_under_a_writer_loses_no_acknowledged_write()
+    {
+        var group = await CreateAsync("tls-fail", new { id = "tls-fail", replicasPerShard = 2, transitEncryption = true });
+        var tls = await TlsClient.FetchAsync(Client);
+        var primary = group["shards"]![0]!["nodes"]!.AsArray().Single(n => (string?)n!["role"] == "primary")!;
+        var endpoint = RedisCreateTests.Endpoint(group["primaryEndpoint"]!);
+        await using var writer = await AcknowledgedWriter.StartAsync(() => Task.FromResult(endpoint), configure: tls.Configure);
+        await writer.WaitForAsync(50);
+
+        using (var docker = Docker(Engines[(string)primary["availabilityZone"]!]))
+            await docker.Containers.KillContainerAsync($"{Instance}-{primary["id"]}", new ContainerKillParameters { Signal = "SIGKILL" });
+        await WaitForNodesAsync("tls-fail", n => (string?)n["id"] != (string?)primary["id"], count: 3, timeout: TimeSpan.FromSeconds(60));
+        await writer.WaitForAsync(writer.Acknowledged.Count + 50);
+        var acknowledged = await writer.StopAsync();
+        await using var client = await tls.ConnectAsync(endpoint);
+        await AcknowledgedWriter.AssertKeptAsync(client, acknowledged);
+    }
+
+    [Fact]
+    public async Task A_reshard_of_a_tls_cluster_out_and_in_under_a_writer_loses_no_acknowledged_write()
+    {
+        var group = await CreateAsync("tls-shard", new { id = "tls-shard", clusterMode = "enabled", numShards = 2, replicasPerShard = 1, transitEncryption = true });
+        var tls = await TlsClient.FetchAsync(Client);
+        var configuration = RedisCreateTests.Endpoint(group["configurationEndpoint"]!);
+        await using var writer = await AcknowledgedWriter.StartAsync(() => Task.FromResult(configuration), cluster: true, configure: tls.Configure);
+        await writer.WaitForAsync(50);
+
+        await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/tls-shard", new { numShards = 3 }));
+        await WaitForStatusAsync("/v1/replication-groups/tls-shard", "available", TimeSpan.FromMinutes(2));
+        await writer.WaitForAsync(writer.Acknowledged.Count + 50);
+        await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/tls-shard", new { numShards = 2 }));
+        var after = await WaitForStatusAsync("/v1/replication-groups/tls-shard", "available", TimeSpan.FromMinutes(2));
+        Assert.Equal(2, (int)after["numShards"]!);
+        await writer.WaitForAsync(writer.Acknowledged.Count + 50);
+        var acknowledged = await writer.StopAsync();
+        await using var client = await ConnectionMultiplexer.ConnectAsync(tls.Options(RedisCreateTests.Endpoint(after["configurationEndpoint"]!)));
+        await AcknowledgedWriter.AssertKeptAsync(client, acknowledged);
+    }
+
+    [Fact]
+    public async Task A_memcached_cluster_with_transit_encryption_speaks_tls_only()
+    {
+        await AssertAcceptedAsync(await PostAsync("/v1/cache-clusters", new { id = "tls-mc", engine = "memcached", numNodes = 2, transitEncryption = true }));
+        var cluster = await WaitForStatusAsync("/v1/cache-clusters/tls-mc", "available");
+        Assert.True((bool)cluster["transitEncryption"]!);
+        var tls = await TlsClient.FetchAsync(Client);
+        foreach (var node in cluster["nodes"]!.AsArray())
+        {
+            var port = (int)node!["endpoint"]!["port"]!;
+            Assert.Equal("STORED\r\n", await tls.RequestAsync(port, "set tls 0 0 3\r\nyes\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
+            Assert.Equal("VALUE tls 0 3\r\nyes\r\nEND\r\n", await tls.RequestAsync(port, "get tls\r\n", r => r.EndsWith("END\r\n", StringComparison.Ordinal)));
+            Assert.Null(await TlsClient.PlainTextAsync(port, "version\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
+        }
+        // The configuration endpoint (auto discovery) speaks TLS too, and passes commands to the nodes over TLS.
+        var discovery = (int)cluster["configurationEndpoint"]!["port"]!;
+        var config = await tls.RequestAsync(discovery, "config get cluster\r\n", r => r.EndsWith("END\r\n", StringComparison.Ordinal));
+        foreach (var node in cluster["nodes"]!.AsArray())
+            Assert.Contains($"|{(int)node!["endpoint"]!["port"]!}", config);
+        Assert.Equal("VALUE tls 0 3\r\nyes\r\nEND\r\n", await tls.RequestAsync(discovery, "get tls\r\n", r => r.EndsWith("END\r\n", StringComparison.Ordinal)));
+        Assert.Null(await TlsClient.PlainTextAsync(discovery, "config get cluster\r\n", r => r.EndsWith("END\r\n", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Bad_transit_encryption_input_is_refused_and_nothing_is_stored()
+    {
+        await AssertProblemAsync(await PostAsync("/v1/replication-groups", new { id = "bad-tls", transitEncryptionMode = "required" }),
+            HttpStatusCode.BadRequest, "InvalidParameterCombination", "transitEncryptionMode");
+        await AssertProblemAsync(await PostAsync("/v1/replication-groups", new { id = "bad-tls", transitEncryption = true, transitEncryptionMode = "sometimes" }),
+            HttpStatusCode.BadRequest, "InvalidParameterValue", "transitEncryptionMode");
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync("/v1/replication-groups/bad-tls")).StatusCode);
+        Assert.Equal(0, await CountAsync(db => db.ReplicationGroups));
+    }
+
+    private async Task<JsonObject> CreateAsync(string id, object body)
+    {
+        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", body));
+        return await WaitForStatusAsync($"/v1/replication-groups/{id}", "available", TimeSpan.FromMinutes(2));
+    }
+
+    /// <summary>Until the group is available with every node available and matching.</summary>
+    private async Task<JsonObject> WaitForNodesAsync(string id, Func<JsonNode, bool> matches, int? count = null, TimeSpan? timeout = null)
+    {
+        JsonObject? last = null;
+        await WaitUntilAsync(async () =>
+        {
+            last = await BodyAsync(await Client.GetAsync($"/v1/replication-groups/{id}"));
+            var nodes = last["shards"]!.AsArray().SelectMany(s => s!["nodes"]!.AsArray()).Select(n => n!).ToList();
+            return (string?)last["status"] == "available" && (count is null || nodes.Count == count)
+                && nodes.All(n => (string?)n["status"] == "available" && matches(n));
+        }, timeout ?? TimeSpan.FromSeconds(30), () => $"{id}: {last?.ToJsonString()}\n{EventsText()}");
+        return last!;
+    }
+
+    private static IEnumerable<int> Ports(JsonObject group) =>
+        group["shards"]!.AsArray().SelectMany(s => s!["nodes"]!.AsArray()).Select(n => (int)n!["endpoint"]!["port"]!);
+}
