@@ -176,14 +176,17 @@ public sealed class TransitEncryptionTests(PostgresFixture postgres) : Reconcile
             HttpStatusCode.BadRequest, "InvalidParameterCombination", "transitEncryption");
     }
 
+    // TLS and an auth token together, as ElastiCache pairs them: the writer logs in with the token.
+    private const string Token = "tls-and-auth-token-0123456789";
+
     [Fact]
-    public async Task A_failover_of_a_tls_group_under_a_writer_loses_no_acknowledged_write()
+    public async Task A_failover_of_a_tls_and_auth_token_group_under_a_writer_loses_no_acknowledged_write()
     {
-        var group = await CreateAsync("tls-fail", new { id = "tls-fail", replicasPerShard = 2, transitEncryption = true });
+        var group = await CreateAsync("tls-fail", new { id = "tls-fail", replicasPerShard = 2, transitEncryption = true, authToken = Token });
         var tls = await TlsClient.FetchAsync(Client);
         var primary = group["shards"]![0]!["nodes"]!.AsArray().Single(n => (string?)n!["role"] == "primary")!;
         var endpoint = RedisCreateTests.Endpoint(group["primaryEndpoint"]!);
-        await using var writer = await AcknowledgedWriter.StartAsync(() => Task.FromResult(endpoint), configure: tls.Configure);
+        await using var writer = await AcknowledgedWriter.StartAsync(() => Task.FromResult(endpoint), configure: o => WithToken(tls, o));
         await writer.WaitForAsync(50);
 
         using (var docker = Docker(Engines[(string)primary["availabilityZone"]!]))
@@ -191,17 +194,20 @@ public sealed class TransitEncryptionTests(PostgresFixture postgres) : Reconcile
         await WaitForNodesAsync("tls-fail", n => (string?)n["id"] != (string?)primary["id"], count: 3, timeout: TimeSpan.FromSeconds(60));
         await writer.WaitForAsync(writer.Acknowledged.Count + 50);
         var acknowledged = await writer.StopAsync();
-        await using var client = await tls.ConnectAsync(endpoint);
+        var options = tls.Options(endpoint);
+        await AssertTokenRequiredAsync(options);
+        options.Password = Token;
+        await using var client = await ConnectionMultiplexer.ConnectAsync(options);
         await AcknowledgedWriter.AssertKeptAsync(client, acknowledged);
     }
 
     [Fact]
-    public async Task A_reshard_of_a_tls_cluster_out_and_in_under_a_writer_loses_no_acknowledged_write()
+    public async Task A_reshard_of_a_tls_and_auth_token_cluster_out_and_in_under_a_writer_loses_no_acknowledged_write()
     {
-        var group = await CreateAsync("tls-shard", new { id = "tls-shard", clusterMode = "enabled", numShards = 2, replicasPerShard = 1, transitEncryption = true });
+        var group = await CreateAsync("tls-shard", new { id = "tls-shard", clusterMode = "enabled", numShards = 2, replicasPerShard = 1, transitEncryption = true, authToken = Token });
         var tls = await TlsClient.FetchAsync(Client);
         var configuration = RedisCreateTests.Endpoint(group["configurationEndpoint"]!);
-        await using var writer = await AcknowledgedWriter.StartAsync(() => Task.FromResult(configuration), cluster: true, configure: tls.Configure);
+        await using var writer = await AcknowledgedWriter.StartAsync(() => Task.FromResult(configuration), cluster: true, configure: o => WithToken(tls, o));
         await writer.WaitForAsync(50);
 
         await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/tls-shard", new { numShards = 3 }));
@@ -212,8 +218,28 @@ public sealed class TransitEncryptionTests(PostgresFixture postgres) : Reconcile
         Assert.Equal(2, (int)after["numShards"]!);
         await writer.WaitForAsync(writer.Acknowledged.Count + 50);
         var acknowledged = await writer.StopAsync();
-        await using var client = await ConnectionMultiplexer.ConnectAsync(tls.Options(RedisCreateTests.Endpoint(after["configurationEndpoint"]!)));
+        var options = tls.Options(RedisCreateTests.Endpoint(after["configurationEndpoint"]!));
+        await AssertTokenRequiredAsync(options);
+        options.Password = Token;
+        await using var client = await ConnectionMultiplexer.ConnectAsync(options);
         await AcknowledgedWriter.AssertKeptAsync(client, acknowledged);
+    }
+
+    private static void WithToken(TlsClient tls, ConfigurationOptions options)
+    {
+        tls.Configure(options);
+        options.Password = Token;
+    }
+
+    /// <summary>TLS alone does not let a client in: without the token every data command is refused.</summary>
+    private static async Task AssertTokenRequiredAsync(ConfigurationOptions options)
+    {
+        var refused = await Assert.ThrowsAnyAsync<RedisException>(async () =>
+        {
+            await using var anonymous = await ConnectionMultiplexer.ConnectAsync(options);
+            await anonymous.GetDatabase().StringGetAsync("any");
+        });
+        Assert.True(refused.Message.Contains("NOAUTH", StringComparison.Ordinal) || refused.Message.Contains("AuthenticationFailure", StringComparison.Ordinal), refused.Message);
     }
 
     [Fact]
