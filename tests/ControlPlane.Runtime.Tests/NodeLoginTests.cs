@@ -37,6 +37,17 @@ public sealed class NodeLoginTests : NodeTest
             Assert.Equal(NodeSecrets.AdminUser, (string?)await asAdmin.GetServers()[0].ExecuteAsync("ACL", "WHOAMI"));
 
         await DataCommandAsync(oldPort, "SET", "carried", "over");
+        // A node starts shut to clients (its default user is off) until the control plane gives it its group's users.
+        using (var early = new System.Net.Sockets.TcpClient())
+        {
+            await early.ConnectAsync(Loopback, newPort, Ct);
+            var stream = early.GetStream();
+            await stream.WriteAsync("GET carried\r\n"u8.ToArray(), Ct);
+            var reply = new byte[256];
+            var read = await stream.ReadAsync(reply, Ct);
+            Assert.StartsWith("-NOAUTH", System.Text.Encoding.ASCII.GetString(reply, 0, read));
+        }
+        await admin.SetClientUsersAsync(Loopback, newPort, ClientAccess.Open, Ct);
         await admin.ReplicaOfAsync(Loopback, newPort, Loopback, oldPort, Ct);
         await Eventually.UntilAsync(() => admin.ProbeAsync(Loopback, newPort, Ct), s => s is { MasterLinkUp: true }, Deadline, "the locked replica syncing");
         Assert.Equal("over", (string?)await DataCommandAsync(newPort, "GET", "carried"));

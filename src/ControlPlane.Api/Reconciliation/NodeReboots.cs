@@ -15,7 +15,7 @@ namespace ControlPlane.Api.Reconciliation;
 /// </summary>
 public sealed partial class NodeReboots(
     ZoneRegistry zones, RedisAdmin redis, MemcachedAdmin memcached, Observer observer, ContainerDeaths deaths,
-    Parameters.ParameterApplier parameters, TimeProvider time, ILogger<NodeReboots> logger)
+    Parameters.ParameterApplier parameters, Security.ClientAccessApplier clientAccess, TimeProvider time, ILogger<NodeReboots> logger)
 {
     /// <summary>How long a restarted engine may take to answer again (loading its data included).</summary>
     private static readonly TimeSpan BackTimeout = TimeSpan.FromSeconds(60);
@@ -72,6 +72,7 @@ public sealed partial class NodeReboots(
         view.Started(node.NodeId, containerId);
         observer.Forget(node);
         parameters.Restarted(node.NodeId, containerId, spec.Labels.GetValueOrDefault(NodeSpecs.ParametersLabel));
+        clientAccess.Restarted(node.NodeId);
         if (isRedis)
             await redis.DisconnectAsync(host, port);
         await UntilBackAsync(node, isRedis, containerId, ct);

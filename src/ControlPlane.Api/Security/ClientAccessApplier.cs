@@ -35,6 +35,9 @@ public sealed partial class ClientAccessApplier(RedisAdmin redis, ClientSecrets 
             u.NoPasswordRequired ? [] : secrets.Unprotect(u.Passwords).OfType<string>().ToList(), u.NoPasswordRequired, u.AccessString)));
     }
 
+    /// <summary>The node's engine restarted in its container (a reboot): it runs with its start-up users again until written to.</summary>
+    public void Restarted(string nodeId) => _applied.TryRemove(nodeId, out _);
+
     public async Task ApplyAsync(ControlPlaneDbContext db, ReplicationGroupEntity group, IReadOnlyList<NodePlace> places,
         IReadOnlyDictionary<string, ObservedNode> observed, ContainerView view, CancellationToken ct)
     {

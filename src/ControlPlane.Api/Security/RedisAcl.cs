@@ -20,8 +20,16 @@ public static class RedisAcl
         "-cluster|bumpepoch",
     ];
 
-    /// <summary>The default user of a node until a group's own access (auth token, user group) is applied: every data command, none of the restricted ones.</summary>
+    /// <summary>The default user of a group without auth token or user group: every data command, none of the restricted ones.</summary>
     public static readonly IReadOnlyList<string> OpenDefaultUser = ["on", "nopass", "~*", "&*", "+@all", .. ClientRules];
+
+    /// <summary>
+    /// The default user a node starts with: off, so a new connection is not logged in and every
+    /// command but AUTH is refused. A node is shut to clients from its first moment until the
+    /// reconciler gives it its group's users (open, a token, a user group) on its first step, so a
+    /// replacement or a rebooted node of a token group is never briefly open to anyone.
+    /// </summary>
+    public static readonly IReadOnlyList<string> ClosedDefaultUser = ["off", "resetpass", "~*", "&*", "+@all", .. ClientRules];
 
     /// <summary>
     /// redis-server arguments: each ACL rule is an argument of its own (redis quotes each one when it
@@ -33,7 +41,7 @@ public static class RedisAcl
         "--protected-mode", "yes",
         "--user", .. AdminUserRules(secrets),
         "--user", .. ReplicationUserRules(secrets),
-        "--user", "default", .. OpenDefaultUser,
+        "--user", "default", .. ClosedDefaultUser,
         "--masteruser", NodeSecrets.ReplicationUser, "--masterauth", secrets.ReplicationPassword,
     ];
 
