@@ -27,7 +27,9 @@ public sealed class NodeLoginTests : NodeTest
         await Zone('a').RunAsync(RedisSpec("old", oldPort), Ct);
         var locked = RedisSpec("new", newPort);
         await Zone('b').RunAsync(locked with { Command = [.. locked.Command, .. RedisAcl.NodeArguments(secrets)] }, Ct);
-        await UntilAnsweringAsync(oldPort, newPort);
+        // The new node answers its admin only: clients are shut out until it is given their users.
+        await UntilAnsweringAsync(oldPort);
+        await Eventually.UntilAsync(() => admin.ProbeAsync(Loopback, newPort, Ct), s => s is { Loading: false }, Deadline, $"answering on {newPort}");
 
         Assert.NotNull(await admin.ProbeAsync(Loopback, oldPort, Ct));
         await using (var asAdmin = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions
