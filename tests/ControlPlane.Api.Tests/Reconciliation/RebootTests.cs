@@ -123,6 +123,38 @@ public sealed class RebootTests(PostgresFixture postgres) : ReconcilerTest(postg
         await Scaling.AssertNoSlotOpenAsync(now!);
     }
 
+    [Fact]
+    public async Task A_primary_without_replica_rebooted_into_a_new_container_keeps_its_data()
+    {
+        await PostAsync("/v1/parameter-groups", new { name = "lone-dbs", family = "redis7" });
+        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "lone", replicasPerShard = 0, parameterGroupName = "lone-dbs" }));
+        var group = await WaitForStatusAsync("/v1/replication-groups/lone", "available");
+        List<string> keys;
+        await using (var client = await Scaling.ConnectAsync(group))
+            keys = await Scaling.LoadAsync(client, 5_000, "lone");
+        Assert.True((await PatchAsync("/v1/parameter-groups/lone-dbs", new { parameters = new Dictionary<string, string> { ["databases"] = "32" } })).IsSuccessStatusCode);
+        await WaitUntilAsync(async () => Nodes(await BodyAsync(await Client.GetAsync("/v1/replication-groups/lone"))).All(n => (string?)n["parameterGroupStatus"] == "pending-reboot"),
+            TimeSpan.FromSeconds(30), () => "never pending-reboot");
+        var node = Nodes(group).Single();
+        var startedAt = await StartTimesAsync([node]);
+
+        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups/lone/reboot", new { nodeIds = new[] { (string)node["id"]! } }));
+        JsonObject? now = null;
+        await WaitUntilAsync(async () =>
+        {
+            now = await BodyAsync(await Client.GetAsync("/v1/replication-groups/lone"));
+            return (string?)now["status"] == "available" && Nodes(now).All(n => (string?)n["parameterGroupStatus"] == "in-sync");
+        }, TimeSpan.FromMinutes(2), () => $"never rebooted into sync: {now?.ToJsonString()}\n{EventsText()}");
+        var after = Nodes(now!).Single();
+        Assert.Equal(((string?)node["id"], (int)node["endpoint"]!["port"]!), ((string?)after["id"], (int)after["endpoint"]!["port"]!));
+        Assert.True((await StartTimesAsync([after]))[(string)after["id"]!] > startedAt[(string)node["id"]!], "the node was not restarted");
+        await using (var direct = await AdminAsync(after["endpoint"]!))
+            Assert.Equal("32", (string?)(await direct.GetServers()[0].ConfigGetAsync("databases")).Single().Value);
+        // Saved before the old container went, loaded by the new one.
+        await using (var client = await Scaling.ConnectAsync(now!))
+            await Scaling.AssertAllPresentAsync(client, keys);
+    }
+
     private async Task<Dictionary<string, string>> ClusterIdsAsync(JsonObject group)
     {
         var ids = new Dictionary<string, string>();
