@@ -48,7 +48,7 @@ public sealed class LimitsApiTests(PostgresFixture postgres) : ApiTest(postgres)
         { "two user groups", "\"userGroupIds\":[\"ug-one\",\"ug-two\"]", ErrorCodes.InvalidParameterValue, "userGroupIds" },
         { "auth token too short", "\"transitEncryption\":true,\"authToken\":\"abc\"", ErrorCodes.InvalidParameterValue, "authToken" },
         { "auth token bad character", "\"transitEncryption\":true,\"authToken\":\"abcdefghijklmnop%\"", ErrorCodes.InvalidParameterValue, "authToken" },
-        { "auth tokens are not supported yet", "\"transitEncryption\":true,\"authToken\":\"abcdefghijklmnop\"", ErrorCodes.InvalidParameterCombination, "authToken" },
+        { "auth token with transit encryption", "\"transitEncryption\":true,\"authToken\":\"abcdefghijklmnop\"", null, null },
         { "retention 35", "\"snapshotRetentionLimit\":35,\"snapshotWindow\":\"03:00-04:00\"", null, null },
         { "retention 36", "\"snapshotRetentionLimit\":36", ErrorCodes.InvalidParameterValue, "snapshotRetentionLimit" },
         { "window too short", "\"snapshotWindow\":\"03:00-03:30\"", ErrorCodes.InvalidParameterValue, "snapshotWindow" },

@@ -74,7 +74,7 @@ public sealed class ReplicationGroupRulesTests
         { "auth token with a space", Valid with { AuthToken = "abcdefgh ijklmnop" }, ErrorCodes.InvalidParameterValue, "authToken" },
         { "auth token with a non-ASCII letter", Valid with { AuthToken = "abcdefghijklmnopé" }, ErrorCodes.InvalidParameterValue, "authToken" },
         // Valid by the table, then refused until TLS is built so no group runs without the protection it asked for.
-        { "valid auth token with transit encryption is not supported yet", Valid with { TransitEncryption = true, AuthToken = "abcdefgh!&#$^<>-1" }, ErrorCodes.InvalidParameterCombination, "authToken" },
+        { "valid auth token with transit encryption", Valid with { TransitEncryption = true, AuthToken = "abcdefgh!&#$^<>-1" }, null, null },
         { "transit encryption mode without transit encryption", Valid with { TransitEncryptionMode = "preferred" }, ErrorCodes.InvalidParameterCombination, "transitEncryptionMode" },
         { "unknown transit encryption mode", Valid with { TransitEncryption = true, TransitEncryptionMode = "optional" }, ErrorCodes.InvalidParameterValue, "transitEncryptionMode" },
         { "retention of 35 days", Valid with { SnapshotRetentionLimit = 35 }, null, null },
