@@ -103,9 +103,10 @@ public sealed partial class Reconciler(
     {
         // Between beats the quiet groups stay quiet: each was either heard from at the last beat or
         // observed in full since (it became quiet after it).
-        if (time.GetUtcNow() - _lastBeat < Settings.HeartbeatInterval)
+        var now = time.GetUtcNow();
+        if (now - _lastBeat < Settings.HeartbeatInterval)
             return _quiet.Keys.ToHashSet();
-        _lastBeat = time.GetUtcNow();
+        _lastBeat = now;
         var beats = await Task.WhenAll(_targets
             .Where(t => !_running.ContainsKey(t.Key))
             .Select(t => (t.Key, Quiet: _quiet.GetValueOrDefault(t.Key)))
@@ -126,8 +127,9 @@ public sealed partial class Reconciler(
     }
 
     /// <summary>
-    /// Lists every zone and converges every group, except those in <paramref name="skip"/> (quiet ones
-    /// whose heartbeat just answered). A full pass (no skip) also refreshes which groups exist.
+    /// Lists every zone, reads which groups exist and converges each, except those in
+    /// <paramref name="skip"/> (quiet ones whose heartbeat just answered). Only a full pass (no skip)
+    /// restarts the QuietPassInterval clock.
     /// </summary>
     public async Task PassAsync(bool woken, IReadOnlySet<string>? skip, CancellationToken ct)
     {
