@@ -1,7 +1,8 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using ControlPlane.Api.Security;
 using ControlPlane.Api.Security.Tls;
+using ControlPlane.Api.Security;
+using ControlPlane.Domain;
 using StackExchange.Redis;
 
 namespace ControlPlane.Api.Engines;
@@ -46,7 +47,7 @@ public sealed record ReplicaLink(string Host, int Port, bool Online, long Offset
 public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider? time = null, INodeSecretSource? secrets = null, NodeTransport? transport = null) : IAsyncDisposable
 {
     /// <summary>Redis' default: the cluster bus listens on the client port + 10000.</summary>
-    public const int ClusterBusOffset = 10000;
+    public const int ClusterBusOffset = SlotRanges.ClusterBusOffset;
 
     private static readonly TimeSpan SavePollInterval = TimeSpan.FromMilliseconds(50);
 
