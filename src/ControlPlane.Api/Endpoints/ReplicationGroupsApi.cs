@@ -375,7 +375,9 @@ public static class ReplicationGroupsApi
         }
         if (fields.Contains("expiresAt"))
             group.ExpiresAt = next.ExpiresAt;
-        var pending = changes.Where(c => (NeedsReconciler.Contains(c.Key) || c.Key == "rebalance") && !deferred.ContainsKey(c.Key)).ToDictionary();
+        // Auth tokens, user groups and transit encryption steps change no topology, but the group is modifying until every node holds them too.
+        var pending = changes.Where(c => (NeedsReconciler.Contains(c.Key) || c.Key == "rebalance" || Security.OnlineChanges.Fields.Contains(c.Key))
+            && !deferred.ContainsKey(c.Key)).ToDictionary();
         if (pending.Count > 0)
         {
             group.Status = GroupStatus.Modifying;

@@ -59,8 +59,10 @@ public sealed class ClientAccessTests(PostgresFixture postgres, Xunit.Abstractio
         Assert.Equal(0, writer.Failed);
 
         // set: only the new token; the client on it does not notice.
+        await WaitForStatusAsync("/v1/replication-groups/rotating", "available");
         await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/rotating", new { authToken = NewToken, authTokenUpdateStrategy = "set" }));
         await WaitForEveryNodeAsync(group, OldToken, accepted: false);
+        await WaitForStatusAsync("/v1/replication-groups/rotating", "available");
         await writer.WaitForAsync(writer.Acknowledged.Count + 100);
         Assert.Equal(0, writer.Failed);
         Assert.Equal("+OK", await AuthAsync(Nodes(group).First()["endpoint"]!, NewToken));
@@ -110,6 +112,7 @@ public sealed class ClientAccessTests(PostgresFixture postgres, Xunit.Abstractio
 
         await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/tok-shards", new { authToken = NewToken, authTokenUpdateStrategy = "rotate" }));
         await WaitForEveryNodeAsync(group, NewToken, accepted: true);
+        await WaitForStatusAsync("/v1/replication-groups/tok-shards", "available");
         // Scale-out while both tokens are accepted: the new shard's nodes get both, MIGRATE logs in as the control plane.
         await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/tok-shards", new { numShards = 2 }));
         var grown = await WaitForStatusAsync("/v1/replication-groups/tok-shards", "available", TimeSpan.FromSeconds(120));

@@ -36,8 +36,11 @@ public sealed class ProxiedClientAccessTests(PostgresFixture postgres) : Reconci
             return await reader.SendAsync("AUTH", OldToken) == "+OK" && await reader.SendAsync("GET", "k") == "v";
         }, TimeSpan.FromSeconds(10), () => "the reader endpoint never served the replica's copy");
 
+        // Each token change makes the group modifying until every node has it.
         await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/proxied", new { authToken = NewToken, authTokenUpdateStrategy = "rotate" }));
+        await WaitForStatusAsync("/v1/replication-groups/proxied", "available");
         await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/proxied", new { authToken = NewToken, authTokenUpdateStrategy = "set" }));
+        await WaitForStatusAsync("/v1/replication-groups/proxied", "available");
         await using var client = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions
         {
             EndPoints = { RedisCreateTests.Endpoint(group["primaryEndpoint"]!) }, Password = NewToken, ConnectTimeout = 2000, AbortOnConnectFail = false,
