@@ -377,6 +377,34 @@ public sealed class EndpointProxyConfigTests
     }
 
     [Fact]
+    public void With_tls_nodes_the_checks_speak_tls_verified_by_the_authority_and_client_traffic_passes_through()
+    {
+        var tls = new HealthTls("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+        var lines = Lines(EndpointProxy.Config("orders", "127.0.0.1", Ports, new HealthLogin("cp-health", "0123abcd"), tls));
+
+        foreach (var name in new[] { "backend primary", "backend reader" })
+        {
+            var backend = Section(lines, name);
+            var connect = backend.IndexOf("tcp-check connect ssl");
+            Assert.True(connect >= 0, $"{name}: no TLS connect in {string.Join(" | ", backend)}");
+            // The login goes over the TLS session, as on a plain-text node.
+            Assert.StartsWith("tcp-check send \"AUTH cp-health 0123abcd\\r\\n", backend[connect + 1]);
+            // HAProxy never terminates the clients' TLS: no server forwards with ssl of its own.
+            Assert.DoesNotContain(Servers(backend), l => l.Split(' ').Contains("ssl"));
+        }
+        Assert.Contains(Section(lines, "defaults"), l => l.StartsWith("default-server ", StringComparison.Ordinal)
+            && l.EndsWith($" verify required ca-file {EndpointProxy.AuthorityPath}", StringComparison.Ordinal));
+        Assert.DoesNotContain(lines, l => l.StartsWith("bind ", StringComparison.Ordinal) && l.Contains("ssl", StringComparison.Ordinal));
+
+        var spec = EndpointProxy.Spec("cp-orders", "controlplane/haproxy:2.6", "orders", "127.0.0.1", Ports, new Dictionary<string, string>(), tls: tls);
+        Assert.Equal(tls.AuthorityPem, spec.Files![EndpointProxy.AuthorityPath]);
+        // Plain-text nodes: plain-text checks, and no verification settings.
+        var plain = Lines(EndpointProxy.Config("orders", "127.0.0.1", Ports));
+        Assert.Contains("tcp-check connect", plain);
+        Assert.DoesNotContain(plain, l => l.Contains("ssl", StringComparison.Ordinal) || l.Contains("ca-file", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void The_reader_backend_wants_a_linked_replica_falls_back_to_the_primary_and_keeps_its_clients()
     {
         var lines = Lines(EndpointProxy.Config("orders", "127.0.0.1", Ports));
