@@ -363,7 +363,7 @@ public sealed class SwitchingWriter : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new(TimeSpan.FromMinutes(2));
     private readonly List<string> _acknowledged = [];
     private readonly EndPoint _endpoint;
-    private volatile string _token;
+    private volatile string? _token;
     private volatile bool _failoverExpected;
     private int _failed;
     private int _failedDuringFailover;
@@ -371,7 +371,7 @@ public sealed class SwitchingWriter : IAsyncDisposable
 
     private readonly Action<ConfigurationOptions>? _configure;
 
-    private SwitchingWriter(EndPoint endpoint, string token, Action<ConfigurationOptions>? configure) => (_endpoint, _token, _configure) = (endpoint, token, configure);
+    private SwitchingWriter(EndPoint endpoint, string? token, Action<ConfigurationOptions>? configure) => (_endpoint, _token, _configure) = (endpoint, token, configure);
 
     public int Failed => Volatile.Read(ref _failed);
 
@@ -379,8 +379,9 @@ public sealed class SwitchingWriter : IAsyncDisposable
 
     public IReadOnlyList<string> Acknowledged { get { lock (_acknowledged) return _acknowledged.ToList(); } }
 
+    /// <param name="token">None for a group whose default user needs no password.</param>
     /// <param name="configure">Options of the writer's connections on top of the defaults (TLS).</param>
-    public static SwitchingWriter Start(EndPoint endpoint, string token, Action<ConfigurationOptions>? configure = null)
+    public static SwitchingWriter Start(EndPoint endpoint, string? token, Action<ConfigurationOptions>? configure = null)
     {
         var writer = new SwitchingWriter(endpoint, token, configure);
         writer._loop = Task.Run(writer.RunAsync);
@@ -396,7 +397,7 @@ public sealed class SwitchingWriter : IAsyncDisposable
         _token = token;
     }
 
-    private Task<ConnectionMultiplexer> ConnectAsync(string token)
+    private Task<ConnectionMultiplexer> ConnectAsync(string? token)
     {
         var options = new ConfigurationOptions
         {

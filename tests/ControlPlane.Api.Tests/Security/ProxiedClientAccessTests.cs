@@ -135,28 +135,9 @@ public sealed class ProxiedClientAccessTests(PostgresFixture postgres) : Reconci
         await using var tlsClient = client!;
         var proxy = await ProxyContainerAsync();
 
-        var errors = new List<string>();
-        var done = 0;
-        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        var writing = Task.Run(async () =>
-        {
-            var db = tlsClient.GetDatabase();
-            while (!stop.IsCancellationRequested)
-            {
-                try
-                {
-                    await db.StringSetAsync($"tls:{done}", done);
-                    Interlocked.Increment(ref done);
-                }
-                catch (Exception e) when (e is RedisException or TimeoutException)
-                {
-                    lock (errors)
-                        errors.Add(e.Message);
-                }
-                await Task.Delay(5);
-            }
-        });
-        await WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref done) > 50), TimeSpan.FromSeconds(20), () => "the TLS client does not write");
+        // A TLS client on the primary endpoint that writes on (each write acknowledged by the replica) and counts every failed command.
+        await using var writer = SwitchingWriter.Start(endpoint, token: null, tls.Configure);
+        await writer.WaitForAsync(50);
 
         // Preferred -> required: the checks already speak TLS, so the proxy and its TLS connections stay.
         await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/px-steps", new { transitEncryptionMode = "required" }));
@@ -166,14 +147,12 @@ public sealed class ProxiedClientAccessTests(PostgresFixture postgres) : Reconci
             required = await BodyAsync(await Client.GetAsync("/v1/replication-groups/px-steps"));
             return (string?)required["status"] == "available" && Nodes(required).All(n => n["plainTextEndpoint"] is null);
         }, TimeSpan.FromSeconds(30), () => $"{required?.ToJsonString()}\n{EventsText()}");
-        var atRequired = Volatile.Read(ref done);
-        await WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref done) > atRequired + 50), TimeSpan.FromSeconds(20), () => "the TLS client stopped writing");
-        await stop.CancelAsync();
-        await writing;
-        Assert.True(errors.Count == 0, $"{errors.Count} failed command(s) on the TLS client: {string.Join("; ", errors.Take(3))}");
+        await writer.WaitForAsync(writer.Acknowledged.Count + 50);
+        var acknowledged = await writer.StopAsync();
+        Assert.True(writer.Failed == 0, $"{writer.Failed} failed command(s) on the TLS client");
         Assert.Equal(proxy, await ProxyContainerAsync());
         Assert.Null(await TlsClient.PlainTextAsync(((IPEndPoint)endpoint).Port, "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
-        Assert.Equal(done - 1, (int)await tlsClient.GetDatabase().StringGetAsync($"tls:{done - 1}"));
+        await AcknowledgedWriter.AssertKeptAsync(tlsClient, acknowledged);
     }
 
     private static ConfigurationOptions WithToken(ConfigurationOptions options, string token)
