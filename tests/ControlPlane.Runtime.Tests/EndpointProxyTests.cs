@@ -454,6 +454,7 @@ public sealed class EndpointProxyConfigTests
             Assert.DoesNotContain(Servers(backend), l => l.Split(' ').Contains("ssl"));
         }
         Assert.Contains(Section(lines, "defaults"), l => l.StartsWith("default-server ", StringComparison.Ordinal)
+            && l.Contains(" fall 3 fastinter 20ms ", StringComparison.Ordinal)
             && l.EndsWith($" verify required ca-file {EndpointProxy.AuthorityPath}", StringComparison.Ordinal));
         Assert.DoesNotContain(lines, l => l.StartsWith("bind ", StringComparison.Ordinal) && l.Contains("ssl", StringComparison.Ordinal));
 

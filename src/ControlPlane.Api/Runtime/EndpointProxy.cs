@@ -77,6 +77,9 @@ public static partial class EndpointProxy
     /// </summary>
     public static readonly TimeSpan DownCheckInterval = TimeSpan.FromMilliseconds(20);
 
+    /// <summary>How many TLS checks in a row must fail before a node is down (see <see cref="Config"/>).</summary>
+    public const int TlsFall = 3;
+
     // Each connection takes two files (the client's and the node's), and HAProxy refuses to start
     // when it cannot have 2 x maxconn + a few: containers inherit the engine's open-file limit, which
     // can be as low as 20000 (the test engines'), so it is not derived from that limit.
@@ -141,9 +144,15 @@ public static partial class EndpointProxy
         // rise 1 fall 1: one check decides. With TLS nodes, verify and ca-file are for the checks only:
         // no server says `ssl`, so the clients' connections pass through untouched (their TLS is theirs
         // with the node). No host name is checked (checks send no SNI): only our authority signs node
-        // certificates, so its signature is the proof that the port is one of our nodes.
-        var verify = tls is null ? "" : $" verify required ca-file {AuthorityPath}";
-        Line($"    default-server inter {Milliseconds(CheckInterval)} downinter {Milliseconds(DownCheckInterval)} rise 1 fall 1{verify}");
+        // certificates, so its signature is the proof that the port is one of our nodes. A check's
+        // connect, its TLS handshake included, gets min(timeout connect, inter) = 50 ms, which a node
+        // or a proxy busy with TLS clients misses now and then (measured with deploy/bench/proxy-cost.sh:
+        // with fall 1 the primary flapped and its 50 clients were cut): TlsFall checks in a row decide,
+        // fastinter apart, so a dead or demoted node is still out within about 90 ms.
+        var settle = tls is null
+            ? "rise 1 fall 1"
+            : $"rise 1 fall {Text(TlsFall)} fastinter {Milliseconds(DownCheckInterval)} verify required ca-file {AuthorityPath}";
+        Line($"    default-server inter {Milliseconds(CheckInterval)} downinter {Milliseconds(DownCheckInterval)} {settle}");
         Line();
         Frontend("primary", bindHost, ports.Primary);
         Line("backend primary");
