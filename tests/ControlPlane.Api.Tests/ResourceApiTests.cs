@@ -140,6 +140,17 @@ public sealed class PatchTests(PostgresFixture postgres) : ApiTest(postgres)
     }
 
     [Fact]
+    public async Task A_token_may_come_with_the_step_to_transit_encryption()
+    {
+        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "stepping" }));
+        await MarkAvailableAsync("stepping");
+        var body = await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/stepping",
+            new { transitEncryption = true, transitEncryptionMode = "preferred", authToken = "abcdefghijklmnop", authTokenUpdateStrategy = "rotate" }));
+        Assert.True((bool)body["authTokenEnabled"]!);
+        Assert.Equal("preferred", (string?)body["transitEncryptionMode"]);
+    }
+
+    [Fact]
     public async Task Patching_topology_marks_the_group_modifying_with_pending_changes()
     {
         await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "grow", clusterMode = "enabled", numShards = 2 }));
