@@ -280,6 +280,8 @@ public static class ReplicationGroupsApi
             AutomaticFailover = patch.AutomaticFailover ?? current.AutomaticFailover,
             MultiAz = patch.MultiAz ?? current.MultiAz,
             AuthToken = patch.AuthToken,
+            // A token may come with the step to preferred: the state the PATCH leads to is what is judged.
+            TransitEncryption = transitMode is not null,
             SnapshotRetentionLimit = patch.SnapshotRetentionLimit ?? current.SnapshotRetentionLimit,
             SnapshotWindow = fields.Contains("snapshotWindow") ? patch.SnapshotWindow : current.SnapshotWindow,
             PreferredMaintenanceWindow = fields.Contains("preferredMaintenanceWindow") ? patch.PreferredMaintenanceWindow : current.PreferredMaintenanceWindow,

@@ -221,7 +221,13 @@ public sealed partial class Converger(
         if (group.Status is GroupStatus.Available or GroupStatus.Snapshotting)
             await parameters.ApplyAsync(db, group, parameterValues, view, ct);
         if (group.Status == GroupStatus.Available)
+        {
+            var speakingTls = nodes.Count(n => n.TransitEncryptionMode is not null);
             await TransitAsync(db, SourceType.ReplicationGroup, group.Id, () => transit.ConvergeAsync(db, group, nodes, ct), ct);
+            // A step from plain text to TLS changes what the endpoint proxy's checks must speak: at once, not a pass later.
+            if (!cluster && nodes.Count(n => n.TransitEncryptionMode is not null) != speakingTls)
+                await endpoints.EnsureAsync(db, group, view, wiredNow: false, ct);
+        }
         var primaries = group.Shards.Select(s => (s.Id, Primary: s.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && n.Status == NodeStatus.Available)?.Id))
             .Where(p => p.Primary is not null).ToDictionary(p => p.Id, p => p.Primary!);
         // Work the API asked for joins the request's trace; what the control plane does on its own starts one.

@@ -111,7 +111,7 @@ public sealed class UsersApiTests(PostgresFixture postgres) : ApiTest(postgres)
     {
         const string first = "first-token-0123456789";
         const string second = "second-token-0123456789";
-        var created = await PostAsync("/v1/replication-groups", new { id = "tokened", authToken = first });
+        var created = await PostAsync("/v1/replication-groups", new { id = "tokened", transitEncryption = true, authToken = first });
         var body = await AssertAcceptedAsync(created);
         Assert.True((bool)body["authTokenEnabled"]!);
         Assert.NotNull(body["authTokenLastModifiedAt"]);
