@@ -16,16 +16,19 @@ namespace ControlPlane.Api.Tests.Security;
 /// control-plane process would), so that the group is seen modifying, through REST and the query
 /// API, while its nodes do not have the change yet; once released, the group says available only
 /// when every node has it: logging in with the new token or user works on every node at that moment.
+/// Token groups run with transit encryption, as tokens require.
 /// </summary>
 public sealed class ModifyingStatusTests(PostgresFixture postgres) : ReconcilerTest(postgres)
 {
     private const string OldToken = "old-token-0123456789abcdef";
     private const string NewToken = "new-token-0123456789abcdef";
 
+    private TlsClient? _tls;
+
     [Fact]
     public async Task Rotate_and_set_keep_the_group_modifying_until_every_node_takes_the_token()
     {
-        var group = await CreateAsync(new { id = "mod-tok", replicasPerShard = 2, authToken = OldToken });
+        var group = await CreateAsync(new { id = "mod-tok", replicasPerShard = 2, transitEncryption = true, authToken = OldToken });
 
         await using (await HoldAsync("mod-tok"))
         {
@@ -68,7 +71,7 @@ public sealed class ModifyingStatusTests(PostgresFixture postgres) : ReconcilerT
     [Fact]
     public async Task A_rotation_whose_primary_dies_fails_over_and_ends_once_the_replacement_has_the_token()
     {
-        var group = await CreateAsync(new { id = "mod-dead", replicasPerShard = 1, authToken = OldToken });
+        var group = await CreateAsync(new { id = "mod-dead", replicasPerShard = 1, transitEncryption = true, authToken = OldToken });
         var primary = Nodes(group).Single(n => (string?)n["role"] == "primary");
         await using (await HoldAsync("mod-dead"))
         {
@@ -98,7 +101,7 @@ public sealed class ModifyingStatusTests(PostgresFixture postgres) : ReconcilerT
     [Fact]
     public async Task A_rotation_is_not_done_while_a_node_that_stopped_answering_lacks_the_token()
     {
-        var group = await CreateAsync(new { id = "mod-mute", replicasPerShard = 1, authToken = OldToken });
+        var group = await CreateAsync(new { id = "mod-mute", replicasPerShard = 1, transitEncryption = true, authToken = OldToken });
         var replica = Nodes(group).Single(n => (string?)n["role"] == "replica");
         var container = $"{Instance}-{replica["id"]}";
         using var docker = Docker(Engines[(string)replica["availabilityZone"]!]);
@@ -162,7 +165,7 @@ public sealed class ModifyingStatusTests(PostgresFixture postgres) : ReconcilerT
         Assert.Equal(HttpStatusCode.Created, (await PostAsync("/v1/users", new { userId = "mod-default", userName = "default", passwords = new[] { defaultPassword }, accessString = "on ~* +@all" })).StatusCode);
         Assert.Equal(HttpStatusCode.Created, (await PostAsync("/v1/users", new { userId = "mod-app", userName = "app", passwords = new[] { appPassword }, accessString = "on ~app:* +@all" })).StatusCode);
         Assert.Equal(HttpStatusCode.Created, (await PostAsync("/v1/user-groups", new { userGroupId = "mod-team", userIds = new[] { "mod-default" } })).StatusCode);
-        var group = await CreateAsync(new { id = "mod-rbac", replicasPerShard = 1, authToken = OldToken });
+        var group = await CreateAsync(new { id = "mod-rbac", replicasPerShard = 1, transitEncryption = true, authToken = OldToken });
 
         // From the auth token to the user group (PATCH userGroupIdsToAdd).
         await using (await HoldAsync("mod-rbac"))
@@ -268,9 +271,11 @@ public sealed class ModifyingStatusTests(PostgresFixture postgres) : ReconcilerT
 
     private static int Port(JsonNode node) => (int)node["endpoint"]!["port"]!;
 
-    private static async Task<string> AuthAsync(JsonNode node, params string[] credentials)
+    /// <summary>An AUTH on the node as a client sends it: over TLS (tokens come only with transit encryption), checked against the API's authority.</summary>
+    private async Task<string> AuthAsync(JsonNode node, params string[] credentials)
     {
-        await using var client = await Resp.ConnectAsync(node["endpoint"]!);
+        _tls ??= await TlsClient.FetchAsync(Client);
+        await using var client = await Resp.ConnectAsync(node["endpoint"]!, _tls);
         return await client.SendAsync(["AUTH", .. credentials]);
     }
 }
