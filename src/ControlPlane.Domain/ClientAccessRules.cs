@@ -4,8 +4,9 @@ namespace ControlPlane.Domain;
 
 /// <summary>
 /// The rules of RBAC users and user groups (ElastiCache's CreateUser / CreateUserGroup): ids, user
-/// names, passwords and the shape of access strings. Whether the engine knows every command and
-/// category an access string names is its own call: the API asks a node (ACL SETUSER on a scratch user).
+/// names, passwords and access strings: their shape, and whether the user's engine knows every command,
+/// subcommand and category they name (<see cref="EngineAclNames"/>, what ACL SETUSER of Redis 7.0 and
+/// Valkey 8.0 accepts). The API asks a running node as well when there is one (ACL SETUSER on a scratch user).
 /// </summary>
 public static partial class ClientAccessRules
 {
@@ -47,7 +48,7 @@ public static partial class ClientAccessRules
         if (!Catalog.IsRedisLike(engine ?? ""))
             Value("engine", $"A user is for {Catalog.Redis} or {Catalog.Valkey}.");
         CheckPasswords(passwords, noPasswordRequired, errors);
-        if (CheckAccessString(accessString) is { } accessError)
+        if (CheckAccessString(accessString, engine) is { } accessError)
             Value("accessString", accessError);
         return errors;
     }
@@ -72,9 +73,11 @@ public static partial class ClientAccessRules
 
     /// <summary>
     /// The reason an access string is refused before any engine sees it, or null: rules separated by
-    /// spaces, no password rules (passwords go in passwords), no reset and no selectors.
+    /// spaces, no password rules (passwords go in passwords), no reset and no selectors; and, given a redis
+    /// or valkey engine, every +command, -command, +command|subcommand and +@category / -@category known
+    /// to that engine's ACL SETUSER.
     /// </summary>
-    public static string? CheckAccessString(string? accessString)
+    public static string? CheckAccessString(string? accessString, string? engine = null)
     {
         if (string.IsNullOrWhiteSpace(accessString))
             return "The access string is required, e.g. \"on ~* +@all\".";
@@ -87,7 +90,32 @@ public static partial class ClientAccessRules
             if (!Rule().IsMatch(rule))
                 return $"The access string rule \"{rule}\" is not one of on, off, ~keys, %R~ / %W~ / %RW~keys, &channels, allkeys, allchannels, allcommands, nocommands, +command, -command, +@category, -@category.";
         }
+        if (EngineAclNames.CommandsOf(engine) is not { } commands)
+            return null;
+        foreach (var rule in Rules(accessString))
+            if (rule[0] is '+' or '-' && !EngineAccepts(rule, commands))
+                return $"The access string rule \"{rule}\" names a command, subcommand or category that {engine} does not know.";
         return null;
+    }
+
+    /// <summary>
+    /// Whether ACL SETUSER takes a +/- rule: @all or a known category (+@read); a known command or subcommand
+    /// (-config|get); or, after +, a command with one word after the bar: a known subcommand when the
+    /// command has subcommands, any first argument when it has none (+select|0, which the engines allow).
+    /// </summary>
+    private static bool EngineAccepts(string rule, IReadOnlySet<string> commands)
+    {
+        var name = rule[1..];
+        if (name.StartsWith('@'))
+            return name.Equals("@all", StringComparison.OrdinalIgnoreCase) || EngineAclNames.Categories.Contains(name[1..]);
+        if (commands.Contains(name))
+            return true;
+        var bar = name.IndexOf('|');
+        if (rule[0] == '-' || bar <= 0)
+            return false;
+        var (command, argument) = (name[..bar], name[(bar + 1)..]);
+        var hasSubcommands = commands.Any(c => c.StartsWith(command + "|", StringComparison.OrdinalIgnoreCase));
+        return commands.Contains(command) && argument.Length > 0 && !argument.Contains('|') && !hasSubcommands;
     }
 
     /// <summary>The rules of an access string, one per space-separated word.</summary>

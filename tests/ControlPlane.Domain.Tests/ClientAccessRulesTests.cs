@@ -25,6 +25,32 @@ public sealed class ClientAccessRulesTests
         Assert.Equal(valid, ClientAccessRules.CheckAccessString(accessString) is null);
 
     [Theory]
+    [InlineData("redis", "on ~* +@all -flushall -config|set +client|setname", true)]
+    [InlineData("redis", "on ~* +@READ -@Dangerous +CONFIG|GET", true)]
+    [InlineData("redis", "on ~* -@all +select|0", true)] // a first argument of a command without subcommands
+    [InlineData("redis", "on ~* +nosuchcommand", false)]
+    [InlineData("redis", "on ~* -nosuchcommand", false)]
+    [InlineData("redis", "on ~* +@nosuchcategory", false)]
+    [InlineData("redis", "on ~* -@all|read", false)]
+    [InlineData("redis", "on ~* +config|nosuchsub", false)]
+    [InlineData("redis", "on ~* +config|get|maxmemory", false)] // a first argument of a subcommand
+    [InlineData("redis", "on ~* -select|0", false)] // first arguments only after +
+    [InlineData("redis", "on ~* +get|", false)]
+    [InlineData("redis", "on ~* +|get", false)]
+    [InlineData("redis", "on ~* +client|setinfo", false)] // Valkey 8.0's, not Redis 7.0's
+    [InlineData("redis", "on ~* +waitaof", false)]
+    [InlineData("valkey", "on ~* +client|setinfo +waitaof -script|show", true)]
+    [InlineData("valkey", "on ~* +client|nosuchsub", false)]
+    [InlineData("valkey", "on ~* -@nosuchcategory", false)]
+    [InlineData("memcached", "on ~* +nosuchcommand", true)] // no ACL there: the engine field says so on its own
+    public void Access_strings_name_only_what_the_engine_knows(string engine, string accessString, bool valid) =>
+        Assert.Equal(valid, ClientAccessRules.CheckAccessString(accessString, engine) is null);
+
+    [Fact]
+    public void A_refused_rule_is_named_in_the_message() =>
+        Assert.Contains("+config|nosuchsub", ClientAccessRules.CheckAccessString("on ~* +get +config|nosuchsub", "redis"));
+
+    [Theory]
     [InlineData("sixteen-chars-ok", true)]
     [InlineData("fifteen-chars-x", false)]
     [InlineData("with space in it!", false)]

@@ -111,7 +111,7 @@ public static class UsersApi
         // The passwords stay unless new ones are given (or noPasswordRequired drops them).
         if (fields.Contains("passwords") || (fields.Contains("noPasswordRequired") && !noPassword && user.NoPasswordRequired))
             ClientAccessRules.CheckPasswords(patch.Passwords, noPassword, errors);
-        if (fields.Contains("accessString") && ClientAccessRules.CheckAccessString(accessString) is { } accessError)
+        if (fields.Contains("accessString") && ClientAccessRules.CheckAccessString(accessString, user.Engine) is { } accessError)
             errors.Add(new(ErrorCodes.InvalidParameterValue, "accessString", accessError));
         if (errors.Count > 0)
             return Problems.Validation(errors);
