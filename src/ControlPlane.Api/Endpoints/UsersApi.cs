@@ -257,7 +257,8 @@ public static class UsersApi
 
     /// <summary>
     /// The engine's own verdict on an access string, from the first node of that engine that answers
-    /// (ACL SETUSER of a scratch user, deleted at once). With no node to ask, the shape check alone decides.
+    /// (ACL SETUSER of a scratch user, deleted at once): a second opinion after ClientAccessRules, which already
+    /// refused the names the engine does not know. With no node to ask, that check alone decides.
     /// </summary>
     private static async Task<IResult?> CheckWithEngineAsync(ControlPlaneDbContext db, RedisAdmin redis, string engine, string accessString, CancellationToken ct)
     {

@@ -32,6 +32,11 @@ public sealed class UsersApiTests(PostgresFixture postgres) : ApiTest(postgres)
         { "nopass inside the access string", "np", new { userId = "np", userName = "np", passwords = new[] { Password }, accessString = "on nopass ~* +@all" }, ErrorCodes.InvalidParameterValue, "accessString" },
         { "a rule that is none", "nr", new { userId = "nr", userName = "nr", passwords = new[] { Password }, accessString = "on ~* +@all whatever" }, ErrorCodes.InvalidParameterValue, "accessString" },
         { "no access string", "na", new { userId = "na", userName = "na", passwords = new[] { Password } }, ErrorCodes.InvalidParameterValue, "accessString" },
+        // No node of the engine runs here: the engine's verdict comes from the names it knows (EngineAclNames).
+        { "a command redis does not have", "uc", new { userId = "uc", userName = "uc", passwords = new[] { Password }, accessString = "on ~* +@all -nosuchcommand" }, ErrorCodes.InvalidParameterValue, "accessString" },
+        { "a category redis does not have", "ucat", new { userId = "ucat", userName = "ucat", passwords = new[] { Password }, accessString = "on ~* +@reads" }, ErrorCodes.InvalidParameterValue, "accessString" },
+        { "a subcommand valkey does not have", "usub", new { userId = "usub", userName = "usub", engine = "valkey", passwords = new[] { Password }, accessString = "on ~* +config|nosuchsub" }, ErrorCodes.InvalidParameterValue, "accessString" },
+        { "valkey's subcommand for a redis user", "uvk", new { userId = "uvk", userName = "uvk", passwords = new[] { Password }, accessString = "on ~* +client|setinfo" }, ErrorCodes.InvalidParameterValue, "accessString" },
     };
 
     [Theory]
@@ -41,6 +46,14 @@ public sealed class UsersApiTests(PostgresFixture postgres) : ApiTest(postgres)
         await AssertProblemAsync(await PostAsync("/v1/users", body), HttpStatusCode.BadRequest, code, field);
         Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync($"/v1/users/{userId}")).StatusCode);
         Assert.True(await CountAsync(db => db.Users) == 0, because);
+    }
+
+    [Fact]
+    public async Task A_name_only_valkey_knows_is_taken_for_a_valkey_user_without_a_node()
+    {
+        Assert.Equal(HttpStatusCode.Created, (await PostAsync("/v1/users",
+            new { userId = "vk", userName = "vk", engine = "valkey", passwords = new[] { Password }, accessString = "on ~* +@read +client|setinfo -config|set +select|0" })).StatusCode);
+        Assert.Equal(1, await CountAsync(db => db.Users));
     }
 
     [Fact]
@@ -93,6 +106,9 @@ public sealed class UsersApiTests(PostgresFixture postgres) : ApiTest(postgres)
 
         // An access string that is refused changes nothing.
         await AssertProblemAsync(await PatchAsync("/v1/users/app-reader", new { accessString = "on ~app:* +@read >pw" }),
+            HttpStatusCode.BadRequest, ErrorCodes.InvalidParameterValue, "accessString");
+        Assert.Equal("on ~app:* +@read", (string?)(await BodyAsync(await Client.GetAsync("/v1/users/app-reader")))["accessString"]);
+        await AssertProblemAsync(await PatchAsync("/v1/users/app-reader", new { accessString = "on ~app:* +@read +config|get|maxmemory" }),
             HttpStatusCode.BadRequest, ErrorCodes.InvalidParameterValue, "accessString");
         Assert.Equal("on ~app:* +@read", (string?)(await BodyAsync(await Client.GetAsync("/v1/users/app-reader")))["accessString"]);
         var patched = await AssertAcceptedAsync(await PatchAsync("/v1/users/app-reader", new { accessString = "on ~app:* +@read +@write", passwords = new[] { Password, Password + "-2" } }));

@@ -10,6 +10,10 @@ public static class DockerEnvironment
         ? image
         : "controlplane/redis:7.0";
 
+    public static string ValkeyImage => Environment.GetEnvironmentVariable("CONTROLPLANE_VALKEY_IMAGE") is { Length: > 0 } image
+        ? image
+        : "controlplane/valkey:8.0";
+
     public static string MemcachedImage => Environment.GetEnvironmentVariable("CONTROLPLANE_MEMCACHED_IMAGE") is { Length: > 0 } image
         ? image
         : "controlplane/memcached:1.6";
