@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What TLS costs on the data path: redis-benchmark against one Redis node of a transit-encryption
-# group in preferred mode, which serves TLS on its port and plain text on its second port at once,
+# group in preferred mode, which takes TLS and plain text on the same port (its multiplexer in front),
 # interleaved (plain, tls, plain, ...) so machine noise hits both alike. The client trusts the
 # authority from GET /v1/ca.pem, as a user's client would. Prints per command and pipeline depth:
 #
@@ -57,11 +57,11 @@ until [[ -n $ports ]]; do
 import json, sys
 g = json.load(sys.stdin)
 n = g["shards"][0]["nodes"][0]
-if g["status"] == "available" and n.get("plainTextEndpoint"):
-    print(n["endpoint"]["port"], n["plainTextEndpoint"]["port"])')
+if g["status"] == "available" and n.get("endpoint"):
+    print(n["endpoint"]["port"])')
 done
-read -r tls_port plain_port <<<"$ports"
-cp_log "node: TLS on $tls_port, plain text on $plain_port"
+tls_port=$ports plain_port=$ports
+cp_log "node: TLS and plain text on $ports"
 
 rps_of() { awk -F'"' -v t="$2" '$2 == t { print $4 }' <<<"$1" | tail -n1; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

@@ -142,7 +142,7 @@ public sealed partial class Converger(
                 _verified[(group.Id, restoring)] = true;
         }
         var nodes = group.Shards.SelectMany(s => s.Nodes).OrderBy(n => n.Id).ToList();
-        await transit.PrepareAsync(db, group, nodes, ct);
+        await transit.PrepareAsync(db, group, nodes, view, ct);
         var parameterValues = await Parameters.ParameterGroups.ValuesAsync(db, group.ParameterGroupName, group.Engine, group.EngineVersion, cluster, ct);
         var startup = Domain.Parameters.ParameterCatalog.Startup(Catalog.Family(group.Engine, group.EngineVersion), parameterValues);
         var places = nodes.Select(n => new NodePlace(n.Id, n.AvailabilityZone, n.Host, n.Port,
