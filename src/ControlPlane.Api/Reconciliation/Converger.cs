@@ -220,7 +220,7 @@ public sealed partial class Converger(
         if (group.Status is GroupStatus.Available or GroupStatus.Snapshotting)
             await parameters.ApplyAsync(db, group, parameterValues, view, ct);
         if (group.Status == GroupStatus.Available)
-            await TransitAsync(db, SourceType.ReplicationGroup, group.Id, () => transit.ConvergeAsync(db, group, nodes, ct), ct);
+            await TransitAsync(db, SourceType.ReplicationGroup, group.Id, () => transit.ConvergeAsync(db, group, nodes, view, ct), ct);
         var primaries = group.Shards.Select(s => (s.Id, Primary: s.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && n.Status == NodeStatus.Available)?.Id))
             .Where(p => p.Primary is not null).ToDictionary(p => p.Id, p => p.Primary!);
         // Work the API asked for joins the request's trace; what the control plane does on its own starts one.

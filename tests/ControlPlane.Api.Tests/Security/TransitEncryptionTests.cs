@@ -120,7 +120,9 @@ public sealed class TransitEncryptionTests(PostgresFixture postgres) : Reconcile
             Assert.Equal("+PONG\r\n", await TlsClient.PlainTextAsync(port, "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
             Assert.True(await TlsPingAsync(tls, port), $"port {port} does not take TLS");
         }
-        await using (var newPlain = await ConnectionMultiplexer.ConnectAsync(Plain(endpoint)))
+        var plainOptions = Plain(endpoint);
+        plainOptions.AllowAdmin = true; // CLUSTER SLOTS
+        await using (var newPlain = await ConnectionMultiplexer.ConnectAsync(plainOptions))
         await using (var newTls = await ConnectionMultiplexer.ConnectAsync(tls.Options(endpoint)))
         {
             // In cluster mode both are sent on to the other shards' own ports (MOVED, CLUSTER SLOTS), which speak both too.

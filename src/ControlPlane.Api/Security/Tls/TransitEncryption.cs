@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Engines;
 using ControlPlane.Api.Options;
@@ -52,6 +53,8 @@ public sealed partial class TransitEncryption(
 
     private readonly ConcurrentDictionary<string, NodeCertificate> _certificates = new();
 
+    private readonly ConditionalWeakTable<ContainerView, ConcurrentDictionary<string, bool>> _startedInPass = new();
+
     /// <summary>
     /// Before the group's specs are built: the authority loaded, the inner ports of every node of
     /// preferred mode (and of every node about to move there), the multiplexers of preferred mode
@@ -97,15 +100,24 @@ public sealed partial class TransitEncryption(
         if (Inner(node) is not { } inner || view.ByZone.GetValueOrDefault(node.AvailabilityZone) is not { } listed)
             return;
         var spec = MultiplexerSpec(group, node, inner);
+        var hash = spec.Labels[Labels.SpecHash];
         var running = listed.FirstOrDefault(c => c.Name == spec.Name);
-        if (running is { Running: true } && running.Labels.GetValueOrDefault(Labels.SpecHash) == spec.Labels[Labels.SpecHash])
+        if ((running is { Running: true } && running.Labels.GetValueOrDefault(Labels.SpecHash) == hash) || StartedInPass(view, spec))
             return;
         var runtime = zones[node.AvailabilityZone].Runtime;
         if (running is not null)
             await runtime.RemoveAsync(running.Id, ct);
         await runtime.RunAsync(spec, ct);
+        MarkStarted(view, spec);
         LogMultiplexerStarted(logger, node.Id, node.Port!.Value, inner.TlsPort, inner.PlainPort);
     }
+
+    // The steps of one pass share its listing: a multiplexer started by an earlier step is not in it.
+    private bool StartedInPass(ContainerView view, ContainerSpec spec) =>
+        _startedInPass.TryGetValue(view, out var started) && started.ContainsKey(spec.Name + "/" + spec.Labels[Labels.SpecHash]);
+
+    private void MarkStarted(ContainerView view, ContainerSpec spec) =>
+        _startedInPass.GetOrCreateValue(view)[spec.Name + "/" + spec.Labels[Labels.SpecHash]] = true;
 
     private ContainerSpec MultiplexerSpec(ReplicationGroupEntity group, RedisNodeEntity node, MultiplexedPorts inner) =>
         NodeMultiplexer.Spec(MultiplexerName(node.Id), options.Value.EndpointImage, options.Value.Reconciler.Instance, group.Id, node.Id, node.Host!, inner);
@@ -151,7 +163,7 @@ public sealed partial class TransitEncryption(
     /// holds, so that a failure half way leaves every node's row telling what it speaks. Returns the
     /// events to record.
     /// </summary>
-    public async Task<IReadOnlyList<string>> ConvergeAsync(ControlPlaneDbContext db, ReplicationGroupEntity group, IReadOnlyList<RedisNodeEntity> nodes, CancellationToken ct)
+    public async Task<IReadOnlyList<string>> ConvergeAsync(ControlPlaneDbContext db, ReplicationGroupEntity group, IReadOnlyList<RedisNodeEntity> nodes, ContainerView view, CancellationToken ct)
     {
         var events = new List<string>();
         var cluster = group.ClusterMode == ClusterMode.Enabled;
@@ -181,7 +193,9 @@ public sealed partial class TransitEncryption(
                 // Plain text moves inside: the connections made to the node's port stay open and served
                 // (Redis closes only its listener); new ones are refused until the multiplexer has the port.
                 await redis.ConfigSetAsync(host, port, "port", Text(inner.PlainPort), ct);
-                await runtime.RunAsync(MultiplexerSpec(group, node, inner), ct);
+                var multiplexer = MultiplexerSpec(group, node, inner);
+                await runtime.RunAsync(multiplexer, ct);
+                MarkStarted(view, multiplexer);
                 node.TransitEncryptionMode = TransitEncryptionModes.Preferred;
                 node.CertificateRenewAt = transit.Certificate.RenewAt;
                 await db.SaveChangesAsync(ct);
