@@ -115,14 +115,8 @@ public sealed class TransitEncryptionTests(PostgresFixture postgres) : Reconcile
         Assert.Equal("plain", (string?)await plain.GetDatabase().StringGetAsync("before"));
 
         // A TLS client and a plain-text one both served on the same endpoint and the same node port.
-        foreach (var port in new[] { endpointPort, primaryPort }.Concat(Ports(group)))
-        {
-            Assert.Equal("+PONG\r\n", await TlsClient.PlainTextAsync(port, "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
-            Assert.True(await TlsPingAsync(tls, port), $"port {port} does not take TLS");
-        }
-        var plainOptions = Plain(endpoint);
-        plainOptions.AllowAdmin = true; // CLUSTER SLOTS
-        await using (var newPlain = await ConnectionMultiplexer.ConnectAsync(plainOptions))
+        await AssertBothServedAsync(tls, new[] { endpointPort, primaryPort }.Concat(Ports(group)));
+        await using (var newPlain = await ConnectionMultiplexer.ConnectAsync(Plain(endpoint)))
         await using (var newTls = await ConnectionMultiplexer.ConnectAsync(tls.Options(endpoint)))
         {
             // In cluster mode both are sent on to the other shards' own ports (MOVED, CLUSTER SLOTS), which speak both too.
@@ -131,13 +125,10 @@ public sealed class TransitEncryptionTests(PostgresFixture postgres) : Reconcile
                 await newPlain.GetDatabase().StringSetAsync($"plain:{i}", i);
                 Assert.Equal(i, (int)await newTls.GetDatabase().StringGetAsync($"plain:{i}"));
             }
-            if (cluster)
-            {
-                var slots = (RedisResult[])(await newPlain.GetServer(newPlain.GetEndPoints()[0]).ExecuteAsync("CLUSTER", "SLOTS"))!;
-                var announced = slots.SelectMany(range => ((RedisResult[])range!).Skip(2)).Select(node => (int)((RedisResult[])node!)[1]).ToHashSet();
-                Assert.Subset(Ports(group).ToHashSet(), announced);
-            }
         }
+
+        if (cluster)
+            await AssertClusterNamesNodePortsAsync(endpoint, Ports(group));
 
         // Preferred -> required under a TLS client writing continuously: not one failed command.
         await using var tlsClient = await ConnectionMultiplexer.ConnectAsync(tls.Options(endpoint));
@@ -175,45 +166,81 @@ public sealed class TransitEncryptionTests(PostgresFixture postgres) : Reconcile
             HttpStatusCode.BadRequest, "InvalidParameterCombination", "transitEncryption");
     }
 
-    [Fact]
-    public async Task A_failover_in_preferred_mode_under_a_plain_text_and_a_tls_writer_loses_no_acknowledged_write()
+    [Theory]
+    [InlineData("tls-pref", "disabled")]
+    [InlineData("tls-pref-cm", "enabled")]
+    public async Task A_group_in_preferred_mode_fails_over_and_reboots_under_a_plain_text_and_a_tls_writer_losing_no_acknowledged_write(string id, string clusterMode)
     {
-        var group = await CreateAsync("tls-pref", new { id = "tls-pref", replicasPerShard = 2, transitEncryption = true, transitEncryptionMode = "preferred" });
+        var cluster = clusterMode == "enabled";
+        var group = await CreateAsync(id, cluster
+            ? new { id, clusterMode, numShards = 2, replicasPerShard = 1, transitEncryption = true, transitEncryptionMode = "preferred" }
+            : (object)new { id, clusterMode, replicasPerShard = 2, transitEncryption = true, transitEncryptionMode = "preferred" });
         Assert.Equal("preferred", (string?)group["transitEncryptionMode"]);
         var tls = await TlsClient.FetchAsync(Client);
         // Created in preferred mode: every node takes both on its own port from the start.
-        foreach (var port in Ports(group))
-        {
-            Assert.Equal("+PONG\r\n", await TlsClient.PlainTextAsync(port, "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
-            Assert.True(await TlsPingAsync(tls, port), $"port {port} does not take TLS");
-        }
+        await AssertBothServedAsync(tls, Ports(group));
+        var endpoint = RedisCreateTests.Endpoint(group[cluster ? "configurationEndpoint" : "primaryEndpoint"]!);
+        if (cluster)
+            await AssertClusterNamesNodePortsAsync(endpoint, Ports(group));
         var primary = group["shards"]![0]!["nodes"]!.AsArray().Single(n => (string?)n!["role"] == "primary")!;
-        var endpoint = RedisCreateTests.Endpoint(group["primaryEndpoint"]!);
-        await using var plainWriter = await AcknowledgedWriter.StartAsync(() => Task.FromResult(endpoint));
-        await using var tlsWriter = await AcknowledgedWriter.StartAsync(() => Task.FromResult(endpoint), configure: tls.Configure);
+        var nodeCount = Ports(group).Count();
+        // In cluster mode the configuration endpoint is a primary's own: read again after the failover.
+        async Task<EndPoint> Current() => cluster
+            ? RedisCreateTests.Endpoint((await BodyAsync(await Client.GetAsync($"/v1/replication-groups/{id}")))["configurationEndpoint"]!)
+            : endpoint;
+        await using var plainWriter = await AcknowledgedWriter.StartAsync(Current, cluster);
+        await using var tlsWriter = await AcknowledgedWriter.StartAsync(Current, cluster, tls.Configure);
         await plainWriter.WaitForAsync(50);
         await tlsWriter.WaitForAsync(50);
 
         var zone = (string)primary["availabilityZone"]!;
         using (var docker = Docker(Engines[zone]))
             await docker.Containers.KillContainerAsync($"{Instance}-{primary["id"]}", new ContainerKillParameters { Signal = "SIGKILL" });
-        var after = await WaitForNodesAsync("tls-pref", n => (string?)n["id"] != (string?)primary["id"], count: 3, timeout: TimeSpan.FromSeconds(60));
+        var after = await WaitForNodesAsync(id, n => (string?)n["id"] != (string?)primary["id"], count: nodeCount, timeout: TimeSpan.FromSeconds(90));
+        await plainWriter.WaitForAsync(plainWriter.Acknowledged.Count + 50);
+        await tlsWriter.WaitForAsync(tlsWriter.Acknowledged.Count + 50);
+        // The replacement took both on its own port too; the dead node's multiplexer went with it.
+        await AssertBothServedAsync(tls, Ports(after));
+        await WaitUntilAsync(async () => (await OurContainersAsync(Engines[zone])).All(c => !c.Names.Any(n => n.Contains($"{primary["id"]}-mux", StringComparison.Ordinal))),
+            TimeSpan.FromSeconds(30), () => "the failed node's multiplexer is still there");
+
+        // Rebooted, every node starts again on its inner ports with its multiplexer in front (and in cluster mode its bus where it was).
+        var ids = after["shards"]!.AsArray().SelectMany(s => s!["nodes"]!.AsArray()).Select(n => (string)n!["id"]!).ToArray();
+        await AssertAcceptedAsync(await PostAsync($"/v1/replication-groups/{id}/reboot", new { nodeIds = ids }));
+        var rebooted = await WaitForStatusAsync($"/v1/replication-groups/{id}", "available", TimeSpan.FromMinutes(4));
+        Assert.Equal(Ports(after).Order(), Ports(rebooted).Order());
         await plainWriter.WaitForAsync(plainWriter.Acknowledged.Count + 50);
         await tlsWriter.WaitForAsync(tlsWriter.Acknowledged.Count + 50);
         var plainAcknowledged = await plainWriter.StopAsync();
         var tlsAcknowledged = await tlsWriter.StopAsync();
+        await AssertBothServedAsync(tls, Ports(rebooted));
+        endpoint = await Current();
+        if (cluster)
+            await AssertClusterNamesNodePortsAsync(endpoint, Ports(rebooted));
         await using (var client = await ConnectionMultiplexer.ConnectAsync(Plain(endpoint)))
             await AcknowledgedWriter.AssertKeptAsync(client, [.. plainAcknowledged, .. tlsAcknowledged]);
         await using (var client = await tls.ConnectAsync(endpoint))
             await AcknowledgedWriter.AssertKeptAsync(client, [.. plainAcknowledged, .. tlsAcknowledged]);
-        // The replacement node took both on its own port too; the dead node's multiplexer is gone with it.
-        foreach (var port in Ports(after))
+    }
+
+    private static async Task AssertBothServedAsync(TlsClient tls, IEnumerable<int> ports)
+    {
+        foreach (var port in ports)
         {
             Assert.Equal("+PONG\r\n", await TlsClient.PlainTextAsync(port, "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
             Assert.True(await TlsPingAsync(tls, port), $"port {port} does not take TLS");
         }
-        await WaitUntilAsync(async () => (await OurContainersAsync(Engines[zone])).All(c => !c.Names.Any(n => n.Contains($"{primary["id"]}-mux", StringComparison.Ordinal))),
-            TimeSpan.FromSeconds(30), () => "the failed node's multiplexer is still there");
+    }
+
+    /// <summary>A plain-text client is sent to the nodes' own ports (CLUSTER SLOTS), not to the inner ones behind their multiplexers.</summary>
+    private static async Task AssertClusterNamesNodePortsAsync(EndPoint endpoint, IEnumerable<int> ports)
+    {
+        var options = Plain(endpoint);
+        options.AllowAdmin = true; // CLUSTER SLOTS
+        await using var client = await ConnectionMultiplexer.ConnectAsync(options);
+        var slots = (RedisResult[])(await client.GetServer(endpoint).ExecuteAsync("CLUSTER", "SLOTS"))!;
+        var announced = slots.SelectMany(range => ((RedisResult[])range!).Skip(2)).Select(node => (int)((RedisResult[])node!)[1]).ToHashSet();
+        Assert.Subset(ports.ToHashSet(), announced);
     }
 
     private static ConfigurationOptions Plain(EndPoint endpoint) =>
