@@ -158,8 +158,8 @@ public sealed class TransitEncryptionTests(PostgresFixture postgres) : Reconcile
         foreach (var replica in required["shards"]!.AsArray().SelectMany(s => s!["nodes"]!.AsArray()).Where(n => (string?)n!["role"] == "replica"))
         {
             await using var direct = await ConnectionMultiplexer.ConnectAsync(tls.Options(RedisCreateTests.Endpoint(replica!["endpoint"]!), allowAdmin: true));
-            var info = (string?)await direct.GetServer(RedisCreateTests.Endpoint(replica["endpoint"]!)).ExecuteAsync("INFO", "replication");
-            Assert.Contains("master_link_status:up", info);
+            var info = (string?)await direct.GetServer(RedisCreateTests.Endpoint(replica["endpoint"]!)).ExecuteAsync("INFO", "replication") ?? "";
+            Assert.True(info.Contains("master_link_status:up", StringComparison.Ordinal), $"replica {replica["id"]}: {info}\n{EventsText()}");
         }
         // One step further is refused: required is the last.
         await AssertProblemAsync(await PatchAsync($"/v1/replication-groups/{id}", new { transitEncryption = false }),

@@ -201,7 +201,7 @@ public sealed partial class TransitEncryption(
                 await db.SaveChangesAsync(ct);
                 transport.Set(host, port, tls: true);
                 transport.Set(host, inner.TlsPort, tls: true);
-                await redis.DisconnectAsync(host, port);
+                await ReconnectAsync(host, port, ct);
                 events.Add($"Cache node {node.Id} takes TLS and plain text on port {port}");
             }
             if (serving.All(n => n.TransitEncryptionMode is not null))
@@ -293,9 +293,20 @@ public sealed partial class TransitEncryption(
             await redis.KillReplicaLinksAsync(host, admin, ct);
         await redis.KillClientsOnAsync(host, admin, inner.PlainPort, ct);
         // The control plane's own connections went through the multiplexer: new ones go to the node, and it can end.
-        await redis.DisconnectAsync(host, port);
         await mover.DisconnectAsync(host, port);
         heartbeats.Forget(host, port);
+        await ReconnectAsync(host, port, ct);
+    }
+
+    /// <summary>
+    /// The admin connection to the node's port made again now that its port speaks another way, here
+    /// rather than by the next probe: a TLS connect and login on a busy host can outlast a probe's
+    /// timeout, and a few probes missed in a row would look like a dead node.
+    /// </summary>
+    private async Task ReconnectAsync(string host, int port, CancellationToken ct)
+    {
+        await redis.DisconnectAsync(host, port);
+        await redis.ProbeAsync(host, port, ct);
     }
 
     /// <summary>Memcached: certificates renewed in place (same files, refresh_certs).</summary>
