@@ -98,6 +98,9 @@ public static partial class ReplicationGroupRules
                 Value("authToken", $"The auth token must be {Limits.MinAuthTokenLength}-{Limits.MaxAuthTokenLength} characters.");
             else if (!AuthTokenCharacters().IsMatch(token))
                 Value("authToken", "The auth token may contain only letters, digits and the special characters ! & # $ ^ < > -.");
+            // As ElastiCache: a token sent in plain text would be readable by anyone on the path.
+            else if (!spec.TransitEncryption)
+                Combination("authToken", "An auth token needs transitEncryption: true (clients would send it in plain text).");
         }
 
         if (spec.SnapshotRetentionLimit is < 0 or > Limits.MaxSnapshotRetentionDays)

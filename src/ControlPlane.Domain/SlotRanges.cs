@@ -7,6 +7,9 @@ public static class SlotRanges
 {
     public const int SlotCount = 16384;
 
+    /// <summary>Redis' default: a node's cluster bus listens on its client port + 10000, so node ports are leased with that port free too.</summary>
+    public const int ClusterBusOffset = 10000;
+
     /// <summary>Parses a slot list; false when it is malformed, out of 0-16383 or overlaps itself.</summary>
     public static bool TryParse(string? text, out IReadOnlyList<(int Start, int End)> ranges)
     {

@@ -104,7 +104,7 @@ public sealed class FuzzTests(PostgresFixture postgres, ITestOutputHelper output
 
     private async Task SeedResourcesAsync()
     {
-        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "fz-rg", replicasPerShard = 1 }));
+        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "fz-rg", replicasPerShard = 1, transitEncryption = true }));
         await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "fz-cme", clusterMode = "enabled", numShards = 2, replicasPerShard = 1 }));
         await AssertAcceptedAsync(await PostAsync("/v1/cache-clusters", new { id = "fz-mc", engine = "memcached", numNodes = 3 }));
         await ResetAsync();

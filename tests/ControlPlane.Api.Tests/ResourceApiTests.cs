@@ -116,12 +116,38 @@ public sealed class PatchTests(PostgresFixture postgres) : ApiTest(postgres)
     [InlineData("[1]", ErrorCodes.InvalidParameterValue, "body")]
     public async Task Bad_patches_are_refused_and_change_nothing(string patch, string code, string? field)
     {
-        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "steady" }));
+        // With transit encryption, so that the token rows meet the token rules, not the TLS one (below).
+        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "steady", transitEncryption = true }));
         await MarkAvailableAsync("steady");
         var before = await Client.GetStringAsync("/v1/replication-groups/steady");
         var response = await Client.PatchAsync("/v1/replication-groups/steady", Json(patch, "application/merge-patch+json"));
         await AssertProblemAsync(response, HttpStatusCode.BadRequest, code, field);
         Assert.Equal(before, await Client.GetStringAsync("/v1/replication-groups/steady"));
+    }
+
+    [Theory]
+    [InlineData("{\"authToken\":\"abcdefghijklmnop\",\"authTokenUpdateStrategy\":\"rotate\"}")]
+    [InlineData("{\"authToken\":\"abcdefghijklmnop\",\"authTokenUpdateStrategy\":\"set\"}")]
+    public async Task A_token_is_refused_on_a_group_without_transit_encryption_and_changes_nothing(string patch)
+    {
+        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "plain" }));
+        await MarkAvailableAsync("plain");
+        var before = await Client.GetStringAsync("/v1/replication-groups/plain");
+        var response = await Client.PatchAsync("/v1/replication-groups/plain", Json(patch, "application/merge-patch+json"));
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, ErrorCodes.InvalidParameterCombination, "authToken");
+        Assert.Equal(before, await Client.GetStringAsync("/v1/replication-groups/plain"));
+        Assert.Equal(0, await CountAsync(db => db.ReplicationGroups.Where(g => g.Id.EndsWith("plain") && (g.AuthTokens != null || g.AuthTokenHash != null))));
+    }
+
+    [Fact]
+    public async Task A_token_may_come_with_the_step_to_transit_encryption()
+    {
+        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "stepping" }));
+        await MarkAvailableAsync("stepping");
+        var body = await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/stepping",
+            new { transitEncryption = true, transitEncryptionMode = "preferred", authToken = "abcdefghijklmnop", authTokenUpdateStrategy = "rotate" }));
+        Assert.True((bool)body["authTokenEnabled"]!);
+        Assert.Equal("preferred", (string?)body["transitEncryptionMode"]);
     }
 
     [Fact]

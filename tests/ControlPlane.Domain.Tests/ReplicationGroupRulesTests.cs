@@ -63,9 +63,11 @@ public sealed class ReplicationGroupRulesTests
         { "replica zones not matching the replica count", ValidEnabled with { NumShards = 1, Shards = [new ShardSpec("0-16383", "az-a", ["az-b", "az-c"])] }, ErrorCodes.InvalidParameterCombination, "shards[0].replicaAzs" },
         { "unknown primary zone", ValidEnabled with { NumShards = 1, Shards = [new ShardSpec("0-16383", "az-x", ["az-b"])] }, ErrorCodes.InvalidParameterValue, "shards[0].primaryAz" },
         { "unknown replica zone", ValidEnabled with { NumShards = 1, Shards = [new ShardSpec("0-16383", "az-a", ["az-x"])] }, ErrorCodes.InvalidParameterValue, "shards[0].replicaAzs" },
-        // Auth tokens work without TLS here (the nodes listen on loopback only); TLS is its own field.
-        { "auth token without transit encryption", Valid with { AuthToken = "abcdefghijklmnop" }, null, null },
-        { "auth token of 128 characters with every special character allowed", Valid with { AuthToken = "abcdefgh!&#$^<>-" + new string('x', 112) }, null, null },
+        // As ElastiCache: a token only with TLS; a malformed token is told as such, with or without it.
+        { "auth token without transit encryption", Valid with { AuthToken = "abcdefghijklmnop" }, ErrorCodes.InvalidParameterCombination, "authToken" },
+        { "auth token of 128 characters without transit encryption", Valid with { AuthToken = "abcdefgh!&#$^<>-" + new string('x', 112) }, ErrorCodes.InvalidParameterCombination, "authToken" },
+        { "auth token of 128 characters with every special character allowed", Valid with { TransitEncryption = true, AuthToken = "abcdefgh!&#$^<>-" + new string('x', 112) }, null, null },
+        { "auth token too short with transit encryption", Valid with { TransitEncryption = true, AuthToken = "short-token-15ch" [..15] }, ErrorCodes.InvalidParameterValue, "authToken" },
         { "auth token too short", Valid with { AuthToken = "short-token-15ch" [..15] }, ErrorCodes.InvalidParameterValue, "authToken" },
         { "auth token too long", Valid with { AuthToken = new string('a', 129) }, ErrorCodes.InvalidParameterValue, "authToken" },
         { "auth token with an at sign", Valid with { AuthToken = "abcdefghijklmnop@" }, ErrorCodes.InvalidParameterValue, "authToken" },
@@ -73,7 +75,6 @@ public sealed class ReplicationGroupRulesTests
         { "auth token with a slash", Valid with { AuthToken = "abcdefghijklmnop/" }, ErrorCodes.InvalidParameterValue, "authToken" },
         { "auth token with a space", Valid with { AuthToken = "abcdefgh ijklmnop" }, ErrorCodes.InvalidParameterValue, "authToken" },
         { "auth token with a non-ASCII letter", Valid with { AuthToken = "abcdefghijklmnopé" }, ErrorCodes.InvalidParameterValue, "authToken" },
-        // Valid by the table, then refused until TLS is built so no group runs without the protection it asked for.
         { "valid auth token with transit encryption", Valid with { TransitEncryption = true, AuthToken = "abcdefgh!&#$^<>-1" }, null, null },
         { "transit encryption mode without transit encryption", Valid with { TransitEncryptionMode = "preferred" }, ErrorCodes.InvalidParameterCombination, "transitEncryptionMode" },
         { "unknown transit encryption mode", Valid with { TransitEncryption = true, TransitEncryptionMode = "optional" }, ErrorCodes.InvalidParameterValue, "transitEncryptionMode" },

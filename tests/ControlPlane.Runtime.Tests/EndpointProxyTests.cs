@@ -1,9 +1,15 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using ControlPlane.Api.Engines;
 using ControlPlane.Api.Runtime;
+using ControlPlane.Api.Security.Tls;
+using ControlPlane.Domain;
 using ControlPlane.Runtime.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -123,6 +129,58 @@ public sealed class EndpointProxyTests(ITestOutputHelper output) : NodeTest
         Assert.Equal("hello", await CallAsync(readerEndpoint, "GET", "greeting"));
     }
 
+    [Fact]
+    public async Task With_tls_nodes_the_checks_take_a_node_signed_by_the_authority_and_no_other_and_clients_keep_their_own_tls()
+    {
+        using var ours = TestAuthority.Create("ours");
+        using var stranger = TestAuthority.Create("stranger");
+        var primary = FreePorts.Next();
+        var plain = RedisSpec("p", primary);
+        var transit = new NodeTransit(TransitEncryptionModes.Required, primary, null, ours.Issue($"{Group}-p"), ours.Pem);
+        await Zone('a').RunAsync(plain with { Command = [.. plain.Command, .. transit.RedisArguments(cluster: false)], Files = transit.Files }, Ct);
+        await Eventually.UntilAsync(() => TlsPingAsync(primary, ours), reply => reply.Answer == "+PONG", Deadline, "the TLS node answering");
+
+        // Checked against the node's own authority: both ports serve it, and the session the client
+        // verified is the node's (HAProxy forwards bytes; it has no certificate of its own here).
+        var (primaryEndpoint, readerEndpoint) = await ProxyAsync(new HealthTls(ours.Pem), ('p', primary));
+        await UntilSteadyAsync(async () => (await TlsPingAsync(primaryEndpoint, ours)).Answer == "+PONG"
+            && (await TlsPingAsync(readerEndpoint, ours)).Answer == "+PONG", "both endpoints on the TLS node");
+        Assert.Equal($"CN={Group}-p", (await TlsPingAsync(primaryEndpoint, ours)).Subject);
+        // Plain text through the proxy reaches a TLS port: the node does not answer it.
+        await Assert.ThrowsAnyAsync<Exception>(() => CallAsync(primaryEndpoint, "PING"));
+
+        // Checked against another authority: the node's certificate does not verify, so it is never up.
+        await Zone('c').RemoveAsync($"{Group}-endpoint", Ct);
+        var (strangerEndpoint, _) = await ProxyAsync(new HealthTls(stranger.Pem), ('p', primary));
+        await UntilSteadyAsync(async () => (await TlsPingAsync(strangerEndpoint, ours)).Answer is null, "the node down behind a proxy of another authority");
+    }
+
+    /// <summary>PING over TLS (verified against the authority): the answer (null when the connection ends without one) and the certificate's subject.</summary>
+    private static async Task<(string? Answer, string? Subject)> TlsPingAsync(int port, TestAuthority authority)
+    {
+        string? subject = null;
+        try
+        {
+            using var tcp = new TcpClient();
+            await tcp.ConnectAsync(Loopback, port);
+            await using var tls = new SslStream(tcp.GetStream());
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = Loopback,
+                RemoteCertificateValidationCallback = (_, certificate, _, _) => (subject = certificate?.Subject) is not null && authority.Verifies(certificate!),
+            }, timeout.Token);
+            await tls.WriteAsync("PING\r\n"u8.ToArray(), timeout.Token);
+            var buffer = new byte[64];
+            var read = await tls.ReadAsync(buffer, timeout.Token);
+            return (read == 0 ? null : Encoding.ASCII.GetString(buffer, 0, read).TrimEnd(), subject);
+        }
+        catch (Exception e) when (e is IOException or SocketException or AuthenticationException or OperationCanceledException)
+        {
+            return (null, subject);
+        }
+    }
+
     /// <summary>A primary in zone a and its replica in zone b, in sync.</summary>
     private async Task<(int Primary, int Replica)> PrimaryAndReplicaAsync()
     {
@@ -136,7 +194,10 @@ public sealed class EndpointProxyTests(ITestOutputHelper output) : NodeTest
     }
 
     /// <summary>The group's endpoint proxy in zone c, listening on both ports, serving these nodes (put in through its runtime API).</summary>
-    private async Task<(int Primary, int Reader)> ProxyAsync(params (char Id, int Port)[] nodes)
+    private Task<(int Primary, int Reader)> ProxyAsync(params (char Id, int Port)[] nodes) => ProxyAsync(null, nodes);
+
+    /// <param name="tls">The nodes speak TLS: so do the checks, verified with this authority.</param>
+    private async Task<(int Primary, int Reader)> ProxyAsync(HealthTls? tls, params (char Id, int Port)[] nodes)
     {
         var ports = new ProxyPorts(FreePorts.Next(), FreePorts.Next(), FreePorts.Next());
         var labels = new Dictionary<string, string>
@@ -148,7 +209,7 @@ public sealed class EndpointProxyTests(ITestOutputHelper output) : NodeTest
             [Labels.Port] = $"{ports.Primary}",
             [Labels.SpecHash] = "test",
         };
-        await Zone('c').RunAsync(EndpointProxy.Spec($"{Group}-endpoint", HaproxyImage, Group, Loopback, ports, labels), Ct);
+        await Zone('c').RunAsync(EndpointProxy.Spec($"{Group}-endpoint", HaproxyImage, Group, Loopback, ports, labels, tls: tls), Ct);
         var changes = await ProxyAdmin.ServeAsync(Loopback, ports.Admin, [.. nodes.Select(n => new ProxyNode($"{Group}-{n.Id}", Loopback, n.Port))], Deadline, TimeProvider.System, Ct);
         Assert.Equal(nodes.Length, changes.Joined.Count);
         foreach (var port in new[] { ports.Primary, ports.Reader })
@@ -377,6 +438,35 @@ public sealed class EndpointProxyConfigTests
     }
 
     [Fact]
+    public void With_tls_nodes_the_checks_speak_tls_verified_by_the_authority_and_client_traffic_passes_through()
+    {
+        var tls = new HealthTls("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+        var lines = Lines(EndpointProxy.Config("orders", "127.0.0.1", Ports, new HealthLogin("cp-health", "0123abcd"), tls));
+
+        foreach (var name in new[] { "backend primary", "backend reader" })
+        {
+            var backend = Section(lines, name);
+            var connect = backend.IndexOf("tcp-check connect ssl");
+            Assert.True(connect >= 0, $"{name}: no TLS connect in {string.Join(" | ", backend)}");
+            // The login goes over the TLS session, as on a plain-text node.
+            Assert.StartsWith("tcp-check send \"AUTH cp-health 0123abcd\\r\\n", backend[connect + 1]);
+            // HAProxy never terminates the clients' TLS: no server forwards with ssl of its own.
+            Assert.DoesNotContain(Servers(backend), l => l.Split(' ').Contains("ssl"));
+        }
+        Assert.Contains(Section(lines, "defaults"), l => l.StartsWith("default-server ", StringComparison.Ordinal)
+            && l.Contains(" fall 3 fastinter 20ms ", StringComparison.Ordinal)
+            && l.EndsWith($" verify required ca-file {EndpointProxy.AuthorityPath}", StringComparison.Ordinal));
+        Assert.DoesNotContain(lines, l => l.StartsWith("bind ", StringComparison.Ordinal) && l.Contains("ssl", StringComparison.Ordinal));
+
+        var spec = EndpointProxy.Spec("cp-orders", "controlplane/haproxy:2.6", "orders", "127.0.0.1", Ports, new Dictionary<string, string>(), tls: tls);
+        Assert.Equal(tls.AuthorityPem, spec.Files![EndpointProxy.AuthorityPath]);
+        // Plain-text nodes: plain-text checks, and no verification settings.
+        var plain = Lines(EndpointProxy.Config("orders", "127.0.0.1", Ports));
+        Assert.Contains("tcp-check connect", plain);
+        Assert.DoesNotContain(plain, l => l.Contains("ssl", StringComparison.Ordinal) || l.Contains("ca-file", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void The_reader_backend_wants_a_linked_replica_falls_back_to_the_primary_and_keeps_its_clients()
     {
         var lines = Lines(EndpointProxy.Config("orders", "127.0.0.1", Ports));
@@ -512,4 +602,50 @@ public sealed class EndpointProxyConfigTests
         string[] sections = ["global", "defaults", "frontend ", "backend ", "listen "];
         return [.. lines.Skip(start + 1).TakeWhile(l => !sections.Any(s => l.StartsWith(s, StringComparison.Ordinal)))];
     }
+}
+
+/// <summary>A throwaway certificate authority (ECDSA P-256, as the control plane's) that signs node certificates for 127.0.0.1.</summary>
+internal sealed class TestAuthority : IDisposable
+{
+    private readonly X509Certificate2 _certificate;
+
+    private TestAuthority(X509Certificate2 certificate) => _certificate = certificate;
+
+    public string Pem => _certificate.ExportCertificatePem() + "\n";
+
+    public static TestAuthority Create(string name)
+    {
+        // The key stays with the certificate (it signs node certificates), so it is not disposed here.
+        var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={name} test authority", key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        var now = DateTimeOffset.UtcNow;
+        return new TestAuthority(request.CreateSelfSigned(now.AddMinutes(-5), now.AddDays(1)));
+    }
+
+    public NodeCertificate Issue(string nodeId)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={nodeId}", key, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(System.Net.IPAddress.Loopback);
+        request.CertificateExtensions.Add(names.Build());
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1"), new Oid("1.3.6.1.5.5.7.3.2")], false));
+        var now = DateTimeOffset.UtcNow;
+        using var certificate = request.Create(_certificate, now.AddMinutes(-5), now.AddDays(1), RandomNumberGenerator.GetBytes(8));
+        return new NodeCertificate(certificate.ExportCertificatePem() + "\n", key.ExportPkcs8PrivateKeyPem() + "\n", now.AddDays(1), now.AddDays(1));
+    }
+
+    public bool Verifies(X509Certificate certificate)
+    {
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(_certificate);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        using var leaf = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+        return chain.Build(leaf);
+    }
+
+    public void Dispose() => _certificate.Dispose();
 }

@@ -280,6 +280,8 @@ public static class ReplicationGroupsApi
             AutomaticFailover = patch.AutomaticFailover ?? current.AutomaticFailover,
             MultiAz = patch.MultiAz ?? current.MultiAz,
             AuthToken = patch.AuthToken,
+            // A token may come with the step to preferred: the state the PATCH leads to is what is judged.
+            TransitEncryption = transitMode is not null,
             SnapshotRetentionLimit = patch.SnapshotRetentionLimit ?? current.SnapshotRetentionLimit,
             SnapshotWindow = fields.Contains("snapshotWindow") ? patch.SnapshotWindow : current.SnapshotWindow,
             PreferredMaintenanceWindow = fields.Contains("preferredMaintenanceWindow") ? patch.PreferredMaintenanceWindow : current.PreferredMaintenanceWindow,
@@ -375,7 +377,9 @@ public static class ReplicationGroupsApi
         }
         if (fields.Contains("expiresAt"))
             group.ExpiresAt = next.ExpiresAt;
-        var pending = changes.Where(c => (NeedsReconciler.Contains(c.Key) || c.Key == "rebalance") && !deferred.ContainsKey(c.Key)).ToDictionary();
+        // Auth tokens, user groups and transit encryption steps change no topology, but the group is modifying until every node holds them too.
+        var pending = changes.Where(c => (NeedsReconciler.Contains(c.Key) || c.Key == "rebalance" || Security.OnlineChanges.Fields.Contains(c.Key))
+            && !deferred.ContainsKey(c.Key)).ToDictionary();
         if (pending.Count > 0)
         {
             group.Status = GroupStatus.Modifying;

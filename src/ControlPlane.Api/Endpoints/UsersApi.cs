@@ -12,7 +12,7 @@ namespace ControlPlane.Api.Endpoints;
 /// RBAC users and user groups (ElastiCache's CreateUser / CreateUserGroup and friends). They belong
 /// to the caller's tenant like replication groups. A change is applied by the reconciler to every
 /// node of every replication group using the user group, within seconds; until then the user and
-/// its groups are modifying.
+/// its groups are modifying, and so are those replication groups (<see cref="OnlineChanges"/>).
 /// </summary>
 public static class UsersApi
 {
@@ -124,11 +124,14 @@ public static class UsersApi
             (user.NoPasswordRequired, user.Passwords, user.PasswordCount) = (false, secrets.Protect(passwords), passwords.Count);
         user.UpdatedAt = time.GetUtcNow();
         // Every user group holding the user is one revision further: its replication groups are modifying until their nodes have it.
-        foreach (var group in await db.UserGroups.Where(g => g.UserIds.Contains(user.Id)).ToListAsync(ct))
+        var holders = await db.UserGroups.Where(g => g.UserIds.Contains(user.Id)).ToListAsync(ct);
+        foreach (var group in holders)
         {
             group.Revision++;
             group.UpdatedAt = user.UpdatedAt;
         }
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        await OnlineChanges.MarkUsersOfAsync(db, holders.Select(g => g.Id).ToList(), time, ct);
         db.Record(time, SourceType.User, user.Id, $"User {user.Id} modified: {string.Join(", ", fields.Order())}");
         return await SaveAsync(db, http, user.Version, ErrorCodes.InvalidUserState, () => ToResponseAsync(db, user, ct), ct);
     }
@@ -217,6 +220,8 @@ public static class UsersApi
         group.UserIds = members!;
         group.Revision++;
         group.UpdatedAt = time.GetUtcNow();
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        await OnlineChanges.MarkUsersOfAsync(db, [group.Id], time, ct);
         db.Record(time, SourceType.UserGroup, group.Id, $"User group {group.Id} modified: users {string.Join(", ", members!)}");
         return await SaveAsync(db, http, group.Version, ErrorCodes.InvalidUserGroupState, () => ToResponseAsync(db, group, ct), ct);
     }

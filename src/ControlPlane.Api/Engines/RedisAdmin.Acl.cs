@@ -15,15 +15,15 @@ public sealed partial class RedisAdmin
         var server = await ServerAsync(host, port, ct);
         // The proxy's health checks log in before anything else: a node whose default user needs a password answers them too.
         if (secrets is not null)
-            await server.ExecuteAsync("ACL", ["SETUSER", .. RedisAcl.HealthUserRules(await secrets.GetAsync(ct))]).WaitAsync(ct);
+            await server.ExecuteAsync("ACL", ["SETUSER", .. RedisAcl.HealthUserRules(await secrets.GetAsync(ct))]).WaitAsync(CommandTimeout, _time, ct);
         foreach (var user in users)
-            await server.ExecuteAsync("ACL", ["SETUSER", user.Name, .. user.Rules]).WaitAsync(ct);
+            await server.ExecuteAsync("ACL", ["SETUSER", user.Name, .. user.Rules]).WaitAsync(CommandTimeout, _time, ct);
         var wanted = users.Select(u => u.Name).Append(NodeSecrets.AdminUser).Append(NodeSecrets.ReplicationUser).Append(NodeSecrets.HealthUser).Append("default")
             .ToHashSet(StringComparer.Ordinal);
-        var present = (RedisResult[]?)await server.ExecuteAsync("ACL", "USERS").WaitAsync(ct) ?? [];
+        var present = (RedisResult[]?)await server.ExecuteAsync("ACL", "USERS").WaitAsync(CommandTimeout, _time, ct) ?? [];
         var extra = present.Select(r => (string?)r).OfType<string>().Where(name => !wanted.Contains(name)).ToList();
         if (extra.Count > 0)
-            await server.ExecuteAsync("ACL", ["DELUSER", .. extra]).WaitAsync(ct);
+            await server.ExecuteAsync("ACL", ["DELUSER", .. extra]).WaitAsync(CommandTimeout, _time, ct);
     }
 
     /// <summary>
@@ -37,7 +37,7 @@ public sealed partial class RedisAdmin
         var scratch = $"cp-check-{Guid.NewGuid():N}";
         try
         {
-            await server.ExecuteAsync("ACL", ["SETUSER", scratch, "reset", .. rules, "off", "resetpass"]).WaitAsync(ct);
+            await server.ExecuteAsync("ACL", ["SETUSER", scratch, "reset", .. rules, "off", "resetpass"]).WaitAsync(CommandTimeout, _time, ct);
             return null;
         }
         catch (RedisServerException e)
@@ -46,7 +46,7 @@ public sealed partial class RedisAdmin
         }
         finally
         {
-            await server.ExecuteAsync("ACL", "DELUSER", scratch).WaitAsync(ct);
+            await server.ExecuteAsync("ACL", "DELUSER", scratch).WaitAsync(CommandTimeout, _time, ct);
         }
     }
 }

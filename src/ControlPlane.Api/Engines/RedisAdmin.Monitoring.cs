@@ -15,7 +15,7 @@ public sealed partial class RedisAdmin
             var server = await ServerAsync(host, port, ct);
             var info = server.ExecuteAsync("INFO", "server", "clients", "memory", "stats", "replication", "cpu", "keyspace");
             var clusterInfo = cluster ? server.ExecuteAsync("CLUSTER", "INFO") : null;
-            await Task.WhenAll(new Task?[] { info, clusterInfo }.OfType<Task>()).WaitAsync(ct);
+            await Task.WhenAll(new Task?[] { info, clusterInfo }.OfType<Task>()).WaitAsync(CommandTimeout, _time, ct);
             var fields = new Dictionary<string, string>(ParseFields((string?)await info ?? ""));
             if (clusterInfo is not null)
                 foreach (var (key, value) in ParseFields((string?)await clusterInfo ?? ""))

@@ -1,7 +1,8 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using ControlPlane.Api.Security;
 using ControlPlane.Api.Security.Tls;
+using ControlPlane.Api.Security;
+using ControlPlane.Domain;
 using StackExchange.Redis;
 
 namespace ControlPlane.Api.Engines;
@@ -46,9 +47,23 @@ public sealed record ReplicaLink(string Host, int Port, bool Online, long Offset
 public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider? time = null, INodeSecretSource? secrets = null, NodeTransport? transport = null) : IAsyncDisposable
 {
     /// <summary>Redis' default: the cluster bus listens on the client port + 10000.</summary>
-    public const int ClusterBusOffset = 10000;
+    public const int ClusterBusOffset = SlotRanges.ClusterBusOffset;
 
     private static readonly TimeSpan SavePollInterval = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// How long one command may go unanswered (a hung node). Bounded here, not by the client's own
+    /// AsyncTimeout: the client checks that only at its heartbeat (<see cref="ClientHeartbeat"/>).
+    /// </summary>
+    private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// How often each node's multiplexer looks at its connection. Every node keeps one, so at the
+    /// client's default (1 s) an idle control plane ran a timer per node per second: about 0.7% of a
+    /// core per 100 nodes (deploy/bench/scale.sh). A dead connection is noticed by its socket anyway,
+    /// a hung node by <see cref="CommandTimeout"/>, and the next call after either connects afresh.
+    /// </summary>
+    private static readonly TimeSpan ClientHeartbeat = TimeSpan.FromSeconds(10);
 
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
@@ -66,7 +81,7 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider?
             var info = server.ExecuteAsync("INFO", "server", "memory", "persistence", "replication", "cluster", "keyspace");
             var clusterInfo = cluster ? server.ExecuteAsync("CLUSTER", "INFO") : null;
             var myId = cluster ? server.ExecuteAsync("CLUSTER", "MYID") : null;
-            await Task.WhenAll(new Task?[] { info, clusterInfo, myId }.OfType<Task>()).WaitAsync(ct);
+            await Task.WhenAll(new Task?[] { info, clusterInfo, myId }.OfType<Task>()).WaitAsync(CommandTimeout, _time, ct);
 
             var fields = ParseFields((string?)await info ?? "");
             if (Int(fields, "cluster_enabled") == 1 && clusterInfo is null)
@@ -74,7 +89,7 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider?
                 // Cluster mode without the connection noticing: rare, worth a second round trip.
                 clusterInfo = server.ExecuteAsync("CLUSTER", "INFO");
                 myId = server.ExecuteAsync("CLUSTER", "MYID");
-                await Task.WhenAll(clusterInfo, myId).WaitAsync(ct);
+                await Task.WhenAll(clusterInfo, myId).WaitAsync(CommandTimeout, _time, ct);
             }
             return ToState(fields,
                 clusterInfo is null ? null : ParseFields((string?)await clusterInfo ?? ""),
@@ -158,7 +173,7 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider?
     public async Task ClusterSetSlotsStableAsync(string host, int port, IEnumerable<int> slots, CancellationToken ct)
     {
         var server = await ServerAsync(host, port, ct);
-        await Task.WhenAll(slots.Select(slot => server.ExecuteAsync("CLUSTER", "SETSLOT", slot, "STABLE"))).WaitAsync(ct);
+        await Task.WhenAll(slots.Select(slot => server.ExecuteAsync("CLUSTER", "SETSLOT", slot, "STABLE"))).WaitAsync(CommandTimeout, _time, ct);
     }
 
     /// <summary>Has to reach every live node within 60 s, or gossip brings the forgotten node back.</summary>
@@ -254,7 +269,7 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider?
     private async Task<RedisResult> ExecuteAsync(string host, int port, CancellationToken ct, string command, params object[] args)
     {
         var server = await ServerAsync(host, port, ct);
-        return await server.ExecuteAsync(command, args).WaitAsync(ct);
+        return await server.ExecuteAsync(command, args).WaitAsync(CommandTimeout, _time, ct);
     }
 
     private async Task<IServer> ServerAsync(string host, int port, CancellationToken ct)
@@ -372,6 +387,7 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider?
         SyncTimeout = 2000,
         AsyncTimeout = 2000,
         ConnectRetry = 1,
+        HeartbeatInterval = ClientHeartbeat,
         // A node that does not answer is reported at once; the next call connects afresh.
         AbortOnConnectFail = true,
         BacklogPolicy = BacklogPolicy.FailFast,

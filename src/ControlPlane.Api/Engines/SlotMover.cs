@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
-using ControlPlane.Api.Security;
 using ControlPlane.Api.Security.Tls;
+using ControlPlane.Api.Security;
+using ControlPlane.Domain;
 using StackExchange.Redis;
 
 namespace ControlPlane.Api.Engines;
@@ -29,7 +30,7 @@ public sealed class SlotMoveException(string message, Exception? inner = null) :
 /// </summary>
 public sealed partial class SlotMover(ILogger<SlotMover> logger, TimeProvider timeProvider, INodeSecretSource? secrets = null, NodeTransport? transport = null) : IAsyncDisposable
 {
-    public const int SlotCount = 16384;
+    public const int SlotCount = SlotRanges.SlotCount;
 
     private const string AlreadyOwner = "I'm already the owner of hash slot";
     private const string NotOwner = "I'm not the owner of hash slot";

@@ -41,7 +41,11 @@ public sealed class QueryShapes(string region, string tenant)
             Struct("PendingModifiedValues",
                 pending?["numShards"] is not null || pending?["rebalance"] is not null
                     ? Struct("Resharding", Struct("SlotMigration", E("ProgressPercentage", 0.0)))
-                    : null),
+                    : null,
+                // An auth token or transit encryption step on its way to every node.
+                E("AuthTokenStatus", (string?)pending?["authTokenUpdateStrategy"] switch { "rotate" => "ROTATING", "set" => "SETTING", _ => null }),
+                pending?["transitEncryptionMode"] is not null ? E("TransitEncryptionEnabled", true) : null,
+                E("TransitEncryptionMode", pending?["transitEncryptionMode"])),
             List("MemberClusters", "ClusterId", shards.SelectMany(s => s["nodes"]!.AsArray()).Select(n => (object?)(string?)n!["id"])),
             List("NodeGroups", "NodeGroup", shards.Select(s => (object?)Struct("NodeGroup",
                 E("NodeGroupId", s["id"]),

@@ -61,6 +61,7 @@ public sealed partial class Converger(
     private RedisAdmin Redis => redis;
     private SlotMover Mover => mover;
     private ControlPlaneMetrics Metrics => metrics;
+    private Security.Tls.TransitEncryption Transit => transit;
 
     /// <summary>
     /// Converges the group as far as this pass goes. Returns the nodes to watch when it ended with
@@ -158,8 +159,7 @@ public sealed partial class Converger(
         if (group.Status == GroupStatus.Deleting && group.FinalSnapshotName is { } final && !await FinalSnapshotTakenAsync(db, group, final, places, observed, ct))
             return Progress.Done;
         // Before anything is wired: a node serves clients only with the group's users (auth tokens, user group).
-        if (group.Status != GroupStatus.Deleting)
-            await clientAccess.ApplyAsync(db, group, places, observed, view, ct);
+        var holdingUsers = group.Status != GroupStatus.Deleting ? await clientAccess.ApplyAsync(db, group, places, observed, view, ct) : new HashSet<string>();
         var outdatedNodes = observed.Values.Where(o => o.Container == ContainerState.Outdated).Select(o => o.NodeId).Order().ToList();
         if (group.Status == GroupStatus.Available && outdatedNodes.Count > 0 && RefreshWaits(group) is { } waitsUntil)
         {
@@ -199,6 +199,7 @@ public sealed partial class Converger(
         if (creating && group.PendingChanges is not null && plan.FirstOrDefault(a => a is MarkGroup { Status: GroupStatus.Available }) is MarkGroup created)
             plan = [.. plan.Where(a => a != created),
                 new MarkGroup(GroupStatus.Modifying, $"{created.Message} from snapshot {group.RestoreFromSnapshot}; its keys now move onto {group.NumShards} shard(s)")];
+        plan = await AwaitOnlineChangesAsync(db, group, nodes, holdingUsers, plan, view, ct);
         if (group.Status == GroupStatus.Snapshotting && plan.Count == 0)
         {
             await TakeSnapshotsAsync(db, group, places, observed, ct);
@@ -220,7 +221,13 @@ public sealed partial class Converger(
         if (group.Status is GroupStatus.Available or GroupStatus.Snapshotting)
             await parameters.ApplyAsync(db, group, parameterValues, view, ct);
         if (group.Status == GroupStatus.Available)
+        {
+            var speakingTls = nodes.Count(n => n.TransitEncryptionMode is not null);
             await TransitAsync(db, SourceType.ReplicationGroup, group.Id, () => transit.ConvergeAsync(db, group, nodes, view, ct), ct);
+            // A step from plain text to TLS changes what the endpoint proxy's checks must speak: at once, not a pass later.
+            if (!cluster && nodes.Count(n => n.TransitEncryptionMode is not null) != speakingTls)
+                await endpoints.EnsureAsync(db, group, view, wiredNow: false, ct);
+        }
         var primaries = group.Shards.Select(s => (s.Id, Primary: s.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && n.Status == NodeStatus.Available)?.Id))
             .Where(p => p.Primary is not null).ToDictionary(p => p.Id, p => p.Primary!);
         // Work the API asked for joins the request's trace; what the control plane does on its own starts one.

@@ -1,7 +1,8 @@
-using System.Net;
 using System.Net.Sockets;
+using System.Net;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Options;
+using ControlPlane.Domain;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -41,7 +42,7 @@ public sealed class PortAllocator(IOptions<ControlPlaneOptions> options)
             var held = leases.ToDictionary(l => l.NodeId, l => l.Port);
             var leased = leases.Select(l => l.Port).ToHashSet();
             var candidates = Enumerable.Range(settings.PortRangeStart, settings.PortRangeEnd - settings.PortRangeStart + 1)
-                .Where(p => !leased.Contains(p) && IsFree(host, p) && IsFree(host, p + 10000));
+                .Where(p => !leased.Contains(p) && IsFree(host, p) && IsFree(host, p + SlotRanges.ClusterBusOffset));
             using var free = candidates.GetEnumerator();
             foreach (var request in byHost)
             {

@@ -18,7 +18,8 @@ namespace ControlPlane.Api.Reconciliation;
 /// spec (image, ports) changes.
 /// </summary>
 public sealed partial class ProxyEndpoints(
-    ZoneRegistry zones, NodeSpecs specs, PortAllocator ports, Security.NodeSecretStore secrets, IOptions<ControlPlaneOptions> options, TimeProvider time,
+    ZoneRegistry zones, NodeSpecs specs, PortAllocator ports, Security.NodeSecretStore secrets, Security.Tls.CertificateAuthority authority,
+    IOptions<ControlPlaneOptions> options, TimeProvider time,
     ILogger<ProxyEndpoints> logger)
 {
     /// <summary>How long a proxy just started may take to answer on its runtime API.</summary>
@@ -31,9 +32,14 @@ public sealed partial class ProxyEndpoints(
     public async Task EnsureAsync(ControlPlaneDbContext db, ReplicationGroupEntity group, ContainerView view, bool wiredNow, CancellationToken ct)
     {
         // As the kernel's rules: a node that is failed, replacing or deleting is no target.
-        var nodes = group.Shards.SelectMany(s => s.Nodes)
+        var serving = group.Shards.SelectMany(s => s.Nodes)
             .Where(n => n.Port is not null && n.Host is not null && (n.Status == NodeStatus.Available || (wiredNow && n.Status == NodeStatus.Creating)))
-            .Select(n => new ProxyNode(n.Id, n.Host!, n.Port!.Value)).ToList();
+            .ToList();
+        var nodes = serving.Select(n => new ProxyNode(n.Id, n.Host!, n.Port!.Value)).ToList();
+        // The checks speak what the nodes' ports speak: TLS once every node serves it there (preferred
+        // or required mode), plain text before. Moving from plain text to preferred replaces the proxy
+        // (its connections are cut once); preferred -> required changes nothing here.
+        var tls = serving.Count > 0 ? serving.All(n => n.TransitEncryptionMode is not null) : group.TransitEncryptionMode is not null;
         var existing = Existing(group.Id, view);
         if (nodes.Count == 0 && existing.Count == 0)
             return;
@@ -46,7 +52,7 @@ public sealed partial class ProxyEndpoints(
         // Leases are committed before anything binds (the allocator's own transaction).
         await GroupEndpoints.LeaseAsync(ports, db, group, host, ct);
         var proxyPorts = new ProxyPorts(group.PrimaryEndpointPort!.Value, group.ReaderEndpointPort!.Value, await AdminPortAsync(db, group.Id, host, ct));
-        var spec = Spec(group, host, proxyPorts);
+        var spec = await SpecAsync(group, host, proxyPorts, tls, ct);
         var hash = spec.Labels[Labels.SpecHash];
         if (view.EndpointRunning(group.Id) != hash)
         {
@@ -93,11 +99,17 @@ public sealed partial class ProxyEndpoints(
             .SelectMany(z => z.Value!.Where(c => c.Labels.GetValueOrDefault(Labels.Node) == GroupEndpoints.NodeLabel(groupId)).Select(c => (Zone: z.Key, Container: c)))
             .ToList();
 
-    private ContainerSpec Spec(ReplicationGroupEntity group, string host, ProxyPorts proxyPorts)
+    private async Task<ContainerSpec> SpecAsync(ReplicationGroupEntity group, string host, ProxyPorts proxyPorts, bool tls, CancellationToken ct)
     {
         var image = options.Value.EndpointImage;
         var login = new HealthLogin(Security.NodeSecrets.HealthUser, secrets.Loaded.HealthPassword);
-        var config = EndpointProxy.Config(group.Id, host, proxyPorts, login);
+        HealthTls? healthTls = null;
+        if (tls)
+        {
+            await authority.LoadAsync(ct);
+            healthTls = new HealthTls(authority.CertificatePem);
+        }
+        var config = EndpointProxy.Config(group.Id, host, proxyPorts, login, healthTls);
         var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(image + "\n" + config)))[..16].ToLowerInvariant();
         var labels = new Dictionary<string, string>
         {
@@ -108,7 +120,7 @@ public sealed partial class ProxyEndpoints(
             [Labels.Node] = GroupEndpoints.NodeLabel(group.Id),
             [Labels.SpecHash] = hash,
         };
-        return EndpointProxy.Spec(specs.ContainerName(GroupEndpoints.NodeLabel(group.Id)), image, group.Id, host, proxyPorts, labels, login: login);
+        return EndpointProxy.Spec(specs.ContainerName(GroupEndpoints.NodeLabel(group.Id)), image, group.Id, host, proxyPorts, labels, login: login, tls: healthTls);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Endpoint proxy of {GroupId}: node {NodeId} ({Host}:{Port}) joins in slot {Slot}")]

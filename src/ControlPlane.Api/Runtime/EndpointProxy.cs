@@ -15,6 +15,13 @@ public sealed record HealthLogin(string User, string Password)
     public override string ToString() => $"HealthLogin {{ {User}, *** }}";
 }
 
+/// <summary>
+/// The nodes' ports speak TLS: the health checks do too, and accept a node only with a certificate
+/// of this authority (PEM). Client connections are not touched: HAProxy forwards them in TCP mode,
+/// and the TLS session is the client's with the node.
+/// </summary>
+public sealed record HealthTls(string AuthorityPem);
+
 /// <summary>A Redis node behind a group's endpoints; the id names it in the control plane's logs.</summary>
 public sealed record ProxyNode(string Id, string Host, int Port);
 
@@ -46,6 +53,9 @@ public static partial class EndpointProxy
 {
     public const string ConfigPath = "/etc/haproxy/haproxy.cfg";
 
+    /// <summary>The authority the health checks verify TLS nodes with (<see cref="HealthTls"/>).</summary>
+    public const string AuthorityPath = "/etc/haproxy/tls-ca.pem";
+
     /// <summary>Measured: 4 MiB idle, 38 MiB with the 4096 connections it accepts (also while all of them write 64 KiB values).</summary>
     public const long DefaultMemoryBytes = 64L << 20;
 
@@ -67,6 +77,9 @@ public static partial class EndpointProxy
     /// </summary>
     public static readonly TimeSpan DownCheckInterval = TimeSpan.FromMilliseconds(20);
 
+    /// <summary>How many TLS checks in a row must fail before a node is down (see <see cref="Config"/>).</summary>
+    public const int TlsFall = 3;
+
     // Each connection takes two files (the client's and the node's), and HAProxy refuses to start
     // when it cannot have 2 x maxconn + a few: containers inherit the engine's open-file limit, which
     // can be as low as 20000 (the test engines'), so it is not derived from that limit.
@@ -86,17 +99,21 @@ public static partial class EndpointProxy
         IReadOnlyDictionary<string, string> labels,
         long memoryBytes = DefaultMemoryBytes,
         double cpus = DefaultCpus,
-        HealthLogin? login = null) =>
-        new(name, image,
-            // -db: foreground, no daemon, messages to stderr (the container's log); no shell needed.
-            ["haproxy", "-f", ConfigPath, "-db"],
-            labels, memoryBytes, cpus,
-            new Dictionary<string, string> { [ConfigPath] = Config(groupId, bindHost, ports, login) });
+        HealthLogin? login = null,
+        HealthTls? tls = null)
+    {
+        var files = new Dictionary<string, string> { [ConfigPath] = Config(groupId, bindHost, ports, login, tls) };
+        if (tls is not null)
+            files[AuthorityPath] = tls.AuthorityPem;
+        // -db: foreground, no daemon, messages to stderr (the container's log); no shell needed.
+        return new(name, image, ["haproxy", "-f", ConfigPath, "-db"], labels, memoryBytes, cpus, files);
+    }
 
     public static string Slot(int number) => $"s{number.ToString(CultureInfo.InvariantCulture)}";
 
     /// <param name="login">The user the checks log in as (AUTH first), so that they also pass on nodes whose default user needs a password; none for bare nodes.</param>
-    public static string Config(string groupId, string bindHost, ProxyPorts ports, HealthLogin? login = null)
+    /// <param name="tls">The nodes' ports speak TLS: so do the checks (the file <see cref="AuthorityPath"/> goes in with the configuration).</param>
+    public static string Config(string groupId, string bindHost, ProxyPorts ports, HealthLogin? login = null, HealthTls? tls = null)
     {
         Validate(groupId, bindHost, ports);
         var config = new StringBuilder();
@@ -124,8 +141,18 @@ public static partial class EndpointProxy
         // A connection that reaches a node just killed, not yet seen down, goes to another server.
         Line("    retries 2");
         Line("    option redispatch 1");
-        // rise 1 fall 1: one check decides.
-        Line($"    default-server inter {Milliseconds(CheckInterval)} downinter {Milliseconds(DownCheckInterval)} rise 1 fall 1");
+        // rise 1 fall 1: one check decides. With TLS nodes, verify and ca-file are for the checks only:
+        // no server says `ssl`, so the clients' connections pass through untouched (their TLS is theirs
+        // with the node). No host name is checked (checks send no SNI): only our authority signs node
+        // certificates, so its signature is the proof that the port is one of our nodes. A check's
+        // connect, its TLS handshake included, gets min(timeout connect, inter) = 50 ms, which a node
+        // or a proxy busy with TLS clients misses now and then (measured with deploy/bench/proxy-cost.sh:
+        // with fall 1 the primary flapped and its 50 clients were cut): TlsFall checks in a row decide,
+        // fastinter apart, so a dead or demoted node is still out within about 90 ms.
+        var settle = tls is null
+            ? "rise 1 fall 1"
+            : $"rise 1 fall {Text(TlsFall)} fastinter {Milliseconds(DownCheckInterval)} verify required ca-file {AuthorityPath}";
+        Line($"    default-server inter {Milliseconds(CheckInterval)} downinter {Milliseconds(DownCheckInterval)} {settle}");
         Line();
         Frontend("primary", bindHost, ports.Primary);
         Line("backend primary");
@@ -165,7 +192,7 @@ public static partial class EndpointProxy
         void RoleCheck(params string[] expected)
         {
             Line("    option tcp-check");
-            Line("    tcp-check connect");
+            Line(tls is null ? "    tcp-check connect" : "    tcp-check connect ssl");
             if (login is null)
             {
                 Line("    tcp-check send \"PING\\r\\nINFO replication\\r\\nQUIT\\r\\n\"");

@@ -16,7 +16,8 @@ namespace ControlPlane.Api.Security;
 /// as they answer. A node is only written to when what it should hold changed since it was last
 /// written (per container). Once every answering node holds a user group's current revision, the
 /// group says so (<see cref="ReplicationGroupEntity.ClientAccessApplied"/>): users and user groups
-/// are active again.
+/// are active again. It answers which nodes hold the users now, so that a modification of them
+/// ends only once every node does (<see cref="OnlineChanges"/>).
 /// </summary>
 public sealed partial class ClientAccessApplier(RedisAdmin redis, ClientSecrets secrets, ILogger<ClientAccessApplier> logger)
 {
@@ -38,21 +39,27 @@ public sealed partial class ClientAccessApplier(RedisAdmin redis, ClientSecrets 
     /// <summary>The node's engine restarted in its container (a reboot): it runs with its start-up users again until written to.</summary>
     public void Restarted(string nodeId) => _applied.TryRemove(nodeId, out _);
 
-    public async Task ApplyAsync(ControlPlaneDbContext db, ReplicationGroupEntity group, IReadOnlyList<NodePlace> places,
+    /// <summary>Writes the users to every answering node that does not have them yet; returns the ids of the nodes that hold them now.</summary>
+    public async Task<IReadOnlySet<string>> ApplyAsync(ControlPlaneDbContext db, ReplicationGroupEntity group, IReadOnlyList<NodePlace> places,
         IReadOnlyDictionary<string, ObservedNode> observed, ContainerView view, CancellationToken ct)
     {
         var users = await DesiredAsync(db, group, ct);
         var fingerprint = ClientAccess.Fingerprint(users);
         var everywhere = true;
+        var holding = new HashSet<string>();
         foreach (var place in places.Where(p => p.Host is not null && p.Port is not null && observed.GetValueOrDefault(p.NodeId) is { Reachable: true }))
         {
             var container = view.ContainerIdOf(place);
             var key = $"{container}|{place.Host}:{place.Port}|{fingerprint}";
             if (container is not null && _applied.GetValueOrDefault(place.NodeId) == key)
+            {
+                holding.Add(place.NodeId);
                 continue;
+            }
             try
             {
                 await redis.SetClientUsersAsync(place.Host!, place.Port!.Value, users, ct);
+                holding.Add(place.NodeId);
                 // A container this pass's listing does not show yet is written again next step, until it does.
                 if (container is not null)
                     _applied[place.NodeId] = key;
@@ -73,6 +80,7 @@ public sealed partial class ClientAccessApplier(RedisAdmin redis, ClientSecrets 
             group.ClientAccessApplied = mark;
             await db.SaveChangesAsync(ct);
         }
+        return holding;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Client users {Fingerprint} ({Count}) applied to node {NodeId}")]

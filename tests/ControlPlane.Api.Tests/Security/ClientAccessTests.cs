@@ -12,23 +12,28 @@ namespace ControlPlane.Api.Tests.Security;
 /// Auth tokens and RBAC users on real nodes: a rotation under a client that keeps writing and
 /// switches tokens halfway, replication and failover on the control plane's own users throughout,
 /// users whose access strings the engine enforces, a change that reaches every node of every group
-/// using it, and the restricted commands refused whatever the credential.
+/// using it, and the restricted commands refused whatever the credential. Token groups run with
+/// transit encryption (a token needs it), and their clients trust the authority from GET /v1/ca.pem.
 /// </summary>
 public sealed class ClientAccessTests(PostgresFixture postgres, Xunit.Abstractions.ITestOutputHelper output) : ReconcilerTest(postgres)
 {
     private const string OldToken = "old-token-0123456789abcdef";
     private const string NewToken = "new-token-!&#$^<>-0123456789";
 
+    /// <summary>How this test's clients reach the nodes: over TLS for token groups, plain text for the RBAC groups.</summary>
+    private TlsClient? _tls;
+
     [Fact]
     public async Task A_rotation_fails_no_command_of_a_switching_client_and_set_then_locks_the_old_token_out()
     {
-        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "rotating", replicasPerShard = 1, authToken = OldToken }));
+        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "rotating", replicasPerShard = 1, transitEncryption = true, authToken = OldToken }));
         var group = await WaitForStatusAsync("/v1/replication-groups/rotating", "available");
+        _tls = await TlsClient.FetchAsync(Client);
         Assert.True((bool)group["authTokenEnabled"]!);
         var created = (DateTimeOffset)group["authTokenLastModifiedAt"]!;
 
         // Without the token nothing works; with it every data command does, and no restricted one.
-        await using (var anonymous = await Resp.ConnectAsync(group["primaryEndpoint"]!))
+        await using (var anonymous = await Resp.ConnectAsync(group["primaryEndpoint"]!, _tls))
             Assert.StartsWith("-NOAUTH", await anonymous.SendAsync("GET", "k"));
         await AssertRestrictedRefusedAsync(group["primaryEndpoint"]!, null, OldToken);
 
@@ -43,7 +48,7 @@ public sealed class ClientAccessTests(PostgresFixture postgres, Xunit.Abstractio
             Assert.Equal("+OK", await AuthAsync(node["endpoint"]!, OldToken));
         }
 
-        await using var writer = SwitchingWriter.Start(RedisCreateTests.Endpoint(group["primaryEndpoint"]!), OldToken);
+        await using var writer = SwitchingWriter.Start(RedisCreateTests.Endpoint(group["primaryEndpoint"]!), OldToken, _tls.Configure);
         await writer.WaitForAsync(100);
 
         // rotate: both tokens work on every node; the client then switches to the new one.
@@ -59,8 +64,10 @@ public sealed class ClientAccessTests(PostgresFixture postgres, Xunit.Abstractio
         Assert.Equal(0, writer.Failed);
 
         // set: only the new token; the client on it does not notice.
+        await WaitForStatusAsync("/v1/replication-groups/rotating", "available");
         await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/rotating", new { authToken = NewToken, authTokenUpdateStrategy = "set" }));
         await WaitForEveryNodeAsync(group, OldToken, accepted: false);
+        await WaitForStatusAsync("/v1/replication-groups/rotating", "available");
         await writer.WaitForAsync(writer.Acknowledged.Count + 100);
         Assert.Equal(0, writer.Failed);
         Assert.Equal("+OK", await AuthAsync(Nodes(group).First()["endpoint"]!, NewToken));
@@ -80,15 +87,10 @@ public sealed class ClientAccessTests(PostgresFixture postgres, Xunit.Abstractio
         await writer.WaitForAsync(writer.Acknowledged.Count + 50);
         var acknowledged = await writer.StopAsync();
         var newPrimary = Nodes(after!).Single(n => (string?)n["role"] == "primary");
-        await using (var admin = await AdminAsync(newPrimary["endpoint"]!))
-        {
-            var db = admin.GetDatabase();
-            var missing = new List<string>();
-            foreach (var key in acknowledged)
-                if (!await db.KeyExistsAsync(key))
-                    missing.Add(key);
-            Assert.True(missing.Count == 0, $"{missing.Count} of {acknowledged.Count} acknowledged writes are lost, e.g. {string.Join(", ", missing.Take(5))}");
-        }
+        var options = _tls.Options(RedisCreateTests.Endpoint(newPrimary["endpoint"]!));
+        options.Password = NewToken;
+        await using (var client = await ConnectionMultiplexer.ConnectAsync(options))
+            await AcknowledgedWriter.AssertKeptAsync(client, acknowledged);
         Assert.Equal("+OK", await AuthAsync(newPrimary["endpoint"]!, NewToken));
         Assert.StartsWith("-WRONGPASS", await AuthAsync(newPrimary["endpoint"]!, OldToken));
         output.WriteLine($"rotation reached every node in {reached.TotalMilliseconds:F0} ms; {acknowledged.Count} acknowledged writes, "
@@ -98,18 +100,19 @@ public sealed class ClientAccessTests(PostgresFixture postgres, Xunit.Abstractio
     [Fact]
     public async Task Tokens_follow_a_reshard_onto_new_nodes_while_rotating()
     {
-        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "tok-shards", clusterMode = "enabled", numShards = 1, replicasPerShard = 1, authToken = OldToken }));
+        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "tok-shards", clusterMode = "enabled", numShards = 1, replicasPerShard = 1, transitEncryption = true, authToken = OldToken }));
         var group = await WaitForStatusAsync("/v1/replication-groups/tok-shards", "available");
-        await using var client = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions
-        {
-            EndPoints = { RedisCreateTests.Endpoint(group["configurationEndpoint"]!) }, Password = OldToken, ConnectTimeout = 2000,
-        });
+        _tls = await TlsClient.FetchAsync(Client);
+        var options = _tls.Options(RedisCreateTests.Endpoint(group["configurationEndpoint"]!));
+        options.Password = OldToken;
+        await using var client = await ConnectionMultiplexer.ConnectAsync(options);
         var keys = Enumerable.Range(0, 500).Select(i => $"shard-key:{i}").ToList();
         foreach (var key in keys)
             await client.GetDatabase().StringSetAsync(key, key);
 
         await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/tok-shards", new { authToken = NewToken, authTokenUpdateStrategy = "rotate" }));
         await WaitForEveryNodeAsync(group, NewToken, accepted: true);
+        await WaitForStatusAsync("/v1/replication-groups/tok-shards", "available");
         // Scale-out while both tokens are accepted: the new shard's nodes get both, MIGRATE logs in as the control plane.
         await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/tok-shards", new { numShards = 2 }));
         var grown = await WaitForStatusAsync("/v1/replication-groups/tok-shards", "available", TimeSpan.FromSeconds(120));
@@ -121,10 +124,9 @@ public sealed class ClientAccessTests(PostgresFixture postgres, Xunit.Abstractio
         }
         await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/tok-shards", new { authToken = NewToken, authTokenUpdateStrategy = "set" }));
         await WaitForEveryNodeAsync(grown, OldToken, accepted: false);
-        await using var after = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions
-        {
-            EndPoints = { RedisCreateTests.Endpoint(grown["configurationEndpoint"]!) }, Password = NewToken, ConnectTimeout = 2000,
-        });
+        var afterOptions = _tls.Options(RedisCreateTests.Endpoint(grown["configurationEndpoint"]!));
+        afterOptions.Password = NewToken;
+        await using var after = await ConnectionMultiplexer.ConnectAsync(afterOptions);
         foreach (var key in keys)
             Assert.Equal(key, (string?)await after.GetDatabase().StringGetAsync(key));
     }
@@ -132,9 +134,10 @@ public sealed class ClientAccessTests(PostgresFixture postgres, Xunit.Abstractio
     [Fact]
     public async Task A_snapshot_of_a_token_group_restores_into_a_group_with_its_own_token()
     {
-        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "tok-source", replicasPerShard = 0, authToken = OldToken }));
+        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "tok-source", replicasPerShard = 0, transitEncryption = true, authToken = OldToken }));
         var source = await WaitForStatusAsync("/v1/replication-groups/tok-source", "available");
-        await using (var client = await Resp.ConnectAsync(source["primaryEndpoint"]!))
+        _tls = await TlsClient.FetchAsync(Client);
+        await using (var client = await Resp.ConnectAsync(source["primaryEndpoint"]!, _tls))
         {
             Assert.Equal("+OK", await client.SendAsync("AUTH", OldToken));
             Assert.Equal("+OK", await client.SendAsync("SET", "kept", "yes"));
@@ -143,12 +146,12 @@ public sealed class ClientAccessTests(PostgresFixture postgres, Xunit.Abstractio
         await WaitForStatusAsync("/v1/snapshots/tok-snap", "available");
 
         // The file holds data, not users: the new group's nodes take the token the new group names.
-        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "tok-restored", replicasPerShard = 1, authToken = NewToken, restoreFromSnapshot = "tok-snap" }));
+        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "tok-restored", replicasPerShard = 1, transitEncryption = true, authToken = NewToken, restoreFromSnapshot = "tok-snap" }));
         var restored = await WaitForStatusAsync("/v1/replication-groups/tok-restored", "available");
         foreach (var node in Nodes(restored))
         {
             Assert.StartsWith("-WRONGPASS", await AuthAsync(node["endpoint"]!, OldToken));
-            await using var client = await Resp.ConnectAsync(node["endpoint"]!);
+            await using var client = await Resp.ConnectAsync(node["endpoint"]!, _tls);
             Assert.Equal("+OK", await client.SendAsync("AUTH", NewToken));
             await WaitUntilAsync(async () => await client.SendAsync("GET", "kept") == "yes", TimeSpan.FromSeconds(10), () => $"{node["id"]} never had the restored key");
         }
@@ -267,9 +270,9 @@ public sealed class ClientAccessTests(PostgresFixture postgres, Xunit.Abstractio
 
     private static IEnumerable<JsonNode> Nodes(JsonNode group) => group["shards"]!.AsArray().SelectMany(s => s!["nodes"]!.AsArray()).Select(n => n!);
 
-    private static async Task<string> AuthAsync(JsonNode endpoint, string password)
+    private async Task<string> AuthAsync(JsonNode endpoint, string password)
     {
-        await using var client = await Resp.ConnectAsync(endpoint);
+        await using var client = await Resp.ConnectAsync(endpoint, _tls);
         return await client.SendAsync("AUTH", password);
     }
 
@@ -280,9 +283,9 @@ public sealed class ClientAccessTests(PostgresFixture postgres, Xunit.Abstractio
                 TimeSpan.FromSeconds(15), () => $"{node["id"]} {(accepted ? "never accepted" : "still accepts")} the token\n{EventsText()}");
     }
 
-    private static async Task AssertRestrictedRefusedAsync(JsonNode endpoint, string? user, string password)
+    private async Task AssertRestrictedRefusedAsync(JsonNode endpoint, string? user, string password)
     {
-        await using var client = await Resp.ConnectAsync(endpoint);
+        await using var client = await Resp.ConnectAsync(endpoint, _tls);
         Assert.Equal("+OK", user is null ? await client.SendAsync("AUTH", password) : await client.SendAsync("AUTH", user, password));
         foreach (var command in NodeAccessTests.Restricted)
         {
@@ -294,19 +297,31 @@ public sealed class ClientAccessTests(PostgresFixture postgres, Xunit.Abstractio
     }
 }
 
-/// <summary>RESP over a bare socket, whole replies read: an error or status line as sent, a bulk string's text, an array's first element.</summary>
+/// <summary>
+/// RESP over a bare socket (or TLS over it, trusting what the <see cref="TlsClient"/> trusts), whole
+/// replies read: an error or status line as sent, a bulk string's text, an array's first element.
+/// </summary>
 internal sealed class Resp : IAsyncDisposable
 {
     private readonly System.Net.Sockets.TcpClient _tcp;
+    private readonly Stream _stream;
     private readonly StreamReader _reader;
 
-    private Resp(System.Net.Sockets.TcpClient tcp) => (_tcp, _reader) = (tcp, new StreamReader(tcp.GetStream(), System.Text.Encoding.UTF8));
+    private Resp(System.Net.Sockets.TcpClient tcp, Stream stream) => (_tcp, _stream, _reader) = (tcp, stream, new StreamReader(stream, System.Text.Encoding.UTF8));
 
-    public static async Task<Resp> ConnectAsync(JsonNode endpoint)
+    public static async Task<Resp> ConnectAsync(JsonNode endpoint, TlsClient? tls = null)
     {
         var tcp = new System.Net.Sockets.TcpClient();
         await tcp.ConnectAsync((string)endpoint["host"]!, (int)endpoint["port"]!);
-        return new Resp(tcp);
+        if (tls is null)
+            return new Resp(tcp, tcp.GetStream());
+        var secure = new System.Net.Security.SslStream(tcp.GetStream());
+        await secure.AuthenticateAsClientAsync(new System.Net.Security.SslClientAuthenticationOptions
+        {
+            TargetHost = (string)endpoint["host"]!,
+            RemoteCertificateValidationCallback = (_, certificate, _, _) => tls.Verify(certificate),
+        }).WaitAsync(TimeSpan.FromSeconds(10));
+        return new Resp(tcp, secure);
     }
 
     public async Task<string> SendAsync(params string[] args)
@@ -314,7 +329,7 @@ internal sealed class Resp : IAsyncDisposable
         var text = new System.Text.StringBuilder($"*{args.Length}\r\n");
         foreach (var arg in args)
             text.Append($"${System.Text.Encoding.UTF8.GetByteCount(arg)}\r\n{arg}\r\n");
-        await _tcp.GetStream().WriteAsync(System.Text.Encoding.UTF8.GetBytes(text.ToString()));
+        await _stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(text.ToString()));
         return await ReadAsync().WaitAsync(TimeSpan.FromSeconds(10));
     }
 
@@ -333,10 +348,10 @@ internal sealed class Resp : IAsyncDisposable
         return line;
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
+        await _stream.DisposeAsync();
         _tcp.Dispose();
-        return ValueTask.CompletedTask;
     }
 }
 
@@ -351,13 +366,15 @@ public sealed class SwitchingWriter : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new(TimeSpan.FromMinutes(2));
     private readonly List<string> _acknowledged = [];
     private readonly EndPoint _endpoint;
-    private volatile string _token;
+    private volatile string? _token;
     private volatile bool _failoverExpected;
     private int _failed;
     private int _failedDuringFailover;
     private Task _loop = Task.CompletedTask;
 
-    private SwitchingWriter(EndPoint endpoint, string token) => (_endpoint, _token) = (endpoint, token);
+    private readonly Action<ConfigurationOptions>? _configure;
+
+    private SwitchingWriter(EndPoint endpoint, string? token, Action<ConfigurationOptions>? configure) => (_endpoint, _token, _configure) = (endpoint, token, configure);
 
     public int Failed => Volatile.Read(ref _failed);
 
@@ -365,9 +382,11 @@ public sealed class SwitchingWriter : IAsyncDisposable
 
     public IReadOnlyList<string> Acknowledged { get { lock (_acknowledged) return _acknowledged.ToList(); } }
 
-    public static SwitchingWriter Start(EndPoint endpoint, string token)
+    /// <param name="token">None for a group whose default user needs no password.</param>
+    /// <param name="configure">Options of the writer's connections on top of the defaults (TLS).</param>
+    public static SwitchingWriter Start(EndPoint endpoint, string? token, Action<ConfigurationOptions>? configure = null)
     {
-        var writer = new SwitchingWriter(endpoint, token);
+        var writer = new SwitchingWriter(endpoint, token, configure);
         writer._loop = Task.Run(writer.RunAsync);
         return writer;
     }
@@ -381,10 +400,16 @@ public sealed class SwitchingWriter : IAsyncDisposable
         _token = token;
     }
 
-    private Task<ConnectionMultiplexer> ConnectAsync(string token) => ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions
+    private Task<ConnectionMultiplexer> ConnectAsync(string? token)
     {
-        EndPoints = { _endpoint }, Password = token, ConnectTimeout = 2000, SyncTimeout = 2000, AsyncTimeout = 2000, AbortOnConnectFail = true,
-    });
+        var options = new ConfigurationOptions
+        {
+            EndPoints = { _endpoint }, ConnectTimeout = 2000, SyncTimeout = 2000, AsyncTimeout = 2000, AbortOnConnectFail = true,
+        };
+        _configure?.Invoke(options);
+        options.Password = token;
+        return ConnectionMultiplexer.ConnectAsync(options);
+    }
 
     private async Task RunAsync()
     {

@@ -107,7 +107,8 @@ public sealed class TransitEncryptionTests(PostgresFixture postgres) : Reconcile
         // Each node takes TLS on its own port once it moved (its multiplexer in front), and plain text still.
         await WaitUntilAsync(async () => await AllAsync(Ports(group), p => TlsPingAsync(tls, p)), TimeSpan.FromSeconds(60),
             () => $"{id}: not every node port takes TLS\n{EventsText()}");
-        Assert.Equal("preferred", (string?)(await BodyAsync(await Client.GetAsync($"/v1/replication-groups/{id}")))["transitEncryptionMode"]);
+        // The group is modifying until every node took the step.
+        Assert.Equal("preferred", (string?)(await WaitForStatusAsync($"/v1/replication-groups/{id}", "available"))["transitEncryptionMode"]);
         // The plain-text client made before kept writing through the move; its failed commands are counted (the figure the README gives).
         var atPreferred = plainWriter.Done;
         await plainWriter.WaitForAsync(atPreferred + 50);

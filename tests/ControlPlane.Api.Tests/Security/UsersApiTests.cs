@@ -111,7 +111,7 @@ public sealed class UsersApiTests(PostgresFixture postgres) : ApiTest(postgres)
     {
         const string first = "first-token-0123456789";
         const string second = "second-token-0123456789";
-        var created = await PostAsync("/v1/replication-groups", new { id = "tokened", authToken = first });
+        var created = await PostAsync("/v1/replication-groups", new { id = "tokened", transitEncryption = true, authToken = first });
         var body = await AssertAcceptedAsync(created);
         Assert.True((bool)body["authTokenEnabled"]!);
         Assert.NotNull(body["authTokenLastModifiedAt"]);
@@ -135,9 +135,15 @@ public sealed class UsersApiTests(PostgresFixture postgres) : ApiTest(postgres)
             HttpStatusCode.BadRequest, ErrorCodes.InvalidParameterValue, "authToken");
         Assert.Equal(before, await Client.GetStringAsync("/v1/replication-groups/tokened"));
 
+        // Each change makes the group modifying until the reconciler (off here) has it on every node; meanwhile another is refused.
         var rotated = await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/tokened", new { authToken = second, authTokenUpdateStrategy = "rotate" }));
-        Assert.Equal("available", (string?)rotated["status"]);
-        await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/tokened", new { authToken = second, authTokenUpdateStrategy = "set" }));
+        Assert.Equal("modifying", (string?)rotated["status"]);
+        Assert.Equal("rotate", (string?)rotated["pendingChanges"]!["authTokenUpdateStrategy"]);
+        await AssertProblemAsync(await PatchAsync("/v1/replication-groups/tokened", new { authToken = second, authTokenUpdateStrategy = "set" }),
+            HttpStatusCode.Conflict, ErrorCodes.InvalidReplicationGroupState);
+        await MarkAvailableAsync("tokened");
+        Assert.Equal("modifying", (string?)(await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/tokened", new { authToken = second, authTokenUpdateStrategy = "set" })))["status"]);
+        await MarkAvailableAsync("tokened");
         await AssertNoTokenStoredAsync();
         // A second set has no rotation before it.
         await AssertProblemAsync(await PatchAsync("/v1/replication-groups/tokened", new { authToken = second, authTokenUpdateStrategy = "set" }),
@@ -150,6 +156,9 @@ public sealed class UsersApiTests(PostgresFixture postgres) : ApiTest(postgres)
         var moved = await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/tokened", new { authTokenUpdateStrategy = "delete", userGroupIdsToAdd = new[] { "team" } }));
         Assert.False((bool)moved["authTokenEnabled"]!);
         Assert.Equal(["team"], moved["userGroupIds"]!.AsArray().Select(u => (string)u!));
+        Assert.Equal("modifying", (string?)moved["status"]);
+        Assert.Equal(["team"], moved["pendingChanges"]!["userGroupIds"]!.AsArray().Select(u => (string)u!));
+        await MarkAvailableAsync("tokened");
         await AssertProblemAsync(await PatchAsync("/v1/replication-groups/tokened", new { authToken = first, authTokenUpdateStrategy = "rotate" }),
             HttpStatusCode.BadRequest, ErrorCodes.InvalidParameterCombination, "authToken");
         var open = await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/tokened", new { userGroupIdsToRemove = new[] { "team" } }));

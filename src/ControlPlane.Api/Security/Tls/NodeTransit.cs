@@ -53,7 +53,7 @@ public sealed record NodeTransit(string Mode, int Port, MultiplexedPorts? Inner,
     public static IReadOnlyList<string> AnnouncedArguments(int port, bool cluster) =>
     [
         // Without it Redis would open its bus at the inner TLS port + 10000 (cluster-port is fixed at the start).
-        .. cluster ? ["--cluster-port", Text(port + Engines.RedisAdmin.ClusterBusOffset)] : Array.Empty<string>(),
+        .. cluster ? ["--cluster-port", Text(port + SlotRanges.ClusterBusOffset)] : Array.Empty<string>(),
         .. Announced(port, cluster).SelectMany(s => new[] { "--" + s.Name, s.Value }),
     ];
 
@@ -64,7 +64,7 @@ public sealed record NodeTransit(string Mode, int Port, MultiplexedPorts? Inner,
         .. cluster
             ? [
                 ("cluster-announce-port", Text(port)), ("cluster-announce-tls-port", Text(port)),
-                ("cluster-announce-bus-port", Text(port + Engines.RedisAdmin.ClusterBusOffset)),
+                ("cluster-announce-bus-port", Text(port + SlotRanges.ClusterBusOffset)),
             ]
             : Array.Empty<(string, string)>(),
     ];

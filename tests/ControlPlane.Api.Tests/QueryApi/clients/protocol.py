@@ -99,6 +99,10 @@ expect(status == 200 and "<TransitEncryptionEnabled>true</TransitEncryptionEnabl
 code, body = rest("GET", "/v1/replication-groups/tlsmode")
 expect(code == 200 and body["transitEncryption"] is True and body["transitEncryptionMode"] == "preferred", f"REST sees {code} {body}")
 expect(rest("DELETE", "/v1/replication-groups/tlsmode")[0] == 202, "REST delete of tlsmode")
+code, status, message = fault(ec.create_replication_group, ReplicationGroupId="plaintoken", ReplicationGroupDescription="x",
+                              AuthToken="plain-text-token-0123456789")
+expect((code, status) == ("InvalidParameterCombination", 400) and "transitEncryption" in message, f"a token without TLS: {code} {status} {message}")
+expect(rest("GET", "/v1/replication-groups/plaintoken")[0] == 404, "a token group without TLS was stored")
 
 step("a viewer key reads and may not change")
 viewer = client(os.environ["CP_VIEWER_KEY_ID"], os.environ["CP_VIEWER_SECRET"])
