@@ -377,6 +377,9 @@ namespace ControlPlane.Migrations.Migrations
                     b.Property<string>("Host")
                         .HasColumnType("text");
 
+                    b.Property<int?>("InnerTlsPort")
+                        .HasColumnType("integer");
+
                     b.Property<string>("NodeType")
                         .IsRequired()
                         .HasColumnType("text");

@@ -55,9 +55,7 @@ public sealed record ReplicationGroupPatch(
     string? TransitEncryptionMode = null);
 
 /// <summary>parameterGroupStatus: in-sync, applying (immediate values being set) or pending-reboot (start-up values wait for a reboot).</summary>
-/// <summary>plainTextEndpoint: in transit encryption's preferred mode, where the node also takes plain text (its endpoint speaks TLS).</summary>
-public sealed record NodeResponse(string Id, NodeRole Role, string AvailabilityZone, NodeStatus Status, EndpointAddress? Endpoint, string ParameterGroupStatus,
-    EndpointAddress? PlainTextEndpoint = null);
+public sealed record NodeResponse(string Id, NodeRole Role, string AvailabilityZone, NodeStatus Status, EndpointAddress? Endpoint, string ParameterGroupStatus);
 
 public sealed record ShardResponse(string Id, ShardStatus Status, string Slots, IReadOnlyList<NodeResponse> Nodes);
 

@@ -17,9 +17,7 @@ public static class Representations
         var shards = g.Shards.OrderBy(s => s.Id).Select(s => new ShardResponse(
             s.Id, s.Status, s.Slots,
             s.Nodes.OrderBy(n => n.Id).Select(n => new NodeResponse(TenantNames.Public(n.Id), n.Role, n.AvailabilityZone, n.Status, Address(n.Host, n.Port),
-                n.ParameterGroupStatus ?? ParameterStatus.InSync,
-                // Once the node serves it: the port is leased a moment before.
-                n.TransitEncryptionMode == TransitEncryptionModes.Preferred ? Address(n.Host, n.PlainPort) : null)).ToList()))
+                n.ParameterGroupStatus ?? ParameterStatus.InSync)).ToList()))
             .ToList();
         var nodes = shards.SelectMany(s => s.Nodes).Where(n => n.Endpoint is not null && n.Status != NodeStatus.Failed).ToList();
         // Cluster mode disabled: the proxy's ports, which follow the primary through failovers.

@@ -96,10 +96,12 @@ public sealed class RedisNodeEntity
     public string? ReplacesNodeId { get; set; }
     /// <summary>in-sync (null), applying or pending-reboot: whether the node runs its parameter group's values; the reconciler's word.</summary>
     public string? ParameterGroupStatus { get; set; }
-    /// <summary>What the node runs: null plain text on <see cref="Port"/>; preferred: TLS there and plain text on <see cref="PlainPort"/>; required: TLS only.</summary>
+    /// <summary>What the node runs: null plain text on <see cref="Port"/>; preferred: both there (a multiplexer in front, see NodeMultiplexer); required: TLS only.</summary>
     public string? TransitEncryptionMode { get; set; }
-    /// <summary>The plain-text port of a node in preferred mode (leased as <c>{Id}-plain</c>).</summary>
+    /// <summary>In preferred mode, the node's inner plain-text listener behind its multiplexer (leased as <c>{Id}-plain</c>); kept until the multiplexer is gone.</summary>
     public int? PlainPort { get; set; }
+    /// <summary>In preferred mode, the node's inner TLS listener behind its multiplexer (leased as <c>{Id}-tls</c>); kept until the multiplexer is gone.</summary>
+    public int? InnerTlsPort { get; set; }
     /// <summary>When the node's certificate is due for renewal; null without TLS or before it got one.</summary>
     public DateTimeOffset? CertificateRenewAt { get; set; }
     public DateTimeOffset CreatedAt { get; set; }

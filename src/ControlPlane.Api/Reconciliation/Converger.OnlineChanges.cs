@@ -15,7 +15,7 @@ public sealed partial class Converger
     /// planner heals before it settles), and the event then says what every node holds.
     /// </summary>
     private async Task<IReadOnlyList<NodeAction>> AwaitOnlineChangesAsync(ControlPlaneDbContext db, ReplicationGroupEntity group,
-        IReadOnlyList<RedisNodeEntity> nodes, IReadOnlySet<string> holdingUsers, IReadOnlyList<NodeAction> plan, CancellationToken ct)
+        IReadOnlyList<RedisNodeEntity> nodes, IReadOnlySet<string> holdingUsers, IReadOnlyList<NodeAction> plan, ContainerView view, CancellationToken ct)
     {
         if (group.Status != GroupStatus.Modifying || plan is not [MarkGroup { Status: GroupStatus.Available } available])
             return plan;
@@ -23,7 +23,7 @@ public sealed partial class Converger
         if (pending.Count == 0)
             return plan;
         if (pending.ContainsKey(OnlineChanges.TransitEncryption))
-            await TransitAsync(db, SourceType.ReplicationGroup, group.Id, () => Transit.ConvergeAsync(db, group, nodes, ct), ct);
+            await TransitAsync(db, SourceType.ReplicationGroup, group.Id, () => Transit.ConvergeAsync(db, group, nodes, view, ct), ct);
         if (OnlineChanges.Lagging(group, pending, holdingUsers) is { } lagging)
             return [new Wait(lagging)];
         return [available with { Message = OnlineChanges.Done(group.Id, pending) }];

@@ -143,7 +143,7 @@ public sealed partial class Converger(
                 _verified[(group.Id, restoring)] = true;
         }
         var nodes = group.Shards.SelectMany(s => s.Nodes).OrderBy(n => n.Id).ToList();
-        await transit.PrepareAsync(db, group, nodes, ct);
+        await transit.PrepareAsync(db, group, nodes, view, ct);
         var parameterValues = await Parameters.ParameterGroups.ValuesAsync(db, group.ParameterGroupName, group.Engine, group.EngineVersion, cluster, ct);
         var startup = Domain.Parameters.ParameterCatalog.Startup(Catalog.Family(group.Engine, group.EngineVersion), parameterValues);
         var places = nodes.Select(n => new NodePlace(n.Id, n.AvailabilityZone, n.Host, n.Port,
@@ -199,7 +199,7 @@ public sealed partial class Converger(
         if (creating && group.PendingChanges is not null && plan.FirstOrDefault(a => a is MarkGroup { Status: GroupStatus.Available }) is MarkGroup created)
             plan = [.. plan.Where(a => a != created),
                 new MarkGroup(GroupStatus.Modifying, $"{created.Message} from snapshot {group.RestoreFromSnapshot}; its keys now move onto {group.NumShards} shard(s)")];
-        plan = await AwaitOnlineChangesAsync(db, group, nodes, holdingUsers, plan, ct);
+        plan = await AwaitOnlineChangesAsync(db, group, nodes, holdingUsers, plan, view, ct);
         if (group.Status == GroupStatus.Snapshotting && plan.Count == 0)
         {
             await TakeSnapshotsAsync(db, group, places, observed, ct);
@@ -223,7 +223,7 @@ public sealed partial class Converger(
         if (group.Status == GroupStatus.Available)
         {
             var speakingTls = nodes.Count(n => n.TransitEncryptionMode is not null);
-            await TransitAsync(db, SourceType.ReplicationGroup, group.Id, () => transit.ConvergeAsync(db, group, nodes, ct), ct);
+            await TransitAsync(db, SourceType.ReplicationGroup, group.Id, () => transit.ConvergeAsync(db, group, nodes, view, ct), ct);
             // A step from plain text to TLS changes what the endpoint proxy's checks must speak: at once, not a pass later.
             if (!cluster && nodes.Count(n => n.TransitEncryptionMode is not null) != speakingTls)
                 await endpoints.EnsureAsync(db, group, view, wiredNow: false, ct);

@@ -155,14 +155,16 @@ public sealed partial class Reconciler(
             .Concat(endpointGroups.Select(GroupEndpoints.NodeLabel))
             // Pool nodes: idle ones hold a lease under their pool id, taken ones are named by their node.
             .Concat(leases.Where(WarmPool.IsPoolId))
-            // A node's plain-text port of transit encryption's preferred mode lives as long as the node.
-            .Concat(leases.Where(l => Security.Tls.TransitEncryption.NodeOfPlainLease(l) is { } node && nodeIds.Contains(node)))
+            // A node's multiplexer of transit encryption's preferred mode lives as long as the node (or less).
+            .Concat(nodeIds.Select(Security.Tls.NodeMultiplexer.NodeLabel))
             .Concat(await db.RedisNodes.Where(n => n.PoolId != null).Select(n => n.PoolId!).ToListAsync(ct))
             .ToHashSet();
 
         var view = new ContainerView(listing, ZonesDownPastGrace(listing), deaths);
         await RemoveOrphansAsync(view, known, ct);
-        var live = nodeIds.Concat(endpointGroups.SelectMany(GroupEndpoints.LeaseIds)).Concat(clusters.Select(Discovery.DiscoveryEndpoints.LeaseId)).ToHashSet();
+        var live = nodeIds.Concat(endpointGroups.SelectMany(GroupEndpoints.LeaseIds))
+            // The inner ports of preferred mode are the node's as long as it has them.
+            .Concat(leases.Where(l => Security.Tls.TransitEncryption.NodeOfInnerLease(l) is { } node && nodeIds.Contains(node))).Concat(clusters.Select(Discovery.DiscoveryEndpoints.LeaseId)).ToHashSet();
         discovery.Retain(clusters);
         await ReleaseRetiredLeasesAsync(db, view, leases.Where(id => !WarmPool.IsPoolId(id) && !live.Contains(id)).ToList(), ct);
         await SweepEndpointsAsync(db, ct);
@@ -282,8 +284,10 @@ public sealed partial class Reconciler(
     {
         if (retired.Count == 0 || view.ZonesUnreachable.Count > 0)
             return;
-        var listed = view.ByZone.Values.SelectMany(c => c!).Select(c => c.Labels.GetValueOrDefault(Labels.Node)).OfType<string>().ToHashSet();
-        var free = retired.Where(id => !listed.Contains(id)).ToList();
+        // A node's multiplexer still holds the node's port, and its inner ports are in use behind it.
+        var listed = view.ByZone.Values.SelectMany(c => c!).Select(c => c.Labels.GetValueOrDefault(Labels.Node)).OfType<string>()
+            .Select(label => Security.Tls.NodeMultiplexer.NodeOf(label) ?? label).ToHashSet();
+        var free = retired.Where(id => !listed.Contains(Security.Tls.TransitEncryption.NodeOfInnerLease(id) ?? id)).ToList();
         if (free.Count == 0)
             return;
         LogLeasesReleased(logger, string.Join(", ", free));

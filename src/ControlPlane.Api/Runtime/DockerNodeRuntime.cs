@@ -173,6 +173,20 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
         }
     }
 
+    public async Task<bool> SignalAsync(string nameOrId, string signal, CancellationToken ct)
+    {
+        try
+        {
+            await _client.Containers.KillContainerAsync(nameOrId, new ContainerKillParameters { Signal = signal }, ct);
+            return true;
+        }
+        catch (DockerApiException e) when (e.StatusCode is System.Net.HttpStatusCode.NotFound or System.Net.HttpStatusCode.Conflict)
+        {
+            // Gone, or not running: nothing left to signal.
+            return false;
+        }
+    }
+
     public async Task RestartAsync(string nameOrId, IReadOnlyDictionary<string, string>? files, CancellationToken ct)
     {
         await _client.Containers.StopContainerAsync(nameOrId, new ContainerStopParameters { WaitBeforeKillSeconds = StopGraceSeconds }, ct);

@@ -74,6 +74,9 @@ public interface INodeRuntime
 
     Task StopAsync(string nameOrId, CancellationToken ct);
 
+    /// <summary>Sends a signal to the container's process (e.g. a soft stop); false when it is gone or not running.</summary>
+    Task<bool> SignalAsync(string nameOrId, string signal, CancellationToken ct);
+
     /// <summary>
     /// A reboot in place: stops the container (its grace period), writes the files into it (UTF-8, in
     /// a volume folder, as a spec's Files), and starts the same container again (same id and volumes).

@@ -149,7 +149,6 @@ public sealed class ModifyingStatusTests(PostgresFixture postgres) : ReconcilerT
         Assert.Equal("required", (string?)required["transitEncryptionMode"]);
         foreach (var node in Nodes(required))
         {
-            Assert.Null(node["plainTextEndpoint"]);
             Assert.Equal("+PONG\r\n", await tls.RequestAsync(Port(node), "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
             Assert.Null(await TlsClient.PlainTextAsync(Port(node), "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
         }

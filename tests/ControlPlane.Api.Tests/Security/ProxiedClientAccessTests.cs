@@ -109,7 +109,8 @@ public sealed class ProxiedClientAccessTests(PostgresFixture postgres) : Reconci
         await WaitUntilAsync(async () =>
         {
             preferred = await BodyAsync(await Client.GetAsync("/v1/replication-groups/px-steps"));
-            return (string?)preferred["status"] == "available" && Nodes(preferred).All(n => n["plainTextEndpoint"] is not null);
+            // Modifying until every node took the step.
+            return (string?)preferred["status"] == "available" && (string?)preferred["transitEncryptionMode"] == "preferred";
         }, TimeSpan.FromSeconds(30), () => $"{preferred?.ToJsonString()}\n{EventsText()}");
         var tls = await TlsClient.FetchAsync(Client);
         ConnectionMultiplexer? client = null;
@@ -148,7 +149,7 @@ public sealed class ProxiedClientAccessTests(PostgresFixture postgres) : Reconci
         await WaitUntilAsync(async () =>
         {
             required = await BodyAsync(await Client.GetAsync("/v1/replication-groups/px-steps"));
-            return (string?)required["status"] == "available" && Nodes(required).All(n => n["plainTextEndpoint"] is null);
+            return (string?)required["status"] == "available" && (string?)required["transitEncryptionMode"] == "required";
         }, TimeSpan.FromSeconds(30), () => $"{required?.ToJsonString()}\n{EventsText()}");
         await writer.WaitForAsync(writer.Acknowledged.Count + 50);
         var acknowledged = await writer.StopAsync();

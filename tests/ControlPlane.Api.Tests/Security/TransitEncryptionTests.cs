@@ -81,7 +81,7 @@ public sealed class TransitEncryptionTests(PostgresFixture postgres) : Reconcile
     [Theory]
     [InlineData("tls-steps", "disabled")]
     [InlineData("tls-steps-cm", "enabled")]
-    public async Task Plain_text_to_preferred_to_required_online_without_dropping_a_tls_client(string id, string clusterMode)
+    public async Task Plain_text_to_preferred_to_required_online_on_the_same_ports_without_dropping_a_client(string id, string clusterMode)
     {
         var cluster = clusterMode == "enabled";
         var group = await CreateAsync(id, cluster
@@ -89,8 +89,13 @@ public sealed class TransitEncryptionTests(PostgresFixture postgres) : Reconcile
             : (object)new { id, clusterMode, replicasPerShard = 1 });
         Assert.Null((string?)group["transitEncryptionMode"]);
         var endpoint = RedisCreateTests.Endpoint(group[cluster ? "configurationEndpoint" : "primaryEndpoint"]!);
-        await using var plain = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { endpoint } });
+        var endpointPort = ((IPEndPoint)endpoint).Port;
+        var primaryPort = (int)group["shards"]![0]!["nodes"]!.AsArray().Single(n => (string?)n!["role"] == "primary")!["endpoint"]!["port"]!;
+        // A plain-text client writes continuously through the endpoint while the group moves to preferred.
+        await using var plain = await ConnectionMultiplexer.ConnectAsync(Plain(endpoint));
         await plain.GetDatabase().StringSetAsync("before", "plain");
+        await using var plainWriter = Writer.Start(plain, "plain");
+        await plainWriter.WaitForAsync(50);
 
         // Skipping a step is refused, and changes nothing.
         await AssertProblemAsync(await PatchAsync($"/v1/replication-groups/{id}", new { transitEncryption = true, transitEncryptionMode = "required" }),
@@ -98,82 +103,229 @@ public sealed class TransitEncryptionTests(PostgresFixture postgres) : Reconcile
         Assert.Null((string?)(await BodyAsync(await Client.GetAsync($"/v1/replication-groups/{id}")))["transitEncryptionMode"]);
 
         await AssertAcceptedAsync(await PatchAsync($"/v1/replication-groups/{id}", new { transitEncryption = true, transitEncryptionMode = "preferred" }));
-        var preferred = await WaitForNodesAsync(id, n => n["plainTextEndpoint"] is not null);
-        Assert.Equal("preferred", (string?)preferred["transitEncryptionMode"]);
-        // The connection made in plain text before is still served; new plain-text clients use the nodes' second port.
-        Assert.Equal("plain", (string?)await plain.GetDatabase().StringGetAsync("before"));
-        var primaryNode = preferred["shards"]![0]!["nodes"]!.AsArray().Single(n => (string?)n!["role"] == "primary")!;
-        var plainPort = (int)primaryNode["plainTextEndpoint"]!["port"]!;
-        Assert.Equal("+PONG\r\n", await TlsClient.PlainTextAsync(plainPort, "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
-        // In cluster mode a plain-text client is sent to the plain-text ports of the other shards, once
-        // the nodes have told each other their new ports (cluster bus gossip, a moment).
-        await WaitUntilAsync(async () =>
-        {
-            try
-            {
-                await using var plainAgain = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions
-                {
-                    EndPoints = { RedisCreateTests.Endpoint(primaryNode["plainTextEndpoint"]!) }, ConnectTimeout = 2000, AsyncTimeout = 2000, SyncTimeout = 2000,
-                });
-                for (var i = 0; i < 20; i++)
-                    await plainAgain.GetDatabase().StringSetAsync($"plain:{i}", i);
-                return true;
-            }
-            catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
-            {
-                return false;
-            }
-        }, TimeSpan.FromSeconds(20), () => "plain-text clients are not served on the nodes' plain-text ports");
-
         var tls = await TlsClient.FetchAsync(Client);
-        await using var client = await ConnectionMultiplexer.ConnectAsync(tls.Options(endpoint));
-        var errors = new List<string>();
-        var done = 0;
-        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        var writing = Task.Run(async () =>
-        {
-            var db = client.GetDatabase();
-            while (!stop.IsCancellationRequested)
-            {
-                try
-                {
-                    await db.StringSetAsync($"tls:{done}", done);
-                    Interlocked.Increment(ref done);
-                }
-                catch (Exception e) when (e is RedisException or TimeoutException)
-                {
-                    lock (errors)
-                        errors.Add(e.Message);
-                }
-                await Task.Delay(5);
-            }
-        });
-        await WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref done) > 50), TimeSpan.FromSeconds(20), () => "the TLS client does not write");
+        // Each node takes TLS on its own port once it moved (its multiplexer in front), and plain text still.
+        await WaitUntilAsync(async () => await AllAsync(Ports(group), p => TlsPingAsync(tls, p)), TimeSpan.FromSeconds(60),
+            () => $"{id}: not every node port takes TLS\n{EventsText()}");
+        // The group is modifying until every node took the step.
+        Assert.Equal("preferred", (string?)(await WaitForStatusAsync($"/v1/replication-groups/{id}", "available"))["transitEncryptionMode"]);
+        // The plain-text client made before kept writing through the move; its failed commands are counted (the figure the README gives).
+        var atPreferred = plainWriter.Done;
+        await plainWriter.WaitForAsync(atPreferred + 50);
+        Assert.True(plainWriter.Errors.Count == 0, $"{plainWriter.Errors.Count} failed command(s) on the plain-text client during the move: {string.Join("; ", plainWriter.Errors.Take(3))}");
+        Assert.Equal("plain", (string?)await plain.GetDatabase().StringGetAsync("before"));
 
+        // A TLS client and a plain-text one both served on the same endpoint and the same node port.
+        await AssertBothServedAsync(tls, new[] { endpointPort, primaryPort }.Concat(Ports(group)));
+        await using (var newPlain = await ConnectionMultiplexer.ConnectAsync(Plain(endpoint)))
+        await using (var newTls = await ConnectionMultiplexer.ConnectAsync(tls.Options(endpoint)))
+        {
+            // In cluster mode both are sent on to the other shards' own ports (MOVED, CLUSTER SLOTS), which speak both too.
+            for (var i = 0; i < 20; i++)
+            {
+                await newPlain.GetDatabase().StringSetAsync($"plain:{i}", i);
+                Assert.Equal(i, (int)await newTls.GetDatabase().StringGetAsync($"plain:{i}"));
+            }
+        }
+
+        if (cluster)
+            await AssertClusterNamesNodePortsAsync(endpoint, Ports(group));
+
+        // Preferred -> required under a TLS client writing continuously: not one failed command.
+        await using var tlsClient = await ConnectionMultiplexer.ConnectAsync(tls.Options(endpoint));
+        await using var tlsWriter = Writer.Start(tlsClient, "tls");
+        await tlsWriter.WaitForAsync(50);
+        var plainErrorsBefore = plainWriter.Errors.Count;
         await AssertAcceptedAsync(await PatchAsync($"/v1/replication-groups/{id}", new { transitEncryptionMode = "required" }));
-        var required = await WaitForNodesAsync(id, n => n["plainTextEndpoint"] is null);
+        await WaitUntilAsync(async () => await AllAsync(Ports(group), async p => await TlsClient.PlainTextAsync(p, "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)) is null),
+            TimeSpan.FromSeconds(60), () => $"{id}: a node port still takes plain text\n{EventsText()}");
+        var required = await WaitForNodesAsync(id, _ => true);
         Assert.Equal("required", (string?)required["transitEncryptionMode"]);
-        var atRequired = Volatile.Read(ref done);
-        await WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref done) > atRequired + 50), TimeSpan.FromSeconds(20), () => "the TLS client stopped writing");
-        await stop.CancelAsync();
-        await writing;
-        Assert.True(errors.Count == 0, $"{errors.Count} failed command(s) on the TLS client: {string.Join("; ", errors.Take(3))}");
-        Assert.Null(await TlsClient.PlainTextAsync(plainPort, "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
-        Assert.Null(await TlsClient.PlainTextAsync(((IPEndPoint)endpoint).Port, "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
+        var atRequired = tlsWriter.Done;
+        await tlsWriter.WaitForAsync(atRequired + 50);
+        await tlsWriter.StopAsync();
+        Assert.True(tlsWriter.Errors.Count == 0, $"{tlsWriter.Errors.Count} failed command(s) on the TLS client: {string.Join("; ", tlsWriter.Errors.Take(3))}");
+        // The plain-text client is let go and refused from then on, on the endpoint and on every node port.
+        await WaitUntilAsync(() => Task.FromResult(plainWriter.Errors.Count > plainErrorsBefore), TimeSpan.FromSeconds(20), () => "the plain-text client is still served");
+        await plainWriter.StopAsync();
+        foreach (var port in Ports(group).Append(endpointPort))
+            Assert.Null(await TlsClient.PlainTextAsync(port, "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
+
         // Nothing was lost, and replication runs over TLS too: the replicas have every write.
         await using var check = await ConnectionMultiplexer.ConnectAsync(tls.Options(endpoint));
         Assert.Equal("plain", (string?)await check.GetDatabase().StringGetAsync("before"));
         Assert.Equal(19, (int)await check.GetDatabase().StringGetAsync("plain:19"));
-        Assert.Equal(done - 1, (int)await check.GetDatabase().StringGetAsync($"tls:{done - 1}"));
+        Assert.Equal($"{tlsWriter.Done - 1}", (string?)await check.GetDatabase().StringGetAsync($"tls:{tlsWriter.Done - 1}"));
         foreach (var replica in required["shards"]!.AsArray().SelectMany(s => s!["nodes"]!.AsArray()).Where(n => (string?)n!["role"] == "replica"))
         {
             await using var direct = await ConnectionMultiplexer.ConnectAsync(tls.Options(RedisCreateTests.Endpoint(replica!["endpoint"]!), allowAdmin: true));
-            var info = (string?)await direct.GetServer(RedisCreateTests.Endpoint(replica["endpoint"]!)).ExecuteAsync("INFO", "replication");
-            Assert.Contains("master_link_status:up", info);
+            var info = (string?)await direct.GetServer(RedisCreateTests.Endpoint(replica["endpoint"]!)).ExecuteAsync("INFO", "replication") ?? "";
+            Assert.True(info.Contains("master_link_status:up", StringComparison.Ordinal), $"replica {replica["id"]}: {info}\n{EventsText()}");
         }
         // One step further is refused: required is the last.
         await AssertProblemAsync(await PatchAsync($"/v1/replication-groups/{id}", new { transitEncryption = false }),
             HttpStatusCode.BadRequest, "InvalidParameterCombination", "transitEncryption");
+    }
+
+    [Theory]
+    [InlineData("tls-pref", "disabled")]
+    [InlineData("tls-pref-cm", "enabled")]
+    public async Task A_group_in_preferred_mode_fails_over_and_reboots_under_a_plain_text_and_a_tls_writer_losing_no_acknowledged_write(string id, string clusterMode)
+    {
+        var cluster = clusterMode == "enabled";
+        var group = await CreateAsync(id, cluster
+            ? new { id, clusterMode, numShards = 2, replicasPerShard = 1, transitEncryption = true, transitEncryptionMode = "preferred" }
+            : (object)new { id, clusterMode, replicasPerShard = 2, transitEncryption = true, transitEncryptionMode = "preferred" });
+        Assert.Equal("preferred", (string?)group["transitEncryptionMode"]);
+        var tls = await TlsClient.FetchAsync(Client);
+        // Created in preferred mode: every node takes both on its own port from the start.
+        await AssertBothServedAsync(tls, Ports(group));
+        var endpoint = RedisCreateTests.Endpoint(group[cluster ? "configurationEndpoint" : "primaryEndpoint"]!);
+        if (cluster)
+            await AssertClusterNamesNodePortsAsync(endpoint, Ports(group));
+        var primary = group["shards"]![0]!["nodes"]!.AsArray().Single(n => (string?)n!["role"] == "primary")!;
+        var nodeCount = Ports(group).Count();
+        // In cluster mode the configuration endpoint is a primary's own: read again after the failover.
+        async Task<EndPoint> Current() => cluster
+            ? RedisCreateTests.Endpoint((await BodyAsync(await Client.GetAsync($"/v1/replication-groups/{id}")))["configurationEndpoint"]!)
+            : endpoint;
+        await using var plainWriter = await AcknowledgedWriter.StartAsync(Current, cluster);
+        await using var tlsWriter = await AcknowledgedWriter.StartAsync(Current, cluster, tls.Configure);
+        await plainWriter.WaitForAsync(50);
+        await tlsWriter.WaitForAsync(50);
+
+        var zone = (string)primary["availabilityZone"]!;
+        using (var docker = Docker(Engines[zone]))
+            await docker.Containers.KillContainerAsync($"{Instance}-{primary["id"]}", new ContainerKillParameters { Signal = "SIGKILL" });
+        var after = await WaitForNodesAsync(id, n => (string?)n["id"] != (string?)primary["id"], count: nodeCount, timeout: TimeSpan.FromSeconds(90));
+        await plainWriter.WaitForAsync(plainWriter.Acknowledged.Count + 50);
+        await tlsWriter.WaitForAsync(tlsWriter.Acknowledged.Count + 50);
+        // The replacement took both on its own port too; the dead node's multiplexer went with it.
+        await AssertBothServedAsync(tls, Ports(after));
+        await WaitUntilAsync(async () => (await OurContainersAsync(Engines[zone])).All(c => !c.Names.Any(n => n.Contains($"{primary["id"]}-mux", StringComparison.Ordinal))),
+            TimeSpan.FromSeconds(30), () => "the failed node's multiplexer is still there");
+
+        // Rebooted, every node starts again on its inner ports with its multiplexer in front (and in cluster mode its bus where it was).
+        var ids = after["shards"]!.AsArray().SelectMany(s => s!["nodes"]!.AsArray()).Select(n => (string)n!["id"]!).ToArray();
+        await AssertAcceptedAsync(await PostAsync($"/v1/replication-groups/{id}/reboot", new { nodeIds = ids }));
+        var rebooted = await WaitForStatusAsync($"/v1/replication-groups/{id}", "available", TimeSpan.FromMinutes(4));
+        Assert.Equal(Ports(after).Order(), Ports(rebooted).Order());
+        await plainWriter.WaitForAsync(plainWriter.Acknowledged.Count + 50);
+        await tlsWriter.WaitForAsync(tlsWriter.Acknowledged.Count + 50);
+        var plainAcknowledged = await plainWriter.StopAsync();
+        var tlsAcknowledged = await tlsWriter.StopAsync();
+        await AssertBothServedAsync(tls, Ports(rebooted));
+        endpoint = await Current();
+        if (cluster)
+            await AssertClusterNamesNodePortsAsync(endpoint, Ports(rebooted));
+        await using (var client = await ConnectionMultiplexer.ConnectAsync(Plain(endpoint)))
+            await AcknowledgedWriter.AssertKeptAsync(client, [.. plainAcknowledged, .. tlsAcknowledged]);
+        await using (var client = await tls.ConnectAsync(endpoint))
+            await AcknowledgedWriter.AssertKeptAsync(client, [.. plainAcknowledged, .. tlsAcknowledged]);
+    }
+
+    private static async Task AssertBothServedAsync(TlsClient tls, IEnumerable<int> ports)
+    {
+        foreach (var port in ports)
+        {
+            Assert.Equal("+PONG\r\n", await TlsClient.PlainTextAsync(port, "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
+            Assert.True(await TlsPingAsync(tls, port), $"port {port} does not take TLS");
+        }
+    }
+
+    /// <summary>A plain-text client is sent to the nodes' own ports (CLUSTER SLOTS), not to the inner ones behind their multiplexers.</summary>
+    private static async Task AssertClusterNamesNodePortsAsync(EndPoint endpoint, IEnumerable<int> ports)
+    {
+        var options = Plain(endpoint);
+        options.AllowAdmin = true; // CLUSTER SLOTS
+        await using var client = await ConnectionMultiplexer.ConnectAsync(options);
+        var slots = (RedisResult[])(await client.GetServer(endpoint).ExecuteAsync("CLUSTER", "SLOTS"))!;
+        var announced = slots.SelectMany(range => ((RedisResult[])range!).Skip(2)).Select(node => (int)((RedisResult[])node!)[1]).ToHashSet();
+        Assert.Subset(ports.ToHashSet(), announced);
+    }
+
+    private static ConfigurationOptions Plain(EndPoint endpoint) =>
+        new() { EndPoints = { endpoint }, ConnectTimeout = 2000, AsyncTimeout = 2000, SyncTimeout = 2000, AbortOnConnectFail = true };
+
+    /// <summary>Whether the port answers a TLS client (a plain-text port never answers a handshake: it waits for a line).</summary>
+    private static async Task<bool> TlsPingAsync(TlsClient tls, int port)
+    {
+        try
+        {
+            return await tls.RequestAsync(port, "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)).WaitAsync(TimeSpan.FromSeconds(3)) == "+PONG\r\n";
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or OperationCanceledException or TimeoutException
+            or System.Security.Authentication.AuthenticationException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task<bool> AllAsync(IEnumerable<int> ports, Func<int, Task<bool>> check)
+    {
+        foreach (var port in ports)
+            if (!await check(port))
+                return false;
+        return true;
+    }
+
+    /// <summary>One client writing continuously (SET prefix:n n, a few ms apart); every failed command is counted, the client reconnects by itself.</summary>
+    private sealed class Writer : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _stop = new(TimeSpan.FromMinutes(3));
+        private readonly List<string> _errors = [];
+        private int _done;
+        private Task _loop = Task.CompletedTask;
+
+        public int Done => Volatile.Read(ref _done);
+
+        public IReadOnlyList<string> Errors { get { lock (_errors) return _errors.ToList(); } }
+
+        public static Writer Start(ConnectionMultiplexer client, string prefix)
+        {
+            var writer = new Writer();
+            writer._loop = Task.Run(async () =>
+            {
+                var db = client.GetDatabase();
+                while (!writer._stop.IsCancellationRequested)
+                {
+                    try
+                    {
+                        await db.StringSetAsync($"{prefix}:{writer.Done}", writer.Done);
+                        Interlocked.Increment(ref writer._done);
+                    }
+                    catch (Exception e) when (e is RedisException or TimeoutException)
+                    {
+                        lock (writer._errors)
+                            writer._errors.Add(e.Message);
+                    }
+                    await Task.Delay(5);
+                }
+            });
+            return writer;
+        }
+
+        public async Task WaitForAsync(int count)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (Done < count)
+            {
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"the writer did only {Done} of {count} writes ({Errors.Count} failed: {string.Join("; ", Errors.Take(3))})");
+                await Task.Delay(20);
+            }
+        }
+
+        public async Task StopAsync()
+        {
+            await _stop.CancelAsync();
+            await _loop;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await StopAsync();
+            _stop.Dispose();
+        }
     }
 
     // TLS and an auth token together, as ElastiCache pairs them: the writer logs in with the token.
