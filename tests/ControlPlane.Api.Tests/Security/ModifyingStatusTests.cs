@@ -6,6 +6,7 @@ using System.Xml.Linq;
 using ControlPlane.Api.Reconciliation;
 using ControlPlane.Api.Tests.Infrastructure;
 using ControlPlane.Domain;
+using Microsoft.EntityFrameworkCore;
 
 namespace ControlPlane.Api.Tests.Security;
 
@@ -153,6 +154,34 @@ public sealed class ModifyingStatusTests(PostgresFixture postgres) : ReconcilerT
             Assert.Null(await TlsClient.PlainTextAsync(Port(node), "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
         }
         Assert.Contains("Modification complete for replication group mod-tls: every node serves transit encryption mode required", EventsText());
+    }
+
+    [Fact]
+    public async Task A_transit_step_cut_short_before_the_links_switched_ends_with_tls_links_on_every_node()
+    {
+        var group = await CreateAsync(new { id = "mod-links", replicasPerShard = 1 });
+        await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/mod-links", new { transitEncryption = true, transitEncryptionMode = "preferred" }));
+        await WaitForStatusAsync("/v1/replication-groups/mod-links", "available", TimeSpan.FromSeconds(60));
+        await using (await HoldAsync("mod-links"))
+        {
+            // As if the control plane had stopped after saving the last node's mode and before switching
+            // the links: every row says preferred, the links are plain text, the group is still modifying.
+            foreach (var node in Nodes(group))
+            {
+                await using var admin = await AdminAsync(node["endpoint"]!);
+                await admin.GetServers()[0].ConfigSetAsync("tls-replication", "no");
+            }
+            await using var db = Factory.NewDbContext();
+            await db.ReplicationGroups.Where(g => g.Id == "mod-links").ExecuteUpdateAsync(u => u
+                .SetProperty(g => g.Status, GroupStatus.Modifying)
+                .SetProperty(g => g.PendingChanges, """{"transitEncryptionMode":"preferred"}"""));
+        }
+        await WaitForStatusAsync("/v1/replication-groups/mod-links", "available", TimeSpan.FromSeconds(30));
+        foreach (var node in Nodes(group))
+        {
+            await using var admin = await AdminAsync(node["endpoint"]!);
+            Assert.Equal("yes", (await admin.GetServers()[0].ConfigGetAsync("tls-replication")).Single().Value);
+        }
     }
 
     [Fact]

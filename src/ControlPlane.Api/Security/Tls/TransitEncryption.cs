@@ -119,6 +119,21 @@ public sealed partial class TransitEncryption(
     private void MarkStarted(ContainerView view, ContainerSpec spec) =>
         _startedInPass.GetOrCreateValue(view)[spec.Name + "/" + spec.Labels[Labels.SpecHash]] = true;
 
+    /// <summary>
+    /// The replication and cluster-bus links switch to TLS once every node accepts it. Asked again at
+    /// every step while the group is modifying, not only in the step that moved the last node: a
+    /// failure between saving that node's mode and these CONFIG SETs would otherwise leave the links
+    /// in plain text under a group that says TLS (each node's row already says it has moved).
+    /// </summary>
+    private async Task LinksOverTlsAsync(ReplicationGroupEntity group, IReadOnlyList<RedisNodeEntity> serving, CancellationToken ct)
+    {
+        if (serving.Count == 0 || serving.Any(n => n.TransitEncryptionMode is null))
+            return;
+        var links = group.ClusterMode == ClusterMode.Enabled ? [("tls-replication", "yes"), ("tls-cluster", "yes")] : new[] { ("tls-replication", "yes") };
+        foreach (var node in serving)
+            await redis.ConfigSetAsync(node.Host!, node.Port!.Value, links, ct);
+    }
+
     private ContainerSpec MultiplexerSpec(ReplicationGroupEntity group, RedisNodeEntity node, MultiplexedPorts inner) =>
         NodeMultiplexer.Spec(MultiplexerName(node.Id), options.Value.EndpointImage, options.Value.Reconciler.Instance, group.Id, node.Id, node.Host!, inner);
 
@@ -204,12 +219,7 @@ public sealed partial class TransitEncryption(
                 await ReconnectAsync(host, port, ct);
                 events.Add($"Cache node {node.Id} takes TLS and plain text on port {port}");
             }
-            if (serving.All(n => n.TransitEncryptionMode is not null))
-            {
-                foreach (var node in serving)
-                    await redis.ConfigSetAsync(node.Host!, node.Port!.Value,
-                        cluster ? [("tls-replication", "yes"), ("tls-cluster", "yes")] : [("tls-replication", "yes")], ct);
-            }
+            await LinksOverTlsAsync(group, serving, ct);
             // Preferred -> required: the node takes TLS on its port again, the plain-text clients are let go.
             foreach (var node in moving.Where(n => n.TransitEncryptionMode == TransitEncryptionModes.Preferred && group.TransitEncryptionMode == TransitEncryptionModes.Required))
             {
@@ -219,6 +229,8 @@ public sealed partial class TransitEncryption(
                 events.Add($"Cache node {node.Id} serves TLS only; its multiplexer carries the TLS connections it has until they end (at most {NodeMultiplexer.Grace.TotalMinutes:0} minutes)");
             }
         }
+        else if (group.TransitEncryptionMode is not null && group.Status == GroupStatus.Modifying)
+            await LinksOverTlsAsync(group, serving, ct);
         // A multiplexer that let go of its node's port ends with its last connection: then its inner ports go.
         foreach (var node in serving.Where(n => n.TransitEncryptionMode == TransitEncryptionModes.Required && (n.PlainPort is not null || n.InnerTlsPort is not null)))
         {
