@@ -48,6 +48,7 @@ builder.Services.AddSingleton<JsonBodies>();
 builder.Services.AddSingleton<ZoneHealth>();
 
 // The reconciler: zones, engine admin clients, the planner's executor and its wake-ups.
+builder.Services.AddSingleton<INodeRuntimeFactory, DockerNodeRuntimeFactory>();
 builder.Services.AddSingleton<ZoneRegistry>();
 // The control plane's own login on every node and the API key secrets kept for SigV4, encrypted
 // with Data Protection (key ring in the database, or in ControlPlane:KeyRingDir when set).
@@ -67,6 +68,7 @@ builder.Services.AddSingleton<KernelEndpoints>();
 builder.Services.AddSingleton<ProxyEndpoints>();
 builder.Services.AddSingleton<GroupEndpoints>();
 builder.Services.AddSingleton<WarmPool>();
+builder.Services.AddSingleton<GroupMemory>();
 builder.Services.AddSingleton<ControlPlane.Api.Parameters.ParameterApplier>();
 builder.Services.AddSingleton<ControlPlane.Api.Security.ClientSecrets>();
 builder.Services.AddSingleton<ControlPlane.Api.Security.ClientAccessApplier>();

@@ -8,6 +8,7 @@ using System.Text;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Options;
 using ControlPlane.Api.Reconciliation;
+using ControlPlane.Api.Runtime;
 using ControlPlane.Api.Security.Tls;
 using ControlPlane.Domain;
 using Microsoft.Extensions.Options;

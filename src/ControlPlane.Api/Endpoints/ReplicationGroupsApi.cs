@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using ControlPlane.Api.Contracts;
 using ControlPlane.Api.Data;
-using ControlPlane.Api.Engines;
+using ControlPlane.Api.Reconciliation;
 using ControlPlane.Api.Http;
 using ControlPlane.Api.Options;
 using ControlPlane.Api.Parameters;
@@ -236,7 +236,7 @@ public static class ReplicationGroupsApi
 
     private static async Task<IResult> Patch(
         string id, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
-        IValidator<ReplicationGroupSpec> validator, JsonBodies bodies, IRedisAdmin redis, IOptions<ControlPlaneOptions> options, Caller caller,
+        IValidator<ReplicationGroupSpec> validator, JsonBodies bodies, GroupMemory memory, IOptions<ControlPlaneOptions> options, Caller caller,
         ParameterGroups parameterGroups, Security.ClientSecrets secrets, CancellationToken ct)
     {
         var (fields, patch, bad) = await bodies.ReadPatchAsync<ReplicationGroupPatch>(http.Request, Patchable, CreateOnly, Clearable, ct);
@@ -341,7 +341,7 @@ public static class ReplicationGroupsApi
             return Problems.NoOperation(fields.Contains("numShards")
                 ? $"Replication group {TenantNames.Public(group.Id)} already has {group.NumShards} shard(s) with its slots evenly balanced."
                 : "The modification changes nothing.");
-        if (next.NumShards < current.NumShards && await CheckScaleInFitsAsync(group, next, catalog, redis, ct) is { } wontFit)
+        if (next.NumShards < current.NumShards && await CheckScaleInFitsAsync(group, next, catalog, memory, ct) is { } wontFit)
             return wontFit;
         if (await TotalNodeQuota.CheckAsync(db, options.Value, group.Tenant, next.NodeCount - current.NodeCount,
                 next.NumShards != current.NumShards ? "numShards" : "replicasPerShard", ct) is { } overQuota)
@@ -486,20 +486,13 @@ public static class ReplicationGroupsApi
     /// primaries hold now would fill more than three quarters of the remaining shards' memory (the
     /// quarter ElastiCache reserves for the engine's own use).
     /// </summary>
-    private static async Task<IResult?> CheckScaleInFitsAsync(ReplicationGroupEntity group, ReplicationGroupSpec next, Catalog catalog, IRedisAdmin redis, CancellationToken ct)
+    private static async Task<IResult?> CheckScaleInFitsAsync(ReplicationGroupEntity group, ReplicationGroupSpec next, Catalog catalog, GroupMemory memory, CancellationToken ct)
     {
-        var primaries = group.Shards.Select(s => s.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && n.Port is not null)).OfType<RedisNodeEntity>().ToList();
-        var used = 0L;
-        foreach (var primary in primaries)
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(TimeSpan.FromSeconds(2));
-            var state = await redis.ProbeAsync(primary.Host!, primary.Port!.Value, timeout.Token);
-            if (state is null)
-                return Problems.Conflict(ErrorCodes.InvalidReplicationGroupState,
-                    $"The memory in use on {TenantNames.Public(primary.Id)} could not be measured, so it is not known whether the data fits in {next.NumShards} shard(s); try again.");
-            used += state.UsedMemoryBytes;
-        }
+        var primaries = group.Shards.Select(s => s.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && n.Port is not null)).OfType<RedisNodeEntity>();
+        var (used, unmeasured) = await memory.UsedAsync(primaries.Select(p => (p.Id, p.Host!, p.Port!.Value)), ct);
+        if (unmeasured is not null)
+            return Problems.Conflict(ErrorCodes.InvalidReplicationGroupState,
+                $"The memory in use on {TenantNames.Public(unmeasured)} could not be measured, so it is not known whether the data fits in {next.NumShards} shard(s); try again.");
         var type = catalog.NodeTypes.First(t => t.Name == next.NodeType);
         var usable = (long)(next.NumShards * type.MaxMemoryBytes * ScaleInFillLimit);
         return used <= usable ? null : Problems.Invalid("numShards",

@@ -275,7 +275,7 @@ public static class UsersApi
                     ? Problems.Invalid("accessString", $"The engine refuses the access string: {error}")
                     : null;
             }
-            catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException or OperationCanceledException && !ct.IsCancellationRequested)
+            catch (Exception e) when (e is EngineException or TimeoutException or OperationCanceledException && !ct.IsCancellationRequested)
             {
                 // That node is busy or going away: ask the next.
             }

@@ -10,7 +10,10 @@ public sealed partial class RedisAdmin
     /// for client users it has beyond them; the control plane's own users are never touched). Clients
     /// logged in keep their connection; a deleted user's are closed by the engine.
     /// </summary>
-    public async Task SetClientUsersAsync(string host, int port, IReadOnlyList<AclUser> users, CancellationToken ct)
+    public Task SetClientUsersAsync(string host, int port, IReadOnlyList<AclUser> users, CancellationToken ct) =>
+        EngineErrors.GuardAsync(() => SetClientUsersCoreAsync(host, port, users, ct));
+
+    private async Task SetClientUsersCoreAsync(string host, int port, IReadOnlyList<AclUser> users, CancellationToken ct)
     {
         var server = await ServerAsync(host, port, ct);
         // The proxy's health checks log in before anything else: a node whose default user needs a password answers them too.
@@ -31,7 +34,10 @@ public sealed partial class RedisAdmin
     /// so nobody can log in as it even for the instant it exists), then ACL DELUSER. Null when the
     /// engine took it, else its error text.
     /// </summary>
-    public async Task<string?> CheckAccessStringAsync(string host, int port, IReadOnlyList<string> rules, CancellationToken ct)
+    public Task<string?> CheckAccessStringAsync(string host, int port, IReadOnlyList<string> rules, CancellationToken ct) =>
+        EngineErrors.GuardAsync(() => CheckAccessStringCoreAsync(host, port, rules, ct));
+
+    private async Task<string?> CheckAccessStringCoreAsync(string host, int port, IReadOnlyList<string> rules, CancellationToken ct)
     {
         var server = await ServerAsync(host, port, ct);
         var scratch = $"cp-check-{Guid.NewGuid():N}";

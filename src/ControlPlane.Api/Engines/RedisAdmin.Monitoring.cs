@@ -26,7 +26,7 @@ public sealed partial class RedisAdmin
         }
     }
 
-    /// <summary>SLOWLOG GET, newest first. Throws (RedisException) when the node does not answer.</summary>
+    /// <summary>SLOWLOG GET, newest first. Throws (<see cref="EngineException"/>) when the node does not answer.</summary>
     public async Task<IReadOnlyList<SlowLogEntry>> SlowLogAsync(string host, int port, int count, CancellationToken ct)
     {
         var reply = await ExecuteAsync(host, port, ct, "SLOWLOG", "GET", count);

@@ -9,7 +9,7 @@ namespace ControlPlane.Api.Engines;
 
 /// <summary>
 /// Administration of Redis nodes by host and port. One connection per node, kept until the node is
-/// forgotten. Probes never throw for an unreachable node; admin commands do (RedisException).
+/// forgotten. Probes never throw for an unreachable node; admin commands do (<see cref="EngineException"/>).
 /// It logs in as the control plane's admin user (<see cref="NodeSecrets"/>) when given the secrets.
 /// </summary>
 public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider? time = null, INodeSecretSource? secrets = null, NodeTransport? transport = null) : IRedisAdmin, IAsyncDisposable
@@ -138,11 +138,12 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider?
         ExecuteAsync(host, port, ct, "CLUSTER", "REPLICATE", masterId);
 
     /// <summary>CLUSTER SETSLOT STABLE for each slot: any IMPORTING or MIGRATING state of the slot on this node is dropped; the keys stay.</summary>
-    public async Task ClusterSetSlotsStableAsync(string host, int port, IEnumerable<int> slots, CancellationToken ct)
-    {
-        var server = await ServerAsync(host, port, ct);
-        await Task.WhenAll(slots.Select(slot => server.ExecuteAsync("CLUSTER", "SETSLOT", slot, "STABLE"))).WaitAsync(CommandTimeout, _time, ct);
-    }
+    public Task ClusterSetSlotsStableAsync(string host, int port, IEnumerable<int> slots, CancellationToken ct) =>
+        EngineErrors.GuardAsync(async () =>
+        {
+            var server = await ServerAsync(host, port, ct);
+            await Task.WhenAll(slots.Select(slot => server.ExecuteAsync("CLUSTER", "SETSLOT", slot, "STABLE"))).WaitAsync(CommandTimeout, _time, ct);
+        });
 
     /// <summary>Has to reach every live node within 60 s, or gossip brings the forgotten node back.</summary>
     public Task ClusterForgetAsync(string host, int port, string nodeId, CancellationToken ct) =>
@@ -179,7 +180,7 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider?
                 {
                     reply = (string?)await ExecuteAsync(host, port, linked.Token, "BGSAVE", "SCHEDULE");
                 }
-                catch (RedisServerException e) when (e.Message.Contains("already in progress", StringComparison.OrdinalIgnoreCase))
+                catch (EngineRefusedException e) when (e.Message.Contains("already in progress", StringComparison.OrdinalIgnoreCase))
                 {
                     reply = null;
                 }
@@ -234,11 +235,13 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider?
         }
     }
 
-    private async Task<RedisResult> ExecuteAsync(string host, int port, CancellationToken ct, string command, params object[] args)
-    {
-        var server = await ServerAsync(host, port, ct);
-        return await server.ExecuteAsync(command, args).WaitAsync(CommandTimeout, _time, ct);
-    }
+    // Every admin command goes through here or through EngineErrors.GuardAsync: the client's exceptions stop in this folder.
+    private Task<RedisResult> ExecuteAsync(string host, int port, CancellationToken ct, string command, params object[] args) =>
+        EngineErrors.GuardAsync(async () =>
+        {
+            var server = await ServerAsync(host, port, ct);
+            return await server.ExecuteAsync(command, args).WaitAsync(CommandTimeout, _time, ct);
+        });
 
     private async Task<IServer> ServerAsync(string host, int port, CancellationToken ct)
     {

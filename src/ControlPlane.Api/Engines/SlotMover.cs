@@ -64,7 +64,12 @@ public sealed partial class SlotMover(ILogger<SlotMover> logger, TimeProvider ti
     /// it started is finished before returning). The first group is always started, so every call makes progress.
     /// </summary>
     /// <exception cref="SlotMoveException">MIGRATE failed, a node is not the one expected, or a slot is on neither side.</exception>
-    public async Task<SlotMoveResult> MoveAsync(ClusterMaster source, ClusterMaster target, IReadOnlyList<ClusterMaster> masters,
+    public Task<SlotMoveResult> MoveAsync(ClusterMaster source, ClusterMaster target, IReadOnlyList<ClusterMaster> masters,
+        IReadOnlyList<int> slots, Func<IReadOnlyList<int>, long, Task> onMoved, TimeSpan budget, CancellationToken ct) =>
+        // SlotMoveException passes as it is; a node that fails outside a MIGRATE becomes an EngineException.
+        EngineErrors.GuardAsync(() => MoveCoreAsync(source, target, masters, slots, onMoved, budget, ct));
+
+    private async Task<SlotMoveResult> MoveCoreAsync(ClusterMaster source, ClusterMaster target, IReadOnlyList<ClusterMaster> masters,
         IReadOnlyList<int> slots, Func<IReadOnlyList<int>, long, Task> onMoved, TimeSpan budget, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(onMoved);

@@ -5,7 +5,6 @@ using ControlPlane.Api.Http;
 using ControlPlane.Domain;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
-using StackExchange.Redis;
 
 namespace ControlPlane.Api.Monitoring;
 
@@ -103,7 +102,7 @@ public static class MonitoringApi
                 var entries = await redis.SlowLogAsync(node.Host!, node.Port!.Value, count, ct);
                 return entries.Select(e => new SlowLogEntryResponse(TenantNames.Public(node.Id), e.Id, e.Time, e.DurationMicros, e.Command, e.ClientAddress)).ToList();
             }
-            catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
+            catch (Exception e) when (e is EngineException or TimeoutException or ObjectDisposedException)
             {
                 return null;
             }

@@ -41,7 +41,7 @@ public sealed partial class ParameterApplier(IRedisAdmin redis, Catalog catalog,
                     _applied[node.Id] = key;
                     LogApplied(logger, node.Id, wanted);
                 }
-                catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException or InvalidOperationException)
+                catch (Exception e) when (e is EngineException or TimeoutException or InvalidOperationException)
                 {
                     LogApplyFailed(logger, node.Id, e.Message);
                 }

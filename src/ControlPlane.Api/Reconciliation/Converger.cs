@@ -3,10 +3,10 @@ using ControlPlane.Api.Data;
 using ControlPlane.Api.Engines;
 using ControlPlane.Api.Monitoring;
 using ControlPlane.Api.Options;
+using ControlPlane.Api.Runtime;
 using ControlPlane.Api.Snapshots;
 using ControlPlane.Domain;
 using ControlPlane.Domain.Planning;
-using Docker.DotNet;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -487,7 +487,7 @@ public sealed partial class Converger(
             {
                 await Task.WhenAll(plan.Select(CountedStepAsync));
             }
-            catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound && creatingSince is not null)
+            catch (RuntimeNotFoundException) when (creatingSince is not null)
             {
                 // No such image: nothing a retry fixes.
                 return await FailAsync("A node could not start: its engine image is not available on the container host");
@@ -682,7 +682,7 @@ public sealed partial class Converger(
                     {
                         await owner.Redis.ClusterForgetAsync(forgetting.Host!, forgetting.Port!.Value, f.ClusterId, ct);
                     }
-                    catch (StackExchange.Redis.RedisServerException e) when (e.Message.Contains("Unknown node", StringComparison.OrdinalIgnoreCase))
+                    catch (EngineRefusedException e) when (e.Message.Contains("Unknown node", StringComparison.OrdinalIgnoreCase))
                     {
                         // Forgotten already.
                     }

@@ -7,9 +7,6 @@ using ControlPlane.Domain.Planning;
 
 namespace ControlPlane.Api.Reconciliation;
 
-/// <summary>A node as the observer needs it: where it runs and what its container should be.</summary>
-public sealed record NodePlace(string NodeId, string Zone, string? Host, int? Port, ContainerSpec? Spec, string ContainerName, bool FromPool = false);
-
 /// <summary>
 /// Turns container listings and engine probes into the planner's observations. Probes of a node
 /// run in parallel. A node that stops answering is only called unreachable after the configured

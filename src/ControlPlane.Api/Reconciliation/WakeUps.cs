@@ -1,6 +1,7 @@
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Http;
 using ControlPlane.Api.Options;
+using ControlPlane.Api.Runtime;
 using Microsoft.Extensions.Options;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;

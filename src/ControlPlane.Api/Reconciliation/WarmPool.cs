@@ -145,7 +145,7 @@ public sealed partial class WarmPool(ZoneRegistry zones, NodeSpecs specs, PortAl
         {
             await redis.ConfigSetAsync(host, port, "maxmemory", maxmemory, ct);
         }
-        catch (StackExchange.Redis.RedisConnectionException)
+        catch (EngineUnreachableException)
         {
             // A connection cached for an earlier node on the same port: drop it and ask once more.
             await redis.DisconnectAsync(host, port);

@@ -63,24 +63,26 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
 
     public string Zone { get; }
 
-    public Task PingAsync(CancellationToken ct) => _client.System.PingAsync(ct);
+    public Task PingAsync(CancellationToken ct) => GuardAsync(() => _client.System.PingAsync(ct), ct);
 
-    public async Task<IReadOnlyList<ContainerInfo>> ListAsync(CancellationToken ct)
+    public Task<IReadOnlyList<ContainerInfo>> ListAsync(CancellationToken ct) => GuardAsync<IReadOnlyList<ContainerInfo>>(async () =>
     {
         var containers = await _client.Containers.ListContainersAsync(
             new ContainersListParameters { All = true, Filters = ManagedFilter() }, ct);
         return containers.Select(ToInfo).ToList();
-    }
+    }, ct);
 
-    public async Task<ContainerInfo?> FindAsync(string name, CancellationToken ct)
+    public Task<ContainerInfo?> FindAsync(string name, CancellationToken ct) => GuardAsync(async () =>
     {
         var filters = ManagedFilter();
         filters["name"] = new Dictionary<string, bool> { [$"^/{name}$"] = true };
         var containers = await _client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = filters }, ct);
         return containers.Select(ToInfo).FirstOrDefault(c => c.Name == name);
-    }
+    }, ct);
 
-    public async Task<string> RunAsync(ContainerSpec spec, CancellationToken ct)
+    public Task<string> RunAsync(ContainerSpec spec, CancellationToken ct) => GuardAsync(() => RunLimitedAsync(spec, ct), ct);
+
+    private async Task<string> RunLimitedAsync(ContainerSpec spec, CancellationToken ct)
     {
         await _runs.WaitAsync(ct);
         try
@@ -109,7 +111,7 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
                 // would take over its replicas); it is replaced by a fresh container that the
                 // reconciler then wires as it sees fit.
                 LogReplacingStopped(_logger, Zone, spec.Name, existing.State?.Status ?? "unknown");
-                await RemoveAsync(existing.ID, ct);
+                await RemoveCoreAsync(existing.ID, ct);
             }
 
             CreateContainerResponse created;
@@ -136,7 +138,9 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
         }
     }
 
-    public async Task<bool> RemoveAsync(string nameOrId, CancellationToken ct)
+    public Task<bool> RemoveAsync(string nameOrId, CancellationToken ct) => GuardAsync(() => RemoveCoreAsync(nameOrId, ct), ct);
+
+    private async Task<bool> RemoveCoreAsync(string nameOrId, CancellationToken ct)
     {
         try
         {
@@ -151,15 +155,17 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
         }
     }
 
-    public async Task UpdateLimitsAsync(string nameOrId, long memoryBytes, double cpus, CancellationToken ct) =>
-        await _client.Containers.UpdateContainerAsync(nameOrId, new ContainerUpdateParameters
+    public Task UpdateLimitsAsync(string nameOrId, long memoryBytes, double cpus, CancellationToken ct) =>
+        GuardAsync(() => _client.Containers.UpdateContainerAsync(nameOrId, new ContainerUpdateParameters
         {
             Memory = memoryBytes,
             MemorySwap = memoryBytes,
             NanoCPUs = (long)Math.Round(cpus * 1_000_000_000),
-        }, ct);
+        }, ct), ct);
 
-    public async Task StopAsync(string nameOrId, CancellationToken ct)
+    public Task StopAsync(string nameOrId, CancellationToken ct) => GuardAsync(() => StopCoreAsync(nameOrId, ct), ct);
+
+    private async Task StopCoreAsync(string nameOrId, CancellationToken ct)
     {
         try
         {
@@ -173,7 +179,9 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
         }
     }
 
-    public async Task<bool> SignalAsync(string nameOrId, string signal, CancellationToken ct)
+    public Task<bool> SignalAsync(string nameOrId, string signal, CancellationToken ct) => GuardAsync(() => SignalCoreAsync(nameOrId, signal, ct), ct);
+
+    private async Task<bool> SignalCoreAsync(string nameOrId, string signal, CancellationToken ct)
     {
         try
         {
@@ -187,7 +195,10 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
         }
     }
 
-    public async Task RestartAsync(string nameOrId, IReadOnlyDictionary<string, string>? files, CancellationToken ct)
+    public Task RestartAsync(string nameOrId, IReadOnlyDictionary<string, string>? files, CancellationToken ct) =>
+        GuardAsync(() => RestartCoreAsync(nameOrId, files, ct), ct);
+
+    private async Task RestartCoreAsync(string nameOrId, IReadOnlyDictionary<string, string>? files, CancellationToken ct)
     {
         await _client.Containers.StopContainerAsync(nameOrId, new ContainerStopParameters { WaitBeforeKillSeconds = StopGraceSeconds }, ct);
         foreach (var folder in (files ?? new Dictionary<string, string>()).GroupBy(f => FolderOf(f.Key)))
@@ -224,7 +235,10 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
         }
     }
 
-    public async Task<Stream> ReadFileAsync(string containerName, string path, CancellationToken ct)
+    public Task<Stream> ReadFileAsync(string containerName, string path, CancellationToken ct) =>
+        GuardAsync(() => ReadFileCoreAsync(containerName, path, ct), ct);
+
+    private async Task<Stream> ReadFileCoreAsync(string containerName, string path, CancellationToken ct)
     {
         _ = FolderOf(path);
         ContainerArchiveResponse archive;
@@ -293,7 +307,7 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
         {
             // Handed to the reader: the caller sees the stream fail and reconnects.
             LogEventsFailed(_logger, Zone, e.Message);
-            failure = e;
+            failure = RuntimeErrors.Translate(Zone, e, ct) ?? e;
         }
         writer.TryComplete(failure);
     }
@@ -307,10 +321,35 @@ public sealed partial class DockerNodeRuntime : INodeRuntime, IDisposable
         return new ContainerEvent(Zone, message.Action, message.Actor?.ID ?? "", labels);
     }
 
-    public async Task WriteFilesAsync(string containerName, IReadOnlyDictionary<string, string> files, CancellationToken ct)
+    public Task WriteFilesAsync(string containerName, IReadOnlyDictionary<string, string> files, CancellationToken ct) => GuardAsync(async () =>
     {
         foreach (var folder in files.GroupBy(f => FolderOf(f.Key)))
             await CopyFilesAsync(containerName, folder.Key, folder.ToDictionary(f => f.Key, f => f.Value), ct);
+    }, ct);
+
+    // Every call of the port goes through one of these: Docker.DotNet's exceptions stop in this folder.
+    private async Task<T> GuardAsync<T>(Func<Task<T>> call, CancellationToken ct)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (Exception e) when (RuntimeErrors.Translate(Zone, e, ct) is { } translated)
+        {
+            throw translated;
+        }
+    }
+
+    private async Task GuardAsync(Func<Task> call, CancellationToken ct)
+    {
+        try
+        {
+            await call();
+        }
+        catch (Exception e) when (RuntimeErrors.Translate(Zone, e, ct) is { } translated)
+        {
+            throw translated;
+        }
     }
 
     /// <summary>

@@ -1,58 +1,10 @@
 namespace ControlPlane.Api.Runtime;
 
-/// <summary>The labels every managed container carries; the reconciler finds its containers by them.</summary>
-public static class Labels
-{
-    public const string Managed = "controlplane.managed";
-    public const string Kind = "controlplane.kind";          // "redis" | "memcached"
-    public const string Group = "controlplane.group";        // replication group or cache cluster id
-    public const string Shard = "controlplane.shard";        // "0001" (Redis only)
-    public const string Node = "controlplane.node";          // node id
-    public const string Port = "controlplane.port";
-    public const string SpecHash = "controlplane.spec-hash";
-    public const string Instance = "controlplane.instance"; // which control plane owns it (engines may be shared)
-}
-
-/// <summary>
-/// What to run for one node: host networking, one loopback port, limits from the node type.
-/// <paramref name="Files"/> (absolute path to UTF-8 content) are written into the container after it
-/// is created and before it starts, e.g. a configuration file; they are part of the spec, so the
-/// caller's spec hash must cover them. <paramref name="Seeds"/> are data put in the same way, e.g. a
-/// snapshot's dump.rdb; they are not part of the spec (a node restored from a snapshot is the same
-/// node), so no hash covers them, and like Files they only count when the container is created.
-/// </summary>
-public sealed record ContainerSpec(
-    string Name,
-    string Image,
-    IReadOnlyList<string> Command,
-    IReadOnlyDictionary<string, string> Labels,
-    long MemoryBytes,
-    double Cpus,
-    IReadOnlyDictionary<string, string>? Files = null,
-    IReadOnlyList<SeedFile>? Seeds = null);
-
-/// <summary>
-/// A binary file written into a new container before it starts (mode 0644, owned by the node user 65534). Its
-/// content is opened only then, and streamed: a multi-gigabyte snapshot is never held in memory.
-/// The runtime disposes the stream. The parent folder should exist in the image (the engine would
-/// create a missing one as root, 0755).
-/// </summary>
-public sealed record SeedFile(string ContainerPath, Func<CancellationToken, Task<Stream>> Open);
-
-public sealed record ContainerInfo(
-    string Id,
-    string Name,
-    IReadOnlyDictionary<string, string> Labels,
-    bool Running,
-    string State,
-    long? ExitCode);
-
-/// <summary>A container of ours that changed: die, oom, stop, destroy, start.</summary>
-public sealed record ContainerEvent(string Zone, string Action, string ContainerId, IReadOnlyDictionary<string, string> Labels);
-
 /// <summary>
 /// The container engine of one availability zone. Every call is idempotent: removing what is
 /// already gone is success, creating a name that exists with the same spec returns it.
+/// Failures are <see cref="NodeRuntimeException"/>s: <see cref="ZoneUnreachableException"/>,
+/// <see cref="RuntimeNotFoundException"/>, <see cref="RuntimeConflictException"/>.
 /// </summary>
 public interface INodeRuntime
 {
@@ -92,7 +44,7 @@ public interface INodeRuntime
     /// <summary>
     /// The content of a regular file in a container, running or exited, read as it streams out of the
     /// engine; disposing the stream ends the transfer. FileNotFoundException when the container has no
-    /// such file; the engine's not-found error when there is no such container.
+    /// such file; <see cref="RuntimeNotFoundException"/> when there is no such container.
     /// </summary>
     Task<Stream> ReadFileAsync(string containerName, string path, CancellationToken ct);
 

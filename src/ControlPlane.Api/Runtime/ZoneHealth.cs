@@ -1,5 +1,3 @@
-using ControlPlane.Api.Reconciliation;
-
 namespace ControlPlane.Api.Runtime;
 
 /// <summary>Whether each availability zone's container engine answers a ping, within a short timeout.</summary>

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Engines;
 using ControlPlane.Api.Reconciliation;
+using ControlPlane.Api.Runtime;
 using ControlPlane.Domain;
 using ControlPlane.Domain.Planning;
 using Microsoft.EntityFrameworkCore;
@@ -65,7 +66,7 @@ public sealed partial class ClientAccessApplier(IRedisAdmin redis, ClientSecrets
                     _applied[place.NodeId] = key;
                 LogApplied(logger, place.NodeId, fingerprint, users.Count);
             }
-            catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException or InvalidOperationException)
+            catch (Exception e) when (e is EngineException or TimeoutException or InvalidOperationException)
             {
                 everywhere = false;
                 LogApplyFailed(logger, place.NodeId, e.Message);

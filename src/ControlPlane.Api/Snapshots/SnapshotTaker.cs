@@ -1,6 +1,5 @@
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Engines;
-using ControlPlane.Api.Reconciliation;
 using ControlPlane.Api.Runtime;
 using ControlPlane.Domain;
 using ControlPlane.Domain.Planning;

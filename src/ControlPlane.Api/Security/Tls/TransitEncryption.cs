@@ -8,7 +8,6 @@ using ControlPlane.Api.Reconciliation;
 using ControlPlane.Api.Runtime;
 using ControlPlane.Domain;
 using Microsoft.Extensions.Options;
-using StackExchange.Redis;
 
 namespace ControlPlane.Api.Security.Tls;
 
@@ -291,7 +290,7 @@ public sealed partial class TransitEncryption(
                 await redis.ConfigSetAsync(host, admin, "tls-port", Text(port), ct);
                 break;
             }
-            catch (RedisServerException) when (time.GetUtcNow() < until)
+            catch (EngineRefusedException) when (time.GetUtcNow() < until)
             {
                 // The multiplexer has not closed its listener yet (EADDRINUSE): a moment more.
                 await Task.Delay(TimeSpan.FromMilliseconds(20), time, ct);

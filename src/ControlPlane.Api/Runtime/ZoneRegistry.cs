@@ -1,10 +1,7 @@
 using ControlPlane.Api.Options;
-using ControlPlane.Api.Runtime;
 using Microsoft.Extensions.Options;
 
-namespace ControlPlane.Api.Reconciliation;
-
-public sealed record Zone(string Name, string Host, INodeRuntime Runtime);
+namespace ControlPlane.Api.Runtime;
 
 /// <summary>The configured availability zones, each a container engine and the address its nodes listen on.</summary>
 public sealed partial class ZoneRegistry : IDisposable
@@ -15,11 +12,9 @@ public sealed partial class ZoneRegistry : IDisposable
     private readonly string _instance;
     private readonly ILogger<ZoneRegistry> _logger;
 
-    public ZoneRegistry(IOptions<ControlPlaneOptions> options, TimeProvider time, ILoggerFactory loggers)
+    public ZoneRegistry(IOptions<ControlPlaneOptions> options, INodeRuntimeFactory runtimes, ILoggerFactory loggers)
     {
-        _zones = options.Value.Zones.ToDictionary(z => z.Name, z => new Zone(z.Name, z.Host,
-            new DockerNodeRuntime(z.Name, new Uri(z.DockerEndpoint), time, loggers.CreateLogger<DockerNodeRuntime>(),
-                z.DockerCertPath is { Length: > 0 } certs ? DockerMutualTls.Load(certs) : null)));
+        _zones = options.Value.Zones.ToDictionary(z => z.Name, z => new Zone(z.Name, z.Host, runtimes.Create(z)));
         _instance = options.Value.Reconciler.Instance;
         _logger = loggers.CreateLogger<ZoneRegistry>();
     }
