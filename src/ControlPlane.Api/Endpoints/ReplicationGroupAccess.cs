@@ -11,7 +11,7 @@ namespace ControlPlane.Api.Endpoints;
 /// Who may use a replication group's nodes, as its create and PATCH set it: an auth token (the
 /// default user requires it; PATCH rotates, sets or deletes it) or one user group (RBAC), never
 /// both. Only the desired state is written here; the reconciler applies it to every node online
-/// (<see cref="ClientAccessApplier"/>). The token's format is the group's validator's business.
+/// (<see cref="Reconciliation.ClientAccessApplier"/>). The token's format is the group's validator's business.
 /// </summary>
 public static class ReplicationGroupAccess
 {

@@ -63,13 +63,6 @@ public static class MonitoringSetup
         app.UseOpenTelemetryPrometheusScrapingEndpoint(meterProvider: null, predicate: http => http.Request.Path == MetricsPath, path: null,
             configureBranchedPipeline: branch => branch.Use(ScreenAsync), optionsName: null);
 
-    public static IEndpointRouteBuilder MapMonitoring(this IEndpointRouteBuilder app)
-    {
-        app.MapMonitoringApi();
-        app.MapConsole();
-        return app;
-    }
-
     private static async Task ScreenAsync(HttpContext http, RequestDelegate next)
     {
         var allowAnonymous = http.RequestServices.GetRequiredService<IOptions<MetricsOptions>>().Value.AllowAnonymous;

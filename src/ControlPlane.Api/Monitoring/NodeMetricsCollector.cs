@@ -2,7 +2,7 @@ using System.Diagnostics;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Engines;
 using ControlPlane.Api.Http;
-using ControlPlane.Api.Reconciliation;
+using ControlPlane.Api.Options;
 using ControlPlane.Api.Runtime;
 using ControlPlane.Domain;
 using Microsoft.EntityFrameworkCore;
@@ -22,7 +22,7 @@ public sealed partial class NodeMetricsCollector(
     IMemcachedAdmin memcached,
     ContainerStatsReader containers,
     ZoneHealth zoneHealth,
-    NodeSpecs specs,
+    IOptions<ControlPlaneOptions> controlPlane,
     Catalog catalog,
     TimeProvider time,
     IOptions<MetricsOptions> options,
@@ -114,13 +114,13 @@ public sealed partial class NodeMetricsCollector(
                 targets.Add(new Target(
                     new NodeLabels(group.Tenant, TenantNames.Public(group.Id), node.ShardId, TenantNames.Public(node.Id), node.AvailabilityZone, Catalog.Redis)
                     { StoredGroupId = group.Id, StoredNodeId = node.Id },
-                    node.Host!, node.Port!.Value, specs.ContainerName(node.PoolId ?? node.Id), Cpus(node.NodeType), group.ClusterMode == ClusterMode.Enabled));
+                    node.Host!, node.Port!.Value, ContainerNames.Of(controlPlane.Value.Reconciler.Instance, node.PoolId ?? node.Id), Cpus(node.NodeType), group.ClusterMode == ClusterMode.Enabled));
         foreach (var cluster in clusters)
             foreach (var node in cluster.Nodes.Where(n => n.Port is not null && n.Host is not null && n.Status != NodeStatus.Deleting))
                 targets.Add(new Target(
                     new NodeLabels(cluster.Tenant, TenantNames.Public(cluster.Id), "", TenantNames.Public(node.Id), node.AvailabilityZone, Catalog.Memcached)
                     { StoredGroupId = cluster.Id, StoredNodeId = node.Id },
-                    node.Host!, node.Port!.Value, specs.ContainerName(node.Id), Cpus(cluster.NodeType), false));
+                    node.Host!, node.Port!.Value, ContainerNames.Of(controlPlane.Value.Reconciler.Instance, node.Id), Cpus(cluster.NodeType), false));
 
         var now = time.GetUtcNow();
         var byStatus = groups.GroupBy(g => (Catalog.Redis, JsonBodies.EnumText(g.Status))).Select(g => (g.Key, Count: g.Count()))

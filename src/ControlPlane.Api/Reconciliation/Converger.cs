@@ -30,11 +30,11 @@ public sealed partial class Converger(
     ISlotMover mover,
     SnapshotTaker snapshots,
     ControlPlaneMetrics metrics,
-    Parameters.ParameterApplier parameters,
-    Security.ClientAccessApplier clientAccess,
-    Discovery.DiscoveryEndpoints discovery,
+    ParameterApplier parameters,
+    ClientAccessApplier clientAccess,
+    DiscoveryEndpoints discovery,
     NodeReboots reboots,
-    Security.Tls.TransitEncryption transit,
+    TransitEncryption transit,
     TimeProvider time,
     IOptions<ControlPlaneOptions> options,
     ILogger<Converger> logger)
@@ -61,7 +61,7 @@ public sealed partial class Converger(
     private IRedisAdmin Redis => redis;
     private ISlotMover Mover => mover;
     private ControlPlaneMetrics Metrics => metrics;
-    private Security.Tls.TransitEncryption Transit => transit;
+    private TransitEncryption Transit => transit;
 
     /// <summary>
     /// Converges the group as far as this pass goes. Returns the nodes to watch when it ended with

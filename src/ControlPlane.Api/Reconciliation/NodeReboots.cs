@@ -15,7 +15,7 @@ namespace ControlPlane.Api.Reconciliation;
 /// </summary>
 public sealed partial class NodeReboots(
     ZoneRegistry zones, IRedisAdmin redis, IMemcachedAdmin memcached, Observer observer, ContainerDeaths deaths,
-    Parameters.ParameterApplier parameters, Security.ClientAccessApplier clientAccess, TimeProvider time, ILogger<NodeReboots> logger)
+    ParameterApplier parameters, ClientAccessApplier clientAccess, TimeProvider time, ILogger<NodeReboots> logger)
 {
     /// <summary>How long a restarted engine may take to answer again (loading its data included).</summary>
     private static readonly TimeSpan BackTimeout = TimeSpan.FromSeconds(60);

@@ -16,7 +16,7 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
 {
     private string Instance => options.Value.Reconciler.Instance;
 
-    public string ContainerName(string nodeId) => $"{Instance}-{nodeId}";
+    public string ContainerName(string nodeId) => ContainerNames.Of(Instance, nodeId);
 
     /// <summary>Redis specs carry the control plane's node users: their secrets are read (once) before any spec is built.</summary>
     public Task LoadSecretsAsync(CancellationToken ct) => secrets.GetAsync(ct);

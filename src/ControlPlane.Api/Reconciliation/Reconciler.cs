@@ -26,7 +26,7 @@ public sealed partial class Reconciler(
     NodeSecretStore secrets,
     Observer observer,
     ControlPlaneMetrics metrics,
-    Discovery.DiscoveryEndpoints discovery,
+    DiscoveryEndpoints discovery,
     TimeProvider time,
     IOptions<ControlPlaneOptions> options,
     ILogger<Reconciler> logger) : BackgroundService
@@ -164,7 +164,7 @@ public sealed partial class Reconciler(
         await RemoveOrphansAsync(view, known, ct);
         var live = nodeIds.Concat(endpointGroups.SelectMany(GroupEndpoints.LeaseIds))
             // The inner ports of preferred mode are the node's as long as it has them.
-            .Concat(leases.Where(l => Security.Tls.TransitEncryption.NodeOfInnerLease(l) is { } node && nodeIds.Contains(node))).Concat(clusters.Select(Discovery.DiscoveryEndpoints.LeaseId)).ToHashSet();
+            .Concat(leases.Where(l => TransitEncryption.NodeOfInnerLease(l) is { } node && nodeIds.Contains(node))).Concat(clusters.Select(DiscoveryEndpoints.LeaseId)).ToHashSet();
         discovery.Retain(clusters);
         await ReleaseRetiredLeasesAsync(db, view, leases.Where(id => !WarmPool.IsPoolId(id) && !live.Contains(id)).ToList(), ct);
         await SweepEndpointsAsync(db, ct);
@@ -287,7 +287,7 @@ public sealed partial class Reconciler(
         // A node's multiplexer still holds the node's port, and its inner ports are in use behind it.
         var listed = view.ByZone.Values.SelectMany(c => c!).Select(c => c.Labels.GetValueOrDefault(Labels.Node)).OfType<string>()
             .Select(label => Security.Tls.NodeMultiplexer.NodeOf(label) ?? label).ToHashSet();
-        var free = retired.Where(id => !listed.Contains(Security.Tls.TransitEncryption.NodeOfInnerLease(id) ?? id)).ToList();
+        var free = retired.Where(id => !listed.Contains(TransitEncryption.NodeOfInnerLease(id) ?? id)).ToList();
         if (free.Count == 0)
             return;
         LogLeasesReleased(logger, string.Join(", ", free));

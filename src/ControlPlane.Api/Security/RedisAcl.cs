@@ -49,7 +49,7 @@ public static class RedisAcl
     public static IReadOnlyList<string> AdminUserRules(NodeSecrets secrets) =>
         [NodeSecrets.AdminUser, "on", "#" + NodeSecrets.Hash(secrets.AdminPassword), "~*", "&*", "+@all"];
 
-    /// <summary>What the endpoint proxy's checks need (PING, INFO replication), and nothing else; given by <see cref="ClientAccessApplier"/>.</summary>
+    /// <summary>What the endpoint proxy's checks need (PING, INFO replication), and nothing else; given by <see cref="Reconciliation.ClientAccessApplier"/>.</summary>
     public static IReadOnlyList<string> HealthUserRules(NodeSecrets secrets) =>
         [NodeSecrets.HealthUser, "reset", "on", "#" + NodeSecrets.Hash(secrets.HealthPassword), "-@all", "+ping", "+info"];
 

@@ -113,7 +113,7 @@ public abstract class ChaosTest(PostgresFixture postgres) : ReconcilerTest(postg
         var endpointLeases = endpoints.SelectMany(GroupEndpoints.LeaseIds).ToHashSet();
         // A Memcached cluster's configuration endpoint (auto discovery): the port the cluster records.
         var discovery = (await db.CacheClusters.AsNoTracking().Where(c => c.DiscoveryPort != null).Select(c => new { c.Id, c.DiscoveryPort }).ToListAsync())
-            .ToDictionary(c => ControlPlane.Api.Discovery.DiscoveryEndpoints.LeaseId(c.Id), c => c.DiscoveryPort!.Value);
+            .ToDictionary(c => ControlPlane.Api.Reconciliation.DiscoveryEndpoints.LeaseId(c.Id), c => c.DiscoveryPort!.Value);
         var listed = containers.Select(c => c.Node).ToHashSet();
         foreach (var lease in leases)
         {

@@ -20,7 +20,6 @@ public static class CertificateAuthorityApi
     {
         services.AddSingleton<CertificateAuthority>();
         services.AddSingleton<NodeTransport>();
-        services.AddSingleton<TransitEncryption>();
         services.AddHostedService<NodeTransportRefresh>();
         return services;
     }

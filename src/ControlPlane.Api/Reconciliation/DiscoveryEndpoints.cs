@@ -7,13 +7,12 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Options;
-using ControlPlane.Api.Reconciliation;
 using ControlPlane.Api.Runtime;
 using ControlPlane.Api.Security.Tls;
 using ControlPlane.Domain;
 using Microsoft.Extensions.Options;
 
-namespace ControlPlane.Api.Discovery;
+namespace ControlPlane.Api.Reconciliation;
 
 /// <summary>
 /// The configuration endpoint of every Memcached cluster, as ElastiCache serves it: a port leased on

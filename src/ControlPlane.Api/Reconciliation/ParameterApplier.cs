@@ -1,11 +1,11 @@
 using System.Collections.Concurrent;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Engines;
-using ControlPlane.Api.Reconciliation;
+using ControlPlane.Api.Parameters;
 using ControlPlane.Domain;
 using ControlPlane.Domain.Parameters;
 
-namespace ControlPlane.Api.Parameters;
+namespace ControlPlane.Api.Reconciliation;
 
 /// <summary>
 /// Brings a group's nodes to its parameter group's values on every reconciler pass: the immediate ones

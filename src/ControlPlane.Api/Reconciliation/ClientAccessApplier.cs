@@ -1,13 +1,13 @@
 using System.Collections.Concurrent;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Engines;
-using ControlPlane.Api.Reconciliation;
 using ControlPlane.Api.Runtime;
+using ControlPlane.Api.Security;
 using ControlPlane.Domain;
 using ControlPlane.Domain.Planning;
 using Microsoft.EntityFrameworkCore;
 
-namespace ControlPlane.Api.Security;
+namespace ControlPlane.Api.Reconciliation;
 
 /// <summary>
 /// Brings every answering node of a replication group to the client users its desired state names

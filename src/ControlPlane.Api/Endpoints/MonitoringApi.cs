@@ -1,17 +1,25 @@
 using ControlPlane.Api.Data;
-using ControlPlane.Api.Endpoints;
 using ControlPlane.Api.Engines;
 using ControlPlane.Api.Http;
+using ControlPlane.Api.Monitoring;
 using ControlPlane.Domain;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
-namespace ControlPlane.Api.Monitoring;
+namespace ControlPlane.Api.Endpoints;
 
 /// <summary>Time series of every node's metrics (for people and scripts without Prometheus) and the engines' slow logs.</summary>
 public static class MonitoringApi
 {
     private const int MaxSlowLogEntries = 128;
+
+    /// <summary>The time series and slow log endpoints and the console's page.</summary>
+    public static IEndpointRouteBuilder MapMonitoring(this IEndpointRouteBuilder app)
+    {
+        app.MapMonitoringApi();
+        app.MapConsole();
+        return app;
+    }
 
     public static IEndpointRouteBuilder MapMonitoringApi(this IEndpointRouteBuilder app)
     {

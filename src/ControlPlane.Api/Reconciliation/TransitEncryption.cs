@@ -4,12 +4,13 @@ using System.Runtime.CompilerServices;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Engines;
 using ControlPlane.Api.Options;
-using ControlPlane.Api.Reconciliation;
 using ControlPlane.Api.Runtime;
+using ControlPlane.Api.Security.Tls;
+using ControlPlane.Api.Security;
 using ControlPlane.Domain;
 using Microsoft.Extensions.Options;
 
-namespace ControlPlane.Api.Security.Tls;
+namespace ControlPlane.Api.Reconciliation;
 
 /// <summary>
 /// The reconciler's side of transit encryption: each node's <see cref="NodeTransit"/> for its spec,
