@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ControlPlane.Api.Engines;
 using ControlPlane.Runtime.Tests.Infrastructure;
 using StackExchange.Redis;
 
@@ -22,11 +23,12 @@ public sealed class RedisAdminTimeoutTests : NodeTest
         // Every client's commands now wait (the admin's too) for 8 s, as on a hung node.
         await Resp.CallAsync(port, "CLIENT", "PAUSE", "8000", "ALL");
         var clock = Stopwatch.StartNew();
-        var failure = await Assert.ThrowsAnyAsync<TimeoutException>(() => Redis.ConfigSetAsync(Loopback, port, "maxmemory-policy", "noeviction", Ct));
+        var failure = await Assert.ThrowsAsync<EngineUnreachableException>(() => Redis.ConfigSetAsync(Loopback, port, "maxmemory-policy", "noeviction", Ct));
         var waited = clock.Elapsed;
 
-        // Our bound, not the client's timeout (a RedisTimeoutException, raised only at its heartbeat).
-        Assert.IsNotType<RedisTimeoutException>(failure);
+        // Our bound (a plain TimeoutException underneath), not the client's timeout (a RedisTimeoutException, raised only at its heartbeat).
+        Assert.IsType<TimeoutException>(failure.InnerException);
+        Assert.IsNotType<RedisTimeoutException>(failure.InnerException);
         Assert.True(waited < TimeSpan.FromSeconds(8), $"the command failed after {waited.TotalSeconds:0.0} s, when the pause ended");
     }
 }

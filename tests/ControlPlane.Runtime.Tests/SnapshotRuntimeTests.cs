@@ -1,6 +1,5 @@
 using ControlPlane.Api.Runtime;
 using ControlPlane.Runtime.Tests.Infrastructure;
-using Docker.DotNet;
 using StackExchange.Redis;
 
 namespace ControlPlane.Runtime.Tests;
@@ -105,7 +104,7 @@ public sealed class SnapshotRuntimeTests : NodeTest
         var e = await Assert.ThrowsAsync<FileNotFoundException>(() => Zone('a').ReadFileAsync(spec.Name, "/data/dump.rdb", Ct));
         Assert.Equal("/data/dump.rdb", e.FileName);
         // A missing container is another matter, not a missing file.
-        await Assert.ThrowsAsync<DockerContainerNotFoundException>(() => Zone('a').ReadFileAsync($"{Group}-none", "/data/dump.rdb", Ct));
+        await Assert.ThrowsAsync<RuntimeNotFoundException>(() => Zone('a').ReadFileAsync($"{Group}-none", "/data/dump.rdb", Ct));
     }
 
     [Fact]
