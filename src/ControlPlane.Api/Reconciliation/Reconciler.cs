@@ -356,9 +356,3 @@ public sealed partial class Reconciler(
     [LoggerMessage(Level = LogLevel.Information, Message = "Removing orphan container {Name} in zone {Zone}")]
     private static partial void LogOrphan(ILogger logger, string name, string zone);
 }
-
-/// <summary>A replication group (engine redis) or a cache cluster (engine memcached).</summary>
-public sealed record Target(string Engine, string Id)
-{
-    public string Key => $"{Engine}:{Id}";
-}

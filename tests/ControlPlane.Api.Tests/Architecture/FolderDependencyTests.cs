@@ -31,7 +31,7 @@ public sealed partial class FolderDependencyTests
         ["Snapshots"] = ["Data", "Engines", "Options", "Runtime"],
         // Metrics (the reconciler counts into them) and the node collector.
         ["Monitoring"] = ["Data", "Engines", "Http", "Options", "Runtime"],
-        // The reconciler and its appliers: everything below it. WakeUps listens with Http's connection helpers.
+        // The reconciler and its appliers: everything below it. ChangeListener listens with Http's connection helpers.
         ["Reconciliation"] = ["Data", "Engines", "Http", "Maintenance", "Monitoring", "Options", "Parameters", "Runtime", "Security", "Snapshots"],
         // The HTTP side.
         ["Http"] = ["Data", "Options", "QueryApi"],

@@ -1,0 +1,74 @@
+using System.Collections.Concurrent;
+using ControlPlane.Api.Runtime;
+using ControlPlane.Domain.Planning;
+
+namespace ControlPlane.Api.Reconciliation;
+
+/// <summary>
+/// The pass's one listing per zone, plus what this pass itself started or removed since, so a
+/// group's convergence does not list containers again after each step.
+/// </summary>
+public sealed class ContainerView(
+    IReadOnlyDictionary<string, IReadOnlyList<ContainerInfo>?> byZone, IReadOnlySet<string>? zonesDownPastGrace = null, ContainerDeaths? deaths = null)
+{
+    public IReadOnlySet<string> ZonesUnreachable { get; } = byZone.Where(z => z.Value is null).Select(z => z.Key).ToHashSet();
+
+    /// <summary>Zones whose engine has not answered for longer than the grace: replacements go elsewhere.</summary>
+    public IReadOnlySet<string> ZonesDown { get; } = zonesDownPastGrace ?? new HashSet<string>();
+
+    private readonly ConcurrentDictionary<string, (ContainerState State, long? ExitCode, string? ContainerId)> _changed = new();
+    private readonly ConcurrentDictionary<string, bool> _confirmed = new();
+
+    public IReadOnlyDictionary<string, IReadOnlyList<ContainerInfo>?> ByZone => byZone;
+
+    public void Started(string nodeId, string? containerId = null) => _changed[nodeId] = (ContainerState.Running, null, containerId);
+
+    public void Removed(string nodeId) => _changed[nodeId] = (ContainerState.Missing, null, null);
+
+    /// <summary>What a second look at one container found; it is not looked at again in this pass.</summary>
+    public void Seen(string nodeId, ContainerState state, long? exitCode, string? containerId)
+    {
+        _changed[nodeId] = (state, exitCode, containerId);
+        _confirmed[nodeId] = true;
+    }
+
+    public bool Confirmed(string nodeId) => _confirmed.ContainsKey(nodeId);
+
+    /// <summary>The id of the container running the node as far as this pass knows it; null when not known yet.</summary>
+    public string? ContainerIdOf(NodePlace node) => _changed.TryGetValue(node.NodeId, out var changed)
+        ? changed.ContainerId
+        : byZone.GetValueOrDefault(node.Zone)?.FirstOrDefault(c => c.Name == node.ContainerName && c.Running)?.Id;
+
+    private readonly ConcurrentDictionary<string, string> _endpoints = new();
+
+    /// <summary>The spec hash of the endpoint proxy this pass started for a group, if any.</summary>
+    public string? EndpointRunning(string groupId) => _endpoints.GetValueOrDefault(groupId);
+
+    public void EndpointStarted(string groupId, string specHash) => _endpoints[groupId] = specHash;
+
+    public (ContainerState State, long? ExitCode) StateOf(NodePlace node)
+    {
+        // A die event is newer than whatever was listed or looked at before it.
+        if (_changed.TryGetValue(node.NodeId, out var changed))
+            return changed.State == ContainerState.Running && changed.ContainerId is { } id && deaths?.HasDied(id) == true
+                ? (ContainerState.Exited, null)
+                : (changed.State, changed.ExitCode);
+        if (byZone.GetValueOrDefault(node.Zone) is not { } containers)
+            return (ContainerState.ZoneUnreachable, null);
+        // A node that took a pool container is found by that container's name; its spec is the pool's.
+        var container = node.FromPool
+            ? containers.FirstOrDefault(c => c.Name == node.ContainerName)
+            : containers.FirstOrDefault(c => c.Labels.GetValueOrDefault(Labels.Node) == node.NodeId);
+        if (container is null)
+            return (ContainerState.Missing, null);
+        // A paused container is alive to Docker but answers nothing: the probes judge it, like any hung node.
+        // One created but never started (its starter died in between), or on its way out, never ran
+        // as this node: it is started afresh, not taken for a node that exited.
+        if (!container.Running && container.State is "created" or "removing")
+            return (ContainerState.Missing, null);
+        if ((!container.Running && container.State != "paused") || deaths?.HasDied(container.Id) == true)
+            return (ContainerState.Exited, container.ExitCode);
+        var outdated = !node.FromPool && node.Spec is not null && container.Labels.GetValueOrDefault(Labels.SpecHash) != node.Spec.Labels[Labels.SpecHash];
+        return (outdated ? ContainerState.Outdated : ContainerState.Running, null);
+    }
+}
