@@ -23,7 +23,7 @@ public sealed partial class Converger
         if (pending.Count == 0)
             return plan;
         if (pending.ContainsKey(OnlineChanges.TransitEncryption))
-            await TransitAsync(db, SourceType.ReplicationGroup, group.Id, () => Transit.ConvergeAsync(db, group, nodes, view, ct), ct);
+            await TransitAsync(db, SourceType.ReplicationGroup, group.Id, () => transit.ConvergeAsync(db, group, nodes, view, ct), ct);
         if (OnlineChanges.Lagging(group, pending, holdingUsers) is { } lagging)
             return [new Wait(lagging)];
         return [available with { Message = OnlineChanges.Done(group.Id, pending) }];

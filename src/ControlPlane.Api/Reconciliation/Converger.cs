@@ -1,15 +1,13 @@
+using ControlPlane.Api.Runtime;
 using System.Text.Json;
 using ControlPlane.Api.Data;
-using ControlPlane.Api.Engines;
-using ControlPlane.Api.Monitoring;
 using ControlPlane.Api.Options;
-using ControlPlane.Api.Runtime;
+using ControlPlane.Api.Reconciliation.Actions;
 using ControlPlane.Api.Snapshots;
 using ControlPlane.Domain;
 using ControlPlane.Domain.Planning;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
-using Npgsql;
 
 namespace ControlPlane.Api.Reconciliation;
 
@@ -22,46 +20,22 @@ public sealed partial class Converger(
     IServiceScopeFactory scopes,
     ZoneRegistry zones,
     NodeSpecs specs,
-    PortAllocator ports,
     Observer observer,
     GroupEndpoints endpoints,
     WarmPool pool,
-    IRedisAdmin redis,
-    ISlotMover mover,
     SnapshotTaker snapshots,
-    ControlPlaneMetrics metrics,
     ParameterApplier parameters,
     ClientAccessApplier clientAccess,
     DiscoveryEndpoints discovery,
-    NodeReboots reboots,
     TransitEncryption transit,
+    ActionExecutor executor,
     TimeProvider time,
     IOptions<ControlPlaneOptions> options,
     ILogger<Converger> logger)
 {
     private static readonly TimeSpan WaitStep = TimeSpan.FromMilliseconds(50);
 
-    /// <summary>How long one act moves slots before the group is observed again (a failure then is handled within this).</summary>
-    private static readonly TimeSpan MoveBudget = TimeSpan.FromSeconds(2);
-
-    /// <summary>Failed slot-moving acts in a row (the engines refusing, e.g. out of memory) after which a reshard is given up.</summary>
-    private const int MoveAttempts = 5;
-
-    /// <summary>How long a planned switchover may take before it counts as failed.</summary>
-    private static readonly TimeSpan SwitchoverTimeout = TimeSpan.FromSeconds(15);
-
     private ReconcilerOptions Settings => options.Value.Reconciler;
-    private readonly NodeReboots _reboots = reboots;
-    private TimeProvider Time => time;
-    private PortAllocator Ports => ports;
-    private ZoneRegistry Zones => zones;
-    private ILogger Logger => logger;
-    private NodeSpecs Specs => specs;
-    private Observer Observer => observer;
-    private IRedisAdmin Redis => redis;
-    private ISlotMover Mover => mover;
-    private ControlPlaneMetrics Metrics => metrics;
-    private TransitEncryption Transit => transit;
 
     /// <summary>
     /// Converges the group as far as this pass goes. Returns the nodes to watch when it ended with
@@ -96,8 +70,6 @@ public sealed partial class Converger(
                 await Task.Delay(WaitStep, time, ct);
         }
     }
-
-    private enum Progress { Done, Acted, Waiting, Settled, Quiet }
 
     /// <summary>One step's outcome; Quiet is set when the plan was empty.</summary>
     private sealed record Step(Progress Progress, QuietGroup? Quiet = null)
@@ -232,7 +204,8 @@ public sealed partial class Converger(
             .Where(p => p.Primary is not null).ToDictionary(p => p.Id, p => p.Primary!);
         // Work the API asked for joins the request's trace; what the control plane does on its own starts one.
         var traceParent = group.Status != GroupStatus.Available || testFailovers.Count > 0 ? group.TraceParent : null;
-        var progress = await new Acts(this, db, view, places, observed, record, teardown, rolesChanged, ct, primaries, traceParent).RunAsync(plan, creating ? group.CreatedAt : null, group.Status is GroupStatus.Available or GroupStatus.IncompatibleNetwork);
+        var pass = new ActionPass(db, view, places, observed, record, time, ct) { TeardownExtras = teardown, RolesChanged = rolesChanged, Primaries = primaries, TraceParent = traceParent };
+        var progress = await executor.RunAsync(plan, pass, creating ? group.CreatedAt : null, group.Status is GroupStatus.Available or GroupStatus.IncompatibleNetwork);
         return Ended(progress, Catalog.Redis, places, observed);
     }
 
@@ -281,12 +254,6 @@ public sealed partial class Converger(
 
     /// <summary>The pending change that reboots the nodes named (their ids, each leaving the list once rebooted), see POST .../reboot.</summary>
     public const string RebootChange = "rebootNodes";
-
-    /// <summary>The reason a group's nodes are held (not failed over) and that was told in an event, per group.</summary>
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _held = new();
-
-    /// <summary>Slot-moving acts that failed in a row, per group.</summary>
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _moveFailures = new();
 
     /// <summary>Creates from a snapshot whose files were checked already (group id, snapshot name).</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string, string), bool> _verified = new();
@@ -373,8 +340,8 @@ public sealed partial class Converger(
             await discovery.EnsureAsync(db, cluster, ct);
         var record = new ClusterRecord(db, cluster, time);
         var traceParent = cluster.Status != CacheClusterStatus.Available ? cluster.TraceParent : null;
-        var progress = await new Acts(this, db, view, places, observed, record, () => discovery.RemoveAsync(db, cluster.Id, ct), () => Task.CompletedTask, ct, traceParent: traceParent)
-            .RunAsync(plan, creating ? cluster.CreatedAt : null, cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.IncompatibleNetwork);
+        var pass = new ActionPass(db, view, places, observed, record, time, ct) { TeardownExtras = () => discovery.RemoveAsync(db, cluster.Id, ct), TraceParent = traceParent };
+        var progress = await executor.RunAsync(plan, pass, creating ? cluster.CreatedAt : null, cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.IncompatibleNetwork);
         return Ended(progress, Catalog.Memcached, places, observed);
     }
 
@@ -417,480 +384,9 @@ public sealed partial class Converger(
         }
     }
 
-    /// <summary>Carries out one plan against the engines and the database.</summary>
-    private sealed class Acts(
-        Converger owner, ControlPlaneDbContext db, ContainerView view, IReadOnlyList<NodePlace> places,
-        IReadOnlyDictionary<string, ObservedNode> observed, ITargetRecord record, Func<Task> teardownExtras, Func<Task> rolesChanged, CancellationToken ct,
-        IReadOnlyDictionary<string, string>? primaries = null, string? traceParent = null)
-    {
-        private readonly SemaphoreSlim _progress = new(1, 1);
-
-        /// <summary>Replaced nodes whose container could not be removed: their ports stay leased.</summary>
-        private readonly System.Collections.Concurrent.ConcurrentBag<string> _stillLeased = [];
-
-        /// <summary>Set when slot moves failed too often: the reshard is given up after this plan's other moves end.</summary>
-        private string? _abandon;
-
-        private NodePlace Place(string nodeId) => places.First(p => p.NodeId == nodeId);
-
-        private void Event(string message) => db.Record(owner.Time, record.SourceType, record.Id, message);
-
-        public async Task<Progress> RunAsync(IReadOnlyList<NodeAction> plan, DateTimeOffset? creatingSince, bool settled)
-        {
-            if (plan.Count == 0)
-                return Progress.Quiet;
-            if (plan.OfType<Fail>().FirstOrDefault() is { } fail)
-                return await FailAsync(fail.Reason);
-            if (plan.All(a => a is Wait or Hold))
-            {
-                var why = plan[0] is Wait w ? w.Reason : ((Hold)plan[0]).Reason;
-                if (creatingSince is { } since && owner.Time.GetUtcNow() - since > owner.Settings.CreateTimeout)
-                    return await FailAsync($"Creation did not finish within {owner.Settings.CreateTimeout}: {why}");
-                LogWaiting(owner.Logger, record.Id, why);
-                // Held fire is told once, not at every pass it lasts.
-                if (plan.OfType<Hold>().Select(h => h.Reason).FirstOrDefault() is { } held && owner._held.GetValueOrDefault(record.Id) != held)
-                {
-                    owner._held[record.Id] = held;
-                    Event(held);
-                    await SaveAsync();
-                }
-                return settled ? Progress.Settled : Progress.Waiting;
-            }
-            owner._held.TryRemove(record.Id, out _);
-            using var activity = traceParent is null
-                ? ControlPlaneMetrics.Activities.StartActivity("converge")
-                : ControlPlaneMetrics.Activities.StartActivity("converge", System.Diagnostics.ActivityKind.Internal, traceParent);
-            activity?.SetTag("controlplane.group", record.Id);
-            LogActing(owner.Logger, record.Id, string.Join(", ", plan.Where(a => a is not Wait).Select(a => a.GetType().Name).Distinct()));
-
-            if (plan.OfType<AllocatePort>().ToList() is { Count: > 0 } allocations)
-            {
-                await owner.Ports.AllocateAsync(db, allocations.Select(a =>
-                {
-                    var host = owner.Zones[Place(a.NodeId).Zone].Host;
-                    return (a.NodeId, host, (Action<int>)(port => record.AssignPort(a.NodeId, host, port)));
-                }).ToList(), ct);
-            }
-            // A decision is stored before anything acts on it: a control plane that dies after this point
-            // finds it stored and finishes it. The endpoints follow the new roles at once.
-            var decided = new HashSet<NodeAction>();
-            if (plan.Any(a => a is Failover))
-            {
-                decided.UnionWith(plan.Where(a => a is Failover or MarkNode));
-                foreach (var action in plan.Where(decided.Contains))
-                    await RecordAsync(action);
-                if (!await SaveAsync())
-                    return Progress.Acted; // changed by the API meanwhile: observe and plan again
-                await rolesChanged();
-            }
-            try
-            {
-                await Task.WhenAll(plan.Select(CountedStepAsync));
-            }
-            catch (RuntimeNotFoundException) when (creatingSince is not null)
-            {
-                // No such image: nothing a retry fixes.
-                return await FailAsync("A node could not start: its engine image is not available on the container host");
-            }
-            if (_abandon is { } reason)
-            {
-                await AbandonReshardAsync(reason);
-                return Progress.Acted;
-            }
-
-            foreach (var action in plan.Where(a => !decided.Contains(a)))
-                await RecordAsync(action);
-            await SaveAsync();
-            if (plan.Any(a => a is Promote or ClusterTakeover or Switchover))
-                await rolesChanged();
-            return plan.Any(a => a is ReleaseAll) ? Progress.Done : Progress.Acted;
-        }
-
-        private async Task RecordAsync(NodeAction action)
-        {
-            switch (action)
-            {
-                case MarkNode m:
-                    var was = record.StatusOf(m.NodeId);
-                    var serves = m.Status == NodeStatus.Available && !record.Creating;
-                    // A Memcached node that was creating in a cluster that exists was added by a scale-out; a replacement is replacing.
-                    var added = serves && was == NodeStatus.Creating && record.SourceType == SourceType.CacheCluster;
-                    var recovered = serves && !added && (was == NodeStatus.Replacing || (was == NodeStatus.Creating && record.IsReplacement(m.NodeId)));
-                    record.MarkNode(m.NodeId, m.Status, m.Role);
-                    if (m.Status == NodeStatus.Failed)
-                        Event($"Cache node {m.NodeId} failed");
-                    if (recovered)
-                        Event($"Finished recovery for cache nodes {m.NodeId}");
-                    if (added)
-                        Event($"Added cache node {m.NodeId} in availability zone {Place(m.NodeId).Zone}");
-                    break;
-                case RestartNode r:
-                    record.Rebooted(r.NodeId);
-                    Event($"Cache node {r.NodeId} rebooted");
-                    break;
-                case RemoveNode r:
-                    await PortAllocator.ReleaseAsync(db, [r.NodeId], ct);
-                    record.RemoveNode(r.NodeId);
-                    Event($"Removed cache node {r.NodeId}");
-                    break;
-                case MarkShard s:
-                    record.MarkShard(s.ShardId, s.Status);
-                    break;
-                case MarkGroup g:
-                    record.MarkGroup(g.Status);
-                    Event(g.Message);
-                    break;
-                case Failover f:
-                    // Stored before anything is done: a control plane that dies here finishes the failover after restart.
-                    record.MarkNode(f.FromNodeId, NodeStatus.Failed, NodeRole.Replica);
-                    record.MarkNode(f.ToNodeId, NodeStatus.Available, NodeRole.Primary);
-                    break;
-                case StartTestFailover t:
-                    record.MarkNode(t.NodeId, NodeStatus.Failed, NodeRole.Primary);
-                    await db.TestFailovers.Where(x => x.ReplicationGroupId == record.Id && x.ShardId == t.ShardId && x.CompletedAt == null)
-                        .ExecuteUpdateAsync(u => u.SetProperty(x => x.CompletedAt, owner.Time.GetUtcNow()), ct);
-                    break;
-                case Promote or ClusterTakeover:
-                    var (node, from) = action is Promote p ? (p.NodeId, p.FromNodeId) : (((ClusterTakeover)action).NodeId, ((ClusterTakeover)action).FromNodeId);
-                    if (from is not null)
-                    {
-                        Event($"Failover from primary node {from} to replica node {node} completed");
-                        owner.Metrics.FailoverCompleted();
-                    }
-                    break;
-                case ReplaceNode r:
-                    if (!_stillLeased.Contains(r.NodeId))
-                        await PortAllocator.ReleaseAsync(db, [r.NodeId], ct);
-                    var replacement = record.Replace(r.NodeId, r.Zone, r.AsPrimary);
-                    Event($"Recovering cache nodes {r.NodeId}");
-                    if (r.DataLost)
-                        Event($"Cache node {r.NodeId} was lost with no replica to fail over to; {replacement} replaces it empty and the data it held is lost");
-                    break;
-                case AddNode a:
-                    var newNode = Group.AddNode(a.ShardId, a.Role, a.Zone, a.NodeType);
-                    Event($"Added cache node {newNode} in availability zone {a.Zone}");
-                    break;
-                case AddShard a:
-                    var shardNodes = Group.AddShard(a.ShardId, a.PrimaryZone, a.ReplicaZones, a.NodeType);
-                    Event($"Added node group {a.ShardId} with cache nodes {string.Join(", ", shardNodes)}");
-                    break;
-                case RemoveShard r:
-                    Group.RemoveShard(r.ShardId);
-                    Event($"Removed node group {r.ShardId}");
-                    break;
-                case Switchover w:
-                    record.MarkNode(w.ToNodeId, NodeStatus.Available, NodeRole.Primary);
-                    record.MarkNode(w.FromNodeId, NodeStatus.Available, NodeRole.Replica);
-                    Event($"Failover from primary node {w.FromNodeId} to replica node {w.ToNodeId} completed");
-                    owner.Metrics.FailoverCompleted();
-                    break;
-                case PlanSlotMoves plan:
-                    db.SlotMoves.AddRange(plan.Moves.Select(m => new SlotMoveEntity { ReplicationGroupId = record.Id, Slot = m.Slot, FromShardId = m.FromShardId, ToShardId = m.ToShardId }));
-                    foreach (var leaving in plan.LeavingShardIds)
-                        record.MarkShard(leaving, ShardStatus.Deleting);
-                    Group.SlotMigrationProgress(plan.Moves.Count, plan.Moves.Count);
-                    Event(plan.Moves.Count == 0
-                        ? $"Node groups {string.Join(", ", plan.LeavingShardIds)} hold no slots and are removed"
-                        : $"Slot migration started: {plan.Moves.Count} slots move, "
-                            + string.Join("; ", plan.Moves.GroupBy(m => (m.FromShardId, m.ToShardId)).Select(g => $"{g.Count()} from node group {g.Key.FromShardId} to {g.Key.ToShardId}")));
-                    break;
-                case ReleaseAll:
-                    await teardownExtras();
-                    // A node whose zone does not answer may still run there: its port stays leased until its container is gone.
-                    await PortAllocator.ReleaseAsync(db, places.Where(p => observed.GetValueOrDefault(p.NodeId)?.Container != ContainerState.ZoneUnreachable)
-                        .Select(p => p.NodeId).ToList(), ct);
-                    record.Remove();
-                    Event(record.SourceType == SourceType.ReplicationGroup ? $"Replication group {record.Id} deleted" : $"Cache cluster {record.Id} deleted");
-                    break;
-            }
-        }
-
-        private GroupRecord Group => (GroupRecord)record;
-
-        /// <summary>The engine step, counted by kind and result for /metrics.</summary>
-        private async Task CountedStepAsync(NodeAction action)
-        {
-            using var scope = owner.Logger.BeginScope(new Dictionary<string, object?>
-            {
-                ["action"] = action.GetType().Name,
-                // The node it acts on, where it has one (most actions do).
-                ["node"] = action.GetType().GetProperty("NodeId")?.GetValue(action) as string,
-            });
-            try
-            {
-                await EngineStepAsync(action);
-                owner.Metrics.ActionDone(action.GetType().Name, succeeded: true);
-            }
-            catch
-            {
-                owner.Metrics.ActionDone(action.GetType().Name, succeeded: false);
-                throw;
-            }
-        }
-
-        private async Task EngineStepAsync(NodeAction action)
-        {
-            switch (action)
-            {
-                case Switchover w:
-                    await SwitchoverAsync(Place(w.FromNodeId), Place(w.ToNodeId));
-                    break;
-                case MoveSlots m:
-                    await MoveSlotsAsync(m);
-                    break;
-                case StartContainer s:
-                    var place = Place(s.NodeId);
-                    view.Started(s.NodeId, await owner.Zones[place.Zone].Runtime.RunAsync(place.Spec!, ct));
-                    break;
-                case RemoveContainer r:
-                    await RemoveAsync(Place(r.NodeId));
-                    break;
-                case RestartNode r:
-                    await owner._reboots.RestartAsync(Place(r.NodeId), r.KeepData, view, ct);
-                    break;
-                case RemoveNode r:
-                    await RemoveAsync(Place(r.NodeId));
-                    break;
-                case ReplaceNode r:
-                    // The node is fenced already; removing again is a no-op, and an unreachable zone keeps it for orphan removal.
-                    try
-                    {
-                        await RemoveAsync(Place(r.NodeId));
-                    }
-                    catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-                    {
-                        // Its engine does not answer; the container has no restart policy and goes as an orphan later.
-                        // Its port stays leased until then, so no new node binds where it may still listen.
-                        _stillLeased.Add(r.NodeId);
-                    }
-                    break;
-                case ReplicateFrom f:
-                    var (replica, primary) = (Place(f.NodeId), Place(f.PrimaryNodeId));
-                    await owner.Redis.ReplicaOfAsync(replica.Host!, replica.Port!.Value, primary.Host!, primary.Port!.Value, ct);
-                    break;
-                case Promote p:
-                    var promoted = Place(p.NodeId);
-                    await owner.Redis.PromoteAsync(promoted.Host!, promoted.Port!.Value, ct);
-                    break;
-                case ClusterTakeover t:
-                    var takeover = Place(t.NodeId);
-                    await owner.Redis.ClusterFailoverAsync(takeover.Host!, takeover.Port!.Value, ClusterFailoverMode.Takeover, ct);
-                    break;
-                case ClusterForget f:
-                    var forgetting = Place(f.NodeId);
-                    try
-                    {
-                        await owner.Redis.ClusterForgetAsync(forgetting.Host!, forgetting.Port!.Value, f.ClusterId, ct);
-                    }
-                    catch (EngineRefusedException e) when (e.Message.Contains("Unknown node", StringComparison.OrdinalIgnoreCase))
-                    {
-                        // Forgotten already.
-                    }
-                    break;
-                case SetConfigEpoch e:
-                    var fresh = Place(e.NodeId);
-                    await owner.Redis.ClusterSetConfigEpochAsync(fresh.Host!, fresh.Port!.Value, e.Epoch, ct);
-                    break;
-                case ClusterMeet m:
-                    var (seed, peer) = (Place(m.NodeId), Place(m.PeerNodeId));
-                    await owner.Redis.ClusterMeetAsync(seed.Host!, seed.Port!.Value, peer.Host!, peer.Port!.Value, ct);
-                    break;
-                case AssignSlots a:
-                    var slotOwner = Place(a.NodeId);
-                    if (!SlotRanges.TryParse(a.Slots, out var ranges))
-                        throw new InvalidOperationException($"Invalid slots {a.Slots}");
-                    await owner.Redis.ClusterAddSlotsRangeAsync(slotOwner.Host!, slotOwner.Port!.Value, ranges, ct);
-                    break;
-                case ClusterReplicate c:
-                    var node = Place(c.NodeId);
-                    await owner.Redis.ClusterReplicateAsync(node.Host!, node.Port!.Value, observed[c.PrimaryNodeId].ClusterId!, ct);
-                    break;
-            }
-        }
-
-        /// <summary>
-        /// A coordinated handover: the old primary pauses its clients until the replica has every write,
-        /// then they swap (FAILOVER TO; CLUSTER FAILOVER asked of the replica in cluster mode).
-        /// </summary>
-        private async Task SwitchoverAsync(NodePlace from, NodePlace to)
-        {
-            if (observed[to.NodeId].ClusterId is not null)
-                await owner.Redis.ClusterFailoverAsync(to.Host!, to.Port!.Value, ClusterFailoverMode.Default, ct);
-            else
-                await owner.Redis.FailoverToAsync(from.Host!, from.Port!.Value, to.Host!, to.Port!.Value, SwitchoverTimeout / 3, ct);
-            var deadline = owner.Time.GetUtcNow() + SwitchoverTimeout;
-            while (true)
-            {
-                var oldState = await owner.Redis.ProbeAsync(from.Host!, from.Port!.Value, ct);
-                var newState = await owner.Redis.ProbeAsync(to.Host!, to.Port!.Value, ct);
-                if (oldState?.Role == RedisRole.Replica && newState?.Role == RedisRole.Master)
-                    return;
-                if (owner.Time.GetUtcNow() > deadline)
-                    throw new TimeoutException($"The switchover from {from.NodeId} to {to.NodeId} did not happen within {SwitchoverTimeout}.");
-                await Task.Delay(WaitStep, owner.Time, ct);
-            }
-        }
-
-        /// <summary>Moves stored slots for a bounded time; each batch the mover finishes is recorded at once (moves deleted, shards' slots updated).</summary>
-        private ClusterMaster Master(string shardId)
-        {
-            var node = primaries?.GetValueOrDefault(shardId) ?? throw new InvalidOperationException($"Node group {shardId} has no available primary.");
-            var place = Place(node);
-            return new ClusterMaster(place.Host!, place.Port!.Value, observed[node].ClusterId ?? throw new InvalidOperationException($"{node} has no cluster id."));
-        }
-
-        private List<ClusterMaster> Masters() =>
-            primaries!.Values.Select(id => observed.GetValueOrDefault(id)).OfType<ObservedNode>()
-                .Where(o => o.Reachable && o.ClusterId is not null).Select(o => new ClusterMaster(Place(o.NodeId).Host!, Place(o.NodeId).Port!.Value, o.ClusterId!)).ToList();
-
-        /// <summary>
-        /// Moves stored slots for a bounded time; each batch the mover finishes is recorded at once (moves
-        /// deleted, shards' slots updated). An engine that keeps refusing (out of memory, say) has the
-        /// reshard given up after a few attempts rather than retried for ever.
-        /// </summary>
-        private async Task MoveSlotsAsync(MoveSlots m)
-        {
-            try
-            {
-                await owner.Mover.MoveAsync(Master(m.FromShardId), Master(m.ToShardId), Masters(), m.Slots, async (moved, keys) =>
-                {
-                    await _progress.WaitAsync(ct);
-                    try
-                    {
-                        await using var tx = await db.Database.BeginTransactionAsync(ct);
-                        await db.SlotMoves.Where(x => x.ReplicationGroupId == record.Id && moved.Contains(x.Slot)).ExecuteDeleteAsync(ct);
-                        var gone = moved.ToHashSet();
-                        Group.SetShardSlots(m.FromShardId, SlotRanges.Format(Slots(Group.ShardSlots(m.FromShardId)).Where(s => !gone.Contains(s))));
-                        Group.SetShardSlots(m.ToShardId, SlotRanges.Format(Slots(Group.ShardSlots(m.ToShardId)).Concat(moved)));
-                        Group.SlotMigrationProgress(null, await db.SlotMoves.CountAsync(x => x.ReplicationGroupId == record.Id, ct));
-                        await db.SaveChangesAsync(ct);
-                        await tx.CommitAsync(ct);
-                    }
-                    finally
-                    {
-                        _progress.Release();
-                    }
-                }, MoveBudget, ct);
-                owner._moveFailures.TryRemove(record.Id, out _);
-            }
-            catch (SlotMoveException e)
-            {
-                if (owner._moveFailures.AddOrUpdate(record.Id, 1, (_, n) => n + 1) < MoveAttempts)
-                    throw;
-                _abandon = e.Message;
-            }
-        }
-
-        /// <summary>
-        /// Gives a reshard up: the slots that did not move are closed where they were (keys already on
-        /// the receiving side go back, every master is told the old owner), the plan is deleted, leaving
-        /// node groups stay, and the group is available with the node groups it has, with an event that says so.
-        /// </summary>
-        private async Task AbandonReshardAsync(string reason)
-        {
-            owner._moveFailures.TryRemove(record.Id, out _);
-            var remaining = await db.SlotMoves.Where(x => x.ReplicationGroupId == record.Id).ToListAsync(ct);
-            foreach (var pair in remaining.GroupBy(x => (x.FromShardId, x.ToShardId)))
-            {
-                var slots = pair.Select(x => x.Slot).ToList();
-                var (from, to) = (Master(pair.Key.FromShardId), Master(pair.Key.ToShardId));
-                await owner.Mover.MoveAsync(to, from, Masters(), slots, (_, _) => Task.CompletedTask, TimeSpan.MaxValue, ct);
-                // A slot that still holds keys keeps its MIGRATING mark through SETSLOT NODE; STABLE drops it on both sides.
-                await owner.Redis.ClusterSetSlotsStableAsync(from.Host, from.Port, slots, ct);
-                await owner.Redis.ClusterSetSlotsStableAsync(to.Host, to.Port, slots, ct);
-            }
-            await db.SlotMoves.Where(x => x.ReplicationGroupId == record.Id).ExecuteDeleteAsync(ct);
-            var shards = Group.GiveUpReshard();
-            Event($"Modification of replication group {record.Id} failed and was stopped: {reason} "
-                + $"{remaining.Count} slot(s) stayed with their node groups; the slots that had moved stay moved. The group is available with {shards} node group(s).");
-            await SaveAsync();
-        }
-
-        private static IEnumerable<int> Slots(string? slots) => SlotRanges.TryParse(slots, out var ranges) ? SlotRanges.Expand(ranges) : [];
-
-        private async Task RemoveAsync(NodePlace node)
-        {
-            await owner.Zones[node.Zone].Runtime.RemoveAsync(node.ContainerName, ct);
-            view.Removed(node.NodeId);
-            owner.Observer.Forget(node);
-            if (node.Port is { } port)
-            {
-                await owner.Redis.DisconnectAsync(node.Host!, port);
-                await owner.Mover.DisconnectAsync(node.Host!, port);
-            }
-        }
-
-        private async Task<Progress> FailAsync(string reason)
-        {
-            // Nothing half-built is left running: the containers go, the ports are released, the record stays to say why.
-            await Task.WhenAll(places.Select(p => owner.Zones[p.Zone].Runtime.RemoveAsync(p.ContainerName, ct)));
-            await teardownExtras();
-            await PortAllocator.ReleaseAsync(db, places.Select(p => p.NodeId).ToList(), ct);
-            record.CreateFailed();
-            Event($"Creation of {(record.SourceType == SourceType.ReplicationGroup ? "replication group" : "cache cluster")} {record.Id} failed: {reason}");
-            await SaveAsync();
-            return Progress.Done;
-        }
-
-        /// <summary>False when the API changed the group meanwhile (a delete, say): then nothing was stored, and the caller observes and plans again.</summary>
-        private async Task<bool> SaveAsync()
-        {
-            try
-            {
-                await db.SaveChangesAsync(ct);
-                return true;
-            }
-            catch (DbUpdateConcurrencyException)
-            {
-                return false;
-            }
-        }
-    }
-
     [LoggerMessage(Level = LogLevel.Information, Message = "The listing was out of date for the container of {NodeId}, which is {State}: observing again")]
     private static partial void LogListingStale(ILogger logger, string nodeId, ContainerState state);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "{Id} waits: {Reason}")]
-    private static partial void LogWaiting(ILogger logger, string id, string reason);
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "{Id} acts: {Steps}")]
-    private static partial void LogActing(ILogger logger, string id, string steps);
-
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not record the failure of {Id}: {Reason}")]
     private static partial void LogRecordFailed(ILogger logger, string id, string reason);
-}
-
-/// <summary>A session-level Postgres advisory lock on one group, held on its own connection while the group converges.</summary>
-public sealed class GroupLock : IAsyncDisposable
-{
-    private readonly NpgsqlConnection _connection;
-    private readonly string _key;
-
-    private GroupLock(NpgsqlConnection connection, string key) => (_connection, _key) = (connection, key);
-
-    public static async Task<GroupLock?> TryTakeAsync(ControlPlaneDbContext db, string key, CancellationToken ct)
-    {
-        var connection = new NpgsqlConnection(db.Database.GetConnectionString());
-        await connection.OpenAsync(ct);
-        await using var command = new NpgsqlCommand("SELECT pg_try_advisory_lock(hashtextextended(@key, 0))", connection);
-        command.Parameters.AddWithValue("key", key);
-        if ((bool)(await command.ExecuteScalarAsync(ct))!)
-            return new GroupLock(connection, key);
-        await connection.DisposeAsync();
-        return null;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            await using var command = new NpgsqlCommand("SELECT pg_advisory_unlock(hashtextextended(@key, 0))", _connection);
-            command.Parameters.AddWithValue("key", _key);
-            await command.ExecuteScalarAsync();
-        }
-        finally
-        {
-            await _connection.DisposeAsync();
-        }
-    }
 }

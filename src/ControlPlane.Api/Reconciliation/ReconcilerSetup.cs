@@ -1,3 +1,5 @@
+using ControlPlane.Api.Reconciliation.Actions;
+
 namespace ControlPlane.Api.Reconciliation;
 
 public static class ReconcilerSetup
@@ -18,6 +20,7 @@ public static class ReconcilerSetup
         services.AddSingleton<TransitEncryption>();
         services.AddSingleton<DiscoveryEndpoints>();
         services.AddSingleton<NodeReboots>();
+        services.AddActionHandlers();
         services.AddSingleton<Converger>();
         services.AddSingleton<ReconcileSignal>();
         services.AddSingleton<ContainerDeaths>();

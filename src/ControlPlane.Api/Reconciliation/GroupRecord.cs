@@ -4,43 +4,7 @@ using ControlPlane.Domain;
 
 namespace ControlPlane.Api.Reconciliation;
 
-/// <summary>What the executor writes back, the same for a replication group and a cache cluster.</summary>
-public interface ITargetRecord
-{
-    SourceType SourceType { get; }
-    string Id { get; }
-    bool Creating { get; }
-    NodeStatus StatusOf(string nodeId);
-    void MarkNode(string nodeId, NodeStatus status, NodeRole role);
-    void MarkShard(string shardId, ShardStatus status);
-    void MarkGroup(GroupStatus status);
-    void AssignPort(string nodeId, string host, int port);
-
-    /// <summary>Removes the node's row and adds its replacement (a new id, no port yet, in the zone given); returns the new id.</summary>
-    string Replace(string nodeId, string zone, bool asPrimary);
-
-    void Remove();
-    void CreateFailed();
-
-    /// <summary>Whether a node that becomes available replaces a failed one (a recovery) rather than one a modification added.</summary>
-    bool IsReplacement(string nodeId) => true;
-
-    /// <summary>Removes a node that is no longer wanted (its container is gone already).</summary>
-    void RemoveNode(string nodeId) => throw new NotSupportedException($"{SourceType} {Id} cannot remove single nodes.");
-
-    /// <summary>A node named by a reboot is back: it leaves the pending reboot list.</summary>
-    void Rebooted(string nodeId);
-
-    /// <summary>pendingChanges without the node in its reboot list (the list stays, empty, until the change is done).</summary>
-    static string? WithoutReboot(string? pending, string nodeId)
-    {
-        if (pending is null || JsonNode.Parse(pending) is not JsonObject fields || fields[Converger.RebootChange] is not JsonArray list)
-            return pending;
-        fields[Converger.RebootChange] = new JsonArray(list.Where(n => (string?)n != nodeId).Select(n => (JsonNode?)JsonValue.Create((string?)n)).ToArray());
-        return fields.ToJsonString();
-    }
-}
-
+/// <summary>What the executor writes back for a Redis replication group: nodes, shards, slots and the group's status.</summary>
 public sealed class GroupRecord(ControlPlaneDbContext db, ReplicationGroupEntity group, TimeProvider time) : ITargetRecord
 {
     private IEnumerable<RedisNodeEntity> Nodes => group.Shards.SelectMany(s => s.Nodes);
@@ -179,79 +143,6 @@ public sealed class GroupRecord(ControlPlaneDbContext db, ReplicationGroupEntity
     {
         group.Status = GroupStatus.CreateFailed;
         foreach (var node in Nodes)
-            (node.Status, node.Host, node.Port) = (NodeStatus.Failed, null, null);
-    }
-}
-
-public sealed class ClusterRecord(ControlPlaneDbContext db, CacheClusterEntity cluster, TimeProvider time) : ITargetRecord
-{
-    private CacheNodeEntity Node(string id) => cluster.Nodes.First(n => n.Id == id);
-
-    public SourceType SourceType => SourceType.CacheCluster;
-    public string Id => cluster.Id;
-    public bool Creating => cluster.Status == CacheClusterStatus.Creating;
-
-    public NodeStatus StatusOf(string nodeId) => Node(nodeId).Status;
-
-    public void MarkNode(string nodeId, NodeStatus status, NodeRole role) => Node(nodeId).Status = status;
-
-    public void MarkShard(string shardId, ShardStatus status)
-    {
-    }
-
-    public void MarkGroup(GroupStatus status)
-    {
-        if (status == GroupStatus.IncompatibleNetwork)
-            cluster.Status = CacheClusterStatus.IncompatibleNetwork;
-        if (status == GroupStatus.Available)
-        {
-            cluster.Status = CacheClusterStatus.Available;
-            cluster.ObservedGeneration = cluster.Generation;
-            cluster.PendingChanges = null;
-        }
-        cluster.UpdatedAt = time.GetUtcNow();
-    }
-
-    public void AssignPort(string nodeId, string host, int port) => (Node(nodeId).Host, Node(nodeId).Port) = (host, port);
-
-    public string Replace(string nodeId, string zone, bool asPrimary)
-    {
-        var old = Node(nodeId);
-        // Ids are never reused, not even those of nodes removed by a scale-in.
-        var next = Math.Max(cluster.LastNodeOrdinal, cluster.Nodes.Max(n => Identifiers.Ordinal(n.Id))) + 1;
-        cluster.LastNodeOrdinal = next;
-        // Replacing, not creating: when it serves, the event says a recovery finished rather than a node was added.
-        var replacement = new CacheNodeEntity
-        {
-            Id = Identifiers.MemcachedNodeId(cluster.Id, next), CacheClusterId = cluster.Id, AvailabilityZone = zone,
-            Status = NodeStatus.Replacing, CreatedAt = time.GetUtcNow(),
-        };
-        cluster.Nodes.Remove(old);
-        db.CacheNodes.Remove(old);
-        cluster.Nodes.Add(replacement);
-        db.CacheNodes.Add(replacement);
-        return replacement.Id;
-    }
-
-    public void Remove() => db.CacheClusters.Remove(cluster);
-
-    public void Rebooted(string nodeId)
-    {
-        cluster.PendingChanges = ITargetRecord.WithoutReboot(cluster.PendingChanges, nodeId);
-        Node(nodeId).ParameterGroupStatus = null;
-    }
-
-    public void RemoveNode(string nodeId)
-    {
-        var node = Node(nodeId);
-        cluster.Nodes.Remove(node);
-        db.CacheNodes.Remove(node);
-    }
-
-    public void CreateFailed()
-    {
-        cluster.Status = CacheClusterStatus.CreateFailed;
-        foreach (var node in cluster.Nodes)
             (node.Status, node.Host, node.Port) = (NodeStatus.Failed, null, null);
     }
 }

@@ -1,0 +1,45 @@
+using ControlPlane.Api.Data;
+using System.Text.Json.Nodes;
+using ControlPlane.Domain;
+
+namespace ControlPlane.Api.Reconciliation;
+
+/// <summary>
+/// What the executor writes back, the same for a replication group (<see cref="GroupRecord"/>) and a
+/// cache cluster (<see cref="ClusterRecord"/>). What only a replication group has (shards, slots, added
+/// nodes) is on <see cref="GroupRecord"/> alone; the handlers of those actions take that record.
+/// </summary>
+public interface ITargetRecord
+{
+    SourceType SourceType { get; }
+    string Id { get; }
+    bool Creating { get; }
+    NodeStatus StatusOf(string nodeId);
+    void MarkNode(string nodeId, NodeStatus status, NodeRole role);
+    void MarkGroup(GroupStatus status);
+    void AssignPort(string nodeId, string host, int port);
+
+    /// <summary>Removes the node's row and adds its replacement (a new id, no port yet, in the zone given); returns the new id.</summary>
+    string Replace(string nodeId, string zone, bool asPrimary);
+
+    void Remove();
+    void CreateFailed();
+
+    /// <summary>Whether a node that becomes available replaces a failed one (a recovery) rather than one a modification added.</summary>
+    bool IsReplacement(string nodeId);
+
+    /// <summary>Removes a node that is no longer wanted (its container is gone already).</summary>
+    void RemoveNode(string nodeId);
+
+    /// <summary>A node named by a reboot is back: it leaves the pending reboot list.</summary>
+    void Rebooted(string nodeId);
+
+    /// <summary>pendingChanges without the node in its reboot list (the list stays, empty, until the change is done).</summary>
+    static string? WithoutReboot(string? pending, string nodeId)
+    {
+        if (pending is null || JsonNode.Parse(pending) is not JsonObject fields || fields[Converger.RebootChange] is not JsonArray list)
+            return pending;
+        fields[Converger.RebootChange] = new JsonArray(list.Where(n => (string?)n != nodeId).Select(n => (JsonNode?)JsonValue.Create((string?)n)).ToArray());
+        return fields.ToJsonString();
+    }
+}
