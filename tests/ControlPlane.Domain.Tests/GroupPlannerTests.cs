@@ -36,7 +36,7 @@ public sealed class GroupPlannerTests
 
     private static Dictionary<string, ObservedNode> Seen(params ObservedNode[] nodes) => nodes.ToDictionary(n => n.NodeId);
 
-    private static IReadOnlyList<NodeAction> Plan(DesiredGroup group, params ObservedNode[] nodes) => GroupPlanner.Plan(group, Seen(nodes));
+    private static IReadOnlyList<NodeAction> Plan(DesiredGroup group, params ObservedNode[] nodes) => RedisPlanner.Plan(group, Seen(nodes), null, Clock.Now);
 
     public static TheoryData<string, DesiredGroup, ObservedNode[], NodeAction[]> CmdRows => new()
     {
@@ -106,10 +106,10 @@ public sealed class GroupPlannerTests
     {
         var cluster = new DesiredCluster("m", CacheClusterStatus.Creating,
             [new DesiredNode("m-0001", null, NodeRole.Primary, "az-a", NodeStatus.Creating, 7001), new DesiredNode("m-0002", null, NodeRole.Primary, "az-a", NodeStatus.Creating, 7002)]);
-        Assert.Equal([new StartContainer("m-0002")], GroupPlanner.Plan(cluster, Seen(Up("m-0001"))));
-        Assert.Equal([new Wait("node m-0002 is starting")], GroupPlanner.Plan(cluster, Seen(Up("m-0001"), new ObservedNode("m-0002", ContainerState.Running))));
+        Assert.Equal([new StartContainer("m-0002")], MemcachedPlanner.Plan(cluster, Seen(Up("m-0001")), null, Clock.Now));
+        Assert.Equal([new Wait("node m-0002 is starting")], MemcachedPlanner.Plan(cluster, Seen(Up("m-0001"), new ObservedNode("m-0002", ContainerState.Running)), null, Clock.Now));
         Assert.Equal(
             [new MarkNode("m-0001", NodeStatus.Available, NodeRole.Primary), new MarkNode("m-0002", NodeStatus.Available, NodeRole.Primary), new MarkGroup(GroupStatus.Available, "Cache cluster m created")],
-            GroupPlanner.Plan(cluster, Seen(Up("m-0001"), Up("m-0002"))));
+            MemcachedPlanner.Plan(cluster, Seen(Up("m-0001"), Up("m-0002")), null, Clock.Now));
     }
 }

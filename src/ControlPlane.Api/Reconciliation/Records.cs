@@ -1,6 +1,6 @@
 using ControlPlane.Api.Data;
-using System.Text.Json.Nodes;
 using ControlPlane.Domain;
+using ControlPlane.Domain.Planning;
 
 namespace ControlPlane.Api.Reconciliation;
 
@@ -31,14 +31,11 @@ public interface ITargetRecord
     /// <summary>A node named by a reboot is back: it leaves the pending reboot list.</summary>
     void Rebooted(string nodeId);
 
-    /// <summary>pendingChanges without the node in its reboot list (the list stays, empty, until the change is done).</summary>
-    static string? WithoutReboot(string? pending, string nodeId)
-    {
-        if (pending is null || JsonNode.Parse(pending) is not JsonObject fields || fields[Converger.RebootChange] is not JsonArray list)
-            return pending;
-        fields[Converger.RebootChange] = new JsonArray(list.Where(n => (string?)n != nodeId).Select(n => (JsonNode?)JsonValue.Create((string?)n)).ToArray());
-        return fields.ToJsonString();
-    }
+    /// <summary>The nodes that run an outdated configuration are renewed now: the group turns modifying with them pending.</summary>
+    void StartRefresh(IReadOnlyList<string> nodeIds);
+
+    /// <summary>Their renewal waits for the maintenance window: it is scheduled for when the window opens.</summary>
+    void ScheduleRefresh(IReadOnlyList<string> nodeIds, DateTimeOffset at);
 }
 
 public sealed class GroupRecord(ControlPlaneDbContext db, ReplicationGroupEntity group, TimeProvider time) : ITargetRecord
@@ -83,10 +80,23 @@ public sealed class GroupRecord(ControlPlaneDbContext db, ReplicationGroupEntity
 
     public bool IsReplacement(string nodeId) => Node(nodeId).ReplacesNodeId is not null;
 
+    /// <summary>The group as stored, for steps that act on the whole group (snapshots).</summary>
+    public ReplicationGroupEntity Entity => group;
+
+    /// <summary>Replaced one by one, as for a node type change (the target's Refresh).</summary>
+    public void StartRefresh(IReadOnlyList<string> nodeIds)
+    {
+        MarkGroup(GroupStatus.Modifying);
+        group.PendingChanges = new PendingChanges { OutdatedNodes = nodeIds };
+    }
+
+    public void ScheduleRefresh(IReadOnlyList<string> nodeIds, DateTimeOffset at) =>
+        (group.ScheduledChanges, group.ScheduledAt) = (new PendingChanges { OutdatedNodes = nodeIds }, at);
+
     /// <summary>The reboot started the node with its group's start-up values (its immediate ones are set again as soon as the group is available).</summary>
     public void Rebooted(string nodeId)
     {
-        group.PendingChanges = ITargetRecord.WithoutReboot(group.PendingChanges, nodeId);
+        group.PendingChanges = group.PendingChanges?.Rebooted(nodeId);
         Node(nodeId).ParameterGroupStatus = null;
     }
 
@@ -136,16 +146,8 @@ public sealed class GroupRecord(ControlPlaneDbContext db, ReplicationGroupEntity
     public void SetShardSlots(string shardId, string slots) => group.Shards.First(s => s.Id == shardId).Slots = slots;
 
     /// <summary>Progress of the slot migration, shown in pendingChanges.slotMigration; the total is given when the plan is stored.</summary>
-    public void SlotMigrationProgress(int? total, int remaining)
-    {
-        var pending = group.PendingChanges is { } json ? JsonNode.Parse(json)?.AsObject() ?? [] : [];
-        var migration = pending["slotMigration"] as JsonObject ?? [];
-        var planned = total ?? (int?)migration["totalSlots"] ?? remaining;
-        migration["totalSlots"] = planned;
-        migration["progressPercentage"] = planned == 0 ? 100.0 : Math.Round(100.0 * (planned - remaining) / planned, 1);
-        pending["slotMigration"] = migration;
-        group.PendingChanges = pending.ToJsonString();
-    }
+    public void SlotMigrationProgress(int? total, int remaining) =>
+        group.PendingChanges = (group.PendingChanges ?? PendingChanges.None).WithSlotMigration(total, remaining);
 
     /// <summary>
     /// Ids are never reused, even for a shard id that comes back after a scale-in: the next ordinal is
@@ -235,9 +237,21 @@ public sealed class ClusterRecord(ControlPlaneDbContext db, CacheClusterEntity c
 
     public void Remove() => db.CacheClusters.Remove(cluster);
 
+    /// <summary>Rebooted in place, one at a time (each comes back empty); what was scheduled for them is done with.</summary>
+    public void StartRefresh(IReadOnlyList<string> nodeIds)
+    {
+        cluster.Status = CacheClusterStatus.Modifying;
+        cluster.PendingChanges = new PendingChanges { RebootNodes = nodeIds };
+        (cluster.ScheduledChanges, cluster.ScheduledAt) = (null, null);
+    }
+
+    /// <summary>The maintenance scheduler turns the outdated nodes into reboots when the window opens.</summary>
+    public void ScheduleRefresh(IReadOnlyList<string> nodeIds, DateTimeOffset at) =>
+        (cluster.ScheduledChanges, cluster.ScheduledAt) = (new PendingChanges { OutdatedNodes = nodeIds }, at);
+
     public void Rebooted(string nodeId)
     {
-        cluster.PendingChanges = ITargetRecord.WithoutReboot(cluster.PendingChanges, nodeId);
+        cluster.PendingChanges = cluster.PendingChanges?.Rebooted(nodeId);
         Node(nodeId).ParameterGroupStatus = null;
     }
 

@@ -1,6 +1,8 @@
+using static ControlPlane.Domain.Planning.PlannerSteps;
+
 namespace ControlPlane.Domain.Planning;
 
-public static partial class GroupPlanner
+public static partial class RedisPlanner
 {
     /// <summary>
     /// A modification under way, on a group that is healthy and wired, one kind of step at a time:
@@ -154,10 +156,6 @@ public static partial class GroupPlanner
         var configured = context.Zones.Where(z => !context.Unreachable(z)).ToList();
         return configured.Count > 0 ? configured : group.Nodes.Select(n => n.Zone).Distinct().Order(StringComparer.Ordinal).ToList();
     }
-
-    /// <summary>The zone with the fewest of the placed nodes; OrderBy is stable, so among as few the first in the list wins.</summary>
-    private static string LeastUsedZone(IReadOnlyList<string> zones, List<string> placed) =>
-        zones.OrderBy(z => placed.Count(p => p == z)).First();
 }
 
 /// <summary>Which slots move where when shards are added, removed or rebalanced.</summary>
