@@ -102,4 +102,16 @@ public sealed class MemcachedPlannerTests
         var plan = MemcachedPlanner.Plan(cluster, Seen(observed), null, Clock.Now);
         Assert.True(expected.SequenceEqual(plan), $"{name}: got {string.Join(", ", plan)}");
     }
+
+    [Fact]
+    public void Memcached_cluster_becomes_available_when_every_node_answers()
+    {
+        var cluster = new DesiredCluster("m", CacheClusterStatus.Creating,
+            [new DesiredNode("m-0001", null, NodeRole.Primary, "az-a", NodeStatus.Creating, 7001), new DesiredNode("m-0002", null, NodeRole.Primary, "az-a", NodeStatus.Creating, 7002)]);
+        Assert.Equal([new StartContainer("m-0002")], MemcachedPlanner.Plan(cluster, Seen(Up("m-0001")), null, Clock.Now));
+        Assert.Equal([new Wait("node m-0002 is starting")], MemcachedPlanner.Plan(cluster, Seen(Up("m-0001"), new ObservedNode("m-0002", ContainerState.Running)), null, Clock.Now));
+        Assert.Equal(
+            [new MarkNode("m-0001", NodeStatus.Available, NodeRole.Primary), new MarkNode("m-0002", NodeStatus.Available, NodeRole.Primary), new MarkGroup(GroupStatus.Available, "Cache cluster m created")],
+            MemcachedPlanner.Plan(cluster, Seen(Up("m-0001"), Up("m-0002")), null, Clock.Now));
+    }
 }

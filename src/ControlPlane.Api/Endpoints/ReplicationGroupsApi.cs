@@ -231,9 +231,6 @@ public static class ReplicationGroupsApi
         "authTokenEnabled", "pendingChanges", "userGroupIds", "authTokenLastModifiedAt",
     ];
 
-    /// <summary>Fields whose change the reconciler must carry out; the others take effect as stored.</summary>
-    private static readonly HashSet<string> NeedsReconciler = ["nodeType", "replicasPerShard", "numShards", "engine", "engineVersion"];
-
     private static async Task<IResult> Patch(
         string id, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
         IValidator<ReplicationGroupSpec> validator, JsonBodies bodies, RedisAdmin redis, IOptions<ControlPlaneOptions> options, Caller caller,
@@ -377,6 +374,7 @@ public static class ReplicationGroupsApi
         }
         if (fields.Contains("expiresAt"))
             group.ExpiresAt = next.ExpiresAt;
+        // The fields whose change the reconciler must carry out (those that wait for the window are scheduled); the others take effect as stored.
         // Auth tokens, user groups and transit encryption steps change no topology, but the group is modifying until every node holds them too.
         bool Pends(string field) => changes.ContainsKey(field) && !deferred.ContainsKey(field);
         var pending = new PendingChanges
