@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using ControlPlane.Api.Tests.Infrastructure;
 using ControlPlane.Domain;
+using ControlPlane.Domain.Planning;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
 using Xunit.Abstractions;
@@ -118,8 +119,8 @@ public sealed class FuzzTests(PostgresFixture postgres, ITestOutputHelper output
     private async Task ResetAsync()
     {
         await using var db = Factory.NewDbContext();
-        await db.ReplicationGroups.ExecuteUpdateAsync(s => s.SetProperty(g => g.Status, GroupStatus.Available).SetProperty(g => g.PendingChanges, (string?)null));
-        await db.CacheClusters.ExecuteUpdateAsync(s => s.SetProperty(c => c.Status, CacheClusterStatus.Available).SetProperty(c => c.PendingChanges, (string?)null));
+        await db.ReplicationGroups.ExecuteUpdateAsync(s => s.SetProperty(g => g.Status, GroupStatus.Available).SetProperty(g => g.PendingChanges, (PendingChanges?)null));
+        await db.CacheClusters.ExecuteUpdateAsync(s => s.SetProperty(c => c.Status, CacheClusterStatus.Available).SetProperty(c => c.PendingChanges, (PendingChanges?)null));
         await db.CacheNodes.Where(n => n.Status == NodeStatus.Deleting).ExecuteDeleteAsync();
         await db.Snapshots.Where(s => s.Status != SnapshotStatus.Available).ExecuteUpdateAsync(s => s.SetProperty(x => x.Status, SnapshotStatus.Available));
     }

@@ -38,7 +38,7 @@ public sealed class FailoverPlannerTests
     private static ObservedNode Unknown(string id) => new(id, ContainerState.Running, Stale: true);
 
     private static IReadOnlyList<NodeAction> Plan(DesiredGroup group, PlanContext context, params ObservedNode[] observed) =>
-        GroupPlanner.Plan(group, observed.ToDictionary(o => o.NodeId), context);
+        RedisPlanner.Plan(group, observed.ToDictionary(o => o.NodeId), context, Clock.Now);
 
     public static TheoryData<string, DesiredGroup, PlanContext, ObservedNode[], NodeAction[]> Rows => new()
     {
@@ -177,9 +177,9 @@ public sealed class FailoverPlannerTests
         var cluster = new DesiredCluster("m", CacheClusterStatus.Available,
             [new DesiredNode("m-0001", null, NodeRole.Primary, "az-a", NodeStatus.Available, 7001), new DesiredNode("m-0002", null, NodeRole.Primary, "az-b", NodeStatus.Available, 7002)]);
         var observed = new Dictionary<string, ObservedNode> { ["m-0001"] = Primary("m-0001"), ["m-0002"] = Gone("m-0002") };
-        Assert.Equal([new MarkNode("m-0002", NodeStatus.Failed, NodeRole.Primary)], GroupPlanner.Plan(cluster, observed, Zones));
+        Assert.Equal([new MarkNode("m-0002", NodeStatus.Failed, NodeRole.Primary)], MemcachedPlanner.Plan(cluster, observed, Zones, Clock.Now));
         var failed = cluster with { Nodes = [cluster.Nodes[0], cluster.Nodes[1] with { Status = NodeStatus.Failed }] };
-        Assert.Equal([new ReplaceNode("m-0002", "az-b")], GroupPlanner.Plan(failed, observed, Zones));
+        Assert.Equal([new ReplaceNode("m-0002", "az-b")], MemcachedPlanner.Plan(failed, observed, Zones, Clock.Now));
     }
 
     [Fact]
@@ -189,10 +189,10 @@ public sealed class FailoverPlannerTests
             [new DesiredNode("m-0001", null, NodeRole.Primary, "az-a", NodeStatus.Available, 7001), new DesiredNode("m-0002", null, NodeRole.Primary, "az-b", NodeStatus.Available, 7002)]);
         var observed = new Dictionary<string, ObservedNode> { ["m-0001"] = Silent("m-0001"), ["m-0002"] = Silent("m-0002") };
         Assert.Equal([new MarkGroup(GroupStatus.IncompatibleNetwork, "Cache cluster m is not available: the control plane cannot reach any of its nodes")],
-            GroupPlanner.Plan(cluster, observed, Zones));
-        var held = GroupPlanner.Plan(cluster with { Status = CacheClusterStatus.IncompatibleNetwork }, observed, Zones);
+            MemcachedPlanner.Plan(cluster, observed, Zones, Clock.Now));
+        var held = MemcachedPlanner.Plan(cluster with { Status = CacheClusterStatus.IncompatibleNetwork }, observed, Zones, Clock.Now);
         Assert.IsType<Hold>(Assert.Single(held));
         observed["m-0001"] = Primary("m-0001");
-        Assert.Equal([new MarkNode("m-0002", NodeStatus.Failed, NodeRole.Primary)], GroupPlanner.Plan(cluster with { Status = CacheClusterStatus.IncompatibleNetwork }, observed, Zones));
+        Assert.Equal([new MarkNode("m-0002", NodeStatus.Failed, NodeRole.Primary)], MemcachedPlanner.Plan(cluster with { Status = CacheClusterStatus.IncompatibleNetwork }, observed, Zones, Clock.Now));
     }
 }

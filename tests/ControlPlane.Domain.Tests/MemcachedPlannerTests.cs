@@ -20,7 +20,7 @@ public sealed class MemcachedPlannerTests
     [Fact]
     public void Scale_out_continues_the_ordinals_and_spreads_cross_az_nodes_over_the_emptiest_zones()
     {
-        var change = GroupPlanner.Resize("mc", AzMode.CrossAz, TwoCrossAz, 5, null, replaceAll: false, lastOrdinal: 2, Zones);
+        var change = MemcachedPlanner.Resize("mc", AzMode.CrossAz, TwoCrossAz, 5, null, replaceAll: false, lastOrdinal: 2, Zones);
         Assert.Equal(
             [new PlannedNode("mc-0003", NodeRole.Primary, "az-c"), new PlannedNode("mc-0004", NodeRole.Primary, "az-a"), new PlannedNode("mc-0005", NodeRole.Primary, "az-b")],
             change.Add);
@@ -31,7 +31,7 @@ public sealed class MemcachedPlannerTests
     [Fact]
     public void Scale_out_of_a_single_az_cluster_stays_in_its_zone()
     {
-        var change = GroupPlanner.Resize("mc", AzMode.SingleAz, [Node(1, "az-b")], 3, null, replaceAll: false, lastOrdinal: 1, Zones);
+        var change = MemcachedPlanner.Resize("mc", AzMode.SingleAz, [Node(1, "az-b")], 3, null, replaceAll: false, lastOrdinal: 1, Zones);
         Assert.Equal(["az-b", "az-b"], change.Add.Select(n => n.AvailabilityZone));
     }
 
@@ -39,7 +39,7 @@ public sealed class MemcachedPlannerTests
     public void Ids_of_removed_nodes_are_never_handed_out_again()
     {
         // mc-0004 and mc-0005 were removed earlier; the cluster remembers it went up to 5.
-        var change = GroupPlanner.Resize("mc", AzMode.CrossAz, [Node(1, "az-a"), Node(2, "az-b"), Node(3, "az-c")], 4, null, replaceAll: false, lastOrdinal: 5, Zones);
+        var change = MemcachedPlanner.Resize("mc", AzMode.CrossAz, [Node(1, "az-a"), Node(2, "az-b"), Node(3, "az-c")], 4, null, replaceAll: false, lastOrdinal: 5, Zones);
         Assert.Equal(["mc-0006"], change.Add.Select(n => n.Id));
         Assert.Equal(6, change.LastOrdinal);
     }
@@ -48,7 +48,7 @@ public sealed class MemcachedPlannerTests
     public void Scale_in_removes_the_newest_nodes_by_default()
     {
         var nodes = new[] { Node(1, "az-a"), Node(2, "az-b"), Node(3, "az-c"), Node(4, "az-a"), Node(5, "az-b") };
-        var change = GroupPlanner.Resize("mc", AzMode.CrossAz, nodes, 3, null, replaceAll: false, lastOrdinal: 5, Zones);
+        var change = MemcachedPlanner.Resize("mc", AzMode.CrossAz, nodes, 3, null, replaceAll: false, lastOrdinal: 5, Zones);
         Assert.Equal(["mc-0005", "mc-0004"], change.Remove);
         Assert.Empty(change.Add);
     }
@@ -57,7 +57,7 @@ public sealed class MemcachedPlannerTests
     public void Scale_in_honours_the_node_ids_to_remove()
     {
         var nodes = new[] { Node(1, "az-a"), Node(2, "az-b"), Node(3, "az-c"), Node(4, "az-a"), Node(5, "az-b") };
-        var change = GroupPlanner.Resize("mc", AzMode.CrossAz, nodes, 3, ["mc-0001", "mc-0004"], replaceAll: false, lastOrdinal: 5, Zones);
+        var change = MemcachedPlanner.Resize("mc", AzMode.CrossAz, nodes, 3, ["mc-0001", "mc-0004"], replaceAll: false, lastOrdinal: 5, Zones);
         Assert.Equal(["mc-0001", "mc-0004"], change.Remove);
         Assert.Empty(change.Add);
     }
@@ -65,7 +65,7 @@ public sealed class MemcachedPlannerTests
     [Fact]
     public void A_new_node_type_replaces_every_node_that_stays_in_its_zone()
     {
-        var change = GroupPlanner.Resize("mc", AzMode.CrossAz, [Node(1, "az-a"), Node(2, "az-b"), Node(3, "az-c")], 2, ["mc-0002"], replaceAll: true, lastOrdinal: 3, Zones);
+        var change = MemcachedPlanner.Resize("mc", AzMode.CrossAz, [Node(1, "az-a"), Node(2, "az-b"), Node(3, "az-c")], 2, ["mc-0002"], replaceAll: true, lastOrdinal: 3, Zones);
         Assert.Equal([new PlannedNode("mc-0004", NodeRole.Primary, "az-a"), new PlannedNode("mc-0005", NodeRole.Primary, "az-c")], change.Add);
         Assert.Equal(["mc-0002", "mc-0001", "mc-0003"], change.Remove);
     }
@@ -99,7 +99,19 @@ public sealed class MemcachedPlannerTests
     [MemberData(nameof(Rows))]
     public void Scaling_is_carried_out_step_by_step(string name, DesiredCluster cluster, ObservedNode[] observed, NodeAction[] expected)
     {
-        var plan = GroupPlanner.Plan(cluster, Seen(observed));
+        var plan = MemcachedPlanner.Plan(cluster, Seen(observed), null, Clock.Now);
         Assert.True(expected.SequenceEqual(plan), $"{name}: got {string.Join(", ", plan)}");
+    }
+
+    [Fact]
+    public void Memcached_cluster_becomes_available_when_every_node_answers()
+    {
+        var cluster = new DesiredCluster("m", CacheClusterStatus.Creating,
+            [new DesiredNode("m-0001", null, NodeRole.Primary, "az-a", NodeStatus.Creating, 7001), new DesiredNode("m-0002", null, NodeRole.Primary, "az-a", NodeStatus.Creating, 7002)]);
+        Assert.Equal([new StartContainer("m-0002")], MemcachedPlanner.Plan(cluster, Seen(Up("m-0001")), null, Clock.Now));
+        Assert.Equal([new Wait("node m-0002 is starting")], MemcachedPlanner.Plan(cluster, Seen(Up("m-0001"), new ObservedNode("m-0002", ContainerState.Running)), null, Clock.Now));
+        Assert.Equal(
+            [new MarkNode("m-0001", NodeStatus.Available, NodeRole.Primary), new MarkNode("m-0002", NodeStatus.Available, NodeRole.Primary), new MarkGroup(GroupStatus.Available, "Cache cluster m created")],
+            MemcachedPlanner.Plan(cluster, Seen(Up("m-0001"), Up("m-0002")), null, Clock.Now));
     }
 }

@@ -36,7 +36,7 @@ public sealed class ModifyPlannerTests
         })).ToDictionary(o => o.NodeId);
 
     private static IReadOnlyList<NodeAction> Plan(DesiredGroup group, params ObservedNode[] observed) =>
-        GroupPlanner.Plan(group, observed.ToDictionary(o => o.NodeId), Zones);
+        RedisPlanner.Plan(group, observed.ToDictionary(o => o.NodeId), Zones, Clock.Now);
 
     private static readonly DesiredNode P1 = Node("g-0001-001", NodeRole.Primary, "az-a");
     private static readonly DesiredNode R2 = Node("g-0001-002", NodeRole.Replica, "az-b");
@@ -141,7 +141,7 @@ public sealed class ModifyPlannerTests
         };
         var target = new GroupTarget(4, 1, Small, Reshard: true);
         var group = Group(ClusterMode.Enabled, target, null, two);
-        var added = GroupPlanner.Plan(group, Cluster(group), Zones).Cast<AddShard>().ToList();
+        var added = RedisPlanner.Plan(group, Cluster(group), Zones, Clock.Now).Cast<AddShard>().ToList();
         Assert.Equal([("0003", "az-c", "az-a"), ("0004", "az-a", "az-b")], added.Select(a => (a.ShardId, a.PrimaryZone, Assert.Single(a.ReplicaZones))));
         Assert.All(added, a => Assert.Equal(Small, a.NodeType));
 
@@ -151,14 +151,14 @@ public sealed class ModifyPlannerTests
             Shard("0004", "", Node("g-0004-001", NodeRole.Primary, "az-a"), Node("g-0004-002", NodeRole.Replica, "az-b")),
         ]).ToArray();
         group = Group(ClusterMode.Enabled, target, null, four);
-        var plan = Assert.Single(GroupPlanner.Plan(group, Cluster(group), Zones));
+        var plan = Assert.Single(RedisPlanner.Plan(group, Cluster(group), Zones, Clock.Now));
         var moves = Assert.IsType<PlanSlotMoves>(plan).Moves;
         Assert.Equal(8192, moves.Count);
         Assert.All(moves.GroupBy(m => m.ToShardId), g => Assert.Equal(4096, g.Count()));
         Assert.All(moves, m => Assert.Contains(m.ToShardId, new[] { "0003", "0004" }));
 
         group = Group(ClusterMode.Enabled, target, moves, four);
-        var steps = GroupPlanner.Plan(group, Cluster(group), Zones);
+        var steps = RedisPlanner.Plan(group, Cluster(group), Zones, Clock.Now);
         Assert.All(steps, s => Assert.IsType<MoveSlots>(s));
         Assert.Equal(8192, steps.Cast<MoveSlots>().Sum(m => m.Slots.Count));
         Assert.Equal(moves.Select(m => (m.FromShardId, m.ToShardId)).Distinct().Count(), steps.Count);
@@ -171,7 +171,7 @@ public sealed class ModifyPlannerTests
         var three = Enumerable.Range(1, 3).Select(i => Shard($"000{i}", slots[i - 1], Node($"g-000{i}-001", NodeRole.Primary, "az-a"))).ToArray();
         var target = new GroupTarget(2, 0, Small, Reshard: true);
         var group = Group(ClusterMode.Enabled, target, null, three);
-        var plan = Assert.IsType<PlanSlotMoves>(Assert.Single(GroupPlanner.Plan(group, Cluster(group), Zones)));
+        var plan = Assert.IsType<PlanSlotMoves>(Assert.Single(RedisPlanner.Plan(group, Cluster(group), Zones, Clock.Now)));
         Assert.Equal(["0003"], plan.LeavingShardIds);
         Assert.All(plan.Moves, m => Assert.Equal("0003", m.FromShardId));
         Assert.Equal(SlotRanges.Expand(Ranges(slots[2])).Count(), plan.Moves.Count);
@@ -182,10 +182,10 @@ public sealed class ModifyPlannerTests
         // Slots moved: the leaving shard's nodes are marked deleting, then it is removed.
         var emptied = new[] { three[0] with { Slots = "0-8191" }, three[1] with { Slots = "8192-16383" }, three[2] with { Slots = "", Status = ShardStatus.Deleting } };
         group = Group(ClusterMode.Enabled, target, null, emptied);
-        Assert.Equal([new MarkNode("g-0003-001", NodeStatus.Deleting, NodeRole.Primary)], GroupPlanner.Plan(group, Cluster(group), Zones));
+        Assert.Equal([new MarkNode("g-0003-001", NodeStatus.Deleting, NodeRole.Primary)], RedisPlanner.Plan(group, Cluster(group), Zones, Clock.Now));
         var gone = new[] { emptied[0], emptied[1], emptied[2] with { Nodes = [] } };
         group = Group(ClusterMode.Enabled, target, null, gone);
-        Assert.Equal([new RemoveShard("0003")], GroupPlanner.Plan(group, Cluster(group), Zones));
+        Assert.Equal([new RemoveShard("0003")], RedisPlanner.Plan(group, Cluster(group), Zones, Clock.Now));
     }
 
     [Fact]
@@ -194,7 +194,7 @@ public sealed class ModifyPlannerTests
         var slots = SlotRanges.EvenSplit(3);
         var three = Enumerable.Range(1, 3).Select(i => Shard($"000{i}", slots[i - 1], Node($"g-000{i}-001", NodeRole.Primary, "az-a"))).ToArray();
         var group = Group(ClusterMode.Enabled, new(3, 0, Small, Reshard: true), null, three);
-        Assert.Equal([new MarkGroup(GroupStatus.Available, "Replication group g is available")], GroupPlanner.Plan(group, Cluster(group), Zones));
+        Assert.Equal([new MarkGroup(GroupStatus.Available, "Replication group g is available")], RedisPlanner.Plan(group, Cluster(group), Zones, Clock.Now));
     }
 
     [Theory]

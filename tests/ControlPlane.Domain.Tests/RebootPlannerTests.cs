@@ -35,7 +35,7 @@ public sealed class RebootPlannerTests
     {
         var shards = Enumerable.Range(1, 3).Select(i => Shard(i, Node($"{i:0000}", 1, NodeRole.Primary, "az-a"), Node($"{i:0000}", 2, NodeRole.Replica, "az-b"))).ToArray();
         var group = Group(shards.SelectMany(s => s.Nodes).Select(n => n.Id).ToHashSet(), shards);
-        Assert.Equal([new RestartNode("g-0001-002")], GroupPlanner.Plan(group, Healthy(group), Zones));
+        Assert.Equal([new RestartNode("g-0001-002")], RedisPlanner.Plan(group, Healthy(group), Zones, Clock.Now));
     }
 
     [Fact]
@@ -45,10 +45,10 @@ public sealed class RebootPlannerTests
         var r = Node("0001", 2, NodeRole.Replica, "az-b");
         // The replica was rebooted already (it left the list): the primary hands over to it.
         var group = Group(new HashSet<string> { p.Id }, Shard(1, p, r));
-        Assert.Equal([new Switchover("0001", p.Id, r.Id)], GroupPlanner.Plan(group, Healthy(group), Zones));
+        Assert.Equal([new Switchover("0001", p.Id, r.Id)], RedisPlanner.Plan(group, Healthy(group), Zones, Clock.Now));
 
         var swapped = Group(new HashSet<string> { p.Id }, Shard(1, r with { Role = NodeRole.Primary }, p with { Role = NodeRole.Replica }));
-        Assert.Equal([new RestartNode(p.Id)], GroupPlanner.Plan(swapped, Healthy(swapped), Zones));
+        Assert.Equal([new RestartNode(p.Id)], RedisPlanner.Plan(swapped, Healthy(swapped), Zones, Clock.Now));
     }
 
     [Fact]
@@ -59,7 +59,7 @@ public sealed class RebootPlannerTests
         var group = Group(new HashSet<string> { p.Id }, Shard(1, p, r));
         var observed = Healthy(group);
         observed[r.Id] = observed[r.Id] with { LinkUp = false };
-        Assert.All(GroupPlanner.Plan(group, observed, Zones), a => Assert.IsType<Wait>(a));
+        Assert.All(RedisPlanner.Plan(group, observed, Zones, Clock.Now), a => Assert.IsType<Wait>(a));
     }
 
     [Fact]
@@ -67,7 +67,7 @@ public sealed class RebootPlannerTests
     {
         var p = Node("0001", 1, NodeRole.Primary, "az-a");
         var group = new DesiredGroup("g", ClusterMode.Enabled, GroupStatus.Modifying, [Shard(1, p)], Target: new GroupTarget(1, 0, Small, Reboot: new HashSet<string> { p.Id }));
-        Assert.Equal([new RestartNode(p.Id, KeepData: true)], GroupPlanner.Plan(group, Healthy(group), Zones));
+        Assert.Equal([new RestartNode(p.Id, KeepData: true)], RedisPlanner.Plan(group, Healthy(group), Zones, Clock.Now));
     }
 
     [Fact]
@@ -75,9 +75,9 @@ public sealed class RebootPlannerTests
     {
         var shards = Enumerable.Range(1, 2).Select(i => Shard(i, Node($"{i:0000}", 1, NodeRole.Primary, "az-a"), Node($"{i:0000}", 2, NodeRole.Replica, "az-b"))).ToArray();
         var group = Group(new HashSet<string> { "g-0002-002" }, shards);
-        Assert.Equal([new RestartNode("g-0002-002")], GroupPlanner.Plan(group, Healthy(group), Zones));
+        Assert.Equal([new RestartNode("g-0002-002")], RedisPlanner.Plan(group, Healthy(group), Zones, Clock.Now));
         var done = Group(new HashSet<string>(), shards);
-        Assert.Equal([new MarkGroup(GroupStatus.Available, "Replication group g is available")], GroupPlanner.Plan(done, Healthy(done), Zones));
+        Assert.Equal([new MarkGroup(GroupStatus.Available, "Replication group g is available")], RedisPlanner.Plan(done, Healthy(done), Zones, Clock.Now));
     }
 
     [Fact]
@@ -92,9 +92,9 @@ public sealed class RebootPlannerTests
         var observed = nodes.ToDictionary(n => n.Id, n => new ObservedNode(n.Id, ContainerState.Running, Reachable: true));
         var cluster = new DesiredCluster("mc", CacheClusterStatus.Modifying, nodes, new HashSet<string> { "mc-0003", "mc-0001" });
         // One at a time, so the others keep serving.
-        Assert.Equal([new RestartNode("mc-0001")], GroupPlanner.Plan(cluster, observed, Zones));
-        Assert.Equal([new RestartNode("mc-0003")], GroupPlanner.Plan(cluster with { Reboot = new HashSet<string> { "mc-0003" } }, observed, Zones));
+        Assert.Equal([new RestartNode("mc-0001")], MemcachedPlanner.Plan(cluster, observed, Zones, Clock.Now));
+        Assert.Equal([new RestartNode("mc-0003")], MemcachedPlanner.Plan(cluster with { Reboot = new HashSet<string> { "mc-0003" } }, observed, Zones, Clock.Now));
         Assert.Equal([new MarkGroup(GroupStatus.Available, "Cache cluster mc is available")],
-            GroupPlanner.Plan(cluster with { Reboot = new HashSet<string>() }, observed, Zones));
+            MemcachedPlanner.Plan(cluster with { Reboot = new HashSet<string>() }, observed, Zones, Clock.Now));
     }
 }

@@ -3,6 +3,7 @@ using ControlPlane.Api.Data;
 using ControlPlane.Api.Http;
 using ControlPlane.Api.Parameters;
 using ControlPlane.Domain;
+using ControlPlane.Domain.Planning;
 
 namespace ControlPlane.Api.Contracts;
 
@@ -72,7 +73,7 @@ public static class Representations
     private static IReadOnlyDictionary<string, object?>? GroupPendingChanges(ReplicationGroupEntity g) =>
         WithScheduled(g.Tenant, g.PendingChanges, g.ScheduledChanges, g.ScheduledAt);
 
-    private static IReadOnlyDictionary<string, object?>? WithScheduled(string tenant, string? pending, string? scheduled, DateTimeOffset? at)
+    private static IReadOnlyDictionary<string, object?>? WithScheduled(string tenant, PendingChanges? pending, PendingChanges? scheduled, DateTimeOffset? at)
     {
         var now = PendingChanges(tenant, pending);
         var waiting = PendingChanges(tenant, scheduled);
@@ -85,6 +86,6 @@ public static class Representations
         return all;
     }
 
-    private static IReadOnlyDictionary<string, object?>? PendingChanges(string tenant, string? json) =>
-        json is null ? null : JsonSerializer.Deserialize<Dictionary<string, object?>>(TenantNames.PublicText(tenant, json));
+    private static IReadOnlyDictionary<string, object?>? PendingChanges(string tenant, PendingChanges? changes) =>
+        changes is null ? null : JsonSerializer.Deserialize<Dictionary<string, object?>>(TenantNames.PublicText(tenant, PendingChangesJson.Write(changes)));
 }

@@ -1,12 +1,18 @@
 using ControlPlane.Domain;
+using ControlPlane.Domain.Planning;
 using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace ControlPlane.Api.Data;
 
 public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext> options) : DbContext(options), IDataProtectionKeyContext
 {
     public const string MigrationsAssembly = "ControlPlane.Migrations";
+
+    /// <summary>Pending and scheduled changes are typed in code and JSON text in their columns, through the one mapper.</summary>
+    private static readonly ValueConverter<PendingChanges?, string?> PendingChangesText = new(
+        changes => changes == null ? null : PendingChangesJson.Write(changes), text => text == null ? null : PendingChangesJson.Read(text));
 
     public DbSet<ReplicationGroupEntity> ReplicationGroups => Set<ReplicationGroupEntity>();
     public DbSet<ShardEntity> Shards => Set<ShardEntity>();
@@ -58,6 +64,8 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
             e.Property(g => g.Version).IsRowVersion();
             e.HasMany(g => g.Shards).WithOne().HasForeignKey(s => s.ReplicationGroupId).OnDelete(DeleteBehavior.Cascade);
             e.HasIndex(g => g.ExpiresAt);
+            e.Property(g => g.PendingChanges).HasConversion(PendingChangesText);
+            e.Property(g => g.ScheduledChanges).HasConversion(PendingChangesText);
         });
         model.Entity<ShardEntity>(e =>
         {
@@ -80,6 +88,8 @@ public sealed class ControlPlaneDbContext(DbContextOptions<ControlPlaneDbContext
             e.Property(c => c.Version).IsRowVersion();
             e.HasMany(c => c.Nodes).WithOne().HasForeignKey(n => n.CacheClusterId).OnDelete(DeleteBehavior.Cascade);
             e.HasIndex(c => c.ExpiresAt);
+            e.Property(c => c.PendingChanges).HasConversion(PendingChangesText);
+            e.Property(c => c.ScheduledChanges).HasConversion(PendingChangesText);
         });
         model.Entity<CacheNodeEntity>(e =>
         {

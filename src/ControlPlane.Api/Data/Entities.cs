@@ -1,4 +1,5 @@
 using ControlPlane.Domain;
+using ControlPlane.Domain.Planning;
 
 namespace ControlPlane.Api.Data;
 
@@ -40,8 +41,8 @@ public sealed class ReplicationGroupEntity
     public string? ParameterGroupName { get; set; }
     /// <summary>ddd:hh:mm-ddd:hh:mm (UTC): changes that replace nodes wait for it unless applied immediately.</summary>
     public string? PreferredMaintenanceWindow { get; set; }
-    /// <summary>Node-replacing changes waiting for the maintenance window (JSON, as pendingChanges), and when they start.</summary>
-    public string? ScheduledChanges { get; set; }
+    /// <summary>Node-replacing changes waiting for the maintenance window (stored as JSON, as pendingChanges), and when they start.</summary>
+    public PendingChanges? ScheduledChanges { get; set; }
     public DateTimeOffset? ScheduledAt { get; set; }
     public string? FinalSnapshotName { get; set; }
     /// <summary>The stable endpoint of a cluster-mode-disabled group: a proxy that follows the primary.</summary>
@@ -49,8 +50,8 @@ public sealed class ReplicationGroupEntity
     public int? PrimaryEndpointPort { get; set; }
     public int? ReaderEndpointPort { get; set; }
     public GroupStatus Status { get; set; }
-    /// <summary>The fields a PATCH asked for that the reconciler has not applied yet, as JSON.</summary>
-    public string? PendingChanges { get; set; }
+    /// <summary>The fields a PATCH asked for that the reconciler has not applied yet (stored as JSON).</summary>
+    public PendingChanges? PendingChanges { get; set; }
     /// <summary>The highest node ordinal the group has handed out, in any shard: node ids are never reused.</summary>
     public int LastNodeOrdinal { get; set; }
     public long Generation { get; set; }
@@ -129,11 +130,11 @@ public sealed class CacheClusterEntity
     public int LastNodeOrdinal { get; set; }
     /// <summary>ddd:hh:mm-ddd:hh:mm (UTC): when changes that replace or restart nodes run unless applied immediately.</summary>
     public string? PreferredMaintenanceWindow { get; set; }
-    /// <summary>Node-replacing changes waiting for the maintenance window (JSON, the fields as PATCH takes them), and when the window opens.</summary>
-    public string? ScheduledChanges { get; set; }
+    /// <summary>Node-replacing changes waiting for the maintenance window (stored as JSON, the fields as PATCH takes them), and when the window opens.</summary>
+    public PendingChanges? ScheduledChanges { get; set; }
     public DateTimeOffset? ScheduledAt { get; set; }
     public CacheClusterStatus Status { get; set; }
-    public string? PendingChanges { get; set; }
+    public PendingChanges? PendingChanges { get; set; }
     public long Generation { get; set; }
     public long ObservedGeneration { get; set; }
     public DateTimeOffset CreatedAt { get; set; }

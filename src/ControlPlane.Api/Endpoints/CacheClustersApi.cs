@@ -152,15 +152,15 @@ public static class CacheClustersApi
                 return Problems.Invalid("nodeIdsToRemove", "nodeIdsToRemove lists a node more than once.");
         }
 
-        var changes = new Dictionary<string, object?>();
+        var changes = PendingChanges.None;
         if (numNodes != cluster.NumNodes)
-            changes["numNodes"] = numNodes;
+            changes = changes with { NumNodes = numNodes };
         // A new node type replaces every node: it waits for the maintenance window unless applied immediately.
         var now = time.GetUtcNow();
-        var deferred = next.NodeType != cluster.NodeType && Defer(cluster, "nodeType", next.NodeType, next.PreferredMaintenanceWindow, patch.ApplyImmediately ?? false, now);
+        var deferred = next.NodeType != cluster.NodeType && Defer(cluster, next.NodeType, next.PreferredMaintenanceWindow, patch.ApplyImmediately ?? false, now);
         var nodeType = deferred ? cluster.NodeType : next.NodeType;
         if (nodeType != cluster.NodeType)
-            changes["nodeType"] = nodeType;
+            changes = changes with { NodeType = nodeType };
         var expiryChanged = fields.Contains("expiresAt") && next.ExpiresAt != cluster.ExpiresAt;
         var windowChanged = next.PreferredMaintenanceWindow != cluster.PreferredMaintenanceWindow;
         var parameterGroup = cluster.ParameterGroupName;
@@ -174,25 +174,25 @@ public static class CacheClustersApi
         // Memcached's parameters are start-up options: the nodes show pending-reboot until they are rebooted.
         var parameterGroupChanged = parameterGroup != cluster.ParameterGroupName;
         cluster.ParameterGroupName = parameterGroup;
-        if (changes.Count == 0 && !expiryChanged && !parameterGroupChanged && !windowChanged && !deferred)
+        if (changes.IsEmpty && !expiryChanged && !parameterGroupChanged && !windowChanged && !deferred)
             return Problems.NoOperation("The modification changes nothing.");
         if (await TotalNodeQuota.CheckAsync(db, options.Value, cluster.Tenant, numNodes - cluster.NumNodes, "numNodes", ct) is { } overQuota)
             return overQuota;
 
-        if (changes.Count > 0)
-            ChangeNodes(cluster, numNodes, toRemove, nodeType, catalog.AvailabilityZones, now, changes);
+        if (!changes.IsEmpty)
+            changes = ChangeNodes(cluster, numNodes, toRemove, nodeType, catalog.AvailabilityZones, now, changes);
         cluster.PreferredMaintenanceWindow = next.PreferredMaintenanceWindow;
         if (fields.Contains("expiresAt"))
             cluster.ExpiresAt = next.ExpiresAt;
-        if (changes.Count > 0)
+        if (!changes.IsEmpty)
         {
             cluster.Status = CacheClusterStatus.Modifying;
-            cluster.PendingChanges = JsonSerializer.Serialize(changes);
+            cluster.PendingChanges = changes;
         }
         cluster.Generation++;
         cluster.UpdatedAt = time.GetUtcNow();
         db.Record(time, SourceType.CacheCluster, cluster.Id,
-            $"Modification requested for cache cluster {cluster.Id}: {string.Join(", ", changes.Keys.Concat(expiryChanged ? ["expiresAt"] : []).Concat(parameterGroupChanged ? ["parameterGroupName"] : []).Concat(windowChanged ? ["preferredMaintenanceWindow"] : []).Concat(deferred ? ["nodeType"] : []))}"
+            $"Modification requested for cache cluster {cluster.Id}: {string.Join(", ", PendingChangesJson.Fields(changes).Concat(expiryChanged ? ["expiresAt"] : []).Concat(parameterGroupChanged ? ["parameterGroupName"] : []).Concat(windowChanged ? ["preferredMaintenanceWindow"] : []).Concat(deferred ? ["nodeType"] : []))}"
             + (deferred ? $"; nodeType waits for the maintenance window at {cluster.ScheduledAt:yyyy-MM-dd HH:mm} UTC" : ""));
         return await Store.SaveAsync(db, http, cluster.Version, ErrorCodes.InvalidCacheClusterState, () => cluster.ToResponse(), r => r.Etag, ct);
     }
@@ -200,12 +200,13 @@ public static class CacheClustersApi
     /// <summary>
     /// Which nodes come and go is decided when the change is asked for (or its window opens) and stored
     /// with it: new rows to start, and rows marked deleting, so the reconciler only carries out the
-    /// choice. A new node type replaces every node that stays. The cluster turns modifying.
+    /// choice. A new node type replaces every node that stays. The cluster turns modifying; the
+    /// changes are returned with the nodes that go.
     /// </summary>
-    public static void ChangeNodes(CacheClusterEntity cluster, int numNodes, IReadOnlyList<string> toRemove, string nodeType,
-        IReadOnlyList<string> zones, DateTimeOffset now, Dictionary<string, object?> changes)
+    public static PendingChanges ChangeNodes(CacheClusterEntity cluster, int numNodes, IReadOnlyList<string> toRemove, string nodeType,
+        IReadOnlyList<string> zones, DateTimeOffset now, PendingChanges changes)
     {
-        var change = GroupPlanner.Resize(cluster.Id, cluster.AzMode,
+        var change = MemcachedPlanner.Resize(cluster.Id, cluster.AzMode,
             cluster.Nodes.Select(n => new DesiredNode(n.Id, null, NodeRole.Primary, n.AvailabilityZone, n.Status, n.Port)).ToList(),
             numNodes, toRemove, replaceAll: nodeType != cluster.NodeType, cluster.LastNodeOrdinal, zones);
         foreach (var node in cluster.Nodes.Where(n => change.Remove.Contains(n.Id)))
@@ -216,11 +217,10 @@ public static class CacheClustersApi
                 Id = node.Id, CacheClusterId = cluster.Id, AvailabilityZone = node.AvailabilityZone, Status = NodeStatus.Creating, CreatedAt = now,
             });
         cluster.LastNodeOrdinal = change.LastOrdinal;
-        if (change.Remove.Count > 0)
-            changes["nodeIdsToRemove"] = change.Remove;
         cluster.NumNodes = numNodes;
         cluster.NodeType = nodeType;
         cluster.Status = CacheClusterStatus.Modifying;
+        return change.Remove.Count > 0 ? changes with { NodeIdsToRemove = change.Remove } : changes;
     }
 
     /// <summary>
@@ -228,21 +228,20 @@ public static class CacheClustersApi
     /// with when the window opens); false when it runs now (no window, inside it, or applyImmediately),
     /// which also drops what was scheduled for the same field.
     /// </summary>
-    private static bool Defer(CacheClusterEntity cluster, string field, object? value, string? windowText, bool applyImmediately, DateTimeOffset now)
+    private static bool Defer(CacheClusterEntity cluster, string nodeType, string? windowText, bool applyImmediately, DateTimeOffset now)
     {
-        var scheduled = cluster.ScheduledChanges is { } json ? JsonSerializer.Deserialize<Dictionary<string, object?>>(json)! : [];
+        var scheduled = cluster.ScheduledChanges ?? PendingChanges.None;
         MaintenanceWindow? window = null;
         if (windowText is not null)
             MaintenanceWindow.TryParse(windowText, out window);
         var at = MaintenancePlanner.WhenToApply(window, now, applyImmediately);
         if (at <= now)
         {
-            scheduled.Remove(field);
-            (cluster.ScheduledChanges, cluster.ScheduledAt) = scheduled.Count > 0 ? (JsonSerializer.Serialize(scheduled), cluster.ScheduledAt) : (null, null);
+            scheduled = scheduled with { NodeType = null };
+            (cluster.ScheduledChanges, cluster.ScheduledAt) = !scheduled.IsEmpty ? (scheduled, cluster.ScheduledAt) : (null, null);
             return false;
         }
-        scheduled[field] = value;
-        (cluster.ScheduledChanges, cluster.ScheduledAt) = (JsonSerializer.Serialize(scheduled), at);
+        (cluster.ScheduledChanges, cluster.ScheduledAt) = (scheduled with { NodeType = nodeType }, at);
         return true;
     }
 

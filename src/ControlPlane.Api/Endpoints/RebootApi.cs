@@ -46,7 +46,7 @@ public static class RebootApi
                 $"Replication group {TenantNames.Public(group.Id)} is {JsonBodies.EnumText(group.Status)}, not available.");
         var nodes = request.NodeIds.Select(n => TenantNames.Internal(group.Tenant, n)).ToList();
         group.Status = GroupStatus.Modifying;
-        group.PendingChanges = JsonSerializer.Serialize(new Dictionary<string, object> { [Converger.RebootChange] = nodes });
+        group.PendingChanges = new PendingChanges { RebootNodes = nodes };
         group.Generation++;
         group.UpdatedAt = time.GetUtcNow();
         db.Record(time, SourceType.ReplicationGroup, group.Id, $"Reboot requested for cache nodes {string.Join(", ", nodes)}");
@@ -68,7 +68,7 @@ public static class RebootApi
         var rebooted = request.NodeIds.Select(n => TenantNames.Internal(cluster.Tenant, n)).ToList();
         var now = time.GetUtcNow();
         cluster.Status = CacheClusterStatus.Modifying;
-        cluster.PendingChanges = JsonSerializer.Serialize(new Dictionary<string, object> { [Converger.RebootChange] = rebooted });
+        cluster.PendingChanges = new PendingChanges { RebootNodes = rebooted };
         cluster.Generation++;
         cluster.UpdatedAt = now;
         db.Record(time, SourceType.CacheCluster, cluster.Id, $"Reboot requested for cache nodes {string.Join(", ", rebooted)}");

@@ -109,7 +109,7 @@ public static class ReplicationGroupsApi
         if (numShards != spec.NumShards)
         {
             group.NumShards = numShards;
-            group.PendingChanges = JsonSerializer.Serialize(new Dictionary<string, object> { ["numShards"] = numShards });
+            group.PendingChanges = new PendingChanges { NumShards = numShards };
         }
         db.ReplicationGroups.Add(group);
         db.Record(time, SourceType.ReplicationGroup, group.Id,
@@ -230,9 +230,6 @@ public static class ReplicationGroupsApi
         "status", "primaryEndpoint", "readerEndpoint", "configurationEndpoint", "createdAt", "updatedAt", "etag",
         "authTokenEnabled", "pendingChanges", "userGroupIds", "authTokenLastModifiedAt",
     ];
-
-    /// <summary>Fields whose change the reconciler must carry out; the others take effect as stored.</summary>
-    private static readonly HashSet<string> NeedsReconciler = ["nodeType", "replicasPerShard", "numShards", "engine", "engineVersion"];
 
     private static async Task<IResult> Patch(
         string id, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
@@ -377,13 +374,25 @@ public static class ReplicationGroupsApi
         }
         if (fields.Contains("expiresAt"))
             group.ExpiresAt = next.ExpiresAt;
+        // The fields whose change the reconciler must carry out (those that wait for the window are scheduled); the others take effect as stored.
         // Auth tokens, user groups and transit encryption steps change no topology, but the group is modifying until every node holds them too.
-        var pending = changes.Where(c => (NeedsReconciler.Contains(c.Key) || c.Key == "rebalance" || Security.OnlineChanges.Fields.Contains(c.Key))
-            && !deferred.ContainsKey(c.Key)).ToDictionary();
-        if (pending.Count > 0)
+        bool Pends(string field) => changes.ContainsKey(field) && !deferred.ContainsKey(field);
+        var pending = new PendingChanges
+        {
+            NodeType = Pends(PendingChangesJson.NodeType) ? next.NodeType : null,
+            ReplicasPerShard = Pends(PendingChangesJson.ReplicasPerShard) ? next.ReplicasPerShard : null,
+            Engine = Pends(PendingChangesJson.Engine) ? next.Engine : null,
+            EngineVersion = Pends(PendingChangesJson.EngineVersion) ? next.EngineVersion : null,
+            TransitEncryptionMode = Pends(PendingChangesJson.TransitEncryptionMode) ? new Change<string?>(transitMode) : null,
+            AuthTokenUpdateStrategy = changes.GetValueOrDefault(PendingChangesJson.AuthTokenUpdateStrategy) as string,
+            UserGroupIds = changes.GetValueOrDefault(PendingChangesJson.UserGroupIds) as IReadOnlyList<string>,
+            NumShards = Pends(PendingChangesJson.NumShards) ? next.NumShards : null,
+            Rebalance = Pends(PendingChangesJson.Rebalance),
+        };
+        if (!pending.IsEmpty)
         {
             group.Status = GroupStatus.Modifying;
-            group.PendingChanges = JsonSerializer.Serialize(pending);
+            group.PendingChanges = pending;
         }
         group.Generation++;
         group.UpdatedAt = time.GetUtcNow();
@@ -402,25 +411,35 @@ public static class ReplicationGroupsApi
         bool newFamily, string? parameterGroup, bool applyImmediately, DateTimeOffset now)
     {
         var replacing = changes.Where(c => MaintenancePlanner.NodeReplacing.Contains(c.Key)).ToDictionary();
-        var scheduled = group.ScheduledChanges is { } json ? JsonSerializer.Deserialize<Dictionary<string, object?>>(json)! : [];
+        var scheduled = group.ScheduledChanges ?? PendingChanges.None;
         if (replacing.Count == 0)
             return [];
         MaintenanceWindow? window = null;
         if (next.PreferredMaintenanceWindow is { } text)
             MaintenanceWindow.TryParse(text, out window);
         var at = MaintenancePlanner.WhenToApply(window, now, applyImmediately);
+        bool Replaces(string field) => replacing.ContainsKey(field);
         if (at <= now)
         {
-            foreach (var field in replacing.Keys.Append("parameterGroupName"))
-                scheduled.Remove(field);
-            (group.ScheduledChanges, group.ScheduledAt) = scheduled.Count > 0 ? (JsonSerializer.Serialize(scheduled), group.ScheduledAt) : (null, null);
+            scheduled = scheduled with
+            {
+                NodeType = Replaces(PendingChangesJson.NodeType) ? null : scheduled.NodeType,
+                Engine = Replaces(PendingChangesJson.Engine) ? null : scheduled.Engine,
+                EngineVersion = Replaces(PendingChangesJson.EngineVersion) ? null : scheduled.EngineVersion,
+                ParameterGroupName = null,
+            };
+            (group.ScheduledChanges, group.ScheduledAt) = !scheduled.IsEmpty ? (scheduled, group.ScheduledAt) : (null, null);
             return [];
         }
         if (newFamily)
-            replacing["parameterGroupName"] = parameterGroup;
-        foreach (var (field, value) in replacing)
-            scheduled[field] = value;
-        group.ScheduledChanges = JsonSerializer.Serialize(scheduled);
+            replacing[PendingChangesJson.ParameterGroupName] = parameterGroup;
+        group.ScheduledChanges = scheduled with
+        {
+            NodeType = Replaces(PendingChangesJson.NodeType) ? next.NodeType : scheduled.NodeType,
+            Engine = Replaces(PendingChangesJson.Engine) ? next.Engine : scheduled.Engine,
+            EngineVersion = Replaces(PendingChangesJson.EngineVersion) ? next.EngineVersion : scheduled.EngineVersion,
+            ParameterGroupName = newFamily ? new Change<string?>(parameterGroup) : scheduled.ParameterGroupName,
+        };
         group.ScheduledAt = at;
         return replacing;
     }
@@ -476,6 +495,8 @@ public static class ReplicationGroupsApi
                 $"Replication group {TenantNames.Public(group.Id)} used its {Limits.TestFailoverShardsPerDay} test failovers of the last 24 hours.");
         db.TestFailovers.Add(new TestFailoverEntity { ReplicationGroupId = group.Id, ShardId = shard.Id, RequestedAt = now });
         group.Status = GroupStatus.Modifying;
+        // What the group should be changed (a shard's primary is to hand over): a new generation, observed once it has.
+        group.Generation++;
         group.UpdatedAt = now;
         db.Record(time, SourceType.ReplicationGroup, group.Id, $"Test Failover API called for node group {shard.Id}");
         return await Store.SaveAsync(db, http, group.Version, ErrorCodes.InvalidReplicationGroupState, () => group.ToResponse(), r => r.Etag, ct);

@@ -63,6 +63,8 @@ public static class SnapshotsApi
         db.SnapshotRequests.Add(new SnapshotRequestEntity { ReplicationGroupId = group.Id, SnapshotName = name, RequestedAt = now });
         // Saved with the record, under the group's xmin: the reconciler sees both or neither.
         group.Status = GroupStatus.Snapshotting;
+        // A snapshot asked of the group is desired state like any other write: a new generation, observed once it is taken.
+        group.Generation++;
         group.UpdatedAt = now;
         db.Record(time, SourceType.Snapshot, name, $"Snapshot {name} of replication group {group.Id} requested");
         return await Store.CreateAsync(db, http, idempotency, idempotencyKey, fingerprint, $"/v1/snapshots/{publicName}",

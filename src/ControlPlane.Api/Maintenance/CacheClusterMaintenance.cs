@@ -1,7 +1,7 @@
-using System.Text.Json;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Endpoints;
 using ControlPlane.Domain;
+using ControlPlane.Domain.Planning;
 using Microsoft.EntityFrameworkCore;
 
 namespace ControlPlane.Api.Maintenance;
@@ -13,9 +13,6 @@ namespace ControlPlane.Api.Maintenance;
 /// </summary>
 public sealed partial class MaintenanceScheduler
 {
-    /// <summary>The scheduled key of nodes that run an outdated configuration (the reconciler stores it); they are rebooted into the current one.</summary>
-    public const string OutdatedNodes = "outdatedNodes";
-
     public async Task RunClustersAsync(CancellationToken ct)
     {
         await using var scope = scopes.CreateAsyncScope();
@@ -28,29 +25,26 @@ public sealed partial class MaintenanceScheduler
         {
             db.ChangeTracker.Clear();
             var cluster = await db.CacheClusters.Include(c => c.Nodes).FirstOrDefaultAsync(c => c.Id == id && c.Status == CacheClusterStatus.Available, ct);
-            if (cluster?.ScheduledChanges is not { } json)
+            if (cluster?.ScheduledChanges is not { } scheduled)
                 continue;
-            var scheduled = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(json)!;
-            var changes = new Dictionary<string, object?>();
-            if (scheduled.TryGetValue("nodeType", out var nodeType) && nodeType.GetString() is { } type && type != cluster.NodeType)
+            PendingChanges? changes = null;
+            if (scheduled.NodeType is { } type && type != cluster.NodeType)
+                changes = CacheClustersApi.ChangeNodes(cluster, cluster.NumNodes, [], type, zones, now, new PendingChanges { NodeType = type });
+            else if (scheduled.OutdatedNodes is { } outdated)
             {
-                changes["nodeType"] = type;
-                CacheClustersApi.ChangeNodes(cluster, cluster.NumNodes, [], type, zones, now, changes);
-            }
-            else if (scheduled.TryGetValue(OutdatedNodes, out var outdated))
-            {
-                var nodes = outdated.EnumerateArray().Select(n => n.GetString()!).Where(n => cluster.Nodes.Any(node => node.Id == n)).ToList();
+                // Nodes replaced or removed meanwhile are not rebooted: they are not there any more.
+                var nodes = outdated.Where(n => cluster.Nodes.Any(node => node.Id == n)).ToList();
                 if (nodes.Count > 0)
-                    changes[Reconciliation.Converger.RebootChange] = nodes;
+                    changes = new PendingChanges { RebootNodes = nodes };
             }
             (cluster.ScheduledChanges, cluster.ScheduledAt) = (null, null);
-            if (changes.Count > 0)
+            if (changes is not null)
             {
                 cluster.Status = CacheClusterStatus.Modifying;
-                cluster.PendingChanges = JsonSerializer.Serialize(changes);
+                cluster.PendingChanges = changes;
                 cluster.Generation++;
             }
-            await StartClusterAsync(db, cluster, $"applying {string.Join(", ", scheduled.Keys)}", ct);
+            await StartClusterAsync(db, cluster, $"applying {string.Join(", ", PendingChangesJson.Fields(scheduled))}", ct);
         }
     }
 
@@ -74,7 +68,7 @@ public sealed partial class MaintenanceScheduler
                 continue;
             var nodes = cluster.Nodes.Where(n => n.ParameterGroupStatus == Parameters.ParameterStatus.PendingReboot).Select(n => n.Id).Order(StringComparer.Ordinal).ToList();
             cluster.Status = CacheClusterStatus.Modifying;
-            cluster.PendingChanges = JsonSerializer.Serialize(new Dictionary<string, object> { [Reconciliation.Converger.RebootChange] = nodes });
+            cluster.PendingChanges = new PendingChanges { RebootNodes = nodes };
             cluster.Generation++;
             await StartClusterAsync(db, cluster, $"rebooting cache nodes {string.Join(", ", nodes)} for their parameters", ct);
         }

@@ -1,7 +1,7 @@
-using System.Text.Json;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Options;
 using ControlPlane.Domain;
+using ControlPlane.Domain.Planning;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -25,20 +25,17 @@ public sealed partial class MaintenanceScheduler(IServiceScopeFactory scopes, Ti
         {
             db.ChangeTracker.Clear();
             var group = await db.ReplicationGroups.FirstOrDefaultAsync(g => g.Id == id && g.Status == GroupStatus.Available, ct);
-            if (group?.ScheduledChanges is not { } json)
+            if (group?.ScheduledChanges is not { } scheduled)
                 continue;
-            var scheduled = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(json)!;
-            string? Text(string field) => scheduled[field].ValueKind == JsonValueKind.String ? scheduled[field].GetString() : null;
-            if (scheduled.ContainsKey("nodeType"))
-                group.NodeType = Text("nodeType")!;
-            if (scheduled.ContainsKey("engine"))
-                group.Engine = Text("engine")!;
-            if (scheduled.ContainsKey("engineVersion"))
-                group.EngineVersion = Text("engineVersion")!;
-            if (scheduled.Remove("parameterGroupName", out var parameterGroup))
-                group.ParameterGroupName = parameterGroup.ValueKind == JsonValueKind.String ? parameterGroup.GetString() : null;
+            group.NodeType = scheduled.NodeType ?? group.NodeType;
+            group.Engine = scheduled.Engine ?? group.Engine;
+            group.EngineVersion = scheduled.EngineVersion ?? group.EngineVersion;
+            if (scheduled.ParameterGroupName is { } parameterGroup)
+                group.ParameterGroupName = parameterGroup.To;
             (group.ScheduledChanges, group.ScheduledAt) = (null, null);
-            await StartAsync(db, group, JsonSerializer.Serialize(scheduled), $"applying {string.Join(", ", scheduled.Keys)}", ct);
+            // The parameter group is the group's now; the rest is what the reconciler carries out.
+            var starting = scheduled with { ParameterGroupName = null };
+            await StartAsync(db, group, starting, $"applying {string.Join(", ", PendingChangesJson.Fields(starting))}", ct);
         }
     }
 
@@ -61,13 +58,13 @@ public sealed partial class MaintenanceScheduler(IServiceScopeFactory scopes, Ti
                 continue;
             var nodes = group.Shards.SelectMany(s => s.Nodes).Where(n => n.ParameterGroupStatus == Parameters.ParameterStatus.PendingReboot)
                 .Select(n => n.Id).Order(StringComparer.Ordinal).ToList();
-            await StartAsync(db, group, JsonSerializer.Serialize(new Dictionary<string, object> { [Reconciliation.Converger.RebootChange] = nodes }),
+            await StartAsync(db, group, new PendingChanges { RebootNodes = nodes },
                 $"rebooting cache nodes {string.Join(", ", nodes)} for their parameters", ct);
         }
     }
 
     /// <summary>Turns the group modifying with these pending changes, under its xmin: a group changed meanwhile waits for the next round.</summary>
-    private async Task StartAsync(ControlPlaneDbContext db, ReplicationGroupEntity group, string pending, string what, CancellationToken ct)
+    private async Task StartAsync(ControlPlaneDbContext db, ReplicationGroupEntity group, PendingChanges pending, string what, CancellationToken ct)
     {
         group.PendingChanges = pending;
         group.Status = GroupStatus.Modifying;

@@ -1,5 +1,6 @@
 using ControlPlane.Api.Data;
 using ControlPlane.Domain;
+using ControlPlane.Domain.Planning;
 
 namespace ControlPlane.Api.Reconciliation;
 
@@ -55,9 +56,21 @@ public sealed class ClusterRecord(ControlPlaneDbContext db, CacheClusterEntity c
 
     public void Remove() => db.CacheClusters.Remove(cluster);
 
+    /// <summary>Rebooted in place, one at a time (each comes back empty); what was scheduled for them is done with.</summary>
+    public void StartRefresh(IReadOnlyList<string> nodeIds)
+    {
+        cluster.Status = CacheClusterStatus.Modifying;
+        cluster.PendingChanges = new PendingChanges { RebootNodes = nodeIds };
+        (cluster.ScheduledChanges, cluster.ScheduledAt) = (null, null);
+    }
+
+    /// <summary>The maintenance scheduler turns the outdated nodes into reboots when the window opens.</summary>
+    public void ScheduleRefresh(IReadOnlyList<string> nodeIds, DateTimeOffset at) =>
+        (cluster.ScheduledChanges, cluster.ScheduledAt) = (new PendingChanges { OutdatedNodes = nodeIds }, at);
+
     public void Rebooted(string nodeId)
     {
-        cluster.PendingChanges = ITargetRecord.WithoutReboot(cluster.PendingChanges, nodeId);
+        cluster.PendingChanges = cluster.PendingChanges?.Rebooted(nodeId);
         Node(nodeId).ParameterGroupStatus = null;
     }
 

@@ -19,10 +19,9 @@ public sealed partial class Converger
     {
         if (group.Status != GroupStatus.Modifying || plan is not [MarkGroup { Status: GroupStatus.Available } available])
             return plan;
-        var pending = OnlineChanges.Pending(group.PendingChanges);
-        if (pending.Count == 0)
+        if (group.PendingChanges is not { } pending || !OnlineChanges.Any(pending))
             return plan;
-        if (pending.ContainsKey(OnlineChanges.TransitEncryption))
+        if (pending.TransitEncryptionMode is not null)
             await TransitAsync(db, SourceType.ReplicationGroup, group.Id, () => transit.ConvergeAsync(db, group, nodes, view, ct), ct);
         if (OnlineChanges.Lagging(group, pending, holdingUsers) is { } lagging)
             return [new Wait(lagging)];

@@ -132,29 +132,6 @@ public sealed partial class Converger(
             return Progress.Done;
         // Before anything is wired: a node serves clients only with the group's users (auth tokens, user group).
         var holdingUsers = group.Status != GroupStatus.Deleting ? await clientAccess.ApplyAsync(db, group, places, observed, view, ct) : new HashSet<string>();
-        var outdatedNodes = observed.Values.Where(o => o.Container == ContainerState.Outdated).Select(o => o.NodeId).Order().ToList();
-        if (group.Status == GroupStatus.Available && outdatedNodes.Count > 0 && RefreshWaits(group) is { } waitsUntil)
-        {
-            // Outside the maintenance window: the refresh is scheduled for it (once) and the group keeps serving as it is.
-            if (group.ScheduledChanges is null)
-            {
-                group.ScheduledChanges = JsonSerializer.Serialize(new Dictionary<string, object> { [RefreshChange] = outdatedNodes });
-                group.ScheduledAt = waitsUntil;
-                db.Record(time, SourceType.ReplicationGroup, group.Id,
-                    $"Cache nodes {string.Join(", ", outdatedNodes)} run an outdated configuration; replacing them waits for the maintenance window at {waitsUntil:yyyy-MM-dd HH:mm} UTC");
-                await db.SaveChangesAsync(ct);
-            }
-        }
-        else if (group.Status == GroupStatus.Available && outdatedNodes is { Count: > 0 } outdated)
-        {
-            // Nodes started by an older control plane (another command line) are replaced one by one,
-            // as a node type change replaces them: new nodes sync, primaries hand over, nothing is lost.
-            new GroupRecord(db, group, time).MarkGroup(GroupStatus.Modifying);
-            group.PendingChanges = JsonSerializer.Serialize(new Dictionary<string, object> { [RefreshChange] = outdated });
-            db.Record(time, SourceType.ReplicationGroup, group.Id, $"Replacing cache nodes {string.Join(", ", outdated)}: they run an outdated configuration");
-            await db.SaveChangesAsync(ct);
-            return Progress.Acted;
-        }
         var testFailovers = await db.TestFailovers.Where(f => f.ReplicationGroupId == id && f.CompletedAt == null).Select(f => f.ShardId).ToListAsync(ct);
         var target = Target(group);
         var moves = target is { Reshard: true } || group.Shards.Any(s => s.Status == ShardStatus.Deleting)
@@ -163,20 +140,10 @@ public sealed partial class Converger(
         var desired = new DesiredGroup(group.Id, group.ClusterMode, group.Status,
             group.Shards.OrderBy(s => s.Id).Select(s => new DesiredShard(s.Id, s.Slots, s.Status,
                 s.Nodes.OrderBy(n => n.Id).Select(n => new DesiredNode(n.Id, n.ShardId, n.Role, n.AvailabilityZone, n.Status, n.Port, n.NodeType, $"{n.Engine} {NodeVersion(group, n)}")).ToList())).ToList(),
-            group.AutomaticFailover, testFailovers.ToHashSet(), target, moves);
-        var plan = restoreProblem is not null
-            ? [new Fail($"Snapshot {group.RestoreFromSnapshot} cannot be restored: {restoreProblem}")]
-            : GroupPlanner.Plan(desired, observed, Context(view));
-        // Restored into the snapshot's shape, a group that asked for another shard count goes on to reshard.
-        if (creating && group.PendingChanges is not null && plan.FirstOrDefault(a => a is MarkGroup { Status: GroupStatus.Available }) is MarkGroup created)
-            plan = [.. plan.Where(a => a != created),
-                new MarkGroup(GroupStatus.Modifying, $"{created.Message} from snapshot {group.RestoreFromSnapshot}; its keys now move onto {group.NumShards} shard(s)")];
+            group.AutomaticFailover, testFailovers.ToHashSet(), target, moves,
+            group.CreatedAt, Window(group.PreferredMaintenanceWindow), group.PendingChanges, group.ScheduledChanges, group.RestoreFromSnapshot);
+        var plan = RedisPlanner.Plan(desired, observed, Context(view) with { RestoreProblem = restoreProblem }, time.GetUtcNow());
         plan = await AwaitOnlineChangesAsync(db, group, nodes, holdingUsers, plan, view, ct);
-        if (group.Status == GroupStatus.Snapshotting && plan.Count == 0)
-        {
-            await TakeSnapshotsAsync(db, group, places, observed, ct);
-            return Progress.Acted;
-        }
         var record = new GroupRecord(db, group, time);
         var becomesAvailable = plan.Any(a => a is MarkGroup { Status: GroupStatus.Available });
         if (!cluster && (becomesAvailable || group.Status is GroupStatus.Available or GroupStatus.Modifying or GroupStatus.Snapshotting or GroupStatus.IncompatibleNetwork))
@@ -236,39 +203,16 @@ public sealed partial class Converger(
         return contradicted;
     }
 
-    /// <summary>When an outdated-node refresh of the group may start, if not now (its maintenance window is closed).</summary>
-    private DateTimeOffset? RefreshWaits(ReplicationGroupEntity group)
-    {
-        if (group.PreferredMaintenanceWindow is not { } text || MaintenanceWindow.TryParse(text, out var window) is not null)
-            return null;
-        var now = time.GetUtcNow();
-        var at = MaintenancePlanner.WhenToApply(window, now, applyImmediately: false);
-        return at > now ? at : null;
-    }
+    /// <summary>The maintenance window stored, or null (none, or one that does not parse).</summary>
+    private static MaintenanceWindow? Window(string? text) =>
+        text is not null && MaintenanceWindow.TryParse(text, out var window) is null ? window : null;
 
     /// <summary>The version a node runs: its own (rows from before per-node engines have none: the group's).</summary>
     private static string NodeVersion(ReplicationGroupEntity group, RedisNodeEntity node) => node.EngineVersion is { Length: > 0 } v ? v : group.EngineVersion;
 
-    /// <summary>The pending change that replaces nodes running an outdated configuration (their ids).</summary>
-    private const string RefreshChange = "outdatedNodes";
-
-    /// <summary>The pending change that reboots the nodes named (their ids, each leaving the list once rebooted), see POST .../reboot.</summary>
-    public const string RebootChange = "rebootNodes";
 
     /// <summary>Creates from a snapshot whose files were checked already (group id, snapshot name).</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string, string), bool> _verified = new();
-
-    /// <summary>A group snapshotting and healthy: every snapshot it was asked for is taken, then it is available again.</summary>
-    private async Task TakeSnapshotsAsync(ControlPlaneDbContext db, ReplicationGroupEntity group, IReadOnlyList<NodePlace> places,
-        IReadOnlyDictionary<string, ObservedNode> observed, CancellationToken ct)
-    {
-        var pending = await db.Snapshots.Include(s => s.Files)
-            .Where(s => s.ReplicationGroupId == group.Id && s.Status == SnapshotStatus.Creating && s.CopiedFrom == null).ToListAsync(ct);
-        foreach (var snapshot in pending)
-            await snapshots.TakeAsync(db, group, snapshot, places, observed, ct);
-        new GroupRecord(db, group, time).MarkGroup(GroupStatus.Available);
-        await db.SaveChangesAsync(ct);
-    }
 
     /// <summary>
     /// A delete with a final snapshot takes it before anything is removed. When it cannot be taken the
@@ -298,16 +242,10 @@ public sealed partial class Converger(
     }
 
     /// <summary>What a modification under way asks of the topology: the stored shape, while changes are pending.</summary>
-    private static GroupTarget? Target(ReplicationGroupEntity group)
-    {
-        if (group.Status != GroupStatus.Modifying || group.PendingChanges is not { } pending)
-            return null;
-        var fields = System.Text.Json.Nodes.JsonNode.Parse(pending)?.AsObject();
-        var reshard = fields is not null && (fields.ContainsKey("numShards") || fields.ContainsKey("rebalance"));
-        var reboot = fields?[RebootChange]?.AsArray().Select(n => (string)n!).ToHashSet();
-        var upgrade = fields is not null && (fields.ContainsKey("engine") || fields.ContainsKey("engineVersion")) ? $"{group.Engine} {group.EngineVersion}" : null;
-        return new GroupTarget(group.NumShards, group.ReplicasPerShard, group.NodeType, reshard, fields?.ContainsKey(RefreshChange) ?? false, reboot, upgrade);
-    }
+    private static GroupTarget? Target(ReplicationGroupEntity group) =>
+        group.Status == GroupStatus.Modifying && group.PendingChanges is { } pending
+            ? GroupTarget.For(pending, group.NumShards, group.ReplicasPerShard, group.NodeType, $"{group.Engine} {group.EngineVersion}")
+            : null;
 
     private async Task<Step> StepClusterAsync(ControlPlaneDbContext db, string id, ContainerView view, CancellationToken ct)
     {
@@ -324,13 +262,11 @@ public sealed partial class Converger(
         var observed = await observer.ObserveAsync(Catalog.Memcached, false, creating, places, view, Settings, ct);
         if (await ListingContradictedAsync(places, observed, nodes.Where(n => n.Status == NodeStatus.Available).Select(n => n.Id), view, ct))
             return Progress.Acted;
-        if (cluster.Status == CacheClusterStatus.Available && await RefreshClusterAsync(db, cluster, observed, ct))
-            return Progress.Acted;
-        var reboot = cluster.Status == CacheClusterStatus.Modifying && cluster.PendingChanges is { } pending
-            ? System.Text.Json.Nodes.JsonNode.Parse(pending)?[RebootChange]?.AsArray().Select(n => (string)n!).ToHashSet() : null;
+        var reboot = cluster.Status == CacheClusterStatus.Modifying ? cluster.PendingChanges?.RebootNodes?.ToHashSet() : null;
         var desired = new DesiredCluster(cluster.Id, cluster.Status,
-            nodes.Select(n => new DesiredNode(n.Id, null, NodeRole.Primary, n.AvailabilityZone, n.Status, n.Port)).ToList(), reboot);
-        var plan = GroupPlanner.Plan(desired, observed, Context(view));
+            nodes.Select(n => new DesiredNode(n.Id, null, NodeRole.Primary, n.AvailabilityZone, n.Status, n.Port)).ToList(), reboot,
+            cluster.CreatedAt, Window(cluster.PreferredMaintenanceWindow), cluster.ScheduledChanges);
+        var plan = MemcachedPlanner.Plan(desired, observed, Context(view), time.GetUtcNow());
         if (cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.Modifying)
             await parameters.MarkAsync(db, cluster, parameterValues, view, ct);
         if (cluster.Status == CacheClusterStatus.Available)
@@ -363,7 +299,8 @@ public sealed partial class Converger(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Transit encryption of {Id} did not converge this pass: {Reason}")]
     private static partial void LogTransitFailed(ILogger logger, string id, string reason);
 
-    private PlanContext Context(ContainerView view) => new(zones.All.Select(z => z.Name).OrderBy(z => z).ToList(), view.ZonesDown, view.ZonesUnreachable);
+    private PlanContext Context(ContainerView view) =>
+        new(zones.All.Select(z => z.Name).OrderBy(z => z).ToList(), view.ZonesDown, view.ZonesUnreachable) { CreateTimeout = Settings.CreateTimeout };
 
     /// <summary>Records a failed attempt as an event, once, so a broken group is visible without flooding the log.</summary>
     public async Task RecordFailureAsync(Target target, int failures, CancellationToken ct)

@@ -1,6 +1,6 @@
 using ControlPlane.Api.Data;
-using System.Text.Json.Nodes;
 using ControlPlane.Domain;
+using ControlPlane.Domain.Planning;
 
 namespace ControlPlane.Api.Reconciliation;
 
@@ -47,10 +47,23 @@ public sealed class GroupRecord(ControlPlaneDbContext db, ReplicationGroupEntity
 
     public bool IsReplacement(string nodeId) => Node(nodeId).ReplacesNodeId is not null;
 
+    /// <summary>The group as stored, for steps that act on the whole group (snapshots).</summary>
+    public ReplicationGroupEntity Entity => group;
+
+    /// <summary>Replaced one by one, as for a node type change (the target's Refresh).</summary>
+    public void StartRefresh(IReadOnlyList<string> nodeIds)
+    {
+        MarkGroup(GroupStatus.Modifying);
+        group.PendingChanges = new PendingChanges { OutdatedNodes = nodeIds };
+    }
+
+    public void ScheduleRefresh(IReadOnlyList<string> nodeIds, DateTimeOffset at) =>
+        (group.ScheduledChanges, group.ScheduledAt) = (new PendingChanges { OutdatedNodes = nodeIds }, at);
+
     /// <summary>The reboot started the node with its group's start-up values (its immediate ones are set again as soon as the group is available).</summary>
     public void Rebooted(string nodeId)
     {
-        group.PendingChanges = ITargetRecord.WithoutReboot(group.PendingChanges, nodeId);
+        group.PendingChanges = group.PendingChanges?.Rebooted(nodeId);
         Node(nodeId).ParameterGroupStatus = null;
     }
 
@@ -100,16 +113,8 @@ public sealed class GroupRecord(ControlPlaneDbContext db, ReplicationGroupEntity
     public void SetShardSlots(string shardId, string slots) => group.Shards.First(s => s.Id == shardId).Slots = slots;
 
     /// <summary>Progress of the slot migration, shown in pendingChanges.slotMigration; the total is given when the plan is stored.</summary>
-    public void SlotMigrationProgress(int? total, int remaining)
-    {
-        var pending = group.PendingChanges is { } json ? JsonNode.Parse(json)?.AsObject() ?? [] : [];
-        var migration = pending["slotMigration"] as JsonObject ?? [];
-        var planned = total ?? (int?)migration["totalSlots"] ?? remaining;
-        migration["totalSlots"] = planned;
-        migration["progressPercentage"] = planned == 0 ? 100.0 : Math.Round(100.0 * (planned - remaining) / planned, 1);
-        pending["slotMigration"] = migration;
-        group.PendingChanges = pending.ToJsonString();
-    }
+    public void SlotMigrationProgress(int? total, int remaining) =>
+        group.PendingChanges = (group.PendingChanges ?? PendingChanges.None).WithSlotMigration(total, remaining);
 
     /// <summary>
     /// Ids are never reused, even for a shard id that comes back after a scale-in: the next ordinal is

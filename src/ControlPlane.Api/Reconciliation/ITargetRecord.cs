@@ -1,5 +1,4 @@
 using ControlPlane.Api.Data;
-using System.Text.Json.Nodes;
 using ControlPlane.Domain;
 
 namespace ControlPlane.Api.Reconciliation;
@@ -34,12 +33,9 @@ public interface ITargetRecord
     /// <summary>A node named by a reboot is back: it leaves the pending reboot list.</summary>
     void Rebooted(string nodeId);
 
-    /// <summary>pendingChanges without the node in its reboot list (the list stays, empty, until the change is done).</summary>
-    static string? WithoutReboot(string? pending, string nodeId)
-    {
-        if (pending is null || JsonNode.Parse(pending) is not JsonObject fields || fields[Converger.RebootChange] is not JsonArray list)
-            return pending;
-        fields[Converger.RebootChange] = new JsonArray(list.Where(n => (string?)n != nodeId).Select(n => (JsonNode?)JsonValue.Create((string?)n)).ToArray());
-        return fields.ToJsonString();
-    }
+    /// <summary>The nodes that run an outdated configuration are renewed now: the group turns modifying with them pending.</summary>
+    void StartRefresh(IReadOnlyList<string> nodeIds);
+
+    /// <summary>Their renewal waits for the maintenance window: it is scheduled for when the window opens.</summary>
+    void ScheduleRefresh(IReadOnlyList<string> nodeIds, DateTimeOffset at);
 }

@@ -308,21 +308,23 @@ public sealed partial class Reconciler(
         }
     }
 
-    /// <summary>An expired group or cluster is deleted as if its owner had asked.</summary>
+    /// <summary>
+    /// An expired group or cluster is deleted as if its owner had asked. Its generation stays: the
+    /// expiry was desired state already, written (and counted) by the request that set expiresAt; turning
+    /// it into a delete carries that out, and only the API's writes count generations.
+    /// </summary>
     private async Task ExpireAsync(ControlPlaneDbContext db, CancellationToken ct)
     {
         var now = time.GetUtcNow();
         foreach (var group in await db.ReplicationGroups.Where(g => g.ExpiresAt <= now && g.Status != GroupStatus.Deleting).ToListAsync(ct))
         {
             group.Status = GroupStatus.Deleting;
-            group.Generation++;
             group.UpdatedAt = now;
             db.Record(time, SourceType.ReplicationGroup, group.Id, $"Replication group {group.Id} expired at {group.ExpiresAt:u} and is being deleted");
         }
         foreach (var cluster in await db.CacheClusters.Where(c => c.ExpiresAt <= now && c.Status != CacheClusterStatus.Deleting).ToListAsync(ct))
         {
             cluster.Status = CacheClusterStatus.Deleting;
-            cluster.Generation++;
             cluster.UpdatedAt = now;
             db.Record(time, SourceType.CacheCluster, cluster.Id, $"Cache cluster {cluster.Id} expired at {cluster.ExpiresAt:u} and is being deleted");
         }

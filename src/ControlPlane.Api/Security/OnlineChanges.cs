@@ -1,7 +1,6 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using ControlPlane.Api.Data;
 using ControlPlane.Domain;
+using ControlPlane.Domain.Planning;
 using Microsoft.EntityFrameworkCore;
 
 namespace ControlPlane.Api.Security;
@@ -18,53 +17,46 @@ namespace ControlPlane.Api.Security;
 public static class OnlineChanges
 {
     /// <summary>The pendingChanges fields of these changes (as the PATCH names them).</summary>
-    public const string AuthToken = "authTokenUpdateStrategy";
+    public static IReadOnlySet<string> Fields { get; } = new HashSet<string>
+        { PendingChangesJson.AuthTokenUpdateStrategy, PendingChangesJson.UserGroupIds, PendingChangesJson.TransitEncryptionMode };
 
-    public const string UserGroups = "userGroupIds";
-
-    public const string TransitEncryption = "transitEncryptionMode";
-
-    public static IReadOnlySet<string> Fields { get; } = new HashSet<string> { AuthToken, UserGroups, TransitEncryption };
-
-    /// <summary>The online changes among a group's pending changes, with their values.</summary>
-    public static IReadOnlyDictionary<string, JsonNode?> Pending(string? pendingChanges) =>
-        pendingChanges is not null && JsonNode.Parse(pendingChanges) is JsonObject fields
-            ? fields.Where(f => Fields.Contains(f.Key)).ToDictionary(f => f.Key, f => f.Value)
-            : new Dictionary<string, JsonNode?>();
+    /// <summary>Whether a group's pending changes hold any online change.</summary>
+    public static bool Any(PendingChanges? pending) =>
+        pending is { AuthTokenUpdateStrategy: not null } or { UserGroupIds: not null } or { TransitEncryptionMode: not null };
 
     /// <summary>
     /// What the nodes taking part (not failed, not on their way out) do not hold yet of the pending
     /// changes, or null when every one holds them: the users (<paramref name="holdingUsers"/>: the nodes
     /// that answered and have them), and the group's transit encryption mode.
     /// </summary>
-    public static string? Lagging(ReplicationGroupEntity group, IReadOnlyDictionary<string, JsonNode?> pending, IReadOnlySet<string> holdingUsers)
+    public static string? Lagging(ReplicationGroupEntity group, PendingChanges pending, IReadOnlySet<string> holdingUsers)
     {
         var nodes = group.Shards.SelectMany(s => s.Nodes).Where(n => n.Status is not (NodeStatus.Failed or NodeStatus.Deleting)).OrderBy(n => n.Id).ToList();
         var lagging = new List<string>();
-        if ((pending.ContainsKey(AuthToken) || pending.ContainsKey(UserGroups)) && nodes.Where(n => !holdingUsers.Contains(n.Id)).Select(n => n.Id).ToList() is { Count: > 0 } without)
+        if ((pending.AuthTokenUpdateStrategy is not null || pending.UserGroupIds is not null) && nodes.Where(n => !holdingUsers.Contains(n.Id)).Select(n => n.Id).ToList() is { Count: > 0 } without)
             lagging.Add($"cache nodes {string.Join(", ", without)} do not hold the group's client users yet");
-        if (pending.ContainsKey(TransitEncryption) && nodes.Where(n => n.TransitEncryptionMode != group.TransitEncryptionMode).Select(n => n.Id).ToList() is { Count: > 0 } behind)
+        if (pending.TransitEncryptionMode is not null && nodes.Where(n => n.TransitEncryptionMode != group.TransitEncryptionMode).Select(n => n.Id).ToList() is { Count: > 0 } behind)
             lagging.Add($"cache nodes {string.Join(", ", behind)} are not at transit encryption mode {group.TransitEncryptionMode} yet");
         return lagging.Count == 0 ? null : string.Join("; ", lagging);
     }
 
     /// <summary>The event once every node holds the changes.</summary>
-    public static string Done(string groupId, IReadOnlyDictionary<string, JsonNode?> pending)
+    public static string Done(string groupId, PendingChanges pending)
     {
         var done = new List<string>();
-        if (pending.TryGetValue(AuthToken, out var strategy))
-            done.Add((string?)strategy switch
+        if (pending.AuthTokenUpdateStrategy is { } strategy)
+            done.Add(strategy switch
             {
                 "rotate" => "the new auth token is accepted on every node, the previous one too until it is set",
                 "set" => "only the new auth token is accepted on every node",
                 _ => "the auth token is deleted on every node",
             });
-        if (pending.TryGetValue(UserGroups, out var userGroups))
-            done.Add(userGroups is JsonArray { Count: > 0 } ids
-                ? $"every node holds the users of user group {string.Join(", ", ids.Select(i => (string?)i))}"
+        if (pending.UserGroupIds is { } userGroups)
+            done.Add(userGroups is { Count: > 0 } ids
+                ? $"every node holds the users of user group {string.Join(", ", ids)}"
                 : "every node is open to clients without a user group");
-        if (pending.TryGetValue(TransitEncryption, out var mode))
-            done.Add($"every node serves transit encryption mode {(string?)mode}");
+        if (pending.TransitEncryptionMode is { } mode)
+            done.Add($"every node serves transit encryption mode {mode.To}");
         return $"Modification complete for replication group {groupId}: {string.Join("; ", done)}";
     }
 
@@ -80,7 +72,7 @@ public static class OnlineChanges
         var now = time.GetUtcNow();
         foreach (var userGroupId in userGroupIds)
         {
-            var pending = JsonSerializer.Serialize(new Dictionary<string, object> { [UserGroups] = new[] { TenantNames.Public(userGroupId) } });
+            var pending = new PendingChanges { UserGroupIds = [TenantNames.Public(userGroupId)] };
             var ids = await db.ReplicationGroups.AsNoTracking().Where(g => g.UserGroupId == userGroupId && g.Status == GroupStatus.Available)
                 .Select(g => g.Id).ToListAsync(ct);
             foreach (var id in ids)

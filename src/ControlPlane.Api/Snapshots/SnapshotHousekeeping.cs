@@ -173,6 +173,8 @@ public sealed partial class SnapshotHousekeeping(
             return;
         db.Snapshots.Add(SnapshotEntity.Taking(group, name, SnapshotSource.Automated, now));
         group.Status = GroupStatus.Snapshotting;
+        // Asked on the owner's behalf (the snapshot window), as the maintenance scheduler starts scheduled changes: a new generation.
+        group.Generation++;
         group.UpdatedAt = now;
         db.Record(time, SourceType.Snapshot, name, $"Automatic snapshot {name} of replication group {group.Id} started");
         await db.SaveChangesAsync(ct);

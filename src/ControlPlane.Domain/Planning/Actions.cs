@@ -38,8 +38,21 @@ public sealed record Wait(string Reason) : NodeAction;
 /// </summary>
 public sealed record Hold(string Reason) : NodeAction;
 
-/// <summary>The create cannot finish: the group becomes create-failed with this reason.</summary>
+/// <summary>The create cannot finish (a node exited, the snapshot is unusable, the create timed out): the group becomes create-failed with this reason.</summary>
 public sealed record Fail(string Reason) : NodeAction;
+
+/// <summary>
+/// Nodes run an outdated configuration (an older control plane's command line) and the maintenance
+/// window allows it: the group turns modifying to renew them (Redis: replaced one by one like a node
+/// type change; Memcached: rebooted in place), with this event.
+/// </summary>
+public sealed record StartRefresh(IReadOnlyList<string> NodeIds, string Message) : NodeAction;
+
+/// <summary>Outdated nodes outside the maintenance window: their renewal is scheduled for when it opens, once, with this event; they serve as they are meanwhile.</summary>
+public sealed record ScheduleRefresh(IReadOnlyList<string> NodeIds, DateTimeOffset At, string Message) : NodeAction;
+
+/// <summary>A snapshotting group is healthy and converged: every snapshot it was asked for is taken, then it is available again.</summary>
+public sealed record TakeSnapshots : NodeAction;
 
 public sealed record ReleaseAll : NodeAction;
 

@@ -12,12 +12,17 @@ public sealed record DesiredShard(string Id, string Slots, ShardStatus Status, I
 /// <summary>
 /// A Redis group as stored. TestFailoverShards are the shards whose test failover was asked for and
 /// not taken yet. Target is what a modification under way asks of the topology (null when none is);
-/// Moves are the slots of a stored migration plan that have not moved yet.
+/// Moves are the slots of a stored migration plan that have not moved yet. CreatedAt starts the
+/// create timeout; Window is the maintenance window node-replacing work waits for; Pending and
+/// Scheduled are the changes under way and those waiting for the window; RestoreFromSnapshot names
+/// the snapshot a create restores.
 /// </summary>
 public sealed record DesiredGroup(
     string Id, ClusterMode ClusterMode, GroupStatus Status, IReadOnlyList<DesiredShard> Shards,
     bool AutomaticFailover = true, IReadOnlySet<string>? TestFailoverShards = null,
-    GroupTarget? Target = null, IReadOnlyList<SlotMove>? Moves = null)
+    GroupTarget? Target = null, IReadOnlyList<SlotMove>? Moves = null,
+    DateTimeOffset CreatedAt = default, MaintenanceWindow? Window = null, PendingChanges? Pending = null, PendingChanges? Scheduled = null,
+    string? RestoreFromSnapshot = null)
 {
     public IEnumerable<DesiredNode> Nodes => Shards.SelectMany(s => s.Nodes);
 }
@@ -32,13 +37,23 @@ public sealed record DesiredGroup(
 /// another are replaced the same way, replicas first, the old primary last.
 /// </summary>
 public sealed record GroupTarget(int NumShards, int ReplicasPerShard, string NodeType, bool Reshard = false, bool Refresh = false,
-    IReadOnlySet<string>? Reboot = null, string? Engine = null);
+    IReadOnlySet<string>? Reboot = null, string? Engine = null)
+{
+    /// <summary>The target of a modification with these pending changes, toward the shape stored (engine: "engine version").</summary>
+    public static GroupTarget For(PendingChanges pending, int numShards, int replicasPerShard, string nodeType, string engine) =>
+        new(numShards, replicasPerShard, nodeType, pending.Reshards, pending.OutdatedNodes is not null,
+            pending.RebootNodes?.ToHashSet(), pending.Upgrades ? engine : null);
+}
 
 /// <summary>One slot of a stored migration plan: it moves from one shard to another.</summary>
 public sealed record SlotMove(int Slot, string FromShardId, string ToShardId);
 
-/// <summary>A Memcached cluster as stored. Reboot names the nodes still to restart (in place, empty, as on ElastiCache).</summary>
-public sealed record DesiredCluster(string Id, CacheClusterStatus Status, IReadOnlyList<DesiredNode> Nodes, IReadOnlySet<string>? Reboot = null);
+/// <summary>
+/// A Memcached cluster as stored. Reboot names the nodes still to restart (in place, empty, as on
+/// ElastiCache). CreatedAt, Window and Scheduled as for <see cref="DesiredGroup"/>.
+/// </summary>
+public sealed record DesiredCluster(string Id, CacheClusterStatus Status, IReadOnlyList<DesiredNode> Nodes, IReadOnlySet<string>? Reboot = null,
+    DateTimeOffset CreatedAt = default, MaintenanceWindow? Window = null, PendingChanges? Scheduled = null);
 
 /// <summary>
 /// The zones there are, those whose engine does not answer now, and those down for longer than the
@@ -46,6 +61,12 @@ public sealed record DesiredCluster(string Id, CacheClusterStatus Status, IReadO
 /// </summary>
 public sealed record PlanContext(IReadOnlyList<string> Zones, IReadOnlySet<string> ZonesDown, IReadOnlySet<string>? ZonesUnreachable = null)
 {
+    /// <summary>How long a create may wait (on nodes starting, sync, gossip) before it fails; null: for ever.</summary>
+    public TimeSpan? CreateTimeout { get; init; }
+
+    /// <summary>Why the snapshot a create restores cannot be used (its files fail their checks), when that was found.</summary>
+    public string? RestoreProblem { get; init; }
+
     public static readonly PlanContext None = new([], new HashSet<string>());
 
     public bool Unreachable(string zone) => ZonesDown.Contains(zone) || (ZonesUnreachable?.Contains(zone) ?? false);

@@ -96,8 +96,9 @@ public sealed class ActionExecutorTests(PostgresFixture postgres) : ApiTest(post
         Assert.Equal(["step Fail", "record Fail"], journal);
     }
 
+    /// <summary>Waiting, however long, is the planner's to judge (a create that waited too long gets a Fail from it): the executor only waits.</summary>
     [Fact]
-    public async Task A_plan_of_waits_is_not_acted_on_and_a_create_that_waits_too_long_fails()
+    public async Task A_plan_of_waits_is_not_acted_on()
     {
         var journal = new ConcurrentQueue<string>();
         var executor = Executor(new Scripted<Fail>(journal), new Scripted<Wait>(journal));
@@ -106,9 +107,8 @@ public sealed class ActionExecutorTests(PostgresFixture postgres) : ApiTest(post
 
         Assert.Equal(Progress.Waiting, await executor.RunAsync([new Wait("starting")], Pass(db, journal), now, settled: false));
         Assert.Equal(Progress.Settled, await executor.RunAsync([new Wait("starting")], Pass(db, journal), null, settled: true));
+        Assert.Equal(Progress.Waiting, await executor.RunAsync([new Wait("starting")], Pass(db, journal), now - TimeSpan.FromHours(1), settled: false));
         Assert.Empty(journal);
-        Assert.Equal(Progress.Done, await executor.RunAsync([new Wait("starting")], Pass(db, journal), now - TimeSpan.FromHours(1), settled: false));
-        Assert.Equal(["step Fail", "record Fail"], journal);
     }
 
     [Fact]
@@ -125,8 +125,7 @@ public sealed class ActionExecutorTests(PostgresFixture postgres) : ApiTest(post
     }
 
     private ActionExecutor Executor(params IActionHandler[] handlers) => new(handlers,
-        Factory.Services.GetRequiredService<ControlPlaneMetrics>(), Factory.Services.GetRequiredService<TimeProvider>(),
-        Factory.Services.GetRequiredService<IOptions<ControlPlaneOptions>>(), Factory.Services.GetRequiredService<ILogger<ActionExecutor>>());
+        Factory.Services.GetRequiredService<ControlPlaneMetrics>(), Factory.Services.GetRequiredService<ILogger<ActionExecutor>>());
 
     private ActionPass Pass(Api.Data.ControlPlaneDbContext db, ConcurrentQueue<string> journal) =>
         new(db, new ContainerView(new Dictionary<string, IReadOnlyList<Api.Runtime.ContainerInfo>?>()), [], new Dictionary<string, ObservedNode>(),
@@ -191,5 +190,7 @@ public sealed class ActionExecutorTests(PostgresFixture postgres) : ApiTest(post
         public bool IsReplacement(string nodeId) => false;
         public void RemoveNode(string nodeId) { }
         public void Rebooted(string nodeId) { }
+        public void StartRefresh(IReadOnlyList<string> nodeIds) { }
+        public void ScheduleRefresh(IReadOnlyList<string> nodeIds, DateTimeOffset at) { }
     }
 }

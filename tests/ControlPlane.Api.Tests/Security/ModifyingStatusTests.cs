@@ -6,6 +6,7 @@ using System.Xml.Linq;
 using ControlPlane.Api.Reconciliation;
 using ControlPlane.Api.Tests.Infrastructure;
 using ControlPlane.Domain;
+using ControlPlane.Domain.Planning;
 using Microsoft.EntityFrameworkCore;
 
 namespace ControlPlane.Api.Tests.Security;
@@ -174,7 +175,7 @@ public sealed class ModifyingStatusTests(PostgresFixture postgres) : ReconcilerT
             await using var db = Factory.NewDbContext();
             await db.ReplicationGroups.Where(g => g.Id == "mod-links").ExecuteUpdateAsync(u => u
                 .SetProperty(g => g.Status, GroupStatus.Modifying)
-                .SetProperty(g => g.PendingChanges, """{"transitEncryptionMode":"preferred"}"""));
+                .SetProperty(g => g.PendingChanges, new PendingChanges { TransitEncryptionMode = new Change<string?>("preferred") }));
         }
         await WaitForStatusAsync("/v1/replication-groups/mod-links", "available", TimeSpan.FromSeconds(30));
         foreach (var node in Nodes(group))

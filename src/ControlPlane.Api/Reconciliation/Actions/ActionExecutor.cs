@@ -1,9 +1,7 @@
 using ControlPlane.Api.Runtime;
 using System.Collections.Concurrent;
 using ControlPlane.Api.Monitoring;
-using ControlPlane.Api.Options;
 using ControlPlane.Domain.Planning;
-using Microsoft.Extensions.Options;
 
 namespace ControlPlane.Api.Reconciliation.Actions;
 
@@ -14,7 +12,7 @@ namespace ControlPlane.Api.Reconciliation.Actions;
 /// plan order, saved together.
 /// </summary>
 public sealed partial class ActionExecutor(
-    IEnumerable<IActionHandler> handlers, ControlPlaneMetrics metrics, TimeProvider time, IOptions<ControlPlaneOptions> options, ILogger<ActionExecutor> logger)
+    IEnumerable<IActionHandler> handlers, ControlPlaneMetrics metrics, ILogger<ActionExecutor> logger)
 {
     private readonly Dictionary<Type, IActionHandler> _handlers = handlers.ToDictionary(h => h.Action);
 
@@ -31,9 +29,6 @@ public sealed partial class ActionExecutor(
         if (plan.All(a => a is Wait or Hold))
         {
             var why = plan[0] is Wait w ? w.Reason : ((Hold)plan[0]).Reason;
-            var createTimeout = options.Value.Reconciler.CreateTimeout;
-            if (creatingSince is { } since && time.GetUtcNow() - since > createTimeout)
-                return await FailAsync(new Fail($"Creation did not finish within {createTimeout}: {why}"), pass);
             LogWaiting(logger, record.Id, why);
             // Held fire is told once, not at every pass it lasts.
             if (plan.OfType<Hold>().Select(h => h.Reason).FirstOrDefault() is { } held && _held.GetValueOrDefault(record.Id) != held)

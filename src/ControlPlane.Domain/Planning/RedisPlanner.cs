@@ -1,17 +1,51 @@
+using static ControlPlane.Domain.Planning.PlannerSteps;
+
 namespace ControlPlane.Domain.Planning;
 
 /// <summary>
-/// The pure planner: given a group as stored and what one pass observed, the next steps. The
-/// reconciler acts, observes again and asks again until the plan is empty (converged) or only waits.
-/// Each call returns one kind of step, in order: report, decide, fence, promote, replace, wire, settle.
+/// The pure planner of Redis groups: given a group as stored, what one pass observed and the time,
+/// the next steps. The reconciler acts, observes again and asks again until the plan is empty
+/// (converged) or only waits. Each call returns one kind of step, in order: report, decide, fence,
+/// promote, replace, wire, settle.
 /// </summary>
-public static partial class GroupPlanner
+public static partial class RedisPlanner
 {
-    public static IReadOnlyList<NodeAction> Plan(DesiredGroup group, IReadOnlyDictionary<string, ObservedNode> observed, PlanContext? context = null)
+    public static IReadOnlyList<NodeAction> Plan(DesiredGroup group, IReadOnlyDictionary<string, ObservedNode> observed, PlanContext? context, DateTimeOffset now)
     {
+        context ??= PlanContext.None;
+        // A create from a snapshot checks every file against its checksum before anything starts.
+        if (group.Status == GroupStatus.Creating && context.RestoreProblem is { } unusable)
+            return [new Fail($"Snapshot {group.RestoreFromSnapshot} cannot be restored: {unusable}")];
+        // Nodes started by an older control plane (another command line) are replaced one by one, as a
+        // node type change replaces them: new nodes sync, primaries hand over, nothing is lost. Outside
+        // the maintenance window that waits for it, and the group keeps serving as it is.
+        if (group.Status == GroupStatus.Available
+            && Refresh(group.Nodes.Where(n => observed.GetValueOrDefault(n.Id)?.Container == ContainerState.Outdated).Select(n => n.Id).Order(StringComparer.Ordinal).ToList(),
+                group.Window, group.Scheduled, now, "replacing") is { } refresh)
+            return [refresh];
+
         var steps = PlanSteps(group, observed, context);
-        if (group.Status is not (GroupStatus.Available or GroupStatus.IncompatibleNetwork))
+        return group.Status switch
+        {
+            GroupStatus.Creating => Created(group, UnlessTimedOut(steps, group.CreatedAt, context, now)),
+            // Snapshots are taken of a group that is healthy and wired, with nothing else to do.
+            GroupStatus.Snapshotting when steps.Count == 0 => [new TakeSnapshots()],
+            GroupStatus.Available or GroupStatus.IncompatibleNetwork => Reachability(group, observed, steps),
+            _ => steps,
+        };
+    }
+
+    /// <summary>Restored into the snapshot's shape, a group that asked for another shard count goes on to reshard instead of becoming available.</summary>
+    private static IReadOnlyList<NodeAction> Created(DesiredGroup group, IReadOnlyList<NodeAction> steps)
+    {
+        if (group.Pending?.NumShards is not { } shards || steps.FirstOrDefault(a => a is MarkGroup { Status: GroupStatus.Available }) is not MarkGroup created)
             return steps;
+        return [.. steps.Where(a => a != created),
+            new MarkGroup(GroupStatus.Modifying, $"{created.Message} from snapshot {group.RestoreFromSnapshot}; its keys now move onto {shards} shard(s)")];
+    }
+
+    private static IReadOnlyList<NodeAction> Reachability(DesiredGroup group, IReadOnlyDictionary<string, ObservedNode> observed, IReadOnlyList<NodeAction> steps)
+    {
         // Told truthfully: a group with a shard none of whose nodes can be reached, and nothing to do about
         // it now but wait, is not available; it is again once the plan is empty.
         var stuck = steps.All(s => s is Wait or Hold);
@@ -25,7 +59,7 @@ public static partial class GroupPlanner
         return steps;
     }
 
-    private static IReadOnlyList<NodeAction> PlanSteps(DesiredGroup group, IReadOnlyDictionary<string, ObservedNode> observed, PlanContext? context)
+    private static IReadOnlyList<NodeAction> PlanSteps(DesiredGroup group, IReadOnlyDictionary<string, ObservedNode> observed, PlanContext context)
     {
         ObservedNode Seen(DesiredNode n) => observed.GetValueOrDefault(n.Id) ?? ObservedNode.Missing(n.Id);
         var nodes = group.Nodes.ToList();
@@ -36,7 +70,7 @@ public static partial class GroupPlanner
             return [];
 
         var creating = group.Status == GroupStatus.Creating;
-        if (!creating && Heal(group, Seen, context ?? PlanContext.None) is { Count: > 0 } healing)
+        if (!creating && Heal(group, Seen, context) is { Count: > 0 } healing)
             return healing;
         // A node this control plane has not heard from yet is neither rewired nor given a role from a guess.
         if (!creating && nodes.FirstOrDefault(n => Active(n) && Seen(n).Unknown) is { } unknown)
@@ -56,38 +90,9 @@ public static partial class GroupPlanner
             return [.. marks, new MarkGroup(GroupStatus.Available, $"Replication group {group.Id} created")];
         if (marks.Count > 0 || group.Status != GroupStatus.Modifying)
             return marks;
-        if (group.Target is { } target && Modify(group, target, Seen, context ?? PlanContext.None) is { Count: > 0 } modifying)
+        if (group.Target is { } target && Modify(group, target, Seen, context) is { Count: > 0 } modifying)
             return modifying;
         return [new MarkGroup(GroupStatus.Available, $"Replication group {group.Id} is available")];
-    }
-
-    /// <summary>Nodes that take part: not failed, not on their way out.</summary>
-    private static bool Active(DesiredNode n) => n.Status is not (NodeStatus.Failed or NodeStatus.Deleting);
-
-    /// <summary>
-    /// A node is dead when its container is gone or exited, or it stopped answering (the observer counts
-    /// the misses). A node not heard from yet is not dead: no probe history is no evidence.
-    /// </summary>
-    private static bool Dead(ObservedNode o) => o.Gone || o.Unanswering;
-
-    /// <summary>
-    /// The nodes to report failed: every available node whose container is gone, and those that stopped
-    /// answering unless no node of their shard answers any more (and their zone is not down past the grace). Then the silent ones are held (one Hold
-    /// step): failing them over or replacing them empty could lose data that is still there.
-    /// </summary>
-    private static List<NodeAction> Report(IReadOnlyList<DesiredNode> shardNodes, Func<DesiredNode, ObservedNode> seen, PlanContext context, string what)
-    {
-        var available = shardNodes.Where(n => n.Status == NodeStatus.Available).ToList();
-        // A zone down for longer than the grace is evidence too: its engine is gone, not merely slow to answer us.
-        bool Certain(DesiredNode n) => seen(n).Gone || (seen(n).Unanswering && context.ZonesDown.Contains(n.Zone));
-        var steps = available.Where(Certain).Select(n => (NodeAction)new MarkNode(n.Id, NodeStatus.Failed, n.Role)).ToList();
-        var silent = available.Where(n => seen(n).Unanswering && !Certain(n)).ToList();
-        if (silent.Count == 0)
-            return steps;
-        if (shardNodes.Any(n => Active(n) && seen(n).Reachable))
-            return [.. steps, .. silent.Select(n => (NodeAction)new MarkNode(n.Id, NodeStatus.Failed, n.Role))];
-        return [.. steps, new Hold($"Cache nodes {string.Join(", ", silent.Select(n => n.Id))} of {what} stopped answering at once while their containers run; "
-            + "this is more likely the control plane's own problem than theirs, so nothing is failed over or replaced until there is evidence")];
     }
 
     /// <summary>
@@ -215,76 +220,6 @@ public static partial class GroupPlanner
         // against the primary's 0), and failing that primary would replace it empty, data and all.
         return p is { Reachable: true, Stale: false, IsPrimary: true } && shard.Nodes.Any(n => n.Role == NodeRole.Replica
             && seen(n) is { Reachable: true, IsPrimary: false, LinkUp: false } r && r.Offset > p.Offset && r.Keys is not 0);
-    }
-
-    private static List<NodeAction> Replace(IEnumerable<DesiredNode> failed, IReadOnlyList<DesiredNode> all, Func<DesiredNode, ObservedNode> seen, PlanContext context)
-    {
-        var steps = new List<NodeAction>();
-        foreach (var node in failed)
-        {
-            var siblings = all.Where(n => n.ShardId == node.ShardId).ToList();
-            steps.Add(ReplacementZone(node, siblings, context) is { } zone
-                ? new ReplaceNode(node.Id, zone)
-                : new Wait($"the zone of node {node.Id} is unreachable; waiting for it before placing the replacement elsewhere"));
-        }
-        return steps.Any(s => s is not Wait) ? steps.Where(s => s is not Wait).ToList() : steps;
-    }
-
-    /// <summary>
-    /// The failed node's zone; nothing while that zone is unreachable within the grace; past the
-    /// grace, the reachable zone with the fewest nodes of the shard.
-    /// </summary>
-    private static string? ReplacementZone(DesiredNode node, IReadOnlyList<DesiredNode> shardNodes, PlanContext context)
-    {
-        if (!context.Unreachable(node.Zone))
-            return node.Zone;
-        if (!context.ZonesDown.Contains(node.Zone))
-            return null;
-        return context.Zones.Where(z => !context.Unreachable(z))
-            .OrderBy(z => shardNodes.Count(n => n.Zone == z && n.Status != NodeStatus.Failed)).ThenBy(z => z)
-            .FirstOrDefault();
-    }
-
-    private static IReadOnlyList<NodeAction> Teardown(IEnumerable<ObservedNode> nodes)
-    {
-        var remove = nodes.Where(n => n.Container is not (ContainerState.Missing or ContainerState.ZoneUnreachable))
-            .Select(n => (NodeAction)new RemoveContainer(n.NodeId)).ToList();
-        return remove.Count > 0 ? remove : [new ReleaseAll()];
-    }
-
-    /// <summary>Ports first, then one running, answering container per node.</summary>
-    private static List<NodeAction> Containers(IReadOnlyList<DesiredNode> nodes, Func<DesiredNode, ObservedNode> seen, bool creating)
-    {
-        var steps = nodes.Where(n => n.Port is null).Select(n => (NodeAction)new AllocatePort(n.Id)).ToList();
-        if (steps.Count > 0)
-            return steps;
-
-        var waits = new List<NodeAction>();
-        foreach (var node in nodes)
-        {
-            var o = seen(node);
-            switch (o.Container)
-            {
-                case ContainerState.Exited when creating:
-                    return [new Fail($"Node {node.Id} exited with code {o.ExitCode} while starting")];
-                case ContainerState.Exited:
-                    steps.Add(new MarkNode(node.Id, NodeStatus.Failed, node.Role));
-                    break;
-                case ContainerState.Missing:
-                    steps.Add(new StartContainer(node.Id));
-                    break;
-                case ContainerState.Outdated:
-                    steps.Add(new RemoveContainer(node.Id));
-                    break;
-                case ContainerState.ZoneUnreachable when !o.Reachable:
-                    waits.Add(new Wait($"the zone of node {node.Id} is unreachable"));
-                    break;
-                case ContainerState.Running when !o.Reachable:
-                    waits.Add(new Wait($"node {node.Id} is starting"));
-                    break;
-            }
-        }
-        return steps.Count > 0 ? steps : waits;
     }
 
     private static List<NodeAction> WireReplication(DesiredGroup group, Func<DesiredNode, ObservedNode> seen)

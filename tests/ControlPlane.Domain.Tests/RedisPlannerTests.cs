@@ -3,8 +3,8 @@ using ControlPlane.Domain.Planning;
 
 namespace ControlPlane.Domain.Tests;
 
-/// <summary>The planner as a pure function: a stored group and an observation in, the next steps out.</summary>
-public sealed class GroupPlannerTests
+/// <summary>The Redis planner as a pure function: a stored group and an observation in, the next steps out.</summary>
+public sealed class RedisPlannerTests
 {
     private static DesiredGroup Cmd(GroupStatus status = GroupStatus.Creating, NodeStatus nodes = NodeStatus.Creating, bool ports = true) =>
         new("g", ClusterMode.Disabled, status,
@@ -36,7 +36,7 @@ public sealed class GroupPlannerTests
 
     private static Dictionary<string, ObservedNode> Seen(params ObservedNode[] nodes) => nodes.ToDictionary(n => n.NodeId);
 
-    private static IReadOnlyList<NodeAction> Plan(DesiredGroup group, params ObservedNode[] nodes) => GroupPlanner.Plan(group, Seen(nodes));
+    private static IReadOnlyList<NodeAction> Plan(DesiredGroup group, params ObservedNode[] nodes) => RedisPlanner.Plan(group, Seen(nodes), null, Clock.Now);
 
     public static TheoryData<string, DesiredGroup, ObservedNode[], NodeAction[]> CmdRows => new()
     {
@@ -100,16 +100,4 @@ public sealed class GroupPlannerTests
     [MemberData(nameof(CmeRows))]
     public void Cluster_mode_enabled(string name, ObservedNode[] observed, NodeAction[] expected) =>
         Assert.True(expected.SequenceEqual(Plan(Cme(), observed)), $"{name}: got {string.Join(", ", Plan(Cme(), observed))}");
-
-    [Fact]
-    public void Memcached_cluster_becomes_available_when_every_node_answers()
-    {
-        var cluster = new DesiredCluster("m", CacheClusterStatus.Creating,
-            [new DesiredNode("m-0001", null, NodeRole.Primary, "az-a", NodeStatus.Creating, 7001), new DesiredNode("m-0002", null, NodeRole.Primary, "az-a", NodeStatus.Creating, 7002)]);
-        Assert.Equal([new StartContainer("m-0002")], GroupPlanner.Plan(cluster, Seen(Up("m-0001"))));
-        Assert.Equal([new Wait("node m-0002 is starting")], GroupPlanner.Plan(cluster, Seen(Up("m-0001"), new ObservedNode("m-0002", ContainerState.Running))));
-        Assert.Equal(
-            [new MarkNode("m-0001", NodeStatus.Available, NodeRole.Primary), new MarkNode("m-0002", NodeStatus.Available, NodeRole.Primary), new MarkGroup(GroupStatus.Available, "Cache cluster m created")],
-            GroupPlanner.Plan(cluster, Seen(Up("m-0001"), Up("m-0002"))));
-    }
 }

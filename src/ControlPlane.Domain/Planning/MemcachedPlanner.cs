@@ -1,15 +1,25 @@
+using static ControlPlane.Domain.Planning.PlannerSteps;
+
 namespace ControlPlane.Domain.Planning;
 
-/// <summary>
-/// A change of a Memcached cluster's node set, decided when it is asked for so the choice is fixed:
-/// the nodes to add (new ids, placed in zones) and the ids of those to remove. LastOrdinal is the
-/// highest ordinal handed out so far, kept so an id is never used twice.
-/// </summary>
-public sealed record NodeSetChange(IReadOnlyList<PlannedNode> Add, IReadOnlyList<string> Remove, int LastOrdinal);
-
-public static partial class GroupPlanner
+/// <summary>The pure planner of Memcached clusters, and the node set a resize asks for.</summary>
+public static class MemcachedPlanner
 {
-    public static IReadOnlyList<NodeAction> Plan(DesiredCluster cluster, IReadOnlyDictionary<string, ObservedNode> observed, PlanContext? context = null)
+    public static IReadOnlyList<NodeAction> Plan(DesiredCluster cluster, IReadOnlyDictionary<string, ObservedNode> observed, PlanContext? context, DateTimeOffset now)
+    {
+        context ??= PlanContext.None;
+        // Nodes started by an older control plane (another command line) are rebooted into the current
+        // one, each coming back empty: inside the maintenance window (or at once without one); outside it
+        // the refresh waits for the window, and the nodes keep serving as they are.
+        if (cluster.Status == CacheClusterStatus.Available
+            && Refresh(cluster.Nodes.Where(n => n.Status == NodeStatus.Available && observed.GetValueOrDefault(n.Id)?.Container == ContainerState.Outdated)
+                    .Select(n => n.Id).Order(StringComparer.Ordinal).ToList(), cluster.Window, cluster.Scheduled, now, "rebooting") is { } refresh)
+            return [refresh];
+        var steps = PlanSteps(cluster, observed, context);
+        return cluster.Status == CacheClusterStatus.Creating ? UnlessTimedOut(steps, cluster.CreatedAt, context, now) : steps;
+    }
+
+    private static IReadOnlyList<NodeAction> PlanSteps(DesiredCluster cluster, IReadOnlyDictionary<string, ObservedNode> observed, PlanContext context)
     {
         ObservedNode Seen(DesiredNode n) => observed.GetValueOrDefault(n.Id) ?? ObservedNode.Missing(n.Id);
         if (cluster.Status == CacheClusterStatus.Deleting)
@@ -25,11 +35,11 @@ public static partial class GroupPlanner
             return [new MarkGroup(GroupStatus.IncompatibleNetwork, $"Cache cluster {cluster.Id} is not available: the control plane cannot reach any of its nodes")];
         if (!creating)
         {
-            if (Report(serving, Seen, context ?? PlanContext.None, $"cache cluster {cluster.Id}") is { Count: > 0 } report)
+            if (Report(serving, Seen, context, $"cache cluster {cluster.Id}") is { Count: > 0 } report)
                 return report;
             if (serving.FirstOrDefault(n => n.Status == NodeStatus.Available && Seen(n).Unknown) is { } unknown)
                 return [new Wait($"node {unknown.Id} has not answered a probe yet")];
-            if (Replace(serving.Where(n => n.Status == NodeStatus.Failed), serving, Seen, context ?? PlanContext.None) is { Count: > 0 } replacing)
+            if (Replace(serving.Where(n => n.Status == NodeStatus.Failed), serving, Seen, context) is { Count: > 0 } replacing)
                 return replacing;
         }
         // While creating, every node is new; afterwards added nodes and replacements start the same way.
