@@ -53,14 +53,14 @@ builder.Services.AddSingleton<ZoneRegistry>();
 // with Data Protection (key ring in the database, or in ControlPlane:KeyRingDir when set).
 builder.Services.AddNodeSecrets(builder.Configuration);
 builder.Services.AddTransitEncryption();
-builder.Services.AddSingleton<RedisAdmin>();
-builder.Services.AddSingleton<SlotMover>();
+builder.Services.AddSingleton<IRedisAdmin, RedisAdmin>();
+builder.Services.AddSingleton<ISlotMover, SlotMover>();
 builder.Services.AddSingleton<ISnapshotStore, FolderSnapshotStore>();
 builder.Services.AddSingleton<SnapshotTaker>();
-builder.Services.AddSingleton<MemcachedAdmin>();
+builder.Services.AddSingleton<IMemcachedAdmin, MemcachedAdmin>();
 builder.Services.AddSingleton<NodeSpecs>();
 builder.Services.AddSingleton<PortAllocator>();
-builder.Services.AddSingleton<Heartbeats>();
+builder.Services.AddSingleton<IHeartbeats, Heartbeats>();
 builder.Services.AddSingleton<Observer>();
 builder.Services.AddSingleton<Netfilter>();
 builder.Services.AddSingleton<KernelEndpoints>();

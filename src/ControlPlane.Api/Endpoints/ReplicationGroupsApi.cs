@@ -236,7 +236,7 @@ public static class ReplicationGroupsApi
 
     private static async Task<IResult> Patch(
         string id, HttpContext http, ControlPlaneDbContext db, Catalog catalog, TimeProvider time,
-        IValidator<ReplicationGroupSpec> validator, JsonBodies bodies, RedisAdmin redis, IOptions<ControlPlaneOptions> options, Caller caller,
+        IValidator<ReplicationGroupSpec> validator, JsonBodies bodies, IRedisAdmin redis, IOptions<ControlPlaneOptions> options, Caller caller,
         ParameterGroups parameterGroups, Security.ClientSecrets secrets, CancellationToken ct)
     {
         var (fields, patch, bad) = await bodies.ReadPatchAsync<ReplicationGroupPatch>(http.Request, Patchable, CreateOnly, Clearable, ct);
@@ -486,7 +486,7 @@ public static class ReplicationGroupsApi
     /// primaries hold now would fill more than three quarters of the remaining shards' memory (the
     /// quarter ElastiCache reserves for the engine's own use).
     /// </summary>
-    private static async Task<IResult?> CheckScaleInFitsAsync(ReplicationGroupEntity group, ReplicationGroupSpec next, Catalog catalog, RedisAdmin redis, CancellationToken ct)
+    private static async Task<IResult?> CheckScaleInFitsAsync(ReplicationGroupEntity group, ReplicationGroupSpec next, Catalog catalog, IRedisAdmin redis, CancellationToken ct)
     {
         var primaries = group.Shards.Select(s => s.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && n.Port is not null)).OfType<RedisNodeEntity>().ToList();
         var used = 0L;

@@ -50,7 +50,7 @@ public static class UsersApi
     }
 
     private static async Task<IResult> CreateUser(CreateUserRequest request, HttpContext http, ControlPlaneDbContext db, Caller caller,
-        ClientSecrets secrets, RedisAdmin redis, TimeProvider time, CancellationToken ct)
+        ClientSecrets secrets, IRedisAdmin redis, TimeProvider time, CancellationToken ct)
     {
         var (tenant, wrongTenant) = caller.ForCreate(request.Tenant);
         if (wrongTenant is not null)
@@ -95,7 +95,7 @@ public static class UsersApi
         await FindUserAsync(db, caller, userId, ct) is { } user ? TypedResults.Ok(await ToResponseAsync(db, user, ct)) : UserNotFound(userId);
 
     private static async Task<IResult> ModifyUser(string userId, HttpContext http, ControlPlaneDbContext db, Caller caller, JsonBodies bodies,
-        ClientSecrets secrets, RedisAdmin redis, TimeProvider time, CancellationToken ct)
+        ClientSecrets secrets, IRedisAdmin redis, TimeProvider time, CancellationToken ct)
     {
         var (fields, patch, bad) = await bodies.ReadPatchAsync<UserPatch>(http.Request, UserPatchable, UserCreateOnly, new HashSet<string>(), ct);
         if (bad is not null)
@@ -260,7 +260,7 @@ public static class UsersApi
     /// (ACL SETUSER of a scratch user, deleted at once): a second opinion after ClientAccessRules, which already
     /// refused the names the engine does not know. With no node to ask, that check alone decides.
     /// </summary>
-    private static async Task<IResult?> CheckWithEngineAsync(ControlPlaneDbContext db, RedisAdmin redis, string engine, string accessString, CancellationToken ct)
+    private static async Task<IResult?> CheckWithEngineAsync(ControlPlaneDbContext db, IRedisAdmin redis, string engine, string accessString, CancellationToken ct)
     {
         var nodes = await db.RedisNodes.AsNoTracking()
             .Where(n => n.Status == NodeStatus.Available && n.Host != null && n.Port != null && n.Engine == engine)

@@ -13,7 +13,7 @@ namespace ControlPlane.Api.Engines;
 /// control plane does nothing else four times a second for every node it runs.
 /// A TLS node gets the same over TLS (<see cref="NodeTransport"/>).
 /// </summary>
-public sealed class Heartbeats(NodeTransport? transport = null) : IAsyncDisposable
+public sealed class Heartbeats(NodeTransport? transport = null) : IHeartbeats, IAsyncDisposable
 {
     private static readonly byte[] RedisPing = "PING\r\n"u8.ToArray();
     private static readonly byte[] MemcachedVersion = "version\r\n"u8.ToArray();

@@ -5,7 +5,7 @@ using ControlPlane.Api.Security.Tls;
 namespace ControlPlane.Api.Engines;
 
 /// <summary>Probes of Memcached nodes over its text protocol; a node that does not answer within a second is null.</summary>
-public sealed class MemcachedAdmin(NodeTransport? transport = null)
+public sealed class MemcachedAdmin(NodeTransport? transport = null) : IMemcachedAdmin
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(1);
 

@@ -7,44 +7,12 @@ using StackExchange.Redis;
 
 namespace ControlPlane.Api.Engines;
 
-public enum RedisRole { Master, Replica }
-
-public enum ClusterFailoverMode { Default, Force, Takeover }
-
-/// <summary>What one probe of a Redis node saw. Cluster fields are null when cluster mode is off.</summary>
-public sealed record RedisNodeState(
-    RedisRole Role,
-    string? MasterHost,
-    int? MasterPort,
-    bool MasterLinkUp,
-    long ReplicationOffset,
-    int ConnectedReplicas,
-    bool Loading,
-    bool SyncInProgress,
-    long KeyCount,
-    string Version,
-    long UsedMemoryBytes,
-    long MaxMemoryBytes,
-    bool ClusterEnabled,
-    string? ClusterState,
-    string? MyId,
-    int? ClusterKnownNodes,
-    int? SlotsAssigned,
-    int? SlotsOk)
-{
-    /// <summary>A primary's replicas as it lists them ("slave0:ip=...,port=...,state=online,offset=..."); empty for a replica.</summary>
-    public IReadOnlyList<ReplicaLink> Replicas { get; init; } = [];
-}
-
-/// <summary>One replica as its primary sees it: where it listens, whether the initial sync is done (online), and the offset it acknowledged.</summary>
-public sealed record ReplicaLink(string Host, int Port, bool Online, long Offset);
-
 /// <summary>
 /// Administration of Redis nodes by host and port. One connection per node, kept until the node is
 /// forgotten. Probes never throw for an unreachable node; admin commands do (RedisException).
 /// It logs in as the control plane's admin user (<see cref="NodeSecrets"/>) when given the secrets.
 /// </summary>
-public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider? time = null, INodeSecretSource? secrets = null, NodeTransport? transport = null) : IAsyncDisposable
+public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider? time = null, INodeSecretSource? secrets = null, NodeTransport? transport = null) : IRedisAdmin, IAsyncDisposable
 {
     /// <summary>Redis' default: the cluster bus listens on the client port + 10000.</summary>
     public const int ClusterBusOffset = SlotRanges.ClusterBusOffset;

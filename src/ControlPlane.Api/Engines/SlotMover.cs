@@ -6,29 +6,13 @@ using StackExchange.Redis;
 
 namespace ControlPlane.Api.Engines;
 
-/// <summary>A Redis Cluster master as the mover needs it: where it answers and its cluster node id (CLUSTER MYID).</summary>
-public sealed record ClusterMaster(string Host, int Port, string ClusterId)
-{
-    public override string ToString() => $"{Host}:{Port} ({ClusterId})";
-}
-
-/// <summary>What one <see cref="SlotMover.MoveAsync"/> call finished: slots switched to the target and keys sent for them.</summary>
-public sealed record SlotMoveResult(IReadOnlyList<int> Moved, long KeysMoved);
-
-/// <summary>
-/// A move that could not go on: MIGRATE failed (the target is out of memory, unreachable, ...), a node
-/// is not the one expected, or a slot belongs to neither side. The slots in hand stay IMPORTING/MIGRATING;
-/// a later call finishes them.
-/// </summary>
-public sealed class SlotMoveException(string message, Exception? inner = null) : Exception(message, inner);
-
 /// <summary>
 /// Moves Redis Cluster hash slots between masters, a chunk of slots per step with every command of a
 /// step pipelined, where redis-cli moves one slot at a time with one round trip per command.
 /// Each node gets a connection of its own, separate from <see cref="RedisAdmin"/>'s: MIGRATE of a large
 /// key holds a node for seconds, which the probes' short timeouts must not have to wait behind.
 /// </summary>
-public sealed partial class SlotMover(ILogger<SlotMover> logger, TimeProvider timeProvider, INodeSecretSource? secrets = null, NodeTransport? transport = null) : IAsyncDisposable
+public sealed partial class SlotMover(ILogger<SlotMover> logger, TimeProvider timeProvider, INodeSecretSource? secrets = null, NodeTransport? transport = null) : ISlotMover, IAsyncDisposable
 {
     public const int SlotCount = SlotRanges.SlotCount;
 

@@ -80,7 +80,7 @@ public static class MonitoringApi
     }
 
     private static async Task<Results<Ok<SlowLogResponse>, ProblemHttpResult>> SlowLog(
-        string id, string? nodeId, int? limit, ControlPlaneDbContext db, Caller caller, RedisAdmin redis, CancellationToken ct)
+        string id, string? nodeId, int? limit, ControlPlaneDbContext db, Caller caller, IRedisAdmin redis, CancellationToken ct)
     {
         var stored = caller.Internal(Identifiers.Normalize(id));
         var nodes = await db.RedisNodes.AsNoTracking().Where(n => n.ReplicationGroupId == stored && n.Port != null && n.Host != null).OrderBy(n => n.Id).ToListAsync(ct);

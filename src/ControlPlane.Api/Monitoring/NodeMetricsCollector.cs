@@ -18,8 +18,8 @@ namespace ControlPlane.Api.Monitoring;
 public sealed partial class NodeMetricsCollector(
     IServiceScopeFactory scopes,
     NodeMetricsStore store,
-    RedisAdmin redis,
-    MemcachedAdmin memcached,
+    IRedisAdmin redis,
+    IMemcachedAdmin memcached,
     ContainerStatsReader containers,
     ZoneHealth zoneHealth,
     NodeSpecs specs,

@@ -14,7 +14,7 @@ namespace ControlPlane.Api.Parameters;
 /// started with (its parameters label) and saying pending-reboot until it is replaced. Each node's
 /// parameterGroupStatus is stored for the API.
 /// </summary>
-public sealed partial class ParameterApplier(RedisAdmin redis, Catalog catalog, NodeSpecs specs, ILogger<ParameterApplier> logger)
+public sealed partial class ParameterApplier(IRedisAdmin redis, Catalog catalog, NodeSpecs specs, ILogger<ParameterApplier> logger)
 {
     /// <summary>Per node: the container and the immediate values (fingerprint and memory) last set on it.</summary>
     private readonly ConcurrentDictionary<string, string> _applied = new();

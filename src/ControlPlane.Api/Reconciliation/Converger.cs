@@ -26,8 +26,8 @@ public sealed partial class Converger(
     Observer observer,
     GroupEndpoints endpoints,
     WarmPool pool,
-    RedisAdmin redis,
-    SlotMover mover,
+    IRedisAdmin redis,
+    ISlotMover mover,
     SnapshotTaker snapshots,
     ControlPlaneMetrics metrics,
     Parameters.ParameterApplier parameters,
@@ -58,8 +58,8 @@ public sealed partial class Converger(
     private ILogger Logger => logger;
     private NodeSpecs Specs => specs;
     private Observer Observer => observer;
-    private RedisAdmin Redis => redis;
-    private SlotMover Mover => mover;
+    private IRedisAdmin Redis => redis;
+    private ISlotMover Mover => mover;
     private ControlPlaneMetrics Metrics => metrics;
     private Security.Tls.TransitEncryption Transit => transit;
 

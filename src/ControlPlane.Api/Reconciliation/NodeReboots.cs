@@ -14,7 +14,7 @@ namespace ControlPlane.Api.Reconciliation;
 /// resyncs from its primary (the planner waits for that before the next step).
 /// </summary>
 public sealed partial class NodeReboots(
-    ZoneRegistry zones, RedisAdmin redis, MemcachedAdmin memcached, Observer observer, ContainerDeaths deaths,
+    ZoneRegistry zones, IRedisAdmin redis, IMemcachedAdmin memcached, Observer observer, ContainerDeaths deaths,
     Parameters.ParameterApplier parameters, Security.ClientAccessApplier clientAccess, TimeProvider time, ILogger<NodeReboots> logger)
 {
     /// <summary>How long a restarted engine may take to answer again (loading its data included).</summary>

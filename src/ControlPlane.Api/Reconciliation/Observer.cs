@@ -19,7 +19,7 @@ public sealed record NodePlace(string NodeId, string Zone, string? Host, int? Po
 /// zone misses at once, the fault is far more likely ours (starved, a blip) than theirs: none of
 /// them is called unreachable until one of them answers again.
 /// </summary>
-public sealed partial class Observer(RedisAdmin redis, MemcachedAdmin memcached, Heartbeats heartbeats, TimeProvider time, ILogger<Observer> logger)
+public sealed partial class Observer(IRedisAdmin redis, IMemcachedAdmin memcached, IHeartbeats heartbeats, TimeProvider time, ILogger<Observer> logger)
 {
     /// <summary>A node's last good observation, its misses since, and its last probe (answered when Misses is 0).</summary>
     private sealed record History(ObservedNode? Last, int Misses, DateTimeOffset FirstMissAt, string Zone, DateTimeOffset ProbedAt);

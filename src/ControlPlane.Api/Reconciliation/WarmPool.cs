@@ -18,7 +18,7 @@ namespace ControlPlane.Api.Reconciliation;
 /// planes: one at a time maintains it, under a lock and from a listing taken inside that lock; a
 /// pool node is taken by moving its lease to the node in one statement, which only one can win.
 /// </summary>
-public sealed partial class WarmPool(ZoneRegistry zones, NodeSpecs specs, PortAllocator ports, RedisAdmin redis, Catalog catalog,
+public sealed partial class WarmPool(ZoneRegistry zones, NodeSpecs specs, PortAllocator ports, IRedisAdmin redis, Catalog catalog,
     IOptions<ControlPlaneOptions> options, ILogger<WarmPool> logger)
 {
     public const string Kind = "pool";

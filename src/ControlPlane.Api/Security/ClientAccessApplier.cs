@@ -19,7 +19,7 @@ namespace ControlPlane.Api.Security;
 /// are active again. It answers which nodes hold the users now, so that a modification of them
 /// ends only once every node does (<see cref="OnlineChanges"/>).
 /// </summary>
-public sealed partial class ClientAccessApplier(RedisAdmin redis, ClientSecrets secrets, ILogger<ClientAccessApplier> logger)
+public sealed partial class ClientAccessApplier(IRedisAdmin redis, ClientSecrets secrets, ILogger<ClientAccessApplier> logger)
 {
     private readonly ConcurrentDictionary<string, string> _applied = new();
 

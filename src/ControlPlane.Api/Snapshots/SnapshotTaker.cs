@@ -13,7 +13,7 @@ namespace ControlPlane.Api.Snapshots;
 /// the Docker API into the store, its size and SHA-256 recorded. All shards or nothing: a shard that
 /// fails fails the snapshot, and the files already written are removed.
 /// </summary>
-public sealed partial class SnapshotTaker(ZoneRegistry zones, RedisAdmin redis, ISnapshotStore store, TimeProvider time, ILogger<SnapshotTaker> logger)
+public sealed partial class SnapshotTaker(ZoneRegistry zones, IRedisAdmin redis, ISnapshotStore store, TimeProvider time, ILogger<SnapshotTaker> logger)
 {
     /// <summary>Where a node started with --dir /data writes BGSAVE's file.</summary>
     public const string DumpPath = "/data/dump.rdb";

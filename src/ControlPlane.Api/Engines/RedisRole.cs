@@ -1,0 +1,3 @@
+namespace ControlPlane.Api.Engines;
+
+public enum RedisRole { Master, Replica }
