@@ -10,6 +10,7 @@ using ControlPlane.Api.Security;
 using ControlPlane.Api.Security.Tls;
 using ControlPlane.Api.Snapshots;
 using ControlPlane.Api.Validation;
+using ControlPlane.Api.World;
 using ControlPlane.Domain;
 using FluentValidation;
 using ControlPlane.Api.QueryApi;
@@ -76,6 +77,7 @@ builder.Services.AddSingleton<Converger>();
 builder.Services.AddSingleton<ReconcileSignal>();
 builder.Services.AddSingleton<ContainerDeaths>();
 builder.Services.AddSingleton<Reconciler>();
+builder.Services.AddWorld(builder.Configuration); // ControlPlane:World: docker (default) or memory (World/WorldSetup.cs)
 builder.Services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
 builder.Services.AddHostedService<ChangeListener>();
 builder.Services.AddHostedService<ContainerEventWatcher>();

@@ -16,10 +16,15 @@ public sealed partial class ZoneRegistry : IDisposable
     private readonly ILogger<ZoneRegistry> _logger;
 
     public ZoneRegistry(IOptions<ControlPlaneOptions> options, TimeProvider time, ILoggerFactory loggers)
+        : this(options, loggers, z => new DockerNodeRuntime(z.Name, new Uri(z.DockerEndpoint), time, loggers.CreateLogger<DockerNodeRuntime>(),
+            z.DockerCertPath is { Length: > 0 } certs ? DockerMutualTls.Load(certs) : null))
     {
-        _zones = options.Value.Zones.ToDictionary(z => z.Name, z => new Zone(z.Name, z.Host,
-            new DockerNodeRuntime(z.Name, new Uri(z.DockerEndpoint), time, loggers.CreateLogger<DockerNodeRuntime>(),
-                z.DockerCertPath is { Length: > 0 } certs ? DockerMutualTls.Load(certs) : null)));
+    }
+
+    /// <summary>The zones with another runtime than Docker's (the in-memory world).</summary>
+    public ZoneRegistry(IOptions<ControlPlaneOptions> options, ILoggerFactory loggers, Func<AvailabilityZoneOptions, INodeRuntime> runtime)
+    {
+        _zones = options.Value.Zones.ToDictionary(z => z.Name, z => new Zone(z.Name, z.Host, runtime(z)));
         _instance = options.Value.Reconciler.Instance;
         _logger = loggers.CreateLogger<ZoneRegistry>();
     }

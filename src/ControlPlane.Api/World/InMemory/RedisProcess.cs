@@ -208,7 +208,7 @@ public sealed class RedisProcess : EngineProcess
         RequireCluster();
         var slots = SlotRanges.Expand(ranges).ToList();
         var busy = KnownPeers().SelectMany(p => p.Slots).ToHashSet();
-        if (slots.FirstOrDefault(busy.Contains) is var taken && busy.Contains(taken))
+        if (slots.Where(busy.Contains).Select(s => (int?)s).FirstOrDefault() is { } taken)
             throw Error($"ERR Slot {taken} is already busy");
         foreach (var slot in slots)
             Slots.Add(slot);
@@ -281,6 +281,29 @@ public sealed class RedisProcess : EngineProcess
             peer.ClusterMasterId = MyId;
             peer.BecomeReplica(Host, Port);
         }
+    }
+
+    /// <summary>
+    /// Hands the slots to another master (a reshard): keys go along in proportion to the slots, the
+    /// taker's epoch rises above every known one, as SETSLOT NODE does. Slots it has already are done.
+    /// </summary>
+    internal long GiveSlots(RedisProcess target, IReadOnlyList<int> slots)
+    {
+        if (slots.Where(s => !Slots.Contains(s) && !target.Slots.Contains(s)).Select(s => (int?)s).FirstOrDefault() is { } stray)
+            throw new SlotMoveException($"Slot {stray} belongs to neither {Host}:{Port} nor {target.Host}:{target.Port}.");
+        var giving = slots.Where(Slots.Contains).ToList();
+        if (giving.Count == 0)
+            return 0;
+        var keys = Slots.Count == 0 ? 0 : Keys * giving.Count / Slots.Count;
+        foreach (var slot in giving)
+        {
+            Slots.Remove(slot);
+            target.Slots.Add(slot);
+        }
+        Keys -= keys;
+        target.Keys += keys;
+        target.ConfigEpoch = KnownPeers().Max(p => p.ConfigEpoch) + 1;
+        return keys;
     }
 
     /// <summary>Known nodes, this one included, live or not.</summary>
