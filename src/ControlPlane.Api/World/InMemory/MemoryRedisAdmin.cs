@@ -9,7 +9,7 @@ namespace ControlPlane.Api.World.InMemory;
 /// <see cref="RedisAdmin"/> does: a port nobody listens on refuses (RedisConnectionException), a
 /// hung node answers nothing within the command timeout (TimeoutException), the engine's errors
 /// come as RedisServerException; probes give null instead. What the world does not model throws
-/// NotSupportedException naming the command: CLIENT PAUSE, BGSAVE, ACL SETUSER/DRYRUN, CLIENT KILL.
+/// NotSupportedException naming the command: CLIENT PAUSE, BGSAVE, the check of an access string, CLIENT KILL.
 /// </summary>
 public sealed class MemoryRedisAdmin(MemoryWorld world) : IRedisAdmin
 {
@@ -111,11 +111,12 @@ public sealed class MemoryRedisAdmin(MemoryWorld world) : IRedisAdmin
     public Task SaveAsync(string host, int port, TimeSpan timeout, CancellationToken ct) =>
         throw NotModelled("BGSAVE (snapshots, reboots that keep their data)");
 
+    /// <summary>The node keeps the users and their rules as given; the rules are not interpreted (no client connects in this world).</summary>
     public Task SetClientUsersAsync(string host, int port, IReadOnlyList<AclUser> users, CancellationToken ct) =>
-        throw NotModelled("ACL SETUSER (client users)");
+        RunAsync(host, port, node => node.SetClientUsers(users), ct);
 
     public Task<string?> CheckAccessStringAsync(string host, int port, IReadOnlyList<string> rules, CancellationToken ct) =>
-        throw NotModelled("ACL DRYRUN of an access string");
+        throw NotModelled("ACL SETUSER of a scratch user (the check of an access string)");
 
     public Task KillReplicaLinksAsync(string host, int port, CancellationToken ct) =>
         throw NotModelled("CLIENT KILL TYPE replica (transit encryption)");

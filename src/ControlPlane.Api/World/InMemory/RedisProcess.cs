@@ -171,6 +171,19 @@ public sealed class RedisProcess : EngineProcess
         }
     }
 
+    /// <summary>The client users (ACL) the node has, by name: their rules as written, not interpreted.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> ClientUsers => _users;
+
+    private readonly Dictionary<string, IReadOnlyList<string>> _users = new(StringComparer.Ordinal);
+
+    /// <summary>Exactly these client users (ACL SETUSER each, DELUSER the others); the control plane's own are not kept here.</summary>
+    internal void SetClientUsers(IReadOnlyList<Security.AclUser> users)
+    {
+        _users.Clear();
+        foreach (var user in users)
+            _users[user.Name] = user.Rules;
+    }
+
     // ---- Cluster ----
 
     internal void SetConfigEpoch(long epoch)
@@ -326,6 +339,13 @@ public sealed class RedisProcess : EngineProcess
                 flags.Add("fail");
             else if (p != this && p.DownSince is not null)
                 flags.Add("fail?");
+            // Another node answers at a down node's address now (its port was reused): Redis' bus, reconnecting,
+            // gets a PONG with another id and drops the address (":0@0", noaddr).
+            if (p != this && p.DownSince is not null && World.Listening(p.Host, p.Port) is { } other && other != p)
+            {
+                flags.Add("noaddr");
+                return new ClusterNodeInfo(p.MyId, "", 0, 0, flags, p.ClusterMasterId, p.ConfigEpoch, "disconnected", Ranges(p.Slots), []);
+            }
             return new ClusterNodeInfo(p.MyId, p.Host, p.Port, p.Port + SlotRanges.ClusterBusOffset, flags, p.ClusterMasterId, p.ConfigEpoch,
                 p == this || p.DownSince is null ? "connected" : "disconnected", Ranges(p.Slots), []);
         }).ToList();
