@@ -344,12 +344,15 @@ public sealed class RedisProcess : EngineProcess
             if (p != this && p.DownSince is not null && World.Listening(p.Host, p.Port) is { } other && other != p)
             {
                 flags.Add("noaddr");
-                return new ClusterNodeInfo(p.MyId, "", 0, 0, flags, p.ClusterMasterId, p.ConfigEpoch, "disconnected", Ranges(p.Slots), []);
+                return new ClusterNodeInfo(p.MyId, "", 0, 0, flags, p.ClusterMasterId, p.ShownEpoch, "disconnected", Ranges(p.Slots), []);
             }
-            return new ClusterNodeInfo(p.MyId, p.Host, p.Port, p.Port + SlotRanges.ClusterBusOffset, flags, p.ClusterMasterId, p.ConfigEpoch,
+            return new ClusterNodeInfo(p.MyId, p.Host, p.Port, p.Port + SlotRanges.ClusterBusOffset, flags, p.ClusterMasterId, p.ShownEpoch,
                 p == this || p.DownSince is null ? "connected" : "disconnected", Ranges(p.Slots), []);
         }).ToList();
     }
+
+    /// <summary>The config epoch CLUSTER NODES shows: a replica's is its master's.</summary>
+    private long ShownEpoch => Role == RedisRole.Replica && ClusterMasterId is { } m && World.ClusterPeers.GetValueOrDefault(m) is { } master ? master.ConfigEpoch : ConfigEpoch;
 
     /// <summary>CLUSTER INFO's fields.</summary>
     internal IReadOnlyDictionary<string, string> ClusterInfo()
