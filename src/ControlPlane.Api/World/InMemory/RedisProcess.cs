@@ -202,13 +202,19 @@ public sealed class RedisProcess : EngineProcess
         RequireCluster();
         if (World.Listening(host, port) is not RedisProcess { Cluster: true, Hung: false } peer || peer == this)
             return;
-        var all = Known.Union(peer.Known).ToHashSet(StringComparer.Ordinal);
-        foreach (var id in all)
+        // Each side hears of what the other side knows; only the news is passed on (a big cluster's create meets one node at a time).
+        var (mine, theirs) = (Known.ToList(), peer.Known.ToList());
+        var toMine = theirs.Where(id => !Known.Contains(id)).ToList();
+        var toTheirs = mine.Where(id => !peer.Known.Contains(id)).ToList();
+        foreach (var id in mine)
             if (World.ClusterPeers.GetValueOrDefault(id) is { Alive: true } node)
-                node.Learn(all);
+                node.Learn(toMine);
+        foreach (var id in theirs)
+            if (World.ClusterPeers.GetValueOrDefault(id) is { Alive: true } node)
+                node.Learn(toTheirs);
     }
 
-    private void Learn(HashSet<string> ids)
+    private void Learn(List<string> ids)
     {
         var now = World.Now;
         foreach (var id in ids)
