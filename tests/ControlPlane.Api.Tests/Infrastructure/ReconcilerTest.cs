@@ -170,16 +170,8 @@ public abstract class ReconcilerTest(PostgresFixture postgres) : ApiTest(postgre
         return last!;
     }
 
-    protected async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> because)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (clock.Elapsed > timeout)
-                Assert.Fail(because());
-            await Task.Delay(100);
-        }
-    }
+    protected static Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> because) =>
+        Eventually.UntilAsync(condition, timeout, because);
 
     protected string EventsText() =>
         Client.GetStringAsync("/v1/events?limit=100").GetAwaiter().GetResult();
