@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using ControlPlane.Api.Tests.Infrastructure;
 using ControlPlane.Api.World.InMemory;
+using ControlPlane.Tests.Shared;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ControlPlane.Api.Tests.World;
@@ -103,16 +103,8 @@ public abstract class MemoryWorldTest(PostgresFixture postgres) : ApiTest(postgr
     protected async Task<List<string>> MessagesAsync(string id) =>
         (await BodyAsync(await Client.GetAsync($"/v1/events?sourceId={id}")))["items"]!.AsArray().Select(e => (string)e!["message"]!).ToList();
 
-    protected static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> because)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (clock.Elapsed > timeout)
-                Assert.Fail(because());
-            await Task.Delay(100);
-        }
-    }
+    protected static Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> because) =>
+        Eventually.UntilAsync(condition, timeout, because);
 
     protected string EventsText() => Client.GetStringAsync("/v1/events?limit=100").GetAwaiter().GetResult();
 }
