@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
 using ControlPlane.Api.Tests.Infrastructure;
 using ControlPlane.Api.World.InMemory;
-using ControlPlane.Tests.Shared;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ControlPlane.Api.Tests.World;
@@ -65,20 +64,6 @@ public abstract class MemoryWorldTest(PostgresFixture postgres) : ApiTest(postgr
 
     protected string ContainerName(JsonNode node) => $"{Instance}-{node["id"]}";
 
-    protected async Task<JsonObject> WaitForStatusAsync(string path, string status, TimeSpan? timeout = null)
-    {
-        JsonObject? last = null;
-        await WaitUntilAsync(async () =>
-        {
-            var response = await Client.GetAsync(path);
-            if (!response.IsSuccessStatusCode)
-                return false;
-            last = await BodyAsync(response);
-            return (string?)last["status"] == status;
-        }, timeout ?? TimeSpan.FromSeconds(60), () => $"{path} never became {status}: {last?.ToJsonString()}\nevents: {EventsText()}");
-        return last!;
-    }
-
     protected async Task<JsonObject> WaitForFullStrengthAsync(string id, int nodes, string gone, TimeSpan? timeout = null)
     {
         JsonObject? last = null;
@@ -102,9 +87,4 @@ public abstract class MemoryWorldTest(PostgresFixture postgres) : ApiTest(postgr
 
     protected async Task<List<string>> MessagesAsync(string id) =>
         (await BodyAsync(await Client.GetAsync($"/v1/events?sourceId={id}")))["items"]!.AsArray().Select(e => (string)e!["message"]!).ToList();
-
-    protected static Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> because) =>
-        Eventually.UntilAsync(condition, timeout, because);
-
-    protected string EventsText() => Client.GetStringAsync("/v1/events?limit=100").GetAwaiter().GetResult();
 }
