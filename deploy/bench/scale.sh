@@ -39,6 +39,7 @@
 #   BENCH_OURS_PORTS      the control plane's node port range (default 6000-6399)
 #   BENCH_TIMEOUT         seconds a case's creates may take (default 900)
 #   BENCH_MEMORY_SIZES    node counts of the memory case (default "300 1000 3000")
+#   BENCH_MEMORY_SHAPES   group sizes of the memory case (default "30 500")
 #   BENCH_MEMORY_PORTS    its node port range, per zone host (default 20000-21999: 3 x 2000 ports)
 #   BENCH_API_SETTINGS    more settings for the API on both sides, as NAME=VALUE words (e.g.
 #                         "ControlPlane__Metrics__CollectorEnabled=false" to see the collector's share)
@@ -71,6 +72,10 @@ for case in "${cases[@]}"; do
   [[ $case == idle || $case == cluster250 || $case == memory ]] || { cp_log "BENCH_CASES: unknown case $case (idle, cluster250, memory)"; exit 2; }
 done
 read -r -a memory_sizes <<<"${BENCH_MEMORY_SIZES:-300 1000 3000}"
+read -r -a memory_shapes <<<"${BENCH_MEMORY_SHAPES:-30 500}"
+for shape in "${memory_shapes[@]}"; do
+  [[ $shape == 30 || $shape == 500 ]] || { cp_log "BENCH_MEMORY_SHAPES: $shape is not 30 or 500"; exit 2; }
+done
 for n in "${memory_sizes[@]}"; do
   [[ $n =~ ^[1-9][0-9]*$ ]] && ((n >= 30)) || { cp_log "BENCH_MEMORY_SIZES: $n is not a whole number of at least 30"; exit 2; }
 done
@@ -200,8 +205,9 @@ for case in "${cases[@]}"; do
     ;;
   memory)
     for n in "${memory_sizes[@]}"; do
-      memory_case "$((n / 30 * 30))" 30
-      ((n < 500)) || memory_case "$((n / 500 * 500))" 500
+      for shape in "${memory_shapes[@]}"; do
+        ((n < shape)) || memory_case "$((n / shape * shape))" "$shape"
+      done
     done
     ;;
   esac
