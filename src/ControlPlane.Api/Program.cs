@@ -8,6 +8,7 @@ using ControlPlane.Api.Reconciliation;
 using ControlPlane.Api.Runtime;
 using ControlPlane.Api.Security;
 using ControlPlane.Api.Snapshots;
+using ControlPlane.Api.World;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -22,6 +23,8 @@ builder.AddControlPlaneApi();
 builder.Services.AddNodeRuntime();
 builder.Services.AddSecurity(builder.Configuration);
 builder.Services.AddEngines();
+// ControlPlane:World=memory: the runtime and the engine ports on the in-memory world instead (World/).
+builder.Services.AddWorld(builder.Configuration);
 // The reconciler (Reconciliation/), and the workers beside it.
 builder.Services.AddReconciler();
 builder.Services.AddSnapshots();

@@ -32,13 +32,15 @@ public sealed partial class FolderDependencyTests
         // Metrics (the reconciler counts into them) and the node collector.
         ["Monitoring"] = ["Data", "Engines", "Http", "Options", "Runtime"],
         // The reconciler and its appliers: everything below it. ChangeListener listens with Http's connection helpers.
-        ["Reconciliation"] = ["Data", "Engines", "Http", "Maintenance", "Monitoring", "Options", "Parameters", "Runtime", "Security", "Snapshots"],
+        ["Reconciliation"] = ["Data", "Engines", "Http", "Monitoring", "Options", "Parameters", "Runtime", "Security", "Snapshots"],
         // The HTTP side.
         ["Http"] = ["Data", "Options", "QueryApi"],
         ["QueryApi"] = ["Data", "Http"],
         ["Validation"] = ["Http"],
         ["Contracts"] = ["Data", "Http", "Parameters"],
         ["Endpoints"] = ["Contracts", "Data", "Engines", "Http", "Monitoring", "Options", "Parameters", "QueryApi", "Reconciliation", "Runtime", "Security", "Validation"],
+        // The in-memory world (ControlPlane:World=memory): fakes behind the same ports, never the reconciler.
+        ["World"] = ["Engines", "Monitoring", "Options", "Runtime", "Security"],
         // Maintenance windows: turns scheduled changes into pending ones for the reconciler.
         ["Maintenance"] = ["Data", "Endpoints", "Options", "Parameters", "Reconciliation"],
     };
@@ -46,9 +48,6 @@ public sealed partial class FolderDependencyTests
     /// <summary>Edges of the table that still close a loop, each one to remove; no other edge may.</summary>
     private static readonly HashSet<(string From, string To)> KnownLoops =
     [
-        // ClusterRefresh writes a scheduled change under MaintenanceScheduler's key: the untyped
-        // pending changes that the typed desired state (issue 11, item 1) replaces.
-        ("Reconciliation", "Maintenance"),
         // Authentication, screening and throttling tell the query API's requests apart.
         ("Http", "QueryApi"),
     ];
