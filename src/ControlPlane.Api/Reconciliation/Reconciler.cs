@@ -207,7 +207,9 @@ public sealed partial class Reconciler(
                     _dirty[target.Key] = true;
                 continue;
             }
-            _ = Task.Run(async () =>
+            // On the caller's scheduler: the thread pool in the service (as Task.Run), the simulation
+            // tests' single thread there (Simulation/), so their runs are the same every time.
+            _ = Task.Factory.StartNew(async () =>
             {
                 try
                 {
@@ -221,9 +223,12 @@ public sealed partial class Reconciler(
                     if (_dirty.TryRemove(target.Key, out _))
                         signal.Wake();
                 }
-            }, CancellationToken.None);
+            }, CancellationToken.None, TaskCreationOptions.DenyChildAttach, TaskScheduler.Current).Unwrap();
         }
     }
+
+    /// <summary>Ends when every convergence started so far has ended (a test that drives passes itself waits for them).</summary>
+    public Task ConvergencesAsync() => Task.WhenAll(_running.Values);
 
     private async Task ConvergeAsync(Target target, ContainerView view, CancellationToken ct)
     {
