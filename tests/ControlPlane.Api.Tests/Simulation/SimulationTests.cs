@@ -84,7 +84,7 @@ public sealed class SimulationTests(PostgresFixture postgres, ITestOutputHelper 
             var diverged = once.Trace.Zip(again.Trace).Select((pair, i) => (pair, i)).FirstOrDefault(x => x.pair.First != x.pair.Second);
             Assert.True(once.Digest == again.Digest,
                 $"seed {seed} ran differently the second time, from line {diverged.i}:\n{diverged.pair.First}\n{diverged.pair.Second}");
-            Assert.True(once.Steps > 40, $"seed {seed} ran only {once.Steps} steps");
+            Assert.True(once.Steps >= 40 && once.WorldCalls > 100, $"seed {seed} ran only {once.Steps} steps, {once.WorldCalls} calls");
         }
     }
 }
