@@ -16,7 +16,7 @@ public sealed class SimScheduler(SimClock clock, PostgresInFlight postgres) : Ta
     private static readonly TimeSpan PostgresPatience = TimeSpan.FromSeconds(30);
 
     /// <summary>How long to wait for stragglers (the tail of an answer Npgsql does not trace) before moving the clock.</summary>
-    private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(1);
+    private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(5);
 
     private readonly Queue<Task> _queue = new();
     private readonly SemaphoreSlim _arrived = new(0);

@@ -146,7 +146,7 @@ public sealed class Simulation
                 return broken;
             if (await NotConvergedAsync() is null)
             {
-                Log($"converged after {recovery + 1} recovery steps");
+                Log($"converged after {recovery + 1} recovery steps{(await CreateFailedAsync() ? " (the create failed)" : "")}");
                 _step++;
                 // Leftovers go at the passes after (a retired node's lease once its container is gone): a few more, then none may be left.
                 for (var after = 0; after < SettleSteps; after++, _step++)
@@ -378,9 +378,15 @@ public sealed class Simulation
             ? _world.Redis("127.0.0.1", port) is { Alive: true } p && p.ContainerName == container.Name ? p : null
             : null;
 
-    private List<(string Shard, string Name, RedisProcess Process)> Processes() =>
-        GroupContainers().Select(c => (Shard: c.Container.Labels.GetValueOrDefault(Labels.Shard) ?? "", c.Container.Name, Process: Process(c.Container)))
+    private List<(string Shard, string Name, RedisProcess Process)> Processes()
+    {
+        var processes = GroupContainers().Select(c => (Shard: c.Container.Labels.GetValueOrDefault(Labels.Shard) ?? "", c.Container.Name, Process: Process(c.Container)))
             .Where(p => p.Process is not null).Select(p => (p.Shard, p.Name, p.Process!)).ToList();
+        // A replica's keys are read lazily by the world: a synced one is brought up to date before it is judged.
+        foreach (var replica in processes.Select(p => p.Item3).Where(p => p.Role == RedisRole.Replica))
+            _ = replica.LinkUp;
+        return processes;
+    }
 
     /// <summary>The containers holding each shard's data now (live, answering or not).</summary>
     private Dictionary<string, List<string>> Holders()
@@ -460,8 +466,15 @@ public sealed class Simulation
         var group = await db.ReplicationGroups.AsNoTracking().Include(g => g.Shards).ThenInclude(s => s.Nodes).AsSplitQuery().FirstOrDefaultAsync(g => g.Id == _group);
         if (group is null)
             return "the group is gone";
+        // A node killed while the create runs fails the create (the planner's rule, as ElastiCache's
+        // create-failed): an end too, as long as it leaves nothing behind (LeftoversAsync).
+        if (group.Status == GroupStatus.CreateFailed)
+            return null;
         if (group.Status != GroupStatus.Available)
-            return $"the group is {group.Status}";
+        {
+            var events = await db.Events.AsNoTracking().Where(e => e.SourceId == _group).OrderByDescending(e => e.Id).Take(3).Select(e => e.Message).ToListAsync();
+            return $"the group is {group.Status} (last events: {string.Join(" | ", events)})";
+        }
         var nodes = group.Shards.SelectMany(s => s.Nodes).ToList();
         if (nodes.Count != _shards * (1 + _replicas) || nodes.Any(n => n.Status != NodeStatus.Available))
             return $"nodes: {string.Join(", ", nodes.Select(n => $"{n.Id} {n.Role} {n.Status}"))}";
@@ -495,6 +508,12 @@ public sealed class Simulation
         {
             _looking = false;
         }
+    }
+
+    private async Task<bool> CreateFailedAsync()
+    {
+        await using var db = Migrator.CreateContext(_connectionString);
+        return await db.ReplicationGroups.AnyAsync(g => g.Id == _group && g.Status == GroupStatus.CreateFailed);
     }
 
     /// <summary>After convergence: every container is a node's, every port lease is a node's.</summary>

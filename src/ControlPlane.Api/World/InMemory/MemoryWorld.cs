@@ -70,7 +70,11 @@ public sealed class MemoryWorld(TimeProvider time, int seed = 1)
     }
 
     /// <summary>The node stops answering (a SIGSTOP, a busy loop) but its container keeps running; <see cref="Resume"/> ends it.</summary>
-    public void Hang(string containerName) => WithProcess(containerName, p => p.Hung = true);
+    public void Hang(string containerName) => WithProcess(containerName, p =>
+    {
+        (p as RedisProcess)?.SettleFollowers();
+        p.Hung = true;
+    });
 
     public void Resume(string containerName) => WithProcess(containerName, p => p.Hung = false);
 
@@ -160,6 +164,7 @@ public sealed class MemoryWorld(TimeProvider time, int seed = 1)
 
     internal void Exit(MemoryContainer container, long exitCode)
     {
+        (container.Process as RedisProcess)?.SettleFollowers();
         Stop(container);
         container.State = "exited";
         container.ExitCode = exitCode;
