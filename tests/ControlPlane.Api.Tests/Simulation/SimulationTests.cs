@@ -14,7 +14,7 @@ namespace ControlPlane.Api.Tests.Simulation;
 [Collection(PostgresCollection.Name)]
 public sealed class SimulationTests(PostgresFixture postgres, ITestOutputHelper output) : IAsyncLifetime
 {
-    private const int DefaultSeeds = 40;
+    private const int DefaultSeeds = 10;
 
     private string _connectionString = "";
 
