@@ -10,6 +10,16 @@
 #   cluster250  one cluster-mode-enabled group of BENCH_CLUSTER_NODES nodes (default 250: 125
 #               shards of a primary and a replica, cache.micro): its create time, then the same
 #               idle measurement with it running
+#   memory      the reconciler against the in-memory world (ControlPlane__World=memory: no Docker,
+#               fake nodes in the API process, three zones on 127.0.0.1/.2/.3), for each size of
+#               BENCH_MEMORY_SIZES (default "300 1000 3000") and each shape: groups of 30 nodes
+#               (cluster mode, 10 shards of a primary and 2 replicas; 1000 is 990) and, from 500
+#               nodes on, groups of 500 (250 shards of a primary and a replica). Printed per size and shape: the create
+#               time, the mean duration of one full pass (listing, reads and every group's
+#               convergence: controlplane_reconcile_full_pass_duration_seconds over the measurement)
+#               and the API's CPU at steady state (quiet passes). The fake nodes run in the API
+#               process, so their share is in that figure (small: a probe is a dictionary lookup).
+#               Needs no Docker engine when it is the only case.
 #
 # Both sides run with tiered compilation off (DOTNET_TieredCompilation=0): the code is compiled
 # once, fully optimised, so what is measured is the steady state and not the JIT's background
@@ -28,6 +38,9 @@
 #   BENCH_CLUSTER_NODES   nodes of the cluster250 case (default 250, even)
 #   BENCH_OURS_PORTS      the control plane's node port range (default 6000-6399)
 #   BENCH_TIMEOUT         seconds a case's creates may take (default 900)
+#   BENCH_MEMORY_SIZES    node counts of the memory case (default "300 1000 3000")
+#   BENCH_MEMORY_SHAPES   group sizes of the memory case (default "30 500")
+#   BENCH_MEMORY_PORTS    its node port range, per zone host (default 20000-21999: 3 x 2000 ports)
 #   BENCH_API_SETTINGS    more settings for the API on both sides, as NAME=VALUE words (e.g.
 #                         "ControlPlane__Metrics__CollectorEnabled=false" to see the collector's share)
 #   BENCH_LOG_LEVEL, BENCH_KEEP_STATE   as in the other benches
@@ -56,8 +69,18 @@ for n in "$rounds" "$seconds" "$settle" "$idle_nodes" "$cluster_nodes" "$timeout
   [[ $n =~ ^[1-9][0-9]*$ ]] || { cp_log "counts and durations must be positive integers"; exit 2; }
 done
 for case in "${cases[@]}"; do
-  [[ $case == idle || $case == cluster250 ]] || { cp_log "BENCH_CASES: unknown case $case (idle, cluster250)"; exit 2; }
+  [[ $case == idle || $case == cluster250 || $case == memory ]] || { cp_log "BENCH_CASES: unknown case $case (idle, cluster250, memory)"; exit 2; }
 done
+read -r -a memory_sizes <<<"${BENCH_MEMORY_SIZES:-300 1000 3000}"
+read -r -a memory_shapes <<<"${BENCH_MEMORY_SHAPES:-30 500}"
+for shape in "${memory_shapes[@]}"; do
+  [[ $shape == 30 || $shape == 500 ]] || { cp_log "BENCH_MEMORY_SHAPES: $shape is not 30 or 500"; exit 2; }
+done
+for n in "${memory_sizes[@]}"; do
+  [[ $n =~ ^[1-9][0-9]*$ ]] && ((n >= 30)) || { cp_log "BENCH_MEMORY_SIZES: $n is not a whole number of at least 30"; exit 2; }
+done
+[[ ${BENCH_MEMORY_PORTS:-20000-21999} =~ ^([0-9]+)-([0-9]+)$ ]] || { cp_log "BENCH_MEMORY_PORTS must look like 20000-21999"; exit 2; }
+memory_ports=("ControlPlane__Reconciler__PortRangeStart=${BASH_REMATCH[1]}" "ControlPlane__Reconciler__PortRangeEnd=${BASH_REMATCH[2]}")
 ((idle_nodes >= 25)) || { cp_log "BENCH_IDLE_NODES must be at least 25"; exit 2; }
 ((cluster_nodes % 2 == 0)) || { cp_log "BENCH_CLUSTER_NODES must be even (shards of two nodes)"; exit 2; }
 [[ $ours_ports =~ ^([0-9]+)-([0-9]+)$ ]] || { cp_log "BENCH_OURS_PORTS must look like 6000-6399"; exit 2; }
@@ -88,6 +111,51 @@ idle_resources() {
 
 postmaster() { head -n 1 "$state/pg/postmaster.pid"; }
 
+# memory_resources N SHAPE: the POST bodies of the memory case, as PATH=BODY words
+memory_resources() {
+  local n=$1 shape=$2 i
+  for ((i = 1; i <= n / shape; i++)); do
+    if ((shape == 30)); then
+      echo "/v1/replication-groups={\"id\":\"m30-$i\",\"clusterMode\":\"enabled\",\"numShards\":10,\"replicasPerShard\":2,\"nodeType\":\"cache.micro\"}"
+    else
+      echo "/v1/replication-groups={\"id\":\"m500-$i\",\"clusterMode\":\"enabled\",\"numShards\":250,\"replicasPerShard\":1,\"nodeType\":\"cache.micro\"}"
+    fi
+  done
+}
+
+# full_pass_totals: the sum (seconds) and count of the full pass histogram, as /metrics shows them now
+full_pass_totals() {
+  curl -fsS -H "Authorization: Bearer $BENCH_API_KEY" "http://$api/metrics" \
+    | awk '/^controlplane_reconcile_full_pass_duration_seconds_sum/ { s = $NF } /^controlplane_reconcile_full_pass_duration_seconds_count/ { c = $NF } END { print s + 0, c + 0 }'
+}
+
+# memory_case N SHAPE: a fresh API on the memory world, N nodes in groups of SHAPE, measured, then deleted
+memory_case() {
+  local n=$1 shape=$2 secs before after figures resource body id
+  stop_api
+  start_api "${quotas[@]}" "${memory_ports[@]}" ControlPlane__World=memory ControlPlane__TenantNodeQuota=5000 ControlPlane__TotalNodeQuota=5000 \
+    ControlPlane__AvailabilityZones__1__Name=az-b ControlPlane__AvailabilityZones__1__DockerEndpoint=unix:///nonexistent/docker.sock \
+    ControlPlane__AvailabilityZones__1__Host=127.0.0.2 \
+    ControlPlane__AvailabilityZones__2__Name=az-c ControlPlane__AvailabilityZones__2__DockerEndpoint=unix:///nonexistent/docker.sock \
+    ControlPlane__AvailabilityZones__2__Host=127.0.0.3
+  mapfile -t resources < <(memory_resources "$n" "$shape")
+  cp_log "memory: creating $n nodes in ${#resources[@]} groups of $shape"
+  secs=$(bench provision "$api" "$timeout" "${resources[@]}")
+  cp_log "memory: every group available after ${secs}s; settling ${settle}s"
+  sleep "$settle"
+  before=$(full_pass_totals)
+  figures=$(bench cpu "$seconds" "$api_pid" "$(postmaster)")
+  after=$(full_pass_totals)
+  say "memory $n $shape $secs $before $after $figures" >>"$state/figures"
+  cp_log "memory $n nodes (groups of $shape): full passes (sum count) $before -> $after; API and Postgres $(sed 's/ / and /' <<<"$figures") of one core"
+  for resource in "${resources[@]}"; do
+    body=${resource#*=} id=${body#*\"id\":\"} id=${id%%\"*}
+    curl -fsS -o /dev/null -X DELETE -H "Authorization: Bearer $BENCH_API_KEY" "http://$api${resource%%=*}/$id"
+  done
+  wait_for "$timeout" "the memory case's groups to go" bash -c \
+    "[[ \$(curl -fsS -H 'Authorization: Bearer $BENCH_API_KEY' 'http://$api/v1/replication-groups' | python3 -c 'import json,sys; print(len(json.load(sys.stdin)[\"items\"]))') == 0 ]]"
+}
+
 # measure CASE NODES: the rounds of both sides, each after a restart of the API; one line per round and side
 measure() {
   local case=$1 nodes=$2 round side figures
@@ -103,7 +171,12 @@ measure() {
   done
 }
 
-setup
+if [[ " ${cases[*]} " == " memory " ]]; then
+  engine=unix:///nonexistent/docker.sock # the memory world needs no engine
+  setup_api
+else
+  setup
+fi
 stop_api
 start_api "${quotas[@]}"
 : >"$state/figures"
@@ -130,6 +203,13 @@ for case in "${cases[@]}"; do
     cp_log "cluster250: available after ${secs}s"
     measure cluster250 "$cluster_nodes"
     ;;
+  memory)
+    for n in "${memory_sizes[@]}"; do
+      for shape in "${memory_shapes[@]}"; do
+        ((n < shape)) || memory_case "$((n / shape * shape))" "$shape"
+      done
+    done
+    ;;
   esac
 done
 
@@ -142,9 +222,17 @@ target = float(sys.argv[2])
 for row in rows:
     if row[0] == "create":
         print(f"scale-bench: create of one {row[1]}-node cluster-mode-enabled group: {float(row[2]):.1f}s")
+memory = [row for row in rows if row[0] == "memory"]
+if memory:
+    print(f"{'memory world':<14} {'nodes':>5} {'groups of':>9} {'create s':>8} {'full pass ms':>12} {'passes':>6} {'API % core':>10} {'per 100 nodes':>13} {'Postgres %':>10}")
+    for _, nodes, shape, secs, s0, c0, s1, c1, api, pg in memory:
+        passes = float(c1) - float(c0)
+        mean = f"{(float(s1) - float(s0)) * 1000 / passes:.1f}" if passes > 0 else "none ended"
+        print(f"{'':<14} {nodes:>5} {shape:>9} {float(secs):>8.1f} {mean:>12} {passes:>6.0f} {float(api):>10.2%} {float(api) * 100 / int(nodes):>13.2%} {float(pg):>10.2%}")
+        print(f"scale-bench: memory world {nodes} nodes in groups of {shape}: one full pass {mean} ms, API {float(api):.2%} of one core after the create")
 cases = []
 for row in rows:
-    if row[0] != "create" and (row[0], row[1]) not in cases:
+    if row[0] not in ("create", "memory") and (row[0], row[1]) not in cases:
         cases.append((row[0], row[1]))
 print(f"{'case':<11} {'nodes':>5}  {'side':<10} {'API % core':>10} {'per 100 nodes':>13} {'Postgres %':>10}")
 for case, nodes in cases:

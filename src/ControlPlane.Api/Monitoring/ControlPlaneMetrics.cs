@@ -21,6 +21,7 @@ public sealed class ControlPlaneMetrics
     private readonly Counter<long> _failovers;
     private readonly Counter<long> _convergeFailures;
     private readonly Counter<long> _passFailures;
+    private readonly Histogram<double> _fullPassDuration;
 
     public ControlPlaneMetrics(IMeterFactory meters, NodeMetricsStore store)
     {
@@ -31,6 +32,9 @@ public sealed class ControlPlaneMetrics
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = buckets });
         _convergeDuration = meter.CreateHistogram("controlplane.reconcile.converge.duration", "s",
             "How long converging one group or cluster took, by engine and result",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = buckets });
+        _fullPassDuration = meter.CreateHistogram("controlplane.reconcile.full_pass.duration", "s",
+            "How long one full pass took, from its listing until every convergence it started had ended",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = buckets });
         _actions = meter.CreateCounter<long>("controlplane.reconcile.actions", description: "Plan actions carried out, by kind and result");
         _failovers = meter.CreateCounter<long>("controlplane.failovers", description: "Failovers completed (automatic, test and planned switchovers)");
@@ -67,6 +71,8 @@ public sealed class ControlPlaneMetrics
         // Counted from zero on, so that increase() sees the first failure too.
         _passFailures.Add(succeeded ? 0 : 1);
     }
+
+    public void FullPassFinished(TimeSpan duration) => _fullPassDuration.Record(duration.TotalSeconds);
 
     public void Converged(string engine, bool succeeded, TimeSpan duration)
     {

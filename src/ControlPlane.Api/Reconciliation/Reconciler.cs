@@ -133,6 +133,7 @@ public sealed partial class Reconciler(
     /// </summary>
     public async Task PassAsync(bool woken, IReadOnlySet<string>? skip, CancellationToken ct)
     {
+        var passStarted = time.GetTimestamp();
         // Node specs carry the control plane's login on every node: loaded once, before any spec is built.
         await secrets.GetAsync(ct);
         await using var scope = scopes.CreateAsyncScope();
@@ -184,6 +185,7 @@ public sealed partial class Reconciler(
         if (skip is null)
             _lastFullPass = now;
         _targets = groups.Select(id => new Target(Catalog.Redis, id)).Concat(clusters.Select(id => new Target(Catalog.Memcached, id))).ToList();
+        var started = new List<Task>();
         foreach (var target in _targets.Where(t => skip?.Contains(t.Key) != true))
         {
             // Quiet again only once this pass's convergence says so.
@@ -200,6 +202,7 @@ public sealed partial class Reconciler(
             var claim = new TaskCompletionSource();
             if (!_running.TryAdd(target.Key, claim.Task))
             {
+                started.Add(_running.GetValueOrDefault(target.Key) ?? Task.CompletedTask);
                 // Busy: a wake-up (an API write, a container event) is not lost, the group runs again as
                 // soon as this convergence ends. A timed pass marks nothing: the next one looks anyway,
                 // and marking would turn every long convergence into a chain of full passes.
@@ -207,6 +210,7 @@ public sealed partial class Reconciler(
                     _dirty[target.Key] = true;
                 continue;
             }
+            started.Add(claim.Task);
             // On the caller's scheduler: the thread pool in the service (as Task.Run), the simulation
             // tests' single thread there (Simulation/), so their runs are the same every time.
             _ = Task.Factory.StartNew(async () =>
@@ -225,6 +229,9 @@ public sealed partial class Reconciler(
                 }
             }, CancellationToken.None, TaskCreationOptions.DenyChildAttach, TaskScheduler.Current).Unwrap();
         }
+        // A full pass lasts until the last convergence it started has ended (deploy/bench/scale.sh reads it).
+        if (skip is null)
+            _ = Task.WhenAll(started).ContinueWith(_ => metrics.FullPassFinished(time.GetElapsedTime(passStarted)), TaskScheduler.Default);
     }
 
     /// <summary>Ends when every convergence started so far has ended (a test that drives passes itself waits for them).</summary>

@@ -118,6 +118,27 @@ public abstract class ApiTest(PostgresFixture postgres) : IAsyncLifetime
         await db.CacheClusters.Where(c => c.Id == clusterId).ExecuteUpdateAsync(s => s.SetProperty(c => c.Status, CacheClusterStatus.Available));
     }
 
+    /// <summary>(Tests of the running reconciler.) Polls the resource until its status is the one wanted; fails with the last body and events.</summary>
+    protected async Task<JsonObject> WaitForStatusAsync(string path, string status, TimeSpan? timeout = null)
+    {
+        JsonObject? last = null;
+        await WaitUntilAsync(async () =>
+        {
+            var response = await Client.GetAsync(path);
+            if (!response.IsSuccessStatusCode)
+                return false;
+            last = await BodyAsync(response);
+            return (string?)last["status"] == status;
+        }, timeout ?? TimeSpan.FromSeconds(90), () => $"{path} never became {status}: {last?.ToJsonString()}\nevents: {EventsText()}");
+        return last!;
+    }
+
+    protected static Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> because) =>
+        Eventually.UntilAsync(condition, timeout, because);
+
+    protected string EventsText() =>
+        Client.GetStringAsync("/v1/events?limit=100").GetAwaiter().GetResult();
+
     protected async Task<int> CountAsync<T>(Func<ControlPlaneDbContext, IQueryable<T>> query)
     {
         await using var db = Factory.NewDbContext();

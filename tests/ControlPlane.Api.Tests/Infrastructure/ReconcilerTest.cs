@@ -155,35 +155,6 @@ public abstract class ReconcilerTest(PostgresFixture postgres) : ApiTest(postgre
         });
     }
 
-    /// <summary>Polls the resource until its status is the one wanted; fails with the last body and events.</summary>
-    protected async Task<JsonObject> WaitForStatusAsync(string path, string status, TimeSpan? timeout = null)
-    {
-        JsonObject? last = null;
-        await WaitUntilAsync(async () =>
-        {
-            var response = await Client.GetAsync(path);
-            if (!response.IsSuccessStatusCode)
-                return false;
-            last = await BodyAsync(response);
-            return (string?)last["status"] == status;
-        }, timeout ?? TimeSpan.FromSeconds(90), () => $"{path} never became {status}: {last?.ToJsonString()}\nevents: {EventsText()}");
-        return last!;
-    }
-
-    protected async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> because)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (clock.Elapsed > timeout)
-                Assert.Fail(because());
-            await Task.Delay(100);
-        }
-    }
-
-    protected string EventsText() =>
-        Client.GetStringAsync("/v1/events?limit=100").GetAwaiter().GetResult();
-
     private static IReadOnlyDictionary<string, string> DockerEngines()
     {
         var engines = new SortedDictionary<string, string>();

@@ -140,7 +140,7 @@ public sealed class ProxiedClientAccessTests(PostgresFixture postgres) : Reconci
         var proxy = await ProxyContainerAsync();
 
         // A TLS client on the primary endpoint that writes on (each write acknowledged by the replica) and counts every failed command.
-        await using var writer = SwitchingWriter.Start(endpoint, token: null, tls.Configure);
+        await using var writer = await AcknowledgedWriter.StartAsync(endpoint, token: null, tls.Configure);
         await writer.WaitForAsync(50);
 
         // Preferred -> required: the checks already speak TLS, so the proxy and its TLS connections stay.

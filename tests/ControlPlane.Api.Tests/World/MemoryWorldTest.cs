@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using ControlPlane.Api.Tests.Infrastructure;
 using ControlPlane.Api.World.InMemory;
@@ -65,20 +64,6 @@ public abstract class MemoryWorldTest(PostgresFixture postgres) : ApiTest(postgr
 
     protected string ContainerName(JsonNode node) => $"{Instance}-{node["id"]}";
 
-    protected async Task<JsonObject> WaitForStatusAsync(string path, string status, TimeSpan? timeout = null)
-    {
-        JsonObject? last = null;
-        await WaitUntilAsync(async () =>
-        {
-            var response = await Client.GetAsync(path);
-            if (!response.IsSuccessStatusCode)
-                return false;
-            last = await BodyAsync(response);
-            return (string?)last["status"] == status;
-        }, timeout ?? TimeSpan.FromSeconds(60), () => $"{path} never became {status}: {last?.ToJsonString()}\nevents: {EventsText()}");
-        return last!;
-    }
-
     protected async Task<JsonObject> WaitForFullStrengthAsync(string id, int nodes, string gone, TimeSpan? timeout = null)
     {
         JsonObject? last = null;
@@ -102,17 +87,4 @@ public abstract class MemoryWorldTest(PostgresFixture postgres) : ApiTest(postgr
 
     protected async Task<List<string>> MessagesAsync(string id) =>
         (await BodyAsync(await Client.GetAsync($"/v1/events?sourceId={id}")))["items"]!.AsArray().Select(e => (string)e!["message"]!).ToList();
-
-    protected static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> because)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (clock.Elapsed > timeout)
-                Assert.Fail(because());
-            await Task.Delay(100);
-        }
-    }
-
-    protected string EventsText() => Client.GetStringAsync("/v1/events?limit=100").GetAwaiter().GetResult();
 }

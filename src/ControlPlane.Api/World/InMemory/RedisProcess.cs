@@ -212,13 +212,19 @@ public sealed class RedisProcess : EngineProcess
         RequireCluster();
         if (World.Listening(host, port) is not RedisProcess { Cluster: true, Hung: false } peer || peer == this)
             return;
-        var all = Known.Union(peer.Known).ToHashSet(StringComparer.Ordinal);
-        foreach (var id in all)
+        // Each side hears of what the other side knows; only the news is passed on (a big cluster's create meets one node at a time).
+        var (mine, theirs) = (Known.ToList(), peer.Known.ToList());
+        var toMine = theirs.Where(id => !Known.Contains(id)).ToList();
+        var toTheirs = mine.Where(id => !peer.Known.Contains(id)).ToList();
+        foreach (var id in mine)
             if (World.ClusterPeers.GetValueOrDefault(id) is { Alive: true } node)
-                node.Learn(all);
+                node.Learn(toMine);
+        foreach (var id in theirs)
+            if (World.ClusterPeers.GetValueOrDefault(id) is { Alive: true } node)
+                node.Learn(toTheirs);
     }
 
-    private void Learn(HashSet<string> ids)
+    private void Learn(List<string> ids)
     {
         var now = World.Now;
         foreach (var id in ids)
@@ -354,12 +360,15 @@ public sealed class RedisProcess : EngineProcess
             if (p != this && p.DownSince is not null && World.Listening(p.Host, p.Port) is { } other && other != p)
             {
                 flags.Add("noaddr");
-                return new ClusterNodeInfo(p.MyId, "", 0, 0, flags, p.ClusterMasterId, p.ConfigEpoch, "disconnected", Ranges(p.Slots), []);
+                return new ClusterNodeInfo(p.MyId, "", 0, 0, flags, p.ClusterMasterId, p.ShownEpoch, "disconnected", Ranges(p.Slots), []);
             }
-            return new ClusterNodeInfo(p.MyId, p.Host, p.Port, p.Port + SlotRanges.ClusterBusOffset, flags, p.ClusterMasterId, p.ConfigEpoch,
+            return new ClusterNodeInfo(p.MyId, p.Host, p.Port, p.Port + SlotRanges.ClusterBusOffset, flags, p.ClusterMasterId, p.ShownEpoch,
                 p == this || p.DownSince is null ? "connected" : "disconnected", Ranges(p.Slots), []);
         }).ToList();
     }
+
+    /// <summary>The config epoch CLUSTER NODES shows: a replica's is its master's.</summary>
+    private long ShownEpoch => Role == RedisRole.Replica && ClusterMasterId is { } m && World.ClusterPeers.GetValueOrDefault(m) is { } master ? master.ConfigEpoch : ConfigEpoch;
 
     /// <summary>CLUSTER INFO's fields.</summary>
     internal IReadOnlyDictionary<string, string> ClusterInfo()

@@ -1,8 +1,11 @@
 using System.Diagnostics;
 
-namespace ControlPlane.Runtime.Tests.Infrastructure;
+namespace ControlPlane.Tests.Shared;
 
-/// <summary>Polls a condition until it holds or the deadline passes; tests never sleep a fixed time.</summary>
+/// <summary>
+/// Polls a condition until it holds or the deadline passes; tests never sleep a fixed time. The one
+/// polling helper of every test project (linked into each).
+/// </summary>
 public static class Eventually
 {
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
@@ -19,6 +22,18 @@ public static class Eventually
             if (elapsed.Elapsed >= timeout)
                 throw new TimeoutException($"Not {what} within {timeout.TotalSeconds:0} s; last seen: {Describe(value)}");
             await Task.Delay(Interval);
+        }
+    }
+
+    /// <summary>Until the condition holds; fails with <paramref name="because"/> (asked only then) after the timeout.</summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> because, TimeSpan? interval = null)
+    {
+        var elapsed = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (elapsed.Elapsed > timeout)
+                throw new TimeoutException(because());
+            await Task.Delay(interval ?? Interval);
         }
     }
 
