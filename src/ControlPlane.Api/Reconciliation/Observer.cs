@@ -50,8 +50,9 @@ public sealed partial class Observer(IRedisAdmin redis, IMemcachedAdmin memcache
             // An outdated container still runs and may hold data: it is probed like any other, never taken for dead.
             if (state is not (ContainerState.Running or ContainerState.ZoneUnreachable or ContainerState.Outdated) || node.Port is not { } port || node.Host is not { } host)
                 return new ObservedNode(node.NodeId, state, exitCode);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(settings.ProbeTimeout);
+            // On the control plane's clock (CancelAfter would run on the machine's): a simulation's probes time out in its time.
+            using var deadline = new CancellationTokenSource(settings.ProbeTimeout, time);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct, deadline.Token);
             ObservedNode? seen;
             try
             {
@@ -132,8 +133,8 @@ public sealed partial class Observer(IRedisAdmin redis, IMemcachedAdmin memcache
     public async Task<bool> HeartbeatAsync(QuietGroup group, ReconcilerOptions settings, CancellationToken ct)
     {
         // One timeout for the whole beat: every node gets the same probe timeout, from the same start.
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(settings.ProbeTimeout);
+        using var deadline = new CancellationTokenSource(settings.ProbeTimeout, time);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct, deadline.Token);
         var answers = await Task.WhenAll(group.Nodes.Select(async node =>
         {
             bool answered;

@@ -211,7 +211,9 @@ public sealed partial class Reconciler(
                 continue;
             }
             started.Add(claim.Task);
-            _ = Task.Run(async () =>
+            // On the caller's scheduler: the thread pool in the service (as Task.Run), the simulation
+            // tests' single thread there (Simulation/), so their runs are the same every time.
+            _ = Task.Factory.StartNew(async () =>
             {
                 try
                 {
@@ -225,12 +227,15 @@ public sealed partial class Reconciler(
                     if (_dirty.TryRemove(target.Key, out _))
                         signal.Wake();
                 }
-            }, CancellationToken.None);
+            }, CancellationToken.None, TaskCreationOptions.DenyChildAttach, TaskScheduler.Current).Unwrap();
         }
         // A full pass lasts until the last convergence it started has ended (deploy/bench/scale.sh reads it).
         if (skip is null)
             _ = Task.WhenAll(started).ContinueWith(_ => metrics.FullPassFinished(time.GetElapsedTime(passStarted)), TaskScheduler.Default);
     }
+
+    /// <summary>Ends when every convergence started so far has ended (a test that drives passes itself waits for them).</summary>
+    public Task ConvergencesAsync() => Task.WhenAll(_running.Values);
 
     private async Task ConvergeAsync(Target target, ContainerView view, CancellationToken ct)
     {

@@ -11,8 +11,11 @@ public sealed class MemoryHeartbeats(MemoryWorld world) : IHeartbeats
     public async Task<bool> BeatAsync(string host, int port, bool memcached, CancellationToken ct)
     {
         await Task.Yield();
+        if (world.CommandLatency > TimeSpan.Zero)
+            await Task.Delay(world.CommandLatency, world.Time, ct);
         lock (world.Gate)
         {
+            world.Called($"beat {host}:{port}");
             if (world.Listening(host, port) is not { } node)
                 return false;
             if (!node.Hung)

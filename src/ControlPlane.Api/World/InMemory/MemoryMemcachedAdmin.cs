@@ -29,8 +29,11 @@ public sealed class MemoryMemcachedAdmin(MemoryWorld world) : IMemcachedAdmin
     private async Task<MemcachedProcess?> AskAsync(string host, int port, CancellationToken ct)
     {
         await Task.Yield();
+        if (world.CommandLatency > TimeSpan.Zero)
+            await Task.Delay(world.CommandLatency, world.Time, ct);
         lock (world.Gate)
         {
+            world.Called($"memcached {host}:{port}");
             if (world.Listening(host, port) is not MemcachedProcess node)
                 return null;
             if (!node.Hung)

@@ -164,8 +164,9 @@ public sealed class MemoryNodeRuntime(string zone, MemoryWorld world) : INodeRun
         return Task.CompletedTask;
     }
 
-    private MemoryZone Answering()
+    private MemoryZone Answering([CallerMemberName] string call = "")
     {
+        world.Called($"{Zone} {call}");
         var zone = world.ZoneOf(Zone);
         return zone.Answering ? zone : throw new ZoneUnreachableException(Zone, $"Zone {Zone}: the container engine does not answer (connection refused).");
     }

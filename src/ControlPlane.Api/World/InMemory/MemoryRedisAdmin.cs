@@ -139,8 +139,11 @@ public sealed class MemoryRedisAdmin(MemoryWorld world) : IRedisAdmin
     {
         await Task.Yield();
         ct.ThrowIfCancellationRequested();
+        if (world.CommandLatency > TimeSpan.Zero)
+            await Task.Delay(world.CommandLatency, world.Time, ct);
         lock (world.Gate)
         {
+            world.Called($"redis {host}:{port}");
             var node = world.Listening(host, port) as RedisProcess
                 ?? throw new EngineUnreachableException($"It was not possible to connect to the redis server(s) {host}:{port}: connection refused.");
             if (!node.Hung)

@@ -20,6 +20,7 @@ public sealed class MemorySlotMover(MemoryWorld world) : ISlotMover
         var moved = slots.Distinct().ToList();
         lock (world.Gate)
         {
+            world.Called($"move {source} -> {target}");
             var from = Master(source);
             var to = Master(target);
             keys = from.GiveSlots(to, moved);

@@ -34,6 +34,19 @@ public sealed class MemoryWorld(TimeProvider time, int seed = 1)
     /// <summary>How long a replica's full sync takes once its primary answers.</summary>
     public TimeSpan SyncDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>How long every engine command and heartbeat takes to be answered (slow nodes, slow probes); nothing by default.</summary>
+    public TimeSpan CommandLatency { get; set; }
+
+    /// <summary>
+    /// Called under the lock before every call the control plane makes into the world (a runtime call,
+    /// an engine command, a heartbeat, a slot move), with the call's name. The simulation tests count
+    /// the calls with it and inject a fault at the k-th: it may change the world (it holds the lock)
+    /// or throw, and the call then fails with that exception.
+    /// </summary>
+    public Action<string>? BeforeCall { get; set; }
+
+    internal void Called(string call) => BeforeCall?.Invoke(call);
+
     /// <summary>The engine of the zone; the zone exists from its first mention.</summary>
     public MemoryNodeRuntime Runtime(string zone)
     {
@@ -57,7 +70,11 @@ public sealed class MemoryWorld(TimeProvider time, int seed = 1)
     }
 
     /// <summary>The node stops answering (a SIGSTOP, a busy loop) but its container keeps running; <see cref="Resume"/> ends it.</summary>
-    public void Hang(string containerName) => WithProcess(containerName, p => p.Hung = true);
+    public void Hang(string containerName) => WithProcess(containerName, p =>
+    {
+        (p as RedisProcess)?.SettleFollowers();
+        p.Hung = true;
+    });
 
     public void Resume(string containerName) => WithProcess(containerName, p => p.Hung = false);
 
@@ -147,6 +164,7 @@ public sealed class MemoryWorld(TimeProvider time, int seed = 1)
 
     internal void Exit(MemoryContainer container, long exitCode)
     {
+        (container.Process as RedisProcess)?.SettleFollowers();
         Stop(container);
         container.State = "exited";
         container.ExitCode = exitCode;

@@ -161,6 +161,16 @@ public sealed class RedisProcess : EngineProcess
     internal IEnumerable<RedisProcess> Followers =>
         World.Followers.GetValueOrDefault(Address(Host, Port))?.Where(r => r.Alive && r.Primary == this) ?? [];
 
+    /// <summary>
+    /// Before this node stops answering (it hangs or exits): replicas whose full sync has had its time
+    /// hold its data now, whether or not anyone looked at them since (their keys are read lazily).
+    /// </summary>
+    internal void SettleFollowers()
+    {
+        foreach (var replica in Followers.ToList())
+            _ = replica.LinkUp;
+    }
+
     internal void ConfigSet(IReadOnlyList<(string Name, string Value)> settings)
     {
         foreach (var (name, value) in settings)
