@@ -104,7 +104,7 @@ public static partial class RedisPlanner
         var steps = new List<NodeAction>();
         foreach (var shard in group.Shards)
         {
-            var report = Report(shard.Nodes, seen, context, $"node group {shard.Id}");
+            var report = KeepSoleCopy(shard, Report(shard.Nodes, seen, context, $"node group {shard.Id}"), seen, context);
             foreach (var node in shard.Nodes.Where(n => n.Status == NodeStatus.Available && n.Role == NodeRole.Primary && !Dead(seen(n))))
                 if (LostItsData(shard, node, seen))
                     report.Add(new MarkNode(node.Id, NodeStatus.Failed, node.Role));
@@ -184,6 +184,24 @@ public static partial class RedisPlanner
         var repoint = group.ClusterMode == ClusterMode.Disabled && failed.Count > 0 ? WireReplication(group, seen).Where(a => a is ReplicateFrom) : [];
         List<NodeAction> healing = [.. repoint, .. Replace(failed, group.Nodes.ToList(), seen, context)];
         return healing.Count > 0 ? healing : holds;
+    }
+
+    /// <summary>
+    /// A primary that only stopped answering (its container runs, its zone is not down past the grace)
+    /// while no replica of its shard is available (a replica is marked available only once it synced)
+    /// holds the shard's only copy: replacing it would serve the shard empty while that copy may still
+    /// come back. It is held instead, with an event; once its container is gone (certain death) it is
+    /// replaced, and its data is lost.
+    /// </summary>
+    private static List<NodeAction> KeepSoleCopy(DesiredShard shard, List<NodeAction> report, Func<DesiredNode, ObservedNode> seen, PlanContext context)
+    {
+        if (report.OfType<MarkNode>().FirstOrDefault(m => m.Role == NodeRole.Primary) is not { } lost
+            || shard.Nodes.First(n => n.Id == lost.NodeId) is var primary && (seen(primary).Gone || context.ZonesDown.Contains(primary.Zone)))
+            return report;
+        if (shard.Nodes.Any(n => n.Role == NodeRole.Replica && n.Status == NodeStatus.Available && !seen(n).Gone))
+            return report;
+        return [.. report.Where(a => a != lost), new Hold($"Cache node {primary.Id}, the primary of node group {shard.Id}, stopped answering while its container runs, "
+            + "and no replica has synced its data: it is not replaced by an empty node while it may come back")];
     }
 
     /// <summary>
