@@ -127,7 +127,7 @@ public sealed class FakeEngineParityTests : NodeTest
             await command();
             return "no error";
         }
-        catch (RedisServerException e)
+        catch (EngineRefusedException e)
         {
             return e.Message;
         }
