@@ -46,32 +46,13 @@ cleanup() {
     fi
     cp_stop_engine "$zone" "$state" || true
   done
-  [[ -n $reserved_before ]] && { printf '%s\n' "${reserved_before#-}" >/proc/sys/net/ipv4/ip_local_reserved_ports || true; }
   _cp_umount_under "$state" # nothing mounted may be left below a folder that rm -rf walks
   rm -rf "$state"
   exit "$rc"
 }
-reserved_before=""
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# A cluster node binds its bus at port + 10000, and much of that range for the test window lies in
-# the kernel's ephemeral range: an outgoing connection could take a bus port between its allocation
-# and the node's start, and the node would exit at once ("exited while starting"). The bus ports are
-# reserved for the run (the kernel then never hands them out as ephemeral ports) and the setting is
-# restored by cleanup.
-reserved_file=/proc/sys/net/ipv4/ip_local_reserved_ports
-if [[ -w $reserved_file && ${CONTROLPLANE_TEST_PORTS:-20000-32599} =~ ^([0-9]+)-([0-9]+)$ ]] && ((BASH_REMATCH[2] + 10000 <= 65535)); then
-  bus="$((BASH_REMATCH[1] + 10000))-$((BASH_REMATCH[2] + 10000))"
-  previous=$(cat "$reserved_file")
-  reserved_before="-$previous" # the dash marks "saved", also when the setting was empty
-  if printf '%s\n' "${previous:+$previous,}$bus" >"$reserved_file" 2>/dev/null; then
-    cp_log "reserved the cluster bus ports $bus from the ephemeral range for this run"
-  else
-    reserved_before=""
-  fi
-fi
 
 cp_pg_bindir >/dev/null # installs the server binaries when missing
 cp_ensure_netfilter_tools # the reconciler tests run the nftables endpoints for real
