@@ -1,4 +1,3 @@
-using ControlPlane.Api.Runtime;
 using ControlPlane.Api.Engines;
 using ControlPlane.Domain.Planning;
 

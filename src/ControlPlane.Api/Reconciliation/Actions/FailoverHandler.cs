@@ -1,4 +1,3 @@
-using ControlPlane.Api.Runtime;
 using ControlPlane.Domain;
 using ControlPlane.Domain.Planning;
 

@@ -1,4 +1,3 @@
-using ControlPlane.Api.Runtime;
 using ControlPlane.Domain.Planning;
 
 namespace ControlPlane.Api.Reconciliation.Actions;

@@ -1,4 +1,3 @@
-using ControlPlane.Api.Runtime;
 using System.Collections.Concurrent;
 using ControlPlane.Api.Engines;
 using ControlPlane.Domain;

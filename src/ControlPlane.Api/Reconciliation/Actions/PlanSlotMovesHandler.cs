@@ -1,4 +1,3 @@
-using ControlPlane.Api.Runtime;
 using ControlPlane.Api.Data;
 using ControlPlane.Domain;
 using ControlPlane.Domain.Planning;
