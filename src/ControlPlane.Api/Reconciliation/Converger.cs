@@ -83,13 +83,16 @@ public sealed partial class Converger(
     /// short of failed) must be observed again by the next pass, or a heartbeat of the others would
     /// keep vouching for a group whose silent node nobody looks at.
     /// </summary>
-    private static Step Ended(Progress progress, string engine, IReadOnlyList<NodePlace> places, IReadOnlyDictionary<string, ObservedNode> observed)
+    private Step Ended(Progress progress, string engine, IReadOnlyList<NodePlace> places, IReadOnlyDictionary<string, ObservedNode> observed)
     {
         if (progress != Progress.Quiet)
             return progress;
         var watched = places.Where(p => p.Host is not null && p.Port is not null).ToList();
-        if (watched.Any(p => observed.GetValueOrDefault(p.NodeId) is not { Reachable: true, Stale: false }))
+        if (watched.FirstOrDefault(p => observed.GetValueOrDefault(p.NodeId) is not { Reachable: true, Stale: false }) is { } doubtful)
+        {
+            LogNotQuiet(logger, doubtful.NodeId, observed.GetValueOrDefault(doubtful.NodeId) is { Stale: true } ? "missed its last probe" : "does not answer");
             return new Step(Progress.Done);
+        }
         return new Step(Progress.Done, new QuietGroup(engine, watched.Select(p => new NodePlace(p.NodeId, p.Zone, p.Host, p.Port, null, p.ContainerName)).ToList()));
     }
 
@@ -320,6 +323,9 @@ public sealed partial class Converger(
             LogRecordFailed(logger, target.Id, inner.Message);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Nothing to do, but the next pass observes again: node {NodeId} {Why}")]
+    private static partial void LogNotQuiet(ILogger logger, string nodeId, string why);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "The listing was out of date for the container of {NodeId}, which is {State}: observing again")]
     private static partial void LogListingStale(ILogger logger, string nodeId, ContainerState state);

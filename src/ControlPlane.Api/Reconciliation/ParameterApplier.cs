@@ -116,7 +116,7 @@ public sealed partial class ParameterApplier(IRedisAdmin redis, Catalog catalog,
     }
 
     private static Runtime.ContainerInfo? Container(ContainerView view, string zone, string name) =>
-        view.ByZone.GetValueOrDefault(zone)?.FirstOrDefault(c => c.Name == name && c.Running);
+        view.Named(zone, name) is { Running: true } container ? container : null;
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Parameters {Fingerprint} applied to node {NodeId}")]
     private static partial void LogApplied(ILogger logger, string nodeId, string fingerprint);

@@ -46,6 +46,8 @@ public sealed partial class Reconciler(
     private readonly ConcurrentDictionary<string, QuietGroup> _quiet = new();
     private DateTimeOffset _lastFullPass;
     private DateTimeOffset _lastBeat;
+    // Bounds the convergences running at once (each holds database connections); the rest queue in order.
+    private readonly SemaphoreSlim _convergences = new(options.Value.Reconciler.MaxConvergences);
 
     private ReconcilerOptions Settings => options.Value.Reconciler;
 
@@ -53,7 +55,7 @@ public sealed partial class Reconciler(
     {
         if (!Settings.Enabled)
             return;
-        var woken = true;
+        var (woken, again) = (true, (IReadOnlySet<string>)new HashSet<string>());
         while (!ct.IsCancellationRequested)
         {
             var started = time.GetTimestamp();
@@ -65,10 +67,10 @@ public sealed partial class Reconciler(
                     passed = true;
                     await PassAsync(woken, skip: null, ct);
                 }
-                else if (await HeartbeatAsync(ct) is { } answered && AnyToConverge(answered))
+                else if (await HeartbeatAsync(ct) is { } answered && answered.Except(again).ToHashSet() is var skip && AnyToConverge(skip))
                 {
                     passed = true;
-                    await PassAsync(woken: false, skip: answered, ct);
+                    await PassAsync(woken: false, skip, ct);
                 }
                 succeeded = true;
             }
@@ -81,7 +83,8 @@ public sealed partial class Reconciler(
                 metrics.PassFinished(time.GetElapsedTime(started), succeeded);
             try
             {
-                woken = await signal.WaitAsync(Settings.PassInterval, ct);
+                await signal.WaitAsync(Settings.PassInterval, ct);
+                (woken, again) = signal.Take();
             }
             catch (OperationCanceledException)
             {
@@ -188,17 +191,24 @@ public sealed partial class Reconciler(
         var started = new List<Task>();
         foreach (var target in _targets.Where(t => skip?.Contains(t.Key) != true))
         {
-            // Quiet again only once this pass's convergence says so.
-            _quiet.TryRemove(target.Key, out _);
             if (_backoff.TryGetValue(target.Key, out var b) && b.NotBefore > now)
-                continue;
-            // A convergence that ended after this listing was taken acted on what it shows: this listing
-            // could call its new containers missing. The next pass lists again.
-            if (_endedAt.TryGetValue(target.Key, out var ended) && ended > listedAt)
             {
-                signal.Wake();
+                _quiet.TryRemove(target.Key, out _);
                 continue;
             }
+            // A convergence that ended after this listing was taken acted on what it shows: this listing
+            // could call its new containers missing. One that ended quiet looked at everything after
+            // this pass began and found nothing to do: it stays quiet. Another goes again at the next
+            // pass, which lists again. (Re-running the quiet ones too kept a hundred groups converging
+            // in turn for ever: each ended during the next pass's listing.)
+            if (_endedAt.TryGetValue(target.Key, out var ended) && ended > listedAt)
+            {
+                if (!_quiet.ContainsKey(target.Key))
+                    signal.WakeFor(target.Key);
+                continue;
+            }
+            // Quiet again only once this pass's convergence says so.
+            _quiet.TryRemove(target.Key, out _);
             var claim = new TaskCompletionSource();
             if (!_running.TryAdd(target.Key, claim.Task))
             {
@@ -225,7 +235,7 @@ public sealed partial class Reconciler(
                     _running.TryRemove(target.Key, out _);
                     claim.SetResult();
                     if (_dirty.TryRemove(target.Key, out _))
-                        signal.Wake();
+                        signal.WakeFor(target.Key);
                 }
             }, CancellationToken.None, TaskCreationOptions.DenyChildAttach, TaskScheduler.Current).Unwrap();
         }
@@ -239,6 +249,14 @@ public sealed partial class Reconciler(
 
     private async Task ConvergeAsync(Target target, ContainerView view, CancellationToken ct)
     {
+        try
+        {
+            await _convergences.WaitAsync(ct);
+        }
+        catch (OperationCanceledException)
+        {
+            return; // shutting down
+        }
         var started = time.GetTimestamp();
         try
         {
@@ -259,6 +277,10 @@ public sealed partial class Reconciler(
         catch (OperationCanceledException)
         {
             // Shutting down.
+        }
+        finally
+        {
+            _convergences.Release();
         }
     }
 

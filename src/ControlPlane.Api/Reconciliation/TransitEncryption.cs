@@ -97,11 +97,11 @@ public sealed partial class TransitEncryption(
     /// </summary>
     private async Task EnsureMultiplexerAsync(ReplicationGroupEntity group, RedisNodeEntity node, ContainerView view, CancellationToken ct)
     {
-        if (Inner(node) is not { } inner || view.ByZone.GetValueOrDefault(node.AvailabilityZone) is not { } listed)
+        if (Inner(node) is not { } inner || view.ZonesUnreachable.Contains(node.AvailabilityZone) || !view.ByZone.ContainsKey(node.AvailabilityZone))
             return;
         var spec = MultiplexerSpec(group, node, inner);
         var hash = spec.Labels[Labels.SpecHash];
-        var running = listed.FirstOrDefault(c => c.Name == spec.Name);
+        var running = view.Named(node.AvailabilityZone, spec.Name);
         if ((running is { Running: true } && running.Labels.GetValueOrDefault(Labels.SpecHash) == hash) || StartedInPass(view, spec))
             return;
         var runtime = zones[node.AvailabilityZone].Runtime;

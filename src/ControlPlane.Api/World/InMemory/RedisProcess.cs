@@ -55,7 +55,7 @@ public sealed class RedisProcess : EngineProcess
     public string MyId { get; } = "";
     public string? ClusterMasterId { get; private set; }
     public long ConfigEpoch { get; private set; }
-    public SortedSet<int> Slots { get; } = [];
+    public SlotSet Slots { get; } = new();
 
     /// <summary>The node ids this node knows, itself included.</summary>
     public HashSet<string> Known { get; } = new(StringComparer.Ordinal);
@@ -360,10 +360,10 @@ public sealed class RedisProcess : EngineProcess
             if (p != this && p.DownSince is not null && World.Listening(p.Host, p.Port) is { } other && other != p)
             {
                 flags.Add("noaddr");
-                return new ClusterNodeInfo(p.MyId, "", 0, 0, flags, p.ClusterMasterId, p.ShownEpoch, "disconnected", Ranges(p.Slots), []);
+                return new ClusterNodeInfo(p.MyId, "", 0, 0, flags, p.ClusterMasterId, p.ShownEpoch, "disconnected", p.Slots.Ranges, []);
             }
             return new ClusterNodeInfo(p.MyId, p.Host, p.Port, p.Port + SlotRanges.ClusterBusOffset, flags, p.ClusterMasterId, p.ShownEpoch,
-                p == this || p.DownSince is null ? "connected" : "disconnected", Ranges(p.Slots), []);
+                p == this || p.DownSince is null ? "connected" : "disconnected", p.Slots.Ranges, []);
         }).ToList();
     }
 
@@ -457,26 +457,6 @@ public sealed class RedisProcess : EngineProcess
     {
         if (!Cluster)
             throw Error("ERR This instance has cluster support disabled");
-    }
-
-    private static List<(int Start, int End)> Ranges(SortedSet<int> slots)
-    {
-        var ranges = new List<(int, int)>();
-        int? start = null, last = null;
-        foreach (var slot in slots)
-        {
-            if (last is { } l && slot == l + 1)
-            {
-                last = slot;
-                continue;
-            }
-            if (start is { } s)
-                ranges.Add((s, last!.Value));
-            start = last = slot;
-        }
-        if (start is { } first)
-            ranges.Add((first, last!.Value));
-        return ranges;
     }
 
     private static string Address(string host, int port) => MemoryWorld.Address(host, port);
