@@ -34,6 +34,25 @@ public static class SlotRanges
     public static IEnumerable<int> Expand(IEnumerable<(int Start, int End)> ranges) =>
         ranges.SelectMany(r => Enumerable.Range(r.Start, r.End - r.Start + 1));
 
+    /// <summary>
+    /// Prints ranges as <see cref="Format(IEnumerable{int})"/> prints their slots, without listing
+    /// every slot: each primary's ranges are printed at every observation, 16,384 slots in all.
+    /// </summary>
+    public static string Format(IEnumerable<(int Start, int End)> ranges)
+    {
+        var merged = new List<(int Start, int End)>();
+        foreach (var (start, end) in ranges.OrderBy(r => r.Start))
+        {
+            if (merged.Count > 0 && start <= merged[^1].End + 1)
+                merged[^1] = (merged[^1].Start, Math.Max(merged[^1].End, end));
+            else
+                merged.Add((start, end));
+        }
+        return string.Join(',', merged.Select(r => r.Start == r.End
+            ? r.Start.ToString(CultureInfo.InvariantCulture)
+            : string.Create(CultureInfo.InvariantCulture, $"{r.Start}-{r.End}")));
+    }
+
     /// <summary>Prints a set of slots as compact ranges, "0-5460" or "0-100,200".</summary>
     public static string Format(IEnumerable<int> slots)
     {

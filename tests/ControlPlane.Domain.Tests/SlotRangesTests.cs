@@ -37,6 +37,20 @@ public sealed class SlotRangesTests
     [Fact]
     public void Format_compacts_ranges() => Assert.Equal("0-2,5,7-8", SlotRanges.Format([8, 0, 1, 2, 5, 7]));
 
+    [Theory]
+    [InlineData("0-5460", "0-5460")]
+    [InlineData("7-8,0-2,5", "0-2,5,7-8")]
+    [InlineData("0-100,101-200,202", "0-200,202")]
+    [InlineData("10-20,15-30,30,31", "10-31")]
+    [InlineData("16383,0", "0,16383")]
+    [InlineData("3,3,1-5", "1-5")]
+    public void Ranges_print_as_their_slots_do(string ranges, string expected)
+    {
+        Assert.True(SlotRanges.TryParse(ranges, out var parsed));
+        Assert.Equal(expected, SlotRanges.Format(parsed));
+        Assert.Equal(SlotRanges.Format(SlotRanges.Expand(parsed)), SlotRanges.Format(parsed));
+    }
+
     [Fact]
     public void Unbalanced_slots_are_detected() => Assert.False(SlotRanges.IsBalanced(["0-10000", "10001-16383"]));
 }

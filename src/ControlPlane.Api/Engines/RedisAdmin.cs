@@ -311,6 +311,8 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider?
             SlotsOk: cluster is null ? null : Int(cluster, "cluster_slots_ok"))
         {
             Replicas = replica ? [] : ReplicaLinks(info),
+            CurrentEpoch = cluster is null ? null : Long(cluster, "cluster_current_epoch"),
+            MyEpoch = cluster is null ? null : Long(cluster, "cluster_my_epoch"),
         };
     }
 

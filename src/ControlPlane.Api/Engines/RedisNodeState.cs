@@ -23,4 +23,9 @@ public sealed record RedisNodeState(
 {
     /// <summary>A primary's replicas as it lists them ("slave0:ip=...,port=...,state=online,offset=..."); empty for a replica.</summary>
     public IReadOnlyList<ReplicaLink> Replicas { get; init; } = [];
+
+    /// <summary>CLUSTER INFO's cluster_current_epoch and cluster_my_epoch: a failover or a slot taken over raises them.</summary>
+    public long? CurrentEpoch { get; init; }
+
+    public long? MyEpoch { get; init; }
 }

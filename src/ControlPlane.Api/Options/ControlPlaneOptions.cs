@@ -204,6 +204,16 @@ public sealed class ReconcilerOptions
     /// <summary>How long a zone may stay unreachable before replacements of its nodes are placed in another zone.</summary>
     public TimeSpan ZoneGrace { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// A node of a settled cluster (its group's last convergence found nothing to do) whose CLUSTER
+    /// INFO and role read the same as when it last listed CLUSTER NODES is taken to see the cluster
+    /// as it did then, for up to this long: every node's CLUSTER NODES lists every node, so reading
+    /// it from all of them costs the square of the cluster's size. A failover, a slot taken over, a
+    /// node met, forgotten or failed changes what CLUSTER INFO reads, and the list is read again at
+    /// once; so is every node of a group with work to do. Zero reads it at every observation.
+    /// </summary>
+    public TimeSpan ClusterViewRefresh { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How long a create may wait for nodes, sync and gossip before the group is create-failed.</summary>
     public TimeSpan CreateTimeout { get; set; } = TimeSpan.FromMinutes(3);
 

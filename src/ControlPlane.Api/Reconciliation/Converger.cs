@@ -98,7 +98,7 @@ public sealed partial class Converger(
 
     private async Task<Step> StepGroupAsync(ControlPlaneDbContext db, string id, ContainerView view, CancellationToken ct)
     {
-        var group = await db.ReplicationGroups.Include(g => g.Shards).ThenInclude(s => s.Nodes).AsSplitQuery().FirstOrDefaultAsync(g => g.Id == id, ct);
+        var group = await db.ReplicationGroups.Include(g => g.Shards).ThenInclude(s => s.Nodes).AsSingleQuery().FirstOrDefaultAsync(g => g.Id == id, ct);
         if (group is null)
             return Progress.Done;
         var cluster = group.ClusterMode == ClusterMode.Enabled;
@@ -130,7 +130,10 @@ public sealed partial class Converger(
             specs.ContainerName(n.PoolId ?? n.Id), n.PoolId is not null)).ToList();
         var observed = await observer.ObserveAsync(Catalog.Redis, cluster, creating, places, view, Settings, ct);
         if (await ListingContradictedAsync(places, observed, nodes.Where(n => n.Status == NodeStatus.Available).Select(n => n.Id), view, ct))
+        {
+            observer.Settle(places, settled: false);
             return Progress.Acted;
+        }
         if (group.Status == GroupStatus.Deleting && group.FinalSnapshotName is { } final && !await FinalSnapshotTakenAsync(db, group, final, places, observed, ct))
             return Progress.Done;
         // Before anything is wired: a node serves clients only with the group's users (auth tokens, user group).
@@ -176,7 +179,10 @@ public sealed partial class Converger(
         var traceParent = group.Status != GroupStatus.Available || testFailovers.Count > 0 ? group.TraceParent : null;
         var pass = new ActionPass(db, view, places, observed, record, time, ct) { TeardownExtras = teardown, RolesChanged = rolesChanged, Primaries = primaries, TraceParent = traceParent };
         var progress = await executor.RunAsync(plan, pass, creating ? group.CreatedAt : null, group.Status is GroupStatus.Available or GroupStatus.IncompatibleNetwork);
-        return Ended(progress, Catalog.Redis, places, observed);
+        var ended = Ended(progress, Catalog.Redis, places, observed);
+        // Only a group that ended quiet may have its nodes' cluster views reused at the next observation.
+        observer.Settle(places, settled: ended.Quiet is not null);
+        return ended;
     }
 
     /// <summary>

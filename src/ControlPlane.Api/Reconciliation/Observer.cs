@@ -29,10 +29,44 @@ public sealed partial class Observer(IRedisAdmin redis, IMemcachedAdmin memcache
 
     private readonly ConcurrentDictionary<string, History> _history = new();
 
+    /// <summary>What a node's CLUSTER INFO and role read: while they read the same, its CLUSTER NODES does too (but see <see cref="ReconcilerOptions.ClusterViewRefresh"/>).</summary>
+    private sealed record ViewKey(RedisRole Role, string? MasterHost, int? MasterPort, string? ClusterState, string? MyId,
+        int? KnownNodes, int? SlotsAssigned, int? SlotsOk, long? CurrentEpoch, long? MyEpoch)
+    {
+        public static ViewKey Of(RedisNodeState s) =>
+            new(s.Role, s.MasterHost, s.MasterPort, s.ClusterState, s.MyId, s.ClusterKnownNodes, s.SlotsAssigned, s.SlotsOk, s.CurrentEpoch, s.MyEpoch);
+    }
+
+    /// <summary>A node's last CLUSTER NODES, as the observation it made, with its key then and when it was read.</summary>
+    private sealed record ClusterView(ViewKey Key, DateTimeOffset ReadAt, ObservedNode Observed);
+
+    private readonly ConcurrentDictionary<string, ClusterView> _views = new();
+
+    // Nodes whose group ended its last convergence with nothing to do: only their views are reused.
+    private readonly ConcurrentDictionary<string, bool> _settled = new();
+
+    /// <summary>
+    /// After a step of the group's convergence: settled when its plan was empty and every node answered,
+    /// so the next observation may reuse views that still read the same; any other step (work done,
+    /// waits, doubt) has every view read again.
+    /// </summary>
+    public void Settle(IEnumerable<NodePlace> nodes, bool settled)
+    {
+        foreach (var node in nodes)
+        {
+            if (settled)
+                _settled[node.NodeId] = true;
+            else
+                _settled.TryRemove(node.NodeId, out _);
+        }
+    }
+
     /// <summary>The node is gone: its history goes, and its heartbeat socket (its port may serve another node next).</summary>
     public void Forget(NodePlace node)
     {
         _history.TryRemove(node.NodeId, out _);
+        _views.TryRemove(node.NodeId, out _);
+        _settled.TryRemove(node.NodeId, out _);
         if (node.Host is { } host && node.Port is { } port)
             heartbeats.Forget(host, port);
     }
@@ -58,7 +92,7 @@ public sealed partial class Observer(IRedisAdmin redis, IMemcachedAdmin memcache
             {
                 // WaitAsync bounds the probe even where the client cannot be cancelled (a connect in progress).
                 seen = engine == Catalog.Redis
-                    ? await ProbeRedisAsync(node.NodeId, host, port, cluster, byAddress, timeout.Token).WaitAsync(timeout.Token)
+                    ? await ProbeRedisAsync(node.NodeId, host, port, cluster, byAddress, settings.ClusterViewRefresh, timeout.Token).WaitAsync(timeout.Token)
                     : await memcached.VersionAsync(host, port, timeout.Token).WaitAsync(timeout.Token) is null ? null : new ObservedNode(node.NodeId, ContainerState.Running, Reachable: true, IsPrimary: true);
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
@@ -166,7 +200,7 @@ public sealed partial class Observer(IRedisAdmin redis, IMemcachedAdmin memcache
     private static partial void LogZoneSilent(ILogger logger, string nodeId, string zone);
 
     private async Task<ObservedNode?> ProbeRedisAsync(
-        string nodeId, string host, int port, bool cluster, IReadOnlyDictionary<string, string> byAddress, CancellationToken ct)
+        string nodeId, string host, int port, bool cluster, IReadOnlyDictionary<string, string> byAddress, TimeSpan viewRefresh, CancellationToken ct)
     {
         var state = await redis.ProbeAsync(host, port, ct);
         if (state is null)
@@ -177,6 +211,20 @@ public sealed partial class Observer(IRedisAdmin redis, IMemcachedAdmin memcache
             OnlineReplicas: state.Replicas.Where(r => r.Online).Select(r => byAddress.GetValueOrDefault($"{r.Host}:{r.Port}")).OfType<string>().ToHashSet());
         if (!cluster)
             return observed;
+        var key = ViewKey.Of(state);
+        var now = time.GetUtcNow();
+        if (_settled.ContainsKey(nodeId) && _views.GetValueOrDefault(nodeId) is { } last && last.Key == key && now - last.ReadAt < viewRefresh)
+            return observed with
+            {
+                ClusterId = last.Observed.ClusterId,
+                KnownNodeIds = last.Observed.KnownNodeIds,
+                ClusterPrimaryNodeId = last.Observed.ClusterPrimaryNodeId,
+                OwnedSlots = last.Observed.OwnedSlots,
+                ClusterStateOk = state.ClusterState == "ok",
+                ViewClusterIds = last.Observed.ViewClusterIds,
+                ClusterMasterId = last.Observed.ClusterMasterId,
+                ConfigEpoch = last.Observed.ConfigEpoch,
+            };
         IReadOnlyList<ClusterNodeInfo> view;
         try
         {
@@ -190,16 +238,18 @@ public sealed partial class Observer(IRedisAdmin redis, IMemcachedAdmin memcache
         string? Ours(ClusterNodeInfo n) => n.IsMyself ? nodeId : byAddress.GetValueOrDefault($"{n.Host}:{n.Port}");
         var myself = view.FirstOrDefault(n => n.IsMyself);
         var master = myself?.MasterId is { } masterId ? view.FirstOrDefault(n => n.Id == masterId) : null;
-        return observed with
+        var seen = observed with
         {
             ClusterId = myself?.Id ?? state.MyId,
             KnownNodeIds = view.Where(n => !n.InHandshake).Select(Ours).OfType<string>().ToHashSet(),
             ClusterPrimaryNodeId = master is null ? null : Ours(master) ?? master.Id,
-            OwnedSlots = myself is null ? null : SlotRanges.Format(SlotRanges.Expand(myself.Slots)),
+            OwnedSlots = myself is null ? null : SlotRanges.Format(myself.Slots),
             ClusterStateOk = state.ClusterState == "ok",
             ViewClusterIds = view.Where(n => !n.InHandshake && !n.IsMyself).Select(n => n.Id).ToHashSet(),
             ClusterMasterId = myself?.MasterId,
             ConfigEpoch = myself?.ConfigEpoch ?? 0,
         };
+        _views[nodeId] = new ClusterView(key, now, seen);
+        return seen;
     }
 }

@@ -380,6 +380,10 @@ public static partial class RedisPlanner
     {
         var primaries = group.Shards.Select(s => (Shard: s, Primary: s.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && Active(n))))
             .Where(p => p.Primary is not null).ToList();
+        // Settled, every primary owns exactly its shard's slots (both printed the same way): nothing is
+        // missing, and 16,384 slots need not be counted at every observation of every group.
+        if (primaries.All(p => seen(p.Primary!).OwnedSlots == p.Shard.Slots))
+            yield break;
         var owned = primaries.SelectMany(p => SlotList(seen(p.Primary!).OwnedSlots)).ToHashSet();
         foreach (var (shard, primary) in primaries)
         {

@@ -47,6 +47,9 @@ public sealed class MemoryWorld(TimeProvider time, int seed = 1)
 
     internal void Called(string call) => BeforeCall?.Invoke(call);
 
+    /// <summary>CLUSTER NODES answered so far, by every node: what watching a cluster costs grows with them.</summary>
+    public long ClusterNodesReads { get; internal set; }
+
     /// <summary>The engine of the zone; the zone exists from its first mention.</summary>
     public MemoryNodeRuntime Runtime(string zone)
     {

@@ -345,6 +345,7 @@ public sealed class RedisProcess : EngineProcess
     internal IReadOnlyList<ClusterNodeInfo> ClusterNodes()
     {
         RequireCluster();
+        World.ClusterNodesReads++;
         return KnownPeers().Select(p =>
         {
             var flags = new HashSet<string>(StringComparer.Ordinal);
@@ -450,6 +451,8 @@ public sealed class RedisProcess : EngineProcess
             cluster is null ? null : int.Parse(cluster["cluster_slots_ok"], CultureInfo.InvariantCulture))
         {
             Replicas = replica ? [] : Followers.Select(r => new ReplicaLink(r.Host, r.Port, r.LinkUp, r.LinkUp ? r.Offset : 0)).ToList(),
+            CurrentEpoch = cluster is null ? null : long.Parse(cluster["cluster_current_epoch"], CultureInfo.InvariantCulture),
+            MyEpoch = cluster is null ? null : long.Parse(cluster["cluster_my_epoch"], CultureInfo.InvariantCulture),
         };
     }
 
