@@ -375,19 +375,33 @@ public sealed class RedisProcess : EngineProcess
     internal IReadOnlyDictionary<string, string> ClusterInfo()
     {
         RequireCluster();
-        var peers = KnownPeers().ToList();
-        var assigned = peers.Sum(p => p.Slots.Count);
-        var ok = peers.Where(p => p == this || !Failed(p)).Sum(p => p.Slots.Count);
+        // One loop over the known nodes: every probe of every node asks this, so a cluster of 500 asks it of 500 peers 500 times.
+        var (assigned, ok, pfail, size, epoch) = (0, 0, 0, 0, long.MinValue);
+        foreach (var id in Known)
+        {
+            if (World.ClusterPeers.GetValueOrDefault(id) is not { } p)
+                continue;
+            var slots = p.Slots.Count;
+            assigned += slots;
+            var failed = p != this && Failed(p);
+            if (!failed)
+                ok += slots;
+            if (p != this && p.DownSince is not null && !failed)
+                pfail += slots;
+            if (p.Role == RedisRole.Master && slots > 0)
+                size++;
+            epoch = Math.Max(epoch, p.ConfigEpoch);
+        }
         return new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["cluster_state"] = ok == SlotRanges.SlotCount ? "ok" : "fail",
             ["cluster_slots_assigned"] = Text(assigned),
             ["cluster_slots_ok"] = Text(ok),
-            ["cluster_slots_pfail"] = Text(peers.Where(p => p != this && p.DownSince is not null && !Failed(p)).Sum(p => p.Slots.Count)),
+            ["cluster_slots_pfail"] = Text(pfail),
             ["cluster_slots_fail"] = Text(assigned - ok),
             ["cluster_known_nodes"] = Text(Known.Count),
-            ["cluster_size"] = Text(peers.Count(p => p.Role == RedisRole.Master && p.Slots.Count > 0)),
-            ["cluster_current_epoch"] = Text(peers.Max(p => p.ConfigEpoch)),
+            ["cluster_size"] = Text(size),
+            ["cluster_current_epoch"] = Text(epoch == long.MinValue ? ConfigEpoch : epoch),
             ["cluster_my_epoch"] = Text(ConfigEpoch),
         };
     }
