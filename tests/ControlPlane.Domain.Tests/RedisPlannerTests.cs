@@ -59,6 +59,8 @@ public sealed class RedisPlannerTests
             [Up("g-0001-001"), new ObservedNode("g-0001-002", ContainerState.Running, Reachable: false)], [new MarkNode("g-0001-002", NodeStatus.Failed, NodeRole.Replica)] },
         { "delete removes containers first", Cmd(GroupStatus.Deleting), [Up("g-0001-001"), new ObservedNode("g-0001-002", ContainerState.Exited)], [new RemoveContainer("g-0001-001"), new RemoveContainer("g-0001-002")] },
         { "delete releases everything once no container is left", Cmd(GroupStatus.Deleting), [], [new ReleaseAll()] },
+        { "a delete with a final snapshot takes it before anything is removed", Cmd(GroupStatus.Deleting) with { FinalSnapshot = "last" },
+            [Up("g-0001-001"), Up("g-0001-002", false, "g-0001-001")], [new TakeFinalSnapshot("last")] },
         { "a failed create is left alone", Cmd(GroupStatus.CreateFailed), [], [] },
     };
 

@@ -134,8 +134,9 @@ public sealed partial class Converger(
             observer.Settle(places, settled: false);
             return Progress.Acted;
         }
-        if (group.Status == GroupStatus.Deleting && group.FinalSnapshotName is { } final && !await FinalSnapshotTakenAsync(db, group, final, places, observed, ct))
-            return Progress.Done;
+        // A delete's final snapshot is still to take until it is available.
+        var finalSnapshot = group.Status == GroupStatus.Deleting && group.FinalSnapshotName is { } final
+            && !await db.Snapshots.AnyAsync(s => s.Name == final && s.Status == SnapshotStatus.Available, ct) ? final : null;
         // Before anything is wired: a node serves clients only with the group's users (auth tokens, user group).
         var holdingUsers = group.Status != GroupStatus.Deleting ? await clientAccess.ApplyAsync(db, group, places, observed, view, ct) : new HashSet<string>();
         var testFailovers = await db.TestFailovers.Where(f => f.ReplicationGroupId == id && f.CompletedAt == null).Select(f => f.ShardId).ToListAsync(ct);
@@ -147,7 +148,7 @@ public sealed partial class Converger(
             group.Shards.OrderBy(s => s.Id).Select(s => new DesiredShard(s.Id, s.Slots, s.Status,
                 s.Nodes.OrderBy(n => n.Id).Select(n => new DesiredNode(n.Id, n.ShardId, n.Role, n.AvailabilityZone, n.Status, n.Port, n.NodeType, $"{n.Engine} {NodeVersion(group, n)}")).ToList())).ToList(),
             group.AutomaticFailover, testFailovers.ToHashSet(), target, moves,
-            group.CreatedAt, Window(group.PreferredMaintenanceWindow), group.PendingChanges, group.ScheduledChanges, group.RestoreFromSnapshot);
+            group.CreatedAt, Window(group.PreferredMaintenanceWindow), group.PendingChanges, group.ScheduledChanges, group.RestoreFromSnapshot, finalSnapshot);
         var plan = RedisPlanner.Plan(desired, observed, Context(view) with { RestoreProblem = restoreProblem }, time.GetUtcNow());
         plan = await AwaitOnlineChangesAsync(db, group, nodes, holdingUsers, plan, view, ct);
         var record = new GroupRecord(db, group, time);
@@ -222,33 +223,6 @@ public sealed partial class Converger(
 
     /// <summary>Creates from a snapshot whose files were checked already (group id, snapshot name).</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string, string), bool> _verified = new();
-
-    /// <summary>
-    /// A delete with a final snapshot takes it before anything is removed. When it cannot be taken the
-    /// group is not deleted: it is available again, and the events say why. True when the teardown may go on.
-    /// </summary>
-    private async Task<bool> FinalSnapshotTakenAsync(ControlPlaneDbContext db, ReplicationGroupEntity group, string name,
-        IReadOnlyList<NodePlace> places, IReadOnlyDictionary<string, ObservedNode> observed, CancellationToken ct)
-    {
-        var snapshot = await db.Snapshots.Include(s => s.Files).FirstOrDefaultAsync(s => s.Name == name, ct);
-        if (snapshot is { Status: SnapshotStatus.Available })
-            return true;
-        if (snapshot is null)
-        {
-            snapshot = SnapshotEntity.Taking(group, name, SnapshotSource.Manual, time.GetUtcNow());
-            db.Snapshots.Add(snapshot);
-        }
-        if (await snapshots.TakeAsync(db, group, snapshot, places, observed, ct))
-        {
-            await db.SaveChangesAsync(ct);
-            return true;
-        }
-        new GroupRecord(db, group, time).MarkGroup(GroupStatus.Available);
-        group.FinalSnapshotName = null;
-        db.Record(time, SourceType.ReplicationGroup, group.Id, $"Final snapshot {name} failed; replication group {group.Id} was not deleted");
-        await db.SaveChangesAsync(ct);
-        return false;
-    }
 
     /// <summary>What a modification under way asks of the topology: the stored shape, while changes are pending.</summary>
     private static GroupTarget? Target(ReplicationGroupEntity group) =>

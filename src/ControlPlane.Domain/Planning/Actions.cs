@@ -54,6 +54,12 @@ public sealed record ScheduleRefresh(IReadOnlyList<string> NodeIds, DateTimeOffs
 /// <summary>A snapshotting group is healthy and converged: every snapshot it was asked for is taken, then it is available again.</summary>
 public sealed record TakeSnapshots : NodeAction;
 
+/// <summary>
+/// A delete that asked for a final snapshot takes it before anything is removed. When it cannot be
+/// taken, the group is not deleted: it is available again, and the events say why.
+/// </summary>
+public sealed record TakeFinalSnapshot(string Name) : NodeAction;
+
 public sealed record ReleaseAll : NodeAction;
 
 /// <summary>The shard's best replica becomes its primary; the failed primary is recorded as a replica to replace. Stored before anything is done.</summary>

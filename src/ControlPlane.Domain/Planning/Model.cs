@@ -15,14 +15,15 @@ public sealed record DesiredShard(string Id, string Slots, ShardStatus Status, I
 /// Moves are the slots of a stored migration plan that have not moved yet. CreatedAt starts the
 /// create timeout; Window is the maintenance window node-replacing work waits for; Pending and
 /// Scheduled are the changes under way and those waiting for the window; RestoreFromSnapshot names
-/// the snapshot a create restores.
+/// the snapshot a create restores; FinalSnapshot the one a delete must take first (null once taken).
 /// </summary>
 public sealed record DesiredGroup(
     string Id, ClusterMode ClusterMode, GroupStatus Status, IReadOnlyList<DesiredShard> Shards,
     bool AutomaticFailover = true, IReadOnlySet<string>? TestFailoverShards = null,
     GroupTarget? Target = null, IReadOnlyList<SlotMove>? Moves = null,
     DateTimeOffset CreatedAt = default, MaintenanceWindow? Window = null, PendingChanges? Pending = null, PendingChanges? Scheduled = null,
-    string? RestoreFromSnapshot = null)
+    string? RestoreFromSnapshot = null,
+    string? FinalSnapshot = null)
 {
     public IEnumerable<DesiredNode> Nodes => Shards.SelectMany(s => s.Nodes);
 }

@@ -64,8 +64,9 @@ public static partial class RedisPlanner
         ObservedNode Seen(DesiredNode n) => observed.GetValueOrDefault(n.Id) ?? ObservedNode.Missing(n.Id);
         var nodes = group.Nodes.ToList();
 
+        // A final snapshot still to take comes before anything is removed.
         if (group.Status == GroupStatus.Deleting)
-            return Teardown(nodes.Select(Seen));
+            return group.FinalSnapshot is { } final ? [new TakeFinalSnapshot(final)] : Teardown(nodes.Select(Seen));
         if (group.Status == GroupStatus.CreateFailed)
             return [];
 

@@ -36,7 +36,19 @@ public sealed class MemoryNodeRuntime(string zone, MemoryWorld world) : INodeRun
                 .FirstOrDefault(c => c.Name == name && c.Spec.Labels.GetValueOrDefault(Labels.Managed) == "true")?.Info());
     }
 
-    public Task<string> RunAsync(ContainerSpec spec, CancellationToken ct)
+    public async Task<string> RunAsync(ContainerSpec spec, CancellationToken ct)
+    {
+        // Seed files (a snapshot's .rdb for a restored primary) are read before the world is locked.
+        var seeds = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var seed in spec.Seeds ?? [])
+        {
+            await using var stream = await seed.Open(ct);
+            seeds[seed.ContainerPath] = await new StreamReader(stream).ReadToEndAsync(ct);
+        }
+        return Run(spec, seeds);
+    }
+
+    private string Run(ContainerSpec spec, IReadOnlyDictionary<string, string> seeds)
     {
         lock (world.Gate)
         {
@@ -48,16 +60,16 @@ public sealed class MemoryNodeRuntime(string zone, MemoryWorld world) : INodeRun
                 if (spec.Labels.TryGetValue(Labels.SpecHash, out var wanted) && existing.Spec.Labels.GetValueOrDefault(Labels.SpecHash) != wanted)
                     throw new InvalidOperationException($"Container {spec.Name} exists with another spec hash; remove it before running the new spec.");
                 if (existing.Running)
-                    return Task.FromResult(existing.Id);
+                    return existing.Id;
                 // As Docker's runtime: a stopped node never comes back with its old role and data.
                 Remove(zone, existing);
             }
             var container = new MemoryContainer(world.NewContainerId(), zone, spec);
-            foreach (var (path, content) in spec.Files ?? new Dictionary<string, string>())
+            foreach (var (path, content) in (spec.Files ?? new Dictionary<string, string>()).Concat(seeds))
                 container.Files[path] = content;
             zone.Containers[container.Id] = container;
             world.Start(container);
-            return Task.FromResult(container.Id);
+            return container.Id;
         }
     }
 

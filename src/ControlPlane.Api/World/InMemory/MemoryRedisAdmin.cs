@@ -109,7 +109,7 @@ public sealed class MemoryRedisAdmin(MemoryWorld world) : IRedisAdmin
         throw NotModelled("CLIENT PAUSE WRITE (reboots that keep their data)");
 
     public Task SaveAsync(string host, int port, TimeSpan timeout, CancellationToken ct) =>
-        throw NotModelled("BGSAVE (snapshots, reboots that keep their data)");
+        RunAsync(host, port, node => node.Save(), ct);
 
     /// <summary>The node keeps the users and their rules as given; the rules are not interpreted (no client connects in this world).</summary>
     public Task SetClientUsersAsync(string host, int port, IReadOnlyList<AclUser> users, CancellationToken ct) =>

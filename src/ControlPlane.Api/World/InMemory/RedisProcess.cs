@@ -66,6 +66,24 @@ public sealed class RedisProcess : EngineProcess
         base.Exited(now);
     }
 
+    /// <summary>The dump file of this world: no .rdb, only the number of keys it holds.</summary>
+    internal static string Dump(long keys) => string.Create(CultureInfo.InvariantCulture, $"memory-world-dump keys={keys}");
+
+    /// <summary>A node starting on a dump file holds its keys; a file of another format holds none here.</summary>
+    internal void Load(string dump)
+    {
+        if (dump.StartsWith("memory-world-dump keys=", StringComparison.Ordinal)
+            && long.TryParse(dump["memory-world-dump keys=".Length..], NumberStyles.None, CultureInfo.InvariantCulture, out var keys))
+            Write(keys);
+    }
+
+    /// <summary>BGSAVE, answered at once: a replica saves what it has synced.</summary>
+    internal void Save()
+    {
+        _ = Role == RedisRole.Replica && LinkUp; // a linked replica's keys are its primary's
+        World.Save(this);
+    }
+
     internal void Write(long keys)
     {
         Keys += keys;
