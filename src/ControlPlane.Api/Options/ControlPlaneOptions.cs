@@ -221,10 +221,10 @@ public sealed class ReconcilerOptions
     public TimeSpan ConvergeBudget { get; set; } = TimeSpan.FromSeconds(20);
 
     /// <summary>
-    /// Groups and clusters converging at once in this process. Each holds two database connections
-    /// while it runs (its advisory lock and its reads and writes), so a burst of creates must not
-    /// open more than Postgres allows (max_connections, 100 by default) or Npgsql's pool holds (100);
-    /// the others wait their turn within the same pass.
+    /// Groups and clusters converging at once in this process. Each holds a database connection
+    /// while it runs (its advisory lock is on it), so a burst of creates must not open more than
+    /// Postgres allows (max_connections, 100 by default) or Npgsql's pool holds (100); the others
+    /// wait their turn within the same pass.
     /// </summary>
     [Range(1, 40)]
     public int MaxConvergences { get; set; } = 16;

@@ -9,7 +9,8 @@ namespace ControlPlane.Api.Reconciliation;
 /// stays open while the group converges. The lock and every read and write under it share one
 /// connection: a convergence costs one connection, not two, and when that connection breaks, the
 /// lock and the work it guards end together (on a second connection, the work could go on after
-/// the lock was gone).
+/// the lock was gone). The context must outlive the lock: disposing it closes the connection, which
+/// lets the lock go.
 /// </summary>
 public sealed class GroupLock : IAsyncDisposable
 {

@@ -255,11 +255,21 @@ public sealed class ModifyingStatusTests(PostgresFixture postgres) : ReconcilerT
     /// <summary>The group's reconciler lock, taken as another control-plane process would: nothing converges the group until it is released.</summary>
     private async Task<IAsyncDisposable> HoldAsync(string id)
     {
-        await using var db = Factory.NewDbContext();
+        // The lock lives on the context's connection: the context lives as long as the hold.
+        var db = Factory.NewDbContext();
         GroupLock? held = null;
         await WaitUntilAsync(async () => (held = await GroupLock.TryTakeAsync(db, $"{Catalog.Redis}:{id}", CancellationToken.None)) is not null,
             TimeSpan.FromSeconds(30), () => $"the reconciler never let go of {id}");
-        return held!;
+        return new Hold(held!, db);
+    }
+
+    private sealed class Hold(GroupLock held, ControlPlane.Api.Data.ControlPlaneDbContext db) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await held.DisposeAsync();
+            await db.DisposeAsync();
+        }
     }
 
     /// <summary>Modifying through REST and through the query API (DescribeReplicationGroups), with the pending value ElastiCache shows.</summary>
