@@ -35,10 +35,21 @@ public static class SlotRanges
         ranges.SelectMany(r => Enumerable.Range(r.Start, r.End - r.Start + 1));
 
     /// <summary>
-    /// Prints ranges as <see cref="Format(IEnumerable{int})"/> prints their slots, without listing
-    /// every slot: each primary's ranges are printed at every observation, 16,384 slots in all.
+    /// Prints ranges as compact ranges, "0-5460" or "0-100,200": sorted, and overlapping or adjacent
+    /// ones merged, without listing every slot (each primary's ranges are printed at every observation).
     /// </summary>
-    public static string Format(IEnumerable<(int Start, int End)> ranges)
+    public static string Format(IEnumerable<(int Start, int End)> ranges) =>
+        string.Join(',', Merge(ranges).Select(r => r.Start == r.End
+            ? r.Start.ToString(CultureInfo.InvariantCulture)
+            : string.Create(CultureInfo.InvariantCulture, $"{r.Start}-{r.End}")));
+
+    /// <summary>Prints a set of slots as compact ranges, "0-5460" or "0-100,200".</summary>
+    public static string Format(IEnumerable<int> slots) => Format(slots.Select(s => (s, s)));
+
+    /// <summary>A set of slots as ascending runs of consecutive slots, as CLUSTER NODES lists them.</summary>
+    public static IReadOnlyList<(int Start, int End)> Compact(IEnumerable<int> slots) => Merge(slots.Select(s => (s, s)));
+
+    private static List<(int Start, int End)> Merge(IEnumerable<(int Start, int End)> ranges)
     {
         var merged = new List<(int Start, int End)>();
         foreach (var (start, end) in ranges.OrderBy(r => r.Start))
@@ -48,25 +59,7 @@ public static class SlotRanges
             else
                 merged.Add((start, end));
         }
-        return string.Join(',', merged.Select(r => r.Start == r.End
-            ? r.Start.ToString(CultureInfo.InvariantCulture)
-            : string.Create(CultureInfo.InvariantCulture, $"{r.Start}-{r.End}")));
-    }
-
-    /// <summary>Prints a set of slots as compact ranges, "0-5460" or "0-100,200".</summary>
-    public static string Format(IEnumerable<int> slots)
-    {
-        var sorted = slots.Distinct().Order().ToList();
-        var parts = new List<string>();
-        for (var i = 0; i < sorted.Count;)
-        {
-            var j = i;
-            while (j + 1 < sorted.Count && sorted[j + 1] == sorted[j] + 1)
-                j++;
-            parts.Add(i == j ? $"{sorted[i]}" : $"{sorted[i]}-{sorted[j]}");
-            i = j + 1;
-        }
-        return string.Join(',', parts);
+        return merged;
     }
 
     /// <summary>The even split redis-cli --cluster create makes: 3 shards are 0-5460, 5461-10922, 10923-16383.</summary>

@@ -58,8 +58,11 @@ public interface IRedisAdmin
     /// <summary>Sent to the replica that is to take over its master's slots.</summary>
     Task ClusterFailoverAsync(string host, int port, ClusterFailoverMode mode, CancellationToken ct);
 
+    /// <summary>Where a node started with --dir /data writes BGSAVE's file, and loads it from when it starts.</summary>
+    const string DumpPath = "/data/dump.rdb";
+
     /// <summary>
-    /// BGSAVE, returning once a save that started after this call has finished and succeeded.
+    /// BGSAVE (into <see cref="DumpPath"/>), returning once a save that started after this call has finished and succeeded.
     /// TimeoutException when none finished in time; InvalidOperationException when the save failed.
     /// </summary>
     Task SaveAsync(string host, int port, TimeSpan timeout, CancellationToken ct);

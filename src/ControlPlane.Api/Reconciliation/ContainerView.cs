@@ -52,13 +52,19 @@ public sealed class ContainerView(
 
     public bool Confirmed(string nodeId) => _confirmed.ContainsKey(nodeId);
 
+    /// <summary>Whether the zone's engine answered this pass's listing.</summary>
+    public bool Listed(string zone) => _index.ContainsKey(zone);
+
     /// <summary>The listed container of that name in the zone; null when the zone did not answer or has none.</summary>
     public ContainerInfo? Named(string zone, string name) => _index.GetValueOrDefault(zone).ByName?.GetValueOrDefault(name);
+
+    /// <summary>The listed container of that name in the zone when it runs; null otherwise.</summary>
+    public ContainerInfo? Running(string zone, string name) => Named(zone, name) is { Running: true } container ? container : null;
 
     /// <summary>The id of the container running the node as far as this pass knows it; null when not known yet.</summary>
     public string? ContainerIdOf(NodePlace node) => _changed.TryGetValue(node.NodeId, out var changed)
         ? changed.ContainerId
-        : Named(node.Zone, node.ContainerName) is { Running: true } container ? container.Id : null;
+        : Running(node.Zone, node.ContainerName)?.Id;
 
     private readonly ConcurrentDictionary<string, string> _endpoints = new();
 

@@ -1,6 +1,5 @@
 using ControlPlane.Api.Engines;
 using ControlPlane.Api.Runtime;
-using ControlPlane.Api.Snapshots;
 using ControlPlane.Domain;
 
 namespace ControlPlane.Api.Reconciliation;
@@ -53,7 +52,7 @@ public sealed partial class NodeReboots(
         }
         else
         {
-            var carried = isRedis ? await CarryAsync(runtime, node.ContainerName, [$"/data/nodes-{port}.conf", .. keepData ? new[] { SnapshotTaker.DumpPath } : []], ct) : [];
+            var carried = isRedis ? await CarryAsync(runtime, node.ContainerName, [$"/data/nodes-{port}.conf", .. keepData ? new[] { IRedisAdmin.DumpPath } : []], ct) : [];
             try
             {
                 await runtime.RemoveAsync(container.Id, ct);

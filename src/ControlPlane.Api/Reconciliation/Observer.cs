@@ -37,8 +37,25 @@ public sealed partial class Observer(IRedisAdmin redis, IMemcachedAdmin memcache
             new(s.Role, s.MasterHost, s.MasterPort, s.ClusterState, s.MyId, s.ClusterKnownNodes, s.SlotsAssigned, s.SlotsOk, s.CurrentEpoch, s.MyEpoch);
     }
 
-    /// <summary>A node's last CLUSTER NODES, as the observation it made, with its key then and when it was read.</summary>
-    private sealed record ClusterView(ViewKey Key, DateTimeOffset ReadAt, ObservedNode Observed);
+    /// <summary>What a node's CLUSTER NODES tells of it: who it is, whom it knows and follows, the slots it owns.</summary>
+    private sealed record ViewFields(string? ClusterId, IReadOnlySet<string> KnownNodeIds, string? ClusterPrimaryNodeId, string? OwnedSlots,
+        IReadOnlySet<string> ViewClusterIds, string? ClusterMasterId, long ConfigEpoch)
+    {
+        public ObservedNode On(ObservedNode observed, RedisNodeState state) => observed with
+        {
+            ClusterId = ClusterId,
+            KnownNodeIds = KnownNodeIds,
+            ClusterPrimaryNodeId = ClusterPrimaryNodeId,
+            OwnedSlots = OwnedSlots,
+            ClusterStateOk = state.ClusterState == "ok",
+            ViewClusterIds = ViewClusterIds,
+            ClusterMasterId = ClusterMasterId,
+            ConfigEpoch = ConfigEpoch,
+        };
+    }
+
+    /// <summary>A node's last CLUSTER NODES, with its key then and when it was read.</summary>
+    private sealed record ClusterView(ViewKey Key, DateTimeOffset ReadAt, ViewFields Fields);
 
     private readonly ConcurrentDictionary<string, ClusterView> _views = new();
 
@@ -214,17 +231,7 @@ public sealed partial class Observer(IRedisAdmin redis, IMemcachedAdmin memcache
         var key = ViewKey.Of(state);
         var now = time.GetUtcNow();
         if (_settled.ContainsKey(nodeId) && _views.GetValueOrDefault(nodeId) is { } last && last.Key == key && now - last.ReadAt < viewRefresh)
-            return observed with
-            {
-                ClusterId = last.Observed.ClusterId,
-                KnownNodeIds = last.Observed.KnownNodeIds,
-                ClusterPrimaryNodeId = last.Observed.ClusterPrimaryNodeId,
-                OwnedSlots = last.Observed.OwnedSlots,
-                ClusterStateOk = state.ClusterState == "ok",
-                ViewClusterIds = last.Observed.ViewClusterIds,
-                ClusterMasterId = last.Observed.ClusterMasterId,
-                ConfigEpoch = last.Observed.ConfigEpoch,
-            };
+            return last.Fields.On(observed, state);
         IReadOnlyList<ClusterNodeInfo> view;
         try
         {
@@ -238,18 +245,15 @@ public sealed partial class Observer(IRedisAdmin redis, IMemcachedAdmin memcache
         string? Ours(ClusterNodeInfo n) => n.IsMyself ? nodeId : byAddress.GetValueOrDefault($"{n.Host}:{n.Port}");
         var myself = view.FirstOrDefault(n => n.IsMyself);
         var master = myself?.MasterId is { } masterId ? view.FirstOrDefault(n => n.Id == masterId) : null;
-        var seen = observed with
-        {
-            ClusterId = myself?.Id ?? state.MyId,
-            KnownNodeIds = view.Where(n => !n.InHandshake).Select(Ours).OfType<string>().ToHashSet(),
-            ClusterPrimaryNodeId = master is null ? null : Ours(master) ?? master.Id,
-            OwnedSlots = myself is null ? null : SlotRanges.Format(myself.Slots),
-            ClusterStateOk = state.ClusterState == "ok",
-            ViewClusterIds = view.Where(n => !n.InHandshake && !n.IsMyself).Select(n => n.Id).ToHashSet(),
-            ClusterMasterId = myself?.MasterId,
-            ConfigEpoch = myself?.ConfigEpoch ?? 0,
-        };
-        _views[nodeId] = new ClusterView(key, now, seen);
-        return seen;
+        var fields = new ViewFields(
+            ClusterId: myself?.Id ?? state.MyId,
+            KnownNodeIds: view.Where(n => !n.InHandshake).Select(Ours).OfType<string>().ToHashSet(),
+            ClusterPrimaryNodeId: master is null ? null : Ours(master) ?? master.Id,
+            OwnedSlots: myself is null ? null : SlotRanges.Format(myself.Slots),
+            ViewClusterIds: view.Where(n => !n.InHandshake && !n.IsMyself).Select(n => n.Id).ToHashSet(),
+            ClusterMasterId: myself?.MasterId,
+            ConfigEpoch: myself?.ConfigEpoch ?? 0);
+        _views[nodeId] = new ClusterView(key, now, fields);
+        return fields.On(observed, state);
     }
 }

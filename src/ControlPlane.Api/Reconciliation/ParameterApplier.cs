@@ -28,7 +28,7 @@ public sealed partial class ParameterApplier(IRedisAdmin redis, Catalog catalog,
         var changed = false;
         foreach (var node in group.Shards.SelectMany(s => s.Nodes).Where(n => n.Status == NodeStatus.Available && n.Host is not null && n.Port is not null))
         {
-            var container = Container(view, node.AvailabilityZone, specs.ContainerName(node.PoolId ?? node.Id));
+            var container = view.Running(node.AvailabilityZone, specs.ContainerName(node.PoolId ?? node.Id));
             if (container is null)
                 continue;
             var memory = (catalog.NodeTypes.FirstOrDefault(t => t.Name == node.NodeType)?.MemoryMiB ?? 0) * 1024L * 1024L;
@@ -93,7 +93,7 @@ public sealed partial class ParameterApplier(IRedisAdmin redis, Catalog catalog,
         var changed = false;
         foreach (var node in cluster.Nodes.Where(n => n.Status == NodeStatus.Available))
         {
-            var container = Container(view, node.AvailabilityZone, specs.ContainerName(node.Id));
+            var container = view.Running(node.AvailabilityZone, specs.ContainerName(node.Id));
             if (container is null)
                 continue;
             var started = StartedWith(node.Id, container) ?? DefaultStartup(family, false);
@@ -114,9 +114,6 @@ public sealed partial class ParameterApplier(IRedisAdmin redis, Catalog catalog,
         var name = ParameterCatalog.DefaultGroupFor(family, cluster);
         return ParameterCatalog.Fingerprint(family, ParameterCatalog.Effective(family, ParameterCatalog.DefaultGroupOverrides(name)), ChangeType.RequiresReboot);
     }
-
-    private static Runtime.ContainerInfo? Container(ContainerView view, string zone, string name) =>
-        view.Named(zone, name) is { Running: true } container ? container : null;
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Parameters {Fingerprint} applied to node {NodeId}")]
     private static partial void LogApplied(ILogger logger, string nodeId, string fingerprint);

@@ -97,7 +97,7 @@ public sealed partial class TransitEncryption(
     /// </summary>
     private async Task EnsureMultiplexerAsync(ReplicationGroupEntity group, RedisNodeEntity node, ContainerView view, CancellationToken ct)
     {
-        if (Inner(node) is not { } inner || view.ZonesUnreachable.Contains(node.AvailabilityZone) || !view.ByZone.ContainsKey(node.AvailabilityZone))
+        if (Inner(node) is not { } inner || !view.Listed(node.AvailabilityZone))
             return;
         var spec = MultiplexerSpec(group, node, inner);
         var hash = spec.Labels[Labels.SpecHash];

@@ -14,9 +14,6 @@ namespace ControlPlane.Api.Snapshots;
 /// </summary>
 public sealed partial class SnapshotTaker(ZoneRegistry zones, IRedisAdmin redis, ISnapshotStore store, TimeProvider time, ILogger<SnapshotTaker> logger)
 {
-    /// <summary>Where a node started with --dir /data writes BGSAVE's file.</summary>
-    public const string DumpPath = "/data/dump.rdb";
-
     private static readonly TimeSpan SaveTimeout = TimeSpan.FromMinutes(10);
 
     /// <summary>Takes the snapshot into its record's files; true when it is available, false when it failed (with an event).</summary>
@@ -34,7 +31,7 @@ public sealed partial class SnapshotTaker(ZoneRegistry zones, IRedisAdmin redis,
                 var place = places.First(p => p.NodeId == source.Id);
                 await redis.SaveAsync(place.Host!, place.Port!.Value, SaveTimeout, ct);
                 var key = SnapshotKeys.File(snapshot.Name, shard.Id);
-                await using var content = await zones[place.Zone].Runtime.ReadFileAsync(place.ContainerName, DumpPath, ct);
+                await using var content = await zones[place.Zone].Runtime.ReadFileAsync(place.ContainerName, IRedisAdmin.DumpPath, ct);
                 var stored = await store.PutAsync(key, content, ct);
                 lock (written)
                     written.Add(key);
@@ -99,7 +96,7 @@ public sealed partial class SnapshotTaker(ZoneRegistry zones, IRedisAdmin redis,
     public SeedFile? Seed(SnapshotEntity snapshot, ShardEntity shard)
     {
         var file = snapshot.Files.Count == 1 ? snapshot.Files[0] : snapshot.Files.FirstOrDefault(f => f.Slots == shard.Slots);
-        return file is null ? null : new SeedFile(DumpPath, c => store.OpenAsync(SnapshotKeys.File(snapshot.Name, file.ShardId), c));
+        return file is null ? null : new SeedFile(IRedisAdmin.DumpPath, c => store.OpenAsync(SnapshotKeys.File(snapshot.Name, file.ShardId), c));
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Snapshot {Snapshot} of {Group} failed")]

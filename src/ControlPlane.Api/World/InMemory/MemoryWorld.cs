@@ -164,18 +164,15 @@ public sealed class MemoryWorld(TimeProvider time, int seed = 1)
         container.Process = process;
         _listening[address] = process;
         // A node starts with the keys of the dump file in its data folder, as Redis loads it.
-        if (process is RedisProcess redis && container.Files.GetValueOrDefault(DumpPath) is { } dump)
+        if (process is RedisProcess redis && container.Files.GetValueOrDefault(Engines.IRedisAdmin.DumpPath) is { } dump)
             redis.Load(dump);
     }
-
-    /// <summary>Where a node started with --dir /data writes BGSAVE's file, and loads it from at start.</summary>
-    internal const string DumpPath = "/data/dump.rdb";
 
     /// <summary>BGSAVE: the node's keys, in this world's own dump format, into the dump file of its container.</summary>
     internal void Save(RedisProcess process)
     {
         var container = _zones.Values.SelectMany(z => z.Containers.Values).First(c => c.Process == process);
-        container.Files[DumpPath] = RedisProcess.Dump(process.Keys);
+        container.Files[Engines.IRedisAdmin.DumpPath] = RedisProcess.Dump(process.Keys);
     }
 
     internal void Exit(MemoryContainer container, long exitCode)

@@ -67,13 +67,15 @@ public sealed class RedisProcess : EngineProcess
     }
 
     /// <summary>The dump file of this world: no .rdb, only the number of keys it holds.</summary>
-    internal static string Dump(long keys) => string.Create(CultureInfo.InvariantCulture, $"memory-world-dump keys={keys}");
+    private const string DumpPrefix = "memory-world-dump keys=";
+
+    internal static string Dump(long keys) => DumpPrefix + Text(keys);
 
     /// <summary>A node starting on a dump file holds its keys; a file of another format holds none here.</summary>
     internal void Load(string dump)
     {
-        if (dump.StartsWith("memory-world-dump keys=", StringComparison.Ordinal)
-            && long.TryParse(dump["memory-world-dump keys=".Length..], NumberStyles.None, CultureInfo.InvariantCulture, out var keys))
+        if (dump.StartsWith(DumpPrefix, StringComparison.Ordinal)
+            && long.TryParse(dump[DumpPrefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out var keys))
             Write(keys);
     }
 

@@ -1,4 +1,5 @@
 using System.Collections;
+using ControlPlane.Domain;
 
 namespace ControlPlane.Api.World.InMemory;
 
@@ -24,7 +25,7 @@ public sealed class SlotSet : IReadOnlyCollection<int>
     public void Clear() => Changed(_slots.Count > 0 && _slots.RemoveWhere(_ => true) > 0);
 
     /// <summary>The slots as ascending runs of consecutive numbers, as CLUSTER NODES lists them.</summary>
-    public IReadOnlyList<(int Start, int End)> Ranges => _ranges ??= RangesOf(_slots);
+    public IReadOnlyList<(int Start, int End)> Ranges => _ranges ??= SlotRanges.Compact(_slots);
 
     public IEnumerator<int> GetEnumerator() => _slots.GetEnumerator();
 
@@ -35,25 +36,5 @@ public sealed class SlotSet : IReadOnlyCollection<int>
         if (changed)
             _ranges = null;
         return changed;
-    }
-
-    private static List<(int Start, int End)> RangesOf(SortedSet<int> slots)
-    {
-        var ranges = new List<(int, int)>();
-        int? start = null, last = null;
-        foreach (var slot in slots)
-        {
-            if (last is { } l && slot == l + 1)
-            {
-                last = slot;
-                continue;
-            }
-            if (start is { } s)
-                ranges.Add((s, last!.Value));
-            start = last = slot;
-        }
-        if (start is { } first)
-            ranges.Add((first, last!.Value));
-        return ranges;
     }
 }
