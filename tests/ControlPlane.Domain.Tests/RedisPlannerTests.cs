@@ -102,4 +102,25 @@ public sealed class RedisPlannerTests
     [MemberData(nameof(CmeRows))]
     public void Cluster_mode_enabled(string name, ObservedNode[] observed, NodeAction[] expected) =>
         Assert.True(expected.SequenceEqual(Plan(Cme(), observed)), $"{name}: got {string.Join(", ", Plan(Cme(), observed))}");
+
+    /// <summary>A replacement replica joins a cluster that serves: it is available once it synced, and not before (the failover rules take an available replica for a copy).</summary>
+    [Fact]
+    public void A_replacement_replica_in_a_cluster_is_available_only_once_it_synced()
+    {
+        var group = new DesiredGroup("c", ClusterMode.Enabled, GroupStatus.Available,
+        [
+            new DesiredShard("0001", "0-8191", ShardStatus.Available,
+                [new DesiredNode("c-0001-001", "0001", NodeRole.Primary, "az-a", NodeStatus.Available, 7001), new DesiredNode("c-0001-002", "0001", NodeRole.Replica, "az-b", NodeStatus.Creating, 7002)]),
+            new DesiredShard("0002", "8192-16383", ShardStatus.Available,
+                [new DesiredNode("c-0002-001", "0002", NodeRole.Primary, "az-b", NodeStatus.Available, 7003), new DesiredNode("c-0002-002", "0002", NodeRole.Replica, "az-a", NodeStatus.Available, 7004)]),
+        ]);
+        ObservedNode[] Seen(bool synced) =>
+        [
+            ClusterNode("c-0001-001", true, "0-8191") with { ConfigEpoch = 1 }, ClusterNode("c-0001-002", false, master: "c-0001-001") with { LinkUp = synced },
+            ClusterNode("c-0002-001", true, "8192-16383") with { ConfigEpoch = 2 }, ClusterNode("c-0002-002", false, master: "c-0002-001") with { LinkUp = true },
+        ];
+
+        Assert.Equal([new Wait("node c-0001-002 is syncing from c-0001-001")], Plan(group, Seen(synced: false)));
+        Assert.Equal([new MarkNode("c-0001-002", NodeStatus.Available, NodeRole.Replica)], Plan(group, Seen(synced: true)));
+    }
 }

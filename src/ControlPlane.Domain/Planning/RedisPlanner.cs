@@ -149,6 +149,16 @@ public static partial class RedisPlanner
         if (steps.Count > 0)
             return steps.Any(s => s is not Wait) ? steps.Where(s => s is not Wait).ToList() : steps;
 
+        // A failed replica that answers again (it hung, its zone was out of reach) and has not been
+        // replaced yet is kept: it joins again like a new replica, available once it has synced. Fencing
+        // it would throw away a copy of the shard for an empty one (the simulation found the primary lost
+        // right after, seed 325). One that answers as a primary is an old primary: that one is fenced.
+        var back = group.Nodes.Where(n => n.Status == NodeStatus.Failed && n.Role == NodeRole.Replica && !context.Unreachable(n.Zone)
+                && seen(n) is { Reachable: true, Stale: false, IsPrimary: false })
+            .Select(n => (NodeAction)new MarkNode(n.Id, NodeStatus.Creating, NodeRole.Replica)).ToList();
+        if (back.Count > 0)
+            return back;
+
         // Fence before promoting: a failed node whose container still runs (hung, or demoted) goes
         // first, so there are never two primaries. An exited one takes no writes; it goes with its replacement.
         var failed = group.Nodes.Where(n => n.Status == NodeStatus.Failed).ToList();
@@ -188,22 +198,28 @@ public static partial class RedisPlanner
     }
 
     /// <summary>
-    /// A primary that only stopped answering (its container runs, its zone is not down past the grace)
-    /// while no replica of its shard is available (a replica is marked available only once it synced)
-    /// holds the shard's only copy: replacing it would serve the shard empty while that copy may still
-    /// come back. It is held instead, with an event; once its container is gone (certain death) it is
-    /// replaced, and its data is lost.
+    /// A primary that only stopped answering (its container runs, or its zone is out of reach, even
+    /// past the grace) while no replica of its shard is available (a replica is marked available only
+    /// once it synced) holds the shard's only copy: replacing it would serve the shard empty while that
+    /// copy may still come back. It is held instead, with an event; once its container is gone
+    /// (certain death) it is replaced, and its data is lost. A zone down is evidence enough to fail
+    /// over to a replica elsewhere (nothing is lost), not to throw a shard's data away: the simulation
+    /// found zones that came back, their nodes and data alive, after their shards had been replaced empty.
     /// </summary>
     private static List<NodeAction> KeepSoleCopy(DesiredShard shard, List<NodeAction> report, Func<DesiredNode, ObservedNode> seen, PlanContext context)
     {
         if (report.OfType<MarkNode>().FirstOrDefault(m => m.Role == NodeRole.Primary) is not { } lost
-            || shard.Nodes.First(n => n.Id == lost.NodeId) is var primary && (seen(primary).Gone || context.ZonesDown.Contains(primary.Zone)))
+            || shard.Nodes.First(n => n.Id == lost.NodeId) is var primary && seen(primary).Gone)
             return report;
         if (shard.Nodes.Any(n => n.Role == NodeRole.Replica && n.Status == NodeStatus.Available && !seen(n).Gone))
             return report;
-        return [.. report.Where(a => a != lost), new Hold($"Cache node {primary.Id}, the primary of node group {shard.Id}, stopped answering while its container runs, "
+        return [.. report.Where(a => a != lost), new Hold($"Cache node {primary.Id}, the primary of node group {shard.Id}, stopped answering{Where(primary, context)}, "
             + "and no replica has synced its data: it is not replaced by an empty node while it may come back")];
     }
+
+    /// <summary>Why a silent node may still be alive: its container runs, or its zone is out of reach.</summary>
+    private static string Where(DesiredNode node, PlanContext context) =>
+        context.Unreachable(node.Zone) ? $" while its zone {node.Zone} is out of reach" : " while its container runs";
 
     /// <summary>
     /// The decision for a shard whose primary failed: the replica with the highest replication offset
@@ -219,8 +235,20 @@ public static partial class RedisPlanner
         var best = candidates.OrderByDescending(n => seen(n).Offset).ThenBy(n => n.Id).FirstOrDefault();
         if (group.AutomaticFailover && best is not null)
             return new Failover(shard.Id, primary.Id, best.Id);
-        if (group.AutomaticFailover && shard.Nodes.FirstOrDefault(n => n.Role == NodeRole.Replica && n.Status == NodeStatus.Available && !seen(n).Gone) is { } silent)
+        // A replica failed earlier (it hung, its zone went out of reach) whose container may still run
+        // keeps what it had: once it answers again it is a candidate again, rather than fenced and the
+        // shard started empty beside it.
+        if (group.AutomaticFailover && shard.Nodes.FirstOrDefault(n => n.Role == NodeRole.Replica && n.Status == NodeStatus.Failed && seen(n) is { Reachable: true, Stale: false }) is { } back)
+            return new MarkNode(back.Id, NodeStatus.Available, NodeRole.Replica);
+        if (group.AutomaticFailover && shard.Nodes.FirstOrDefault(n => n.Role == NodeRole.Replica && n.Status is NodeStatus.Available or NodeStatus.Failed && !seen(n).Gone) is { } silent)
             return new Wait($"replica {silent.Id} does not answer but may hold the data of node group {shard.Id}; it is not replaced empty");
+        // Nor is the primary while its container may still run (it hangs, or its zone is out of reach):
+        // it keeps the shard's data, and when it answers again as the primary it simply is one again.
+        if (!seen(primary).Gone)
+            return seen(primary) is { Reachable: true, Stale: false, IsPrimary: true }
+                ? new MarkNode(primary.Id, NodeStatus.Available, NodeRole.Primary)
+                : new Hold($"Cache node {primary.Id}, the primary of node group {shard.Id}, does not answer{Where(primary, context)}, "
+                    + "and no replica holds its data: it is not replaced by an empty node while it may come back");
         return ReplacementZone(primary, shard.Nodes, context) is { } zone
             ? new ReplaceNode(primary.Id, zone, AsPrimary: true, DataLost: true)
             : new Wait($"the zone of node {primary.Id} is unreachable");
@@ -333,7 +361,14 @@ public static partial class RedisPlanner
             {
                 var o = seen(replica);
                 if (o.ClusterPrimaryNodeId == primary.Id)
+                {
+                    // A replacement is marked available only once it holds its primary's data: the
+                    // failover rules take an available replica for a copy, and promoting one that has not
+                    // synced would serve the shard empty (the simulation found it, seed 185).
+                    if (replica.Status != NodeStatus.Available && (!o.LinkUp || o.Lagging))
+                        waits.Add(new Wait($"node {replica.Id} is syncing from {primary.Id}"));
                     continue;
+                }
                 if (o.KnownNodeIds?.Contains(primary.Id) == true)
                     steps.Add(new ClusterReplicate(replica.Id, primary.Id));
                 else

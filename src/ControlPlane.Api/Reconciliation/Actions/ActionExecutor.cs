@@ -45,7 +45,7 @@ public sealed partial class ActionExecutor(
             ? ControlPlaneMetrics.Activities.StartActivity("converge")
             : ControlPlaneMetrics.Activities.StartActivity("converge", System.Diagnostics.ActivityKind.Internal, pass.TraceParent);
         activity?.SetTag("controlplane.group", record.Id);
-        LogActing(logger, record.Id, string.Join(", ", plan.Where(a => a is not Wait).Select(a => a.GetType().Name).Distinct()));
+        LogActing(logger, record.Id, string.Join(", ", plan.Where(a => a is not Wait)));
 
         // Ports are leased (committed) before anything may bind them.
         foreach (var kind in steps.GroupBy(s => s.Handler))

@@ -17,6 +17,8 @@ public sealed class MarkNodeHandler : ActionHandler<MarkNode, ITargetRecord>
         record.MarkNode(action.NodeId, action.Status, action.Role);
         if (action.Status == NodeStatus.Failed)
             pass.Event($"Cache node {action.NodeId} failed");
+        if (was == NodeStatus.Failed && action.Status == NodeStatus.Creating)
+            pass.Event($"Cache node {action.NodeId} answers again: it is kept, and serves as a replica once it has synced");
         if (recovered)
             pass.Event($"Finished recovery for cache nodes {action.NodeId}");
         if (added)
