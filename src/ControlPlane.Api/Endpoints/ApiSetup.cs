@@ -70,7 +70,7 @@ public static class ApiSetup
         app.UseExceptionHandler();
         // Unrouted paths (404) and methods a path does not have (405) get problem details too.
         app.UseStatusCodePages();
-        app.UseRateLimiter();
+        app.UseThrottling();
         app.UseRouting();
         app.UseMiddleware<RequestScreening>();
         app.UseSwagger(o => o.RouteTemplate = "openapi/{documentName}.{extension:regex(^(json|yaml)$)}");

@@ -26,7 +26,8 @@ public static class TotalNodeQuota
             return null;
         if (db.Database.CurrentTransaction is null)
             await db.Database.BeginTransactionAsync(ct);
-        await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({LockSpace}, 0)", ct);
+        if (db.Database.IsNpgsql())
+            await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({LockSpace}, 0)", ct);
         var used = await db.ReplicationGroups.SumAsync(g => g.NumShards * (g.ReplicasPerShard + 1), ct)
             + await db.CacheClusters.SumAsync(c => c.NumNodes, ct);
         if (used + adding > options.TotalNodeQuota)

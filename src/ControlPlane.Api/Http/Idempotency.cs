@@ -53,7 +53,9 @@ public sealed class Idempotency(ControlPlaneDbContext db, IOptions<JsonOptions> 
         if (string.IsNullOrEmpty(key))
             return null;
         await db.Database.BeginTransactionAsync(ct);
-        await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({LockSpace}, hashtext({Stored(key)}))", ct);
+        // Off Postgres (the simulation's SQLite) one process owns the database: its transaction alone keeps the key's requests apart.
+        if (db.Database.IsNpgsql())
+            await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({LockSpace}, hashtext({Stored(key)}))", ct);
         var record = await db.IdempotencyRecords.FindAsync([Stored(key)], ct);
         if (record is null)
             return null;

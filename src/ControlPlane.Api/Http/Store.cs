@@ -92,6 +92,7 @@ public static class Store
             entry.Entity.TraceParent = traceParent;
     }
 
+    /// <summary>Only Postgres wakes listeners; the simulation's SQLite has none, its driver runs every pass.</summary>
     private static Task NotifyAsync(ControlPlaneDbContext db, CancellationToken ct) =>
-        db.Database.ExecuteSqlRawAsync($"NOTIFY {ChangesChannel}", ct);
+        db.Database.IsNpgsql() ? db.Database.ExecuteSqlRawAsync($"NOTIFY {ChangesChannel}", ct) : Task.CompletedTask;
 }

@@ -17,6 +17,7 @@ public static class Throttling
     public static IServiceCollection AddThrottling(this IServiceCollection services)
     {
         services.AddRateLimiter(_ => { });
+        services.AddSingleton<GlobalLimiterOwner>();
         services.AddOptions<RateLimiterOptions>().Configure<IOptions<ControlPlaneOptions>>((limiter, options) =>
         {
             var http = options.Value.Http;
@@ -47,5 +48,35 @@ public static class Throttling
             };
         });
         return services;
+    }
+
+    /// <summary>
+    /// The limiter in the pipeline. Not ASP.NET Core's UseRateLimiter: its middleware builds a second,
+    /// per-endpoint limiter that nothing disposes, whose heartbeat timer holds the whole application
+    /// (every host a test run or a simulation starts, hundreds) for as long as the process lives.
+    /// </summary>
+    public static IApplicationBuilder UseThrottling(this IApplicationBuilder app)
+    {
+        var limiter = app.ApplicationServices.GetRequiredService<GlobalLimiterOwner>().Options;
+        return app.Use(async (context, next) =>
+        {
+            using var lease = limiter.GlobalLimiter is { } global ? await global.AcquireAsync(context, 1, context.RequestAborted) : null;
+            if (lease is null || lease.IsAcquired)
+            {
+                await next(context);
+                return;
+            }
+            context.Response.StatusCode = limiter.RejectionStatusCode;
+            if (limiter.OnRejected is { } rejected)
+                await rejected(new OnRejectedContext { HttpContext = context, Lease = lease }, context.RequestAborted);
+        });
+    }
+
+    /// <summary>The limiter's options, and its disposal with the host (ASP.NET Core does not dispose it).</summary>
+    private sealed class GlobalLimiterOwner(IOptions<RateLimiterOptions> options) : IDisposable
+    {
+        public RateLimiterOptions Options => options.Value;
+
+        public void Dispose() => options.Value.GlobalLimiter?.Dispose();
     }
 }

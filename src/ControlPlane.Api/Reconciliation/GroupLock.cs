@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using ControlPlane.Api.Data;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
@@ -12,8 +13,15 @@ namespace ControlPlane.Api.Reconciliation;
 /// the lock was gone). The context must outlive the lock: disposing it closes the connection, which
 /// lets the lock go.
 /// </summary>
+/// <remarks>
+/// On any other database (the simulation's SQLite, which one process owns) the lock is this
+/// process's: there is no other control plane to keep out.
+/// </remarks>
 public sealed class GroupLock : IAsyncDisposable
 {
+    /// <summary>The locks held off Postgres: database and key.</summary>
+    private static readonly ConcurrentDictionary<(string? Database, string Key), GroupLock> Local = new();
+
     private readonly ControlPlaneDbContext _db;
     private readonly string _key;
 
@@ -21,6 +29,11 @@ public sealed class GroupLock : IAsyncDisposable
 
     public static async Task<GroupLock?> TryTakeAsync(ControlPlaneDbContext db, string key, CancellationToken ct)
     {
+        if (!db.Database.IsNpgsql())
+        {
+            var held = new GroupLock(db, key);
+            return Local.TryAdd((db.Database.GetConnectionString(), key), held) ? held : null;
+        }
         await db.Database.OpenConnectionAsync(ct);
         var taken = false;
         try
@@ -37,6 +50,11 @@ public sealed class GroupLock : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (!_db.Database.IsNpgsql())
+        {
+            Local.TryRemove(new((_db.Database.GetConnectionString(), _key), this));
+            return;
+        }
         try
         {
             await RunAsync(_db, "SELECT pg_advisory_unlock(hashtextextended(@key, 0))", _key, CancellationToken.None);

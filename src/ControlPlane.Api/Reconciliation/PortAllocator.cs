@@ -1,11 +1,11 @@
-using System.Net.Sockets;
+using System.Data.Common;
 using System.Net;
+using System.Net.Sockets;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Options;
 using ControlPlane.Domain;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
-using Npgsql;
 
 namespace ControlPlane.Api.Reconciliation;
 
@@ -24,17 +24,20 @@ public sealed class PortAllocator(IOptions<ControlPlaneOptions> options)
     {
         var settings = options.Value.Reconciler;
         var granted = new List<(Action<int> Assign, int Port)>();
-        await using var connection = new NpgsqlConnection(db.Database.GetConnectionString());
+        // A connection of its own, so the lease commits before anything starts on the port, whatever the caller's context has open.
+        await using var connection = DbProviderFactories.GetFactory(db.Database.GetDbConnection())!.CreateConnection()!;
+        connection.ConnectionString = db.Database.GetConnectionString();
         await connection.OpenAsync(ct);
         foreach (var byHost in requests.GroupBy(r => r.Host))
         {
             var host = byHost.Key;
             await using var tx = await connection.BeginTransactionAsync(ct);
-            await ExecuteAsync(connection, tx, "SELECT pg_advisory_xact_lock(hashtextextended('port_leases/' || @host, 0))", ct, ("host", host));
+            // Off Postgres (the simulation's SQLite), one process owns the database and the transaction alone keeps others out.
+            if (db.Database.IsNpgsql())
+                await ExecuteAsync(connection, tx, "SELECT pg_advisory_xact_lock(hashtextextended('port_leases/' || @host, 0))", ct, ("host", host));
             var leases = new List<(int Port, string NodeId)>();
-            await using (var read = new NpgsqlCommand("""SELECT "Port", "NodeId" FROM port_leases WHERE "Host" = @host""", connection, tx))
+            await using (var read = Command(connection, tx, """SELECT "Port", "NodeId" FROM port_leases WHERE "Host" = @host""", ("host", host)))
             {
-                read.Parameters.AddWithValue("host", host);
                 await using var reader = await read.ExecuteReaderAsync(ct);
                 while (await reader.ReadAsync(ct))
                     leases.Add((reader.GetInt32(0), reader.GetString(1)));
@@ -68,12 +71,23 @@ public sealed class PortAllocator(IOptions<ControlPlaneOptions> options)
     public static async Task ReleaseAsync(ControlPlaneDbContext db, IReadOnlyCollection<string> nodeIds, CancellationToken ct) =>
         await db.PortLeases.Where(l => nodeIds.Contains(l.NodeId)).ExecuteDeleteAsync(ct);
 
-    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string sql, CancellationToken ct, params (string Name, object Value)[] parameters)
+    private static async Task ExecuteAsync(DbConnection connection, DbTransaction tx, string sql, CancellationToken ct, params (string Name, object Value)[] parameters)
     {
-        await using var command = new NpgsqlCommand(sql, connection, tx);
-        foreach (var (name, value) in parameters)
-            command.Parameters.AddWithValue(name, value);
+        await using var command = Command(connection, tx, sql, parameters);
         await command.ExecuteNonQueryAsync(ct);
+    }
+
+    private static DbCommand Command(DbConnection connection, DbTransaction tx, string sql, params (string Name, object Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        (command.CommandText, command.Transaction) = (sql, tx);
+        foreach (var (name, value) in parameters)
+        {
+            var parameter = command.CreateParameter();
+            (parameter.ParameterName, parameter.Value) = ($"@{name}", value);
+            command.Parameters.Add(parameter);
+        }
+        return command;
     }
 
     /// <summary>Something else may listen on a port of the range; only loopback hosts can be checked from here.</summary>

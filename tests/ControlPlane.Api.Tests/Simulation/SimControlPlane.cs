@@ -21,7 +21,7 @@ namespace ControlPlane.Api.Tests.Simulation;
 /// the driver runs its passes. Killing it is disposing it; the next life starts from the database
 /// and the world alone, as a restarted process would.
 /// </summary>
-public sealed class SimControlPlane(string connectionString, MemoryWorld world, SimClock clock, FailingCommands failing, int portStart)
+public sealed class SimControlPlane(SimDatabase database, MemoryWorld world, SimClock clock, FailingCommands failing, int portStart)
     : WebApplicationFactory<Program>
 {
     public const string Instance = "sim";
@@ -34,7 +34,7 @@ public sealed class SimControlPlane(string connectionString, MemoryWorld world, 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
-        builder.UseSetting("ConnectionStrings:ControlPlane", connectionString);
+        builder.UseSetting("ConnectionStrings:ControlPlane", database.Setting);
         builder.UseSetting("ControlPlane:AdminKey", TestKeys.Admin);
         builder.UseSetting("ControlPlane:World", "memory");
         builder.UseSetting("ControlPlane:Reconciler:Enabled", "false");
@@ -65,7 +65,7 @@ public sealed class SimControlPlane(string connectionString, MemoryWorld world, 
             services.RemoveAll<IHostedService>();
             services.AddSingleton<TimeProvider>(clock);
             services.AddSingleton(world);
-            services.ConfigureDbContext<ControlPlaneDbContext>(o => o.AddInterceptors(failing));
+            database.Configure(services, failing);
         });
     }
 

@@ -8,9 +8,10 @@ namespace ControlPlane.Api.Tests.Simulation;
 /// probes of a group's nodes) interleave the same way every run. When nothing is left to run and
 /// the work is not done, it is waiting for Postgres (a command in flight: wait for its answer) or
 /// for the clock (then the clock jumps to the next timer). That is what makes a run a function of
-/// its seed; see <see cref="PostgresInFlight"/> for the one gap.
+/// its seed; see <see cref="PostgresInFlight"/> for the one gap. Without Postgres (<paramref name="postgres"/>
+/// null: SQLite runs every command on this thread) there is no gap: nothing to run means the clock moves.
 /// </summary>
-public sealed class SimScheduler(SimClock clock, PostgresInFlight postgres) : TaskScheduler
+public sealed class SimScheduler(SimClock clock, PostgresInFlight? postgres) : TaskScheduler
 {
     /// <summary>How long nothing may arrive from Postgres before a command is taken for lost.</summary>
     private static readonly TimeSpan PostgresPatience = TimeSpan.FromSeconds(30);
@@ -42,14 +43,14 @@ public sealed class SimScheduler(SimClock clock, PostgresInFlight postgres) : Ta
                     TryExecuteTask(task);
                     continue;
                 }
-                if (postgres.Busy)
+                if (postgres?.Busy == true)
                 {
                     if (!_arrived.Wait(PostgresPatience))
                         throw new TimeoutException($"Postgres did not answer for {PostgresPatience.TotalSeconds:0} s.");
                     _arrived.Release();
                     continue;
                 }
-                if (_arrived.Wait(Settle))
+                if (postgres is not null && _arrived.Wait(Settle))
                 {
                     _arrived.Release();
                     continue;

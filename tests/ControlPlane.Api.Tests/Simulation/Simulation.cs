@@ -7,7 +7,6 @@ using ControlPlane.Api.Engines;
 using ControlPlane.Api.Runtime;
 using ControlPlane.Api.World.InMemory;
 using ControlPlane.Domain;
-using ControlPlane.Migrations;
 using Microsoft.EntityFrameworkCore;
 
 namespace ControlPlane.Api.Tests.Simulation;
@@ -43,7 +42,7 @@ public sealed class Simulation
     private static readonly TimeSpan PassLimit = TimeSpan.FromMinutes(10);
 
     private readonly int _seed;
-    private readonly string _connectionString;
+    private readonly SimDatabase _database;
     private readonly int _portStart;
     private readonly Random _random;
     private readonly SimClock _clock = new(new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero));
@@ -69,24 +68,24 @@ public sealed class Simulation
     private int _shards;
     private int _replicas;
 
-    private Simulation(int seed, string connectionString, int portStart, PostgresInFlight postgres)
+    private Simulation(int seed, SimDatabase database, int portStart)
     {
         _seed = seed;
-        _connectionString = connectionString;
+        _database = database;
         _portStart = portStart;
         _random = new Random(seed);
         _world = new MemoryWorld(_clock, seed);
-        _scheduler = new SimScheduler(_clock, postgres);
+        _scheduler = new SimScheduler(_clock, database.InFlight);
         _failing.Arm(0);
         _group = $"sim{seed}";
         _world.BeforeCall = OnCall;
     }
 
-    /// <summary>Runs the seed on a database it wipes first (every group, node, lease and event).</summary>
-    public static async Task<SimOutcome> RunAsync(int seed, string connectionString, int portStart, PostgresInFlight postgres)
+    /// <summary>Runs the seed on <paramref name="database"/>, emptied first.</summary>
+    public static async Task<SimOutcome> RunAsync(int seed, SimDatabase database, int portStart)
     {
-        await WipeAsync(connectionString);
-        var simulation = new Simulation(seed, connectionString, portStart, postgres);
+        await database.ResetAsync();
+        var simulation = new Simulation(seed, database, portStart);
         try
         {
             var violation = await simulation.RunAsync();
@@ -209,7 +208,7 @@ public sealed class Simulation
     {
         _starting.Start();
         _dead = false;
-        var controlPlane = new SimControlPlane(_connectionString, _world, _clock, _failing, _portStart);
+        var controlPlane = new SimControlPlane(_database, _world, _clock, _failing, _portStart);
         _ = controlPlane.Services;
         _starting.Stop();
         return controlPlane;
@@ -446,7 +445,7 @@ public sealed class Simulation
     {
         if (_shardsWithData.Count == _shards)
             return;
-        await using var db = Migrator.CreateContext(_connectionString);
+        await using var db = _database.CreateContext();
         if (await db.ReplicationGroups.AsNoTracking().AnyAsync(g => g.Id == _group && g.Status == GroupStatus.Available) is false)
             return;
         foreach (var (shard, name, process) in Processes().Where(p => p.Process is { Role: RedisRole.Master, Hung: false } && p.Process.Slots.Count > 0))
@@ -462,7 +461,7 @@ public sealed class Simulation
     /// <summary>Null once the group is whole: available, every node available and serving its part, the cluster agreed. Otherwise what is not.</summary>
     private async Task<string?> NotConvergedAsync()
     {
-        await using var db = Migrator.CreateContext(_connectionString);
+        await using var db = _database.CreateContext();
         var group = await db.ReplicationGroups.AsNoTracking().Include(g => g.Shards).ThenInclude(s => s.Nodes).AsSplitQuery().FirstOrDefaultAsync(g => g.Id == _group);
         if (group is null)
             return "the group is gone";
@@ -512,14 +511,14 @@ public sealed class Simulation
 
     private async Task<bool> CreateFailedAsync()
     {
-        await using var db = Migrator.CreateContext(_connectionString);
+        await using var db = _database.CreateContext();
         return await db.ReplicationGroups.AnyAsync(g => g.Id == _group && g.Status == GroupStatus.CreateFailed);
     }
 
     /// <summary>After convergence: every container is a node's, every port lease is a node's.</summary>
     private async Task<string?> LeftoversAsync()
     {
-        await using var db = Migrator.CreateContext(_connectionString);
+        await using var db = _database.CreateContext();
         var nodes = await db.RedisNodes.AsNoTracking().ToListAsync();
         var ids = nodes.Select(n => n.Id).ToHashSet(StringComparer.Ordinal);
         var orphans = _world.Containers().Where(c => !ids.Contains(c.Container.Labels.GetValueOrDefault(Labels.Node) ?? "")).ToList();
@@ -557,15 +556,4 @@ public sealed class Simulation
     }
 
     private void Log(string line) => _trace.Add(line);
-
-    /// <summary>Every row the previous seed left (groups, nodes, leases, events), so each seed starts from an empty control plane.</summary>
-    private static async Task WipeAsync(string connectionString)
-    {
-        await using var db = Migrator.CreateContext(connectionString);
-        // The key ring and the secrets it encrypts, API keys and parameter groups stay: no seed changes them.
-        Type[] keep = [typeof(NodeSecretEntity), typeof(Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey), typeof(ApiKeyEntity), typeof(ParameterGroupEntity)];
-        var tables = db.Model.GetEntityTypes().Where(e => !keep.Contains(e.ClrType)).Select(e => e.GetTableName()).OfType<string>().Distinct().ToList();
-        var truncate = "TRUNCATE " + string.Join(", ", tables.Select(t => $"\"{t}\"")) + " CASCADE";
-        await db.Database.ExecuteSqlRawAsync(truncate);
-    }
 }
