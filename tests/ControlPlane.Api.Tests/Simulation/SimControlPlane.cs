@@ -79,26 +79,35 @@ public sealed class SimControlPlane(SimDatabase database, MemoryWorld world, Sim
 /// <summary>
 /// Fails the n-th EF command of the control plane from the moment it is armed, as a connection
 /// that breaks would (NpgsqlException). The commands Npgsql runs by hand (the group lock, port
-/// leases) do not go through EF and are not counted.
+/// leases) do not go through EF and are not counted. One instance for every seed (EF keys its
+/// internal services by the options, interceptors included); the countdown is the running seed's,
+/// carried by its async flow, so seeds run side by side each with their own.
 /// </summary>
 public sealed class FailingCommands : DbCommandInterceptor
 {
-    private int _countdown;
+    private sealed class Countdown
+    {
+        public int Left;
+    }
+
+    private readonly AsyncLocal<Countdown?> _countdown = new();
 
     public static FailingCommands Shared { get; } = new();
 
-    /// <summary>Fails the <paramref name="n"/>-th command from now (1: the next one); 0 disarms.</summary>
-    public void Arm(int n) => Volatile.Write(ref _countdown, n);
+    /// <summary>Starts this flow's own countdown, disarmed: call it at the start of a seed, in the seed's flow.</summary>
+    public void Begin() => _countdown.Value = new Countdown();
 
-    public int Failed { get; private set; }
+    /// <summary>Fails the <paramref name="n"/>-th command from now (1: the next one); 0 disarms.</summary>
+    public void Arm(int n)
+    {
+        if (_countdown.Value is { } countdown)
+            Volatile.Write(ref countdown.Left, n);
+    }
 
     private void Count(DbCommand command)
     {
-        if (Volatile.Read(ref _countdown) > 0 && Interlocked.Decrement(ref _countdown) == 0)
-        {
-            Failed++;
+        if (_countdown.Value is { } countdown && Volatile.Read(ref countdown.Left) > 0 && Interlocked.Decrement(ref countdown.Left) == 0)
             throw new NpgsqlException($"Simulated: the connection to the database broke before: {command.CommandText.Split('\n')[0]}");
-        }
     }
 
     public override ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result, CancellationToken ct = default)

@@ -99,8 +99,7 @@ public sealed class SimSqlite : SimDatabase
     /// <summary>A new, empty database (the previous seed's goes with its last connection).</summary>
     public override Task ResetAsync()
     {
-        _keeper?.Dispose();
-        SqliteConnection.ClearAllPools();
+        Close();
         ConnectionString = $"Data Source=cp-sim-{Environment.ProcessId}-{Interlocked.Increment(ref _databases)};Mode=Memory;Cache=Shared";
         // An in-memory database lives while a connection to it is open.
         _keeper = new SqliteConnection(ConnectionString);
@@ -110,10 +109,16 @@ public sealed class SimSqlite : SimDatabase
         return Task.CompletedTask;
     }
 
-    public override void Dispose()
+    public override void Dispose() => Close();
+
+    /// <summary>The last connection to the seed's database goes, and the database with it.</summary>
+    private void Close()
     {
-        _keeper?.Dispose();
-        SqliteConnection.ClearAllPools();
+        if (_keeper is null)
+            return;
+        SqliteConnection.ClearPool(_keeper);
+        _keeper.Dispose();
+        _keeper = null;
     }
 
     /// <summary>

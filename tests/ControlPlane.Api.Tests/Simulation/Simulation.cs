@@ -76,7 +76,7 @@ public sealed class Simulation
         _random = new Random(seed);
         _world = new MemoryWorld(_clock, seed);
         _scheduler = new SimScheduler(_clock, database.InFlight);
-        _failing.Arm(0);
+        _failing.Begin();
         _group = $"sim{seed}";
         _world.BeforeCall = OnCall;
     }

@@ -30,15 +30,23 @@ public sealed class SimulationTests(PostgresFixture postgres, ITestOutputHelper 
         return Task.CompletedTask;
     }
 
-    /// <summary>Node ports of the memory world are numbers only, but the port allocator checks each on the machine: a slice of the test window.</summary>
-    private static int PortStart
+    /// <summary>How many port windows the seeds share, and so how many may run side by side.</summary>
+    private const int PortWindows = 2;
+
+    /// <summary>
+    /// Node ports of the memory world are numbers only, but the port allocator checks each on the
+    /// machine: each seed gets a window of 200 in the test window's last thousand, chosen by the seed
+    /// alone, so that seeds side by side never probe each other's ports and a replay uses the same ones.
+    /// </summary>
+    private static int PortStart(int seed)
     {
-        get
-        {
-            var window = (Environment.GetEnvironmentVariable("CONTROLPLANE_TEST_PORTS") ?? "20000-32599").Split('-').Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToArray();
-            return window[1] - 999;
-        }
+        var window = (Environment.GetEnvironmentVariable("CONTROLPLANE_TEST_PORTS") ?? "20000-32599").Split('-').Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToArray();
+        return window[1] - 999 + 200 * (seed % PortWindows);
     }
+
+    /// <summary>Seeds in memory run side by side, one per core (CONTROLPLANE_SIM_WORKERS), each on its own thread, database and world.</summary>
+    private static int Workers => Math.Clamp(
+        int.Parse(Environment.GetEnvironmentVariable("CONTROLPLANE_SIM_WORKERS") ?? $"{Environment.ProcessorCount}", CultureInfo.InvariantCulture), 1, PortWindows);
 
     /// <summary>
     /// Seeds that once broke an invariant in the real reconciler, run every time beside the regular ones.
@@ -58,7 +66,7 @@ public sealed class SimulationTests(PostgresFixture postgres, ITestOutputHelper 
             using (database)
                 foreach (var seed in FoundSeeds)
                 {
-                    var outcome = await Simulation.RunAsync(seed, database, PortStart);
+                    var outcome = await Simulation.RunAsync(seed, database, PortStart(seed));
                     Assert.True(outcome.Passed, $"seed {seed} on {database.GetType().Name}: {outcome.Violation}\n{string.Join('\n', outcome.Trace.TakeLast(60))}");
                 }
     }
@@ -66,16 +74,15 @@ public sealed class SimulationTests(PostgresFixture postgres, ITestOutputHelper 
     [Fact]
     public async Task Seeds_in_memory_keep_the_invariants_and_converge_once_the_faults_stop()
     {
-        using var database = new SimSqlite();
-        await RunSeedsAsync(database, Seeds("CONTROLPLANE_SIM_SEEDS", DefaultSeeds));
+        await RunSeedsAsync(() => new SimSqlite(), Workers, Seeds("CONTROLPLANE_SIM_SEEDS", DefaultSeeds));
     }
 
     [Fact]
     public async Task Seeds_on_Postgres_keep_the_invariants_and_converge_once_the_faults_stop()
     {
         using var inFlight = new PostgresInFlight();
-        using var database = new SimPostgres(_connectionString, inFlight);
-        await RunSeedsAsync(database, Seeds("CONTROLPLANE_SIM_POSTGRES_SEEDS", DefaultPostgresSeeds));
+        // One database, and the scheduler counts every Npgsql command of the process: one seed at a time.
+        await RunSeedsAsync(() => new SimPostgres(_connectionString, inFlight), 1, Seeds("CONTROLPLANE_SIM_POSTGRES_SEEDS", DefaultPostgresSeeds));
     }
 
     [Fact]
@@ -87,8 +94,8 @@ public sealed class SimulationTests(PostgresFixture postgres, ITestOutputHelper 
             using (database)
                 foreach (var seed in new[] { 3, 7 })
                 {
-                    var once = await Simulation.RunAsync(seed, database, PortStart);
-                    var again = await Simulation.RunAsync(seed, database, PortStart);
+                    var once = await Simulation.RunAsync(seed, database, PortStart(seed));
+                    var again = await Simulation.RunAsync(seed, database, PortStart(seed));
                     var diverged = once.Trace.Zip(again.Trace).Select((pair, i) => (pair, i)).FirstOrDefault(x => x.pair.First != x.pair.Second);
                     Assert.True(once.Digest == again.Digest,
                         $"seed {seed} on {database.GetType().Name} ran differently the second time, from line {diverged.i}:\n{diverged.pair.First}\n{diverged.pair.Second}");
@@ -103,35 +110,43 @@ public sealed class SimulationTests(PostgresFixture postgres, ITestOutputHelper 
             : (int.Parse(Environment.GetEnvironmentVariable("CONTROLPLANE_SIM_FIRST") ?? "1", CultureInfo.InvariantCulture),
                int.Parse(Environment.GetEnvironmentVariable(countVariable) ?? $"{defaultCount}", CultureInfo.InvariantCulture));
 
-    private async Task RunSeedsAsync(SimDatabase database, (int First, int Count) seeds)
+    /// <summary>Runs the seeds on <paramref name="workers"/> side by side (seed modulo workers picks the worker), each on a database of its own.</summary>
+    private async Task RunSeedsAsync(Func<SimDatabase> newDatabase, int workers, (int First, int Count) seeds)
     {
         var (first, count) = seeds;
         var clock = Stopwatch.StartNew();
-        var failed = new List<SimOutcome>();
-        var (steps, calls, restarts) = (0L, 0L, 0L);
-        for (var seed = first; seed < first + count; seed++)
+        var outcomes = new System.Collections.Concurrent.ConcurrentBag<SimOutcome>();
+        var kind = "";
+        await Task.WhenAll(Enumerable.Range(0, workers).Select(worker => Task.Run(async () =>
         {
-            var outcome = await Simulation.RunAsync(seed, database, PortStart);
-            (steps, calls, restarts) = (steps + outcome.Steps, calls + outcome.WorldCalls, restarts + outcome.Restarts);
+            using var database = newDatabase();
+            kind = database.GetType().Name;
+            for (var seed = first; seed < first + count; seed++)
+                if (seed % workers == worker)
+                    outcomes.Add(await Simulation.RunAsync(seed, database, PortStart(seed)));
+        })));
+        var seconds = clock.Elapsed.TotalSeconds;
+        var failed = new List<SimOutcome>();
+        foreach (var outcome in outcomes.OrderBy(o => o.Seed))
+        {
             if (count == 1)
                 output.WriteLine(string.Join('\n', outcome.Trace));
             // Many seeds print one line per hundred; a few print each.
-            if (count <= 100 || seed % 100 == 0 || !outcome.Passed)
+            if (count <= 100 || outcome.Seed % 100 == 0 || !outcome.Passed)
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"seed {seed}: {outcome.Steps} steps, {outcome.WorldCalls} calls, {outcome.ClockJumps} clock jumps, {outcome.Restarts} restarts; {outcome.Time.Total.TotalSeconds:0.000} s ({outcome.Time.Starting.TotalSeconds:0.000} starting, {outcome.Time.Passes.TotalSeconds:0.000} in passes) {outcome.Digest}"));
+                    $"seed {outcome.Seed}: {outcome.Steps} steps, {outcome.WorldCalls} calls, {outcome.ClockJumps} clock jumps, {outcome.Restarts} restarts; {outcome.Time.Total.TotalSeconds:0.000} s ({outcome.Time.Starting.TotalSeconds:0.000} starting, {outcome.Time.Passes.TotalSeconds:0.000} in passes) {outcome.Digest}"));
             if (!outcome.Passed)
             {
                 failed.Add(outcome);
-                output.WriteLine($"seed {seed} FAILED: {outcome.Violation}");
+                output.WriteLine($"seed {outcome.Seed} FAILED: {outcome.Violation}");
             }
         }
-        var seconds = clock.Elapsed.TotalSeconds;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{database.GetType().Name}: {count} seeds ({first}..{first + count - 1}) in {seconds:0.0} s: {count / seconds:0.00} seeds/s; {steps} reconciler passes, {calls} calls into the world, {restarts} control-plane restarts; {failed.Count} failed"));
+            $"{kind}: {count} seeds ({first}..{first + count - 1}) in {seconds:0.0} s on {workers} worker(s): {count / seconds:0.00} seeds/s; {outcomes.Sum(o => o.Steps)} reconciler passes, {outcomes.Sum(o => o.WorldCalls)} calls into the world, {outcomes.Sum(o => o.Restarts)} control-plane restarts; {failed.Count} failed"));
         if (failed.Count > 0)
         {
             var worst = failed[0];
-            Assert.Fail($"{failed.Count} of {count} seeds on {database.GetType().Name} broke an invariant: {string.Join(", ", failed.Select(f => f.Seed))}.\n" +
+            Assert.Fail($"{failed.Count} of {count} seeds on {kind} broke an invariant: {string.Join(", ", failed.Select(f => f.Seed))}.\n" +
                 $"Replay one with CONTROLPLANE_SIM_SEED={worst.Seed}. Seed {worst.Seed}: {worst.Violation}\n{string.Join('\n', worst.Trace.TakeLast(60))}");
         }
     }
