@@ -240,7 +240,13 @@ public static partial class RedisPlanner
         // shard started empty beside it.
         if (group.AutomaticFailover && shard.Nodes.FirstOrDefault(n => n.Role == NodeRole.Replica && n.Status == NodeStatus.Failed && seen(n) is { Reachable: true, Stale: false }) is { } back)
             return new MarkNode(back.Id, NodeStatus.Available, NodeRole.Replica);
-        if (group.AutomaticFailover && shard.Nodes.FirstOrDefault(n => n.Role == NodeRole.Replica && n.Status is NodeStatus.Available or NodeStatus.Failed && !seen(n).Gone) is { } silent)
+        // So does a replacement that synced before it could be marked so (it hung, its zone went out of
+        // reach): once it answers with the keys it is a candidate, and while it does not it may have them
+        // (the simulation found one wiped by a resync from the empty primary that replaced its own, seed 2142).
+        if (group.AutomaticFailover && shard.Nodes.FirstOrDefault(n => n.Role == NodeRole.Replica && n.Status == NodeStatus.Creating && seen(n) is { Reachable: true, Stale: false, Keys: > 0 }) is { } synced)
+            return new MarkNode(synced.Id, NodeStatus.Available, NodeRole.Replica);
+        if (group.AutomaticFailover && shard.Nodes.FirstOrDefault(n => n.Role == NodeRole.Replica && !seen(n).Gone
+                && (n.Status is NodeStatus.Available or NodeStatus.Failed || (n.Status == NodeStatus.Creating && !seen(n).Reachable))) is { } silent)
             return new Wait($"replica {silent.Id} does not answer but may hold the data of node group {shard.Id}; it is not replaced empty");
         // Nor is the primary while its container may still run (it hangs, or its zone is out of reach):
         // it keeps the shard's data, and when it answers again as the primary it simply is one again.
