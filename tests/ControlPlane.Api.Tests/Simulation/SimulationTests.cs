@@ -61,15 +61,14 @@ public sealed class SimulationTests(PostgresFixture postgres, ITestOutputHelper 
     [Fact]
     public async Task Seeds_that_found_a_bug_keep_the_invariants()
     {
-        using var inFlight = new PostgresInFlight();
-        SimDatabase[] databases = [new SimSqlite(), new SimPostgres(_connectionString, inFlight)];
-        foreach (var database in databases)
-            using (database)
-                foreach (var seed in FoundSeeds)
-                {
-                    var outcome = await Simulation.RunAsync(seed, database, PortStart(seed));
-                    Assert.True(outcome.Passed, $"seed {seed} on {database.GetType().Name}: {outcome.Violation}\n{string.Join('\n', outcome.Trace.TakeLast(60))}");
-                }
+        await OnBothDatabasesAsync(async database =>
+        {
+            foreach (var seed in FoundSeeds)
+            {
+                var outcome = await Simulation.RunAsync(seed, database, PortStart(seed));
+                Assert.True(outcome.Passed, $"seed {seed} on {database.GetType().Name}: {outcome.Violation}\n{string.Join('\n', outcome.Trace.TakeLast(60))}");
+            }
+        });
     }
 
     [Fact]
@@ -89,19 +88,28 @@ public sealed class SimulationTests(PostgresFixture postgres, ITestOutputHelper 
     [Fact]
     public async Task A_seed_run_twice_is_the_same_run()
     {
+        await OnBothDatabasesAsync(async database =>
+        {
+            foreach (var seed in new[] { 3, 7 })
+            {
+                var once = await Simulation.RunAsync(seed, database, PortStart(seed));
+                var again = await Simulation.RunAsync(seed, database, PortStart(seed));
+                var diverged = once.Trace.Zip(again.Trace).Select((pair, i) => (pair, i)).FirstOrDefault(x => x.pair.First != x.pair.Second);
+                Assert.True(once.Digest == again.Digest,
+                    $"seed {seed} on {database.GetType().Name} ran differently the second time, from line {diverged.i}:\n{diverged.pair.First}\n{diverged.pair.Second}");
+                Assert.True(once.Steps >= 40 && once.WorldCalls > 100, $"seed {seed} ran only {once.Steps} steps, {once.WorldCalls} calls");
+            }
+        });
+    }
+
+    /// <summary>Runs <paramref name="test"/> on an in-memory database, then on Postgres, one after the other.</summary>
+    private async Task OnBothDatabasesAsync(Func<SimDatabase, Task> test)
+    {
         using var inFlight = new PostgresInFlight();
         SimDatabase[] databases = [new SimSqlite(), new SimPostgres(_connectionString, inFlight)];
         foreach (var database in databases)
             using (database)
-                foreach (var seed in new[] { 3, 7 })
-                {
-                    var once = await Simulation.RunAsync(seed, database, PortStart(seed));
-                    var again = await Simulation.RunAsync(seed, database, PortStart(seed));
-                    var diverged = once.Trace.Zip(again.Trace).Select((pair, i) => (pair, i)).FirstOrDefault(x => x.pair.First != x.pair.Second);
-                    Assert.True(once.Digest == again.Digest,
-                        $"seed {seed} on {database.GetType().Name} ran differently the second time, from line {diverged.i}:\n{diverged.pair.First}\n{diverged.pair.Second}");
-                    Assert.True(once.Steps >= 40 && once.WorldCalls > 100, $"seed {seed} ran only {once.Steps} steps, {once.WorldCalls} calls");
-                }
+                await test(database);
     }
 
     /// <summary>The seeds to run: CONTROLPLANE_SIM_SEED alone, or <paramref name="countVariable"/> of them from CONTROLPLANE_SIM_FIRST.</summary>
