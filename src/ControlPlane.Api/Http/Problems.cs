@@ -1,5 +1,7 @@
+using System.Globalization;
 using ControlPlane.Domain;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Http.Metadata;
 
 namespace ControlPlane.Api.Http;
 
@@ -59,6 +61,15 @@ public static class Problems
         if (problem.Extensions.ContainsKey("code"))
             return;
         var status = problem.Status ?? context.HttpContext.Response.StatusCode;
+        if (status == StatusCodes.Status400BadRequest && UnparsedParameter(context.HttpContext) is { } field)
+        {
+            var message = $"{field} is malformed or of the wrong type.";
+            problem.Extensions["code"] = ErrorCodes.InvalidParameterValue;
+            problem.Extensions["errors"] = new Dictionary<string, string[]> { [field] = [message] };
+            problem.Title = Title(ErrorCodes.InvalidParameterValue);
+            problem.Detail = message;
+            return;
+        }
         var code = CodeFor(status);
         problem.Extensions["code"] = code;
         problem.Title = Title(code);
@@ -68,6 +79,29 @@ public static class Problems
             StatusCodes.Status405MethodNotAllowed => $"{context.HttpContext.Request.Method} is not allowed on {context.HttpContext.Request.Path}.",
             _ => null,
         };
+    }
+
+    /// <summary>
+    /// The query or route parameter whose value does not parse (limit=ten), for a 400 the framework
+    /// wrote without a body. The request delegates generated at build time refuse such a value that
+    /// way and do not say which, ThrowOnBadRequest or not; the endpoint's binding metadata does.
+    /// </summary>
+    private static string? UnparsedParameter(HttpContext http)
+    {
+        foreach (var binding in http.GetEndpoint()?.Metadata.GetOrderedMetadata<IParameterBindingMetadata>() ?? [])
+        {
+            if (!binding.HasTryParse)
+                continue;
+            var text = http.Request.RouteValues.TryGetValue(binding.Name, out var route) ? route?.ToString() : http.Request.Query[binding.Name].ToString();
+            if (string.IsNullOrEmpty(text))
+                continue;
+            var type = Nullable.GetUnderlyingType(binding.ParameterInfo.ParameterType) ?? binding.ParameterInfo.ParameterType;
+            var tryParse = type.GetMethod("TryParse", [typeof(string), typeof(IFormatProvider), type.MakeByRefType()]);
+            object?[] arguments = [text, CultureInfo.InvariantCulture, null];
+            if (tryParse is null || tryParse.Invoke(null, arguments) is not true)
+                return binding.Name;
+        }
+        return null;
     }
 
     private static string Title(string code) => code switch

@@ -416,10 +416,15 @@ public sealed class Simulation
                 if (serving.Count > 1)
                     return $"two primaries in shard {shard.Key}: {string.Join(", ", serving.Select(p => $"{p.Name} ({p.Process.Slots.Count} slots, {p.Process.Keys} keys)"))}";
             }
-            var owners = processes.Where(p => p.Process is { Role: RedisRole.Master, Hung: false })
-                .SelectMany(p => p.Process.Slots.Select(s => (Slot: s, p.Name))).GroupBy(s => s.Slot).FirstOrDefault(g => g.Count() > 1);
-            if (owners is not null)
-                return $"slot {owners.Key} served by two masters: {string.Join(", ", owners.Select(o => o.Name))}";
+            // Every slot's first master, by index: a pass over each master's slots, no grouping of 16,384 entries.
+            var owner = new string?[SlotRanges.SlotCount];
+            foreach (var (_, name, process) in processes.Where(p => p.Process is { Role: RedisRole.Master, Hung: false }))
+                foreach (var slot in process.Slots)
+                {
+                    if (owner[slot] is { } first)
+                        return $"slot {slot} served by two masters: {first}, {name}";
+                    owner[slot] = name;
+                }
             // Never a shard replaced empty while a node holding its data lives.
             foreach (var shard in processes.GroupBy(p => p.Shard).Where(s => _shardsWithData.Contains(s.Key)))
             {
