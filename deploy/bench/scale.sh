@@ -125,10 +125,17 @@ memory_resources() {
   done
 }
 
-# full_pass_totals: the sum (seconds) and count of the full pass histogram, as /metrics shows them now
-full_pass_totals() {
+# histogram_totals [NAME]: the sum (seconds) and count of a reconcile histogram (default the full
+# pass; pass: the listing part; converge: one group's convergence), over every label, as /metrics shows them now
+histogram_totals() {
+  local name=controlplane_reconcile_${1:-full_pass}_duration_seconds
   curl -fsS -H "Authorization: Bearer $BENCH_API_KEY" "http://$api/metrics" \
-    | awk '/^controlplane_reconcile_full_pass_duration_seconds_sum/ { s = $NF } /^controlplane_reconcile_full_pass_duration_seconds_count/ { c = $NF } END { print s + 0, c + 0 }'
+    | awk -v n="$name" '$1 ~ "^" n "_sum" { s += $NF } $1 ~ "^" n "_count" { c += $NF } END { print s + 0, c + 0 }'
+}
+
+# mean_ms "SUM COUNT" "SUM COUNT": the mean in ms of what was recorded between the two readings
+mean_ms() {
+  python3 -c 'import sys; s0, c0 = map(float, sys.argv[1].split()); s1, c1 = map(float, sys.argv[2].split()); print(round((s1 - s0) * 1000 / (c1 - c0), 1) if c1 > c0 else "none")' "$1" "$2"
 }
 
 # memory_case N SHAPE: a fresh API on the memory world, N nodes in groups of SHAPE, measured, then deleted
@@ -155,11 +162,13 @@ memory_case() {
   fi
   cp_log "memory: every group available after ${secs}s; settling ${settle}s"
   sleep "$settle"
-  before=$(full_pass_totals)
+  before=$(histogram_totals) listing_before=$(histogram_totals pass) converge_before=$(histogram_totals converge)
   figures=$(bench cpu "$seconds" "$api_pid" "$(postmaster)")
-  after=$(full_pass_totals)
+  after=$(histogram_totals) listing_after=$(histogram_totals pass) converge_after=$(histogram_totals converge)
   say "memory $n $shape $secs $before $after $figures" >>"$state/figures"
   cp_log "memory $n nodes (groups of $shape): full passes (sum count) $before -> $after; API and Postgres $(sed 's/ / and /' <<<"$figures") of one core"
+  # Where a full pass goes: its listing part, then the groups' convergences (of every pass, quick ones too).
+  cp_log "memory $n nodes (groups of $shape): mean listing $(mean_ms "$listing_before" "$listing_after") ms, mean convergence $(mean_ms "$converge_before" "$converge_after") ms"
   for resource in "${resources[@]}"; do
     body=${resource#*=} id=${body#*\"id\":\"} id=${id%%\"*}
     curl -fsS -o /dev/null -X DELETE -H "Authorization: Bearer $BENCH_API_KEY" "http://$api${resource%%=*}/$id"

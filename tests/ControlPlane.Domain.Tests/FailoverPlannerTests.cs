@@ -207,15 +207,43 @@ public sealed class FailoverPlannerTests
         Assert.Equal([new ClusterTakeover("g-0001-003", "g-0001-001")], plan);
     }
 
+    /// <summary>A cluster-mode-enabled shard of a primary (g-0001-003) and two replicas, one per zone.</summary>
+    private static DesiredGroup ThreeNodeCluster => Group(mode: ClusterMode.Enabled,
+        nodes: [Node("g-0001-002", NodeRole.Replica, "az-b"), Node("g-0001-003", NodeRole.Primary, "az-c"), Node("g-0001-004", NodeRole.Replica, "az-a")]);
+
     [Fact]
     public void Cluster_mode_enabled_forgets_the_dead_node_on_every_live_node_at_once()
     {
-        var nodes = new[] { Node("g-0001-002", NodeRole.Replica, "az-b"), Node("g-0001-003", NodeRole.Primary, "az-c"), Node("g-0001-004", NodeRole.Replica, "az-a") };
-        var group = Group(mode: ClusterMode.Enabled, nodes: nodes);
+        var group = ThreeNodeCluster;
         var view = new HashSet<string> { "cid-g-0001-002", "cid-g-0001-003", "cid-g-0001-004", "cid-dead" };
         var plan = Plan(group, Zones,
             ClusterNode("g-0001-002", false, "g-0001-003", view), ClusterNode("g-0001-003", true, null, view, "0-16383"), ClusterNode("g-0001-004", false, "g-0001-003", view));
         Assert.Equal([new ClusterForget("g-0001-002", "cid-dead"), new ClusterForget("g-0001-003", "cid-dead"), new ClusterForget("g-0001-004", "cid-dead")], plan);
+    }
+
+    // The observer hands nodes that see the same one set: what one node may not do with it, another still does.
+    [Fact]
+    public void Cluster_mode_enabled_node_following_a_gone_primary_keeps_it_while_the_others_forget_it()
+    {
+        var group = ThreeNodeCluster;
+        var view = new HashSet<string> { "cid-g-0001-002", "cid-g-0001-003", "cid-g-0001-004", "cid-dead" };
+        var plan = Plan(group, Zones,
+            ClusterNode("g-0001-002", false, "g-0001-003", view), ClusterNode("g-0001-003", true, null, view, "0-16383"),
+            ClusterNode("g-0001-004", false, null, view) with { ClusterPrimaryNodeId = "cid-dead", ClusterMasterId = "cid-dead" });
+        Assert.Equal([new ClusterReplicate("g-0001-004", "g-0001-003"), new ClusterForget("g-0001-002", "cid-dead"), new ClusterForget("g-0001-003", "cid-dead")], plan);
+    }
+
+    [Fact]
+    public void Cluster_mode_enabled_waits_for_gossip_to_introduce_everyone_to_a_node_whose_view_differs()
+    {
+        var group = ThreeNodeCluster;
+        var everyone = new HashSet<string> { "g-0001-002", "g-0001-003", "g-0001-004" };
+        var view = new HashSet<string> { "cid-g-0001-002", "cid-g-0001-003", "cid-g-0001-004" };
+        var plan = Plan(group, Zones,
+            ClusterNode("g-0001-002", false, "g-0001-003", view) with { KnownNodeIds = everyone },
+            ClusterNode("g-0001-003", true, null, view, "0-16383") with { KnownNodeIds = everyone },
+            ClusterNode("g-0001-004", false, "g-0001-003", view) with { KnownNodeIds = new HashSet<string> { "g-0001-003", "g-0001-004" } });
+        Assert.Equal([new Wait("gossip has not introduced every node to g-0001-004 yet")], plan);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -47,7 +48,6 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
 
     public const string RebootMarker = "/data/.reboot";
 
-    /// <summary>A node of a replication group: Redis, or Valkey (the same options, its own server binary and image).</summary>
     /// <summary>
     /// The start-up values of the node's parameter group go on the command line after the rest, outside
     /// the spec hash: a changed value leaves the node pending-reboot instead of outdated (replaced at once),
@@ -55,8 +55,32 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
     /// </summary>
     public const string ParametersLabel = "controlplane.parameters";
 
+    /// <summary>A node of a replication group: Redis, or Valkey (the same options, its own server binary and image).</summary>
     public ContainerSpec Redis(string groupId, string shardId, string nodeId, string host, int port, string engineVersion, string nodeTypeName, bool cluster,
         string engine = Catalog.Redis, StartupParameters? parameters = null, NodeTransit? transit = null)
+    {
+        // Every pass builds every node's spec to compare its hash with the container's: the same
+        // inputs give the same spec, so it is built once (the command, its hash, the labels) and kept.
+        var key = new RedisKey(groupId, shardId, nodeId, host, port, engineVersion, nodeTypeName, cluster, engine, secrets.Loaded);
+        if (!_redis.TryGetValue(key, out var spec))
+        {
+            // Nodes come and go: the kept specs are dropped all at once now and then rather than tracked.
+            if (_redis.Count >= MaxKept)
+                _redis.Clear();
+            spec = _redis[key] = RedisBase(groupId, shardId, nodeId, host, port, engineVersion, nodeTypeName, cluster, engine);
+        }
+        return WithTransit(WithParameters(spec, parameters), transit, transit?.RedisArguments(cluster));
+    }
+
+    private const int MaxKept = 20_000;
+
+    private readonly ConcurrentDictionary<RedisKey, ContainerSpec> _redis = new();
+
+    /// <summary>What a Redis node's base spec depends on; the node secrets by reference (they are loaded once).</summary>
+    private readonly record struct RedisKey(string GroupId, string ShardId, string NodeId, string Host, int Port, string EngineVersion, string NodeType,
+        bool Cluster, string Engine, NodeSecrets Secrets);
+
+    private ContainerSpec RedisBase(string groupId, string shardId, string nodeId, string host, int port, string engineVersion, string nodeTypeName, bool cluster, string engine)
     {
         var nodeType = NodeType(nodeTypeName);
         List<string> command =
@@ -88,8 +112,7 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
                 // next SETSLOT to it fails ("Please use SETSLOT only with masters", redis/redis#11104).
                 "--cluster-allow-replica-migration", "no",
             ]);
-        return WithTransit(WithParameters(Spec(Catalog.Redis, engine, groupId, shardId, nodeId, port, engineVersion, nodeType, command), parameters),
-            transit, transit?.RedisArguments(cluster));
+        return Spec(Catalog.Redis, engine, groupId, shardId, nodeId, port, engineVersion, nodeType, command);
     }
 
     public ContainerSpec Memcached(string clusterId, string nodeId, string host, int port, string engineVersion, string nodeTypeName,

@@ -1,6 +1,5 @@
 namespace ControlPlane.Domain.Planning;
 
-/// <summary>One node as stored: who it should be. Port is null until the control plane allocated one.</summary>
 /// <summary>One node as stored: who it should be. Port is null until the control plane allocated one. Engine: "engine version" it runs.</summary>
 public sealed record DesiredNode(string Id, string? ShardId, NodeRole Role, string Zone, NodeStatus Status, int? Port, string NodeType = "", string Engine = "");
 
@@ -80,7 +79,9 @@ public enum ContainerState { Missing, Running, Exited, Outdated, ZoneUnreachable
 /// What one pass saw of one node: its container and, when it answers, its engine. The master and
 /// cluster ids are already translated to our node ids by the observer. Lagging marks a replica with
 /// its link up that its own primary does not list as an online replica, or whose offset has not
-/// reached where that primary was one probe earlier: it may not have the data yet.
+/// reached where that primary was one probe earlier: it may not have the data yet. In cluster mode,
+/// KnownNodeIds are the group's nodes it knows and ViewClusterIds every cluster node id in its view
+/// (its own may be among them); nodes that see the same may share one set instance.
 /// </summary>
 public sealed record ObservedNode(
     string NodeId,
