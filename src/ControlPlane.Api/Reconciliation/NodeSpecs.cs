@@ -55,9 +55,12 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
     /// </summary>
     public const string ParametersLabel = "controlplane.parameters";
 
-    /// <summary>A node of a replication group: Redis, or Valkey (the same options, its own server binary and image).</summary>
+    /// <summary>
+    /// A node of a replication group: Redis, or Valkey (the same options, its own server binary and
+    /// image). clusterNodes: how many nodes its cluster has now (see <see cref="ClusterNodeTimeout"/>).
+    /// </summary>
     public ContainerSpec Redis(string groupId, string shardId, string nodeId, string host, int port, string engineVersion, string nodeTypeName, bool cluster,
-        string engine = Catalog.Redis, StartupParameters? parameters = null, NodeTransit? transit = null)
+        string engine = Catalog.Redis, StartupParameters? parameters = null, NodeTransit? transit = null, int clusterNodes = 0)
     {
         // Every pass builds every node's spec to compare its hash with the container's: the same
         // inputs give the same spec, so it is built once (the command, its hash, the labels) and kept.
@@ -69,8 +72,31 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
                 _redis.Clear();
             spec = _redis[key] = RedisBase(groupId, shardId, nodeId, host, port, engineVersion, nodeTypeName, cluster, engine);
         }
-        return WithTransit(WithParameters(spec, parameters), transit, transit?.RedisArguments(cluster));
+        return WithTransit(WithParameters(WithNodeTimeout(spec, cluster ? ClusterNodeTimeout(clusterNodes) : NodeTimeoutMs), parameters),
+            transit, transit?.RedisArguments(cluster));
     }
+
+    /// <summary>The cluster node timeout every node starts with (fast creates, see the command line below), in ms.</summary>
+    public const int NodeTimeoutMs = 1000;
+
+    /// <summary>
+    /// Redis pings every peer at least every half node timeout. At 1 s a 250-node cluster sends about
+    /// 125,000 bus messages a second: on a 2-core machine its nodes used both cores (load average 230),
+    /// probes timed out and the create never finished. A cluster of more than 25 nodes starts its nodes
+    /// with 40 ms a node instead, at most Redis' default of 15 s, so that each node pings about 50 peers
+    /// a second whatever the size.
+    /// </summary>
+    public static int ClusterNodeTimeout(int clusterNodes) => Math.Clamp(clusterNodes * 40, NodeTimeoutMs, 15_000);
+
+    /// <summary>
+    /// A longer node timeout goes on the command line after the rest (the engine takes the last value)
+    /// and outside the spec hash: a group that grows past 25 nodes keeps the nodes it has (with theirs),
+    /// only the nodes started after get the new value.
+    /// </summary>
+    private static ContainerSpec WithNodeTimeout(ContainerSpec spec, int timeoutMs) => timeoutMs == NodeTimeoutMs ? spec : spec with
+    {
+        Command = [.. spec.Command, "--cluster-node-timeout", Text(timeoutMs)],
+    };
 
     private const int MaxKept = 20_000;
 
@@ -103,7 +129,7 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
                 "--cluster-enabled", "yes", "--cluster-config-file", $"nodes-{port}.conf",
                 // A master that has been in a minority waits the node timeout (at most 5 s) before it
                 // says cluster_state:ok again, and every new master starts that way: 1 s keeps creates fast.
-                "--cluster-node-timeout", "1000",
+                "--cluster-node-timeout", Text(NodeTimeoutMs),
                 // Failing over is the control plane's (in about 0.1 s): with so short a timeout Redis
                 // must not also promote replicas by itself on a busy machine.
                 "--cluster-replica-no-failover", "yes",

@@ -107,6 +107,33 @@ public sealed class MemoryWorldReconcilerTests(PostgresFixture postgres) : Memor
             TimeSpan.FromSeconds(30), () => "the node cut off in az-c was never removed once the zone answered");
     }
 
+    [Fact]
+    public async Task A_cluster_grown_past_25_nodes_starts_its_new_nodes_with_a_longer_node_timeout_and_keeps_the_nodes_it_had()
+    {
+        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id = "mem-grow", clusterMode = "enabled", numShards = 12, replicasPerShard = 1 }));
+        var small = await WaitForStatusAsync("/v1/replication-groups/mem-grow", "available");
+        Assert.All(Nodes(small), n => Assert.Equal(TimeSpan.FromSeconds(1), RedisOf(n).NodeTimeout));
+        var before = Nodes(small).ToDictionary(n => ContainerName(n), n => ContainerId(ContainerName(n)));
+
+        await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/mem-grow", new { numShards = 14 }));
+        var grown = await WaitForFullStrengthAsync("mem-grow", 28, gone: "");
+
+        // The 24 nodes it had run on in their containers, with the 1 s they started with; the 4 new
+        // ones start with 28 x 40 ms (a longer timeout is outside the spec hash: nothing was replaced).
+        var kept = Nodes(grown).Where(n => before.ContainsKey(ContainerName(n))).ToList();
+        Assert.Equal(24, kept.Count);
+        Assert.All(kept, n => Assert.Equal(before[ContainerName(n)], ContainerId(ContainerName(n))));
+        Assert.All(kept, n => Assert.Equal(TimeSpan.FromSeconds(1), RedisOf(n).NodeTimeout));
+        var added = Nodes(grown).Where(n => !before.ContainsKey(ContainerName(n))).ToList();
+        Assert.Equal(4, added.Count);
+        Assert.All(added, n => Assert.Equal(TimeSpan.FromMilliseconds(1120), RedisOf(n).NodeTimeout));
+        Assert.All(Nodes(grown), n => Assert.Equal("ok", Cluster(n)["cluster_state"]));
+    }
+
+    private RedisProcess RedisOf(System.Text.Json.Nodes.JsonNode node) => World.Redis(Address(node).Host, Address(node).Port)!;
+
+    private string ContainerId(string name) => World.Containers().Single(c => c.Container.Name == name).Container.Id;
+
     private IReadOnlyDictionary<string, string> Cluster(System.Text.Json.Nodes.JsonNode node)
     {
         var (host, port) = Address(node);
