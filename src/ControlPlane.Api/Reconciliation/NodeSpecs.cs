@@ -64,16 +64,16 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
     {
         // Every pass builds every node's spec to compare its hash with the container's: the same
         // inputs give the same spec, so it is built once (the command, its hash, the labels) and kept.
-        var key = new RedisKey(groupId, shardId, nodeId, host, port, engineVersion, nodeTypeName, cluster, engine, secrets.Loaded);
+        var timeoutMs = cluster ? ClusterNodeTimeout(clusterNodes) : NodeTimeoutMs;
+        var key = new RedisKey(groupId, shardId, nodeId, host, port, engineVersion, nodeTypeName, cluster, engine, timeoutMs, secrets.Loaded);
         if (!_redis.TryGetValue(key, out var spec))
         {
             // Nodes come and go: the kept specs are dropped all at once now and then rather than tracked.
             if (_redis.Count >= MaxKept)
                 _redis.Clear();
-            spec = _redis[key] = RedisBase(groupId, shardId, nodeId, host, port, engineVersion, nodeTypeName, cluster, engine);
+            spec = _redis[key] = WithNodeTimeout(RedisBase(groupId, shardId, nodeId, host, port, engineVersion, nodeTypeName, cluster, engine), timeoutMs);
         }
-        return WithTransit(WithParameters(WithNodeTimeout(spec, cluster ? ClusterNodeTimeout(clusterNodes) : NodeTimeoutMs), parameters),
-            transit, transit?.RedisArguments(cluster));
+        return WithTransit(WithParameters(spec, parameters), transit, transit?.RedisArguments(cluster));
     }
 
     /// <summary>The cluster node timeout every node starts with (fast creates, see the command line below), in ms.</summary>
@@ -102,9 +102,9 @@ public sealed class NodeSpecs(IOptions<ControlPlaneOptions> options, Catalog cat
 
     private readonly ConcurrentDictionary<RedisKey, ContainerSpec> _redis = new();
 
-    /// <summary>What a Redis node's base spec depends on; the node secrets by reference (they are loaded once).</summary>
+    /// <summary>What a Redis node's kept spec depends on; the node secrets by reference (they are loaded once).</summary>
     private readonly record struct RedisKey(string GroupId, string ShardId, string NodeId, string Host, int Port, string EngineVersion, string NodeType,
-        bool Cluster, string Engine, NodeSecrets Secrets);
+        bool Cluster, string Engine, int NodeTimeoutMs, NodeSecrets Secrets);
 
     private ContainerSpec RedisBase(string groupId, string shardId, string nodeId, string host, int port, string engineVersion, string nodeTypeName, bool cluster, string engine)
     {

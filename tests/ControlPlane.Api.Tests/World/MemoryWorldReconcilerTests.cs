@@ -116,7 +116,7 @@ public sealed class MemoryWorldReconcilerTests(PostgresFixture postgres) : Memor
         var before = Nodes(small).ToDictionary(n => ContainerName(n), n => ContainerId(ContainerName(n)));
 
         await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/mem-grow", new { numShards = 14 }));
-        var grown = await WaitForFullStrengthAsync("mem-grow", 28, gone: "");
+        var grown = await WaitForFullStrengthAsync("mem-grow", 28);
 
         // The 24 nodes it had run on in their containers, with the 1 s they started with; the 4 new
         // ones start with 28 x 40 ms (a longer timeout is outside the spec hash: nothing was replaced).

@@ -64,7 +64,8 @@ public abstract class MemoryWorldTest(PostgresFixture postgres) : ApiTest(postgr
 
     protected string ContainerName(JsonNode node) => $"{Instance}-{node["id"]}";
 
-    protected async Task<JsonObject> WaitForFullStrengthAsync(string id, int nodes, string gone, TimeSpan? timeout = null)
+    /// <summary>Waits until the group is available with this many nodes, all available, none of them <paramref name="gone"/>.</summary>
+    protected async Task<JsonObject> WaitForFullStrengthAsync(string id, int nodes, string? gone = null, TimeSpan? timeout = null)
     {
         JsonObject? last = null;
         await WaitUntilAsync(async () =>

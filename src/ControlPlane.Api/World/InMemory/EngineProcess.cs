@@ -60,10 +60,9 @@ public abstract class EngineProcess
         if (start < 0)
             return null;
         var args = command.Skip(start).ToList();
-        // The node's own options come first (later ones, TLS's --port 0, would move the node here).
-        string? Arg(string name) => args.IndexOf(name) is >= 0 and var i && i + 1 < args.Count ? args[i + 1] : null;
-        // For the engine the last value counts: a longer node timeout is appended (NodeSpecs.ClusterNodeTimeout).
-        string? LastArg(string name) => args.LastIndexOf(name) is >= 0 and var i && i + 1 < args.Count ? args[i + 1] : null;
+        // The node's own options come first (later ones, TLS's --port 0, would move the node here); where
+        // the engine's rule matters, the last value counts (a longer node timeout is appended: NodeSpecs.ClusterNodeTimeout).
+        string? Arg(string name, bool last = false) => (last ? args.LastIndexOf(name) : args.IndexOf(name)) is >= 0 and var i && i + 1 < args.Count ? args[i + 1] : null;
         var version = container.Spec.Image.Split(':') is [_, var tag] ? tag : "0";
         if (args[0] == "memcached")
             return new MemcachedProcess(world, container.Name, Arg("-l") ?? "127.0.0.1", Number(Arg("-p") ?? "11211"), version,
@@ -71,7 +70,7 @@ public abstract class EngineProcess
         return new RedisProcess(world, container.Name, Arg("--bind") ?? "127.0.0.1", Number(Arg("--port") ?? "6379"), version,
             long.Parse(Arg("--maxmemory") ?? "0", CultureInfo.InvariantCulture),
             cluster: Arg("--cluster-enabled") == "yes",
-            nodeTimeout: TimeSpan.FromMilliseconds(Number(LastArg("--cluster-node-timeout") ?? "15000")));
+            nodeTimeout: TimeSpan.FromMilliseconds(Number(Arg("--cluster-node-timeout", last: true) ?? "15000")));
     }
 
     private static int Number(string text) => int.Parse(text, CultureInfo.InvariantCulture);
