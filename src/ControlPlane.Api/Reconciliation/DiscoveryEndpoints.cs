@@ -66,12 +66,12 @@ public sealed partial class DiscoveryEndpoints(PortAllocator ports, ZoneRegistry
         }
     }
 
-    /// <summary>A cluster being deleted: its listener stops and its port is given back.</summary>
+    /// <summary>A cluster being deleted: its listener stops and its port is given back with the caller's save.</summary>
     public async Task RemoveAsync(ControlPlaneDbContext db, string clusterId, CancellationToken ct)
     {
         if (_endpoints.TryRemove(clusterId, out var endpoint))
             endpoint.Stop();
-        await PortAllocator.ReleaseAsync(db, [LeaseId(clusterId)], ct);
+        await PortAllocator.ReleaseOnSaveAsync(db, [LeaseId(clusterId)], ct);
     }
 
     /// <summary>Stops the listeners of clusters that are gone (deleted by another control plane).</summary>

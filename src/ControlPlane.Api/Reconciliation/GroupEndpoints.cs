@@ -57,7 +57,7 @@ public sealed partial class GroupEndpoints(
         await kernel.ApplyAsync(Forwarding(group, wiredNow), ct);
     }
 
-    /// <summary>Removes the endpoints (rules, or the proxy) and releases their ports (delete, create-failed).</summary>
+    /// <summary>Removes the endpoints (rules, or the proxy) and releases their ports with the caller's save (delete, create-failed).</summary>
     public async Task RemoveAsync(ControlPlaneDbContext db, string groupId, ContainerView view, CancellationToken ct)
     {
         var ids = LeaseIds(groupId).ToList();
@@ -68,7 +68,7 @@ public sealed partial class GroupEndpoints(
             await kernel.RemoveAsync(groupId, leased.Where(l => IPAddress.TryParse(l.Host, out _)).Select(l => new IPEndPoint(IPAddress.Parse(l.Host), l.Port)).ToList(), ct);
         }
         await proxy.RemoveAsync(groupId, view, ct);
-        await PortAllocator.ReleaseAsync(db, ids, ct);
+        await PortAllocator.ReleaseOnSaveAsync(db, ids, ct);
     }
 
     /// <summary>

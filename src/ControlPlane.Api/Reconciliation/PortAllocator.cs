@@ -71,6 +71,15 @@ public sealed class PortAllocator(IOptions<ControlPlaneOptions> options)
     public static async Task ReleaseAsync(ControlPlaneDbContext db, IReadOnlyCollection<string> nodeIds, CancellationToken ct) =>
         await db.PortLeases.Where(l => nodeIds.Contains(l.NodeId)).ExecuteDeleteAsync(ct);
 
+    /// <summary>
+    /// Releases the nodes' leases with the caller's next SaveChanges, in the transaction that stores
+    /// the record that stops using the ports (a node removed or replaced, a create failed, a group
+    /// deleted). Released at once instead, a save that then fails leaves the nodes on ports nobody
+    /// holds: the next node allocated takes one of them, and two nodes of a group share a port.
+    /// </summary>
+    public static async Task ReleaseOnSaveAsync(ControlPlaneDbContext db, IReadOnlyCollection<string> nodeIds, CancellationToken ct) =>
+        db.PortLeases.RemoveRange(await db.PortLeases.Where(l => nodeIds.Contains(l.NodeId)).ToListAsync(ct));
+
     private static async Task ExecuteAsync(DbConnection connection, DbTransaction tx, string sql, CancellationToken ct, params (string Name, object Value)[] parameters)
     {
         await using var command = Command(connection, tx, sql, parameters);

@@ -246,7 +246,7 @@ public sealed partial class TransitEncryption(
                 await redis.DisconnectAsync(node.Host!, inner);
                 transport.Set(node.Host!, inner, tls: false);
             }
-            await PortAllocator.ReleaseAsync(db, [PlainLeaseId(node.Id), TlsLeaseId(node.Id)], ct);
+            await PortAllocator.ReleaseOnSaveAsync(db, [PlainLeaseId(node.Id), TlsLeaseId(node.Id)], ct);
             (node.PlainPort, node.InnerTlsPort) = (null, null);
             await db.SaveChangesAsync(ct);
             LogMultiplexerGone(logger, node.Id);

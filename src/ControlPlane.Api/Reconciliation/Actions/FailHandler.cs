@@ -18,7 +18,7 @@ public sealed class FailHandler(ZoneRegistry zones) : ActionHandler<Fail, ITarge
     protected override async Task RecordAsync(Fail action, ITargetRecord record, ActionPass pass)
     {
         await pass.TeardownExtras();
-        await PortAllocator.ReleaseAsync(pass.Db, pass.Places.Select(p => p.NodeId).ToList(), pass.Ct);
+        await PortAllocator.ReleaseOnSaveAsync(pass.Db, pass.Places.Select(p => p.NodeId).ToList(), pass.Ct);
         record.CreateFailed();
         pass.Event($"Creation of {(record.SourceType == SourceType.ReplicationGroup ? "replication group" : "cache cluster")} {record.Id} failed: {action.Reason}");
     }

@@ -76,7 +76,9 @@ public sealed class MoveSlotsHandler(ISlotMover mover, IRedisAdmin redis) : Acti
             await redis.ClusterSetSlotsStableAsync(from.Host, from.Port, slots, ct);
             await redis.ClusterSetSlotsStableAsync(to.Host, to.Port, slots, ct);
         }
-        await pass.Db.SlotMoves.Where(x => x.ReplicationGroupId == record.Id).ExecuteDeleteAsync(ct);
+        // The plan goes with the record that gives it up, in one save: a plan deleted at once by a save
+        // that then failed would leave the group modifying towards shards with nothing left to move.
+        pass.Db.SlotMoves.RemoveRange(remaining);
         var shards = record.GiveUpReshard();
         pass.Event($"Modification of replication group {record.Id} failed and was stopped: {reason} "
             + $"{remaining.Count} slot(s) stayed with their node groups; the slots that had moved stay moved. The group is available with {shards} node group(s).");

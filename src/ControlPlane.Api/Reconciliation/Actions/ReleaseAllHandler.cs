@@ -12,7 +12,7 @@ public sealed class ReleaseAllHandler : ActionHandler<ReleaseAll, ITargetRecord>
     {
         await pass.TeardownExtras();
         // A node whose zone does not answer may still run there: its port stays leased until its container is gone.
-        await PortAllocator.ReleaseAsync(pass.Db, pass.Places.Where(p => pass.Observed.GetValueOrDefault(p.NodeId)?.Container != ContainerState.ZoneUnreachable)
+        await PortAllocator.ReleaseOnSaveAsync(pass.Db, pass.Places.Where(p => pass.Observed.GetValueOrDefault(p.NodeId)?.Container != ContainerState.ZoneUnreachable)
             .Select(p => p.NodeId).ToList(), pass.Ct);
         record.Remove();
         pass.Event(record.SourceType == SourceType.ReplicationGroup ? $"Replication group {record.Id} deleted" : $"Cache cluster {record.Id} deleted");

@@ -10,7 +10,7 @@ public sealed class RemoveNodeHandler(NodeRemover remover) : ActionHandler<Remov
 
     protected override async Task RecordAsync(RemoveNode action, ITargetRecord record, ActionPass pass)
     {
-        await PortAllocator.ReleaseAsync(pass.Db, [action.NodeId], pass.Ct);
+        await PortAllocator.ReleaseOnSaveAsync(pass.Db, [action.NodeId], pass.Ct);
         record.RemoveNode(action.NodeId);
         pass.Event($"Removed cache node {action.NodeId}");
     }

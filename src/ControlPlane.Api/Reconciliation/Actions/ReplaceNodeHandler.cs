@@ -24,7 +24,7 @@ public sealed class ReplaceNodeHandler(NodeRemover remover) : ActionHandler<Repl
     protected override async Task RecordAsync(ReplaceNode action, ITargetRecord record, ActionPass pass)
     {
         if (!pass.StillLeased.Contains(action.NodeId))
-            await PortAllocator.ReleaseAsync(pass.Db, [action.NodeId], pass.Ct);
+            await PortAllocator.ReleaseOnSaveAsync(pass.Db, [action.NodeId], pass.Ct);
         var replacement = record.Replace(action.NodeId, action.Zone, action.AsPrimary);
         pass.Event($"Recovering cache nodes {action.NodeId}");
         if (action.DataLost)
