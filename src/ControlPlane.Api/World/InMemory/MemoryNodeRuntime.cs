@@ -77,7 +77,8 @@ public sealed class MemoryNodeRuntime(string zone, MemoryWorld world) : INodeRun
     {
         lock (world.Gate)
         {
-            var zone = Answering();
+            // Named in the call, so that a simulation can tell what was removed, and when.
+            var zone = Answering($"{nameof(RemoveAsync)} {nameOrId}");
             if (Find(zone, nameOrId) is not { } container)
                 return Task.FromResult(false);
             Remove(zone, container);
