@@ -102,5 +102,14 @@ echo "tests: $passed passed, $failed failed, $((total - executed)) skipped"
 # A project that does not build (or a crashed test host) writes no results: say so, the counts above miss it.
 if ((rc != 0 && failed == 0)); then echo "tests: dotnet test exited with $rc without a failed test: a build error or a crashed test host (see above)"; fi
 
+# A test host killed before it wrote its results can leave dotnet test exiting 0, and the counts
+# above would then be the other projects' alone: every test project writes one file, filtered or not.
+projects=$(find tests -name '*.Tests.csproj' -not -path '*/obj/*' | wc -l)
+written=$(find "$results" -name '*.trx' -newer "$state/started" | wc -l)
+if ((written < projects)); then
+  echo "tests: $written results file(s) for $projects test project(s): a test host ended without its results"
+  rc=1
+fi
+
 if ((rc == 0 && (executed == 0 || failed > 0))); then rc=1; fi
 exit "$rc"
