@@ -176,38 +176,34 @@ public sealed partial class Observer(IRedisAdmin redis, IMemcachedAdmin memcache
     }
 
     /// <summary>
-    /// The light probe of a quiet group: one PING (Memcached: version) per node on a socket of its
-    /// own, counted in the same history as the full probes, so a hung node is judged as fast as if
-    /// the full observation had run. True when every node answered; a miss is the caller's cue to
-    /// observe the group fully.
+    /// The light probe of the quiet groups: one PING (Memcached: version) per node on a socket of
+    /// its own, all sent together, counted in the same history as the full probes, so a hung node
+    /// is judged as fast as if the full observation had run. Returns the groups whose every node
+    /// answered; a miss is the caller's cue to observe that group fully.
     /// </summary>
-    public async Task<bool> HeartbeatAsync(QuietGroup group, ReconcilerOptions settings, CancellationToken ct)
+    public async Task<IReadOnlySet<string>> HeartbeatAsync(IReadOnlyList<(string Key, QuietGroup Group)> groups, ReconcilerOptions settings, CancellationToken ct)
     {
+        var nodes = groups.SelectMany(g => g.Group.Nodes.Select(node => (g.Key, Node: node, Target: new HeartbeatTarget(node.Host!, node.Port!.Value, g.Group.Engine == Catalog.Memcached)))).ToList();
         // One timeout for the whole beat: every node gets the same probe timeout, from the same start.
         using var deadline = new CancellationTokenSource(settings.ProbeTimeout, time);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct, deadline.Token);
-        var answers = await Task.WhenAll(group.Nodes.Select(async node =>
+        var answers = await heartbeats.BeatAllAsync(nodes.Select(n => n.Target).ToList(), settings.ProbeTimeout, timeout.Token);
+        ct.ThrowIfCancellationRequested();
+        var now = time.GetUtcNow();
+        var missed = new HashSet<string>();
+        for (var i = 0; i < nodes.Count; i++)
         {
-            bool answered;
-            try
-            {
-                answered = await heartbeats.BeatAsync(node.Host!, node.Port!.Value, group.Engine == Catalog.Memcached, timeout.Token);
-            }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-            {
-                answered = false;
-            }
-            var now = time.GetUtcNow();
-            if (answered)
+            var (key, node, _) = nodes[i];
+            if (answers[i])
                 _history.AddOrUpdate(node.NodeId, _ => new History(null, 0, default, node.Zone, now), (_, h) => h with { Misses = 0, ProbedAt = now });
             else
             {
                 LogHeartbeatMissed(logger, node.NodeId);
                 Remember(node, null, creating: false, settings);
+                missed.Add(key);
             }
-            return answered;
-        }));
-        return answers.All(a => a);
+        }
+        return groups.Select(g => g.Key).Where(k => !missed.Contains(k)).ToHashSet();
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Node {NodeId} missed a heartbeat: its group is observed in full")]

@@ -110,12 +110,12 @@ public sealed partial class Reconciler(
         if (now - _lastBeat < Settings.HeartbeatInterval)
             return _quiet.Keys.ToHashSet();
         _lastBeat = now;
-        var beats = await Task.WhenAll(_targets
+        var quiet = _targets
             .Where(t => !_running.ContainsKey(t.Key))
-            .Select(t => (t.Key, Quiet: _quiet.GetValueOrDefault(t.Key)))
-            .Where(t => t.Quiet is not null)
-            .Select(async t => (t.Key, Answered: await observer.HeartbeatAsync(t.Quiet!, Settings, ct))));
-        return beats.Where(b => b.Answered).Select(b => b.Key).ToHashSet();
+            .Select(t => (t.Key, Group: _quiet.GetValueOrDefault(t.Key)!))
+            .Where(t => t.Group is not null)
+            .ToList();
+        return quiet.Count == 0 ? new HashSet<string>() : await observer.HeartbeatAsync(quiet, Settings, ct);
     }
 
     /// <summary>True when some group is neither quiet, converging already, nor backing off: it needs a pass now.</summary>
