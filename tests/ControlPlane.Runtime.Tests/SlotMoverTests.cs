@@ -36,7 +36,7 @@ public sealed class SlotMoverTests(ITestOutputHelper output) : NodeTest
         {
             for (var n = 0; !stop.IsCancellationRequested; n++)
             {
-                var key = n % 2 == 0 ? loaded[(n * 7919) % loaded.Length] : keys[20_000 + n / 2 % 4_000];
+                var key = n % 2 == 0 ? loaded[(int)((long)n * 7919 % loaded.Length)] : keys[20_000 + n / 2 % 4_000];
                 var value = $"w{n}:{key}";
                 try
                 {

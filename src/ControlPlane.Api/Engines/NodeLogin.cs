@@ -18,7 +18,7 @@ internal static class NodeLogin
         // A refused AUTH leaves the connection open as the default user, and the client carries on:
         // ask the node who we are rather than trust the handshake.
         var connection = await ConnectionMultiplexer.ConnectAsync(asAdmin);
-        if (await IsAdminAsync(connection))
+        if (await IsAdminAsync(connection, options))
             return connection;
 
         // A node started by a control plane of before node users: no admin user, and a default user
@@ -27,22 +27,26 @@ internal static class NodeLogin
         // line is outdated). On a node of ours the default user is refused all of this.
         try
         {
-            await AdoptAsync(connection.GetServers()[0], login);
+            await AdoptAsync(Node(connection, options), login);
         }
         finally
         {
             await connection.DisposeAsync();
         }
         connection = await ConnectionMultiplexer.ConnectAsync(asAdmin);
-        if (await IsAdminAsync(connection))
+        if (await IsAdminAsync(connection, options))
             return connection;
         await connection.DisposeAsync();
         throw new RedisConnectionException(ConnectionFailureType.AuthenticationFailure, CommandFlags.None,
             $"{options.EndPoints.FirstOrDefault()} refuses the control plane's login ({NodeSecrets.AdminUser}).", null, CommandStatus.Unknown);
     }
 
-    private static async Task<bool> IsAdminAsync(ConnectionMultiplexer connection) =>
-        (string?)await connection.GetServers()[0].ExecuteAsync("ACL", "WHOAMI") == NodeSecrets.AdminUser;
+    private static async Task<bool> IsAdminAsync(ConnectionMultiplexer connection, ConfigurationOptions options) =>
+        (string?)await Node(connection, options).ExecuteAsync("ACL", "WHOAMI") == NodeSecrets.AdminUser;
+
+    // The node we connected to by name: a multiplexer that meets a cluster node also lists (and dials) its slot-serving peers.
+    private static IServer Node(ConnectionMultiplexer connection, ConfigurationOptions options) =>
+        connection.GetServer(options.EndPoints.Single());
 
     private static async Task AdoptAsync(IServer server, NodeSecrets login)
     {

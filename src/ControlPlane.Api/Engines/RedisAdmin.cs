@@ -361,6 +361,10 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider?
         AsyncTimeout = 2000,
         ConnectRetry = 1,
         HeartbeatInterval = ClientHeartbeat,
+        // No INFO replication on every connection each minute: commands name their node, so the
+        // client's idea of who is primary is never used, and a multiplexer of a cluster node holds a
+        // connection to every primary of the cluster (it dials them when it meets the node).
+        ConfigCheckSeconds = 0,
         // A node that does not answer is reported at once; the next call connects afresh.
         AbortOnConnectFail = true,
         BacklogPolicy = BacklogPolicy.FailFast,

@@ -411,6 +411,10 @@ public sealed partial class SlotMover(ILogger<SlotMover> logger, TimeProvider ti
         AsyncTimeout = 60_000,
         ConnectRetry = 1,
         AbortOnConnectFail = true,
+        // No INFO replication on every connection each minute: commands name their node, so the
+        // client's idea of who is primary is never used, and a multiplexer of a cluster node holds a
+        // connection to every primary of the cluster (it dials them when it meets the node).
+        ConfigCheckSeconds = 0,
         BacklogPolicy = BacklogPolicy.FailFast,
         ConfigurationChannel = "",
         TieBreaker = "",
