@@ -267,6 +267,7 @@ public sealed class Heartbeats(NodeTransport? transport = null) : IHeartbeats, I
     /// <summary>One thread that beats a round of sockets: write to all, then poll until each answered or the time is up.</summary>
     private sealed class PollThread : IDisposable
     {
+        private static readonly TimeSpan Gather = TimeSpan.FromMilliseconds(1);
         private readonly BlockingCollection<Action> _work = [];
 
         public PollThread()
@@ -330,6 +331,10 @@ public sealed class Heartbeats(NodeTransport? transport = null) : IHeartbeats, I
                         waiting.Remove(socket);
                     }
                 }
+                // The nodes answer one after another as the scheduler runs them: gathering them a
+                // millisecond at a time wakes this thread a few times a round instead of once a reply.
+                if (waiting.Count > 0 && ready.Count > 0 && clock.Elapsed + Gather < timeout)
+                    Thread.Sleep(Gather);
             }
             foreach (var i in waiting.Values)
                 round[i].Beat.Fail();
