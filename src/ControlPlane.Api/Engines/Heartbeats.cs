@@ -54,7 +54,7 @@ public sealed class Heartbeats(NodeTransport? transport = null) : IHeartbeats, I
             var (node, index) = (nodes[i], i);
             var beat = BeatOf(node.Host, node.Port);
             if (!beat.Pollable)
-                alone.Add(Task.Run(async () => answers[index] = await BeatAsync(node.Host, node.Port, node.Memcached, ct), CancellationToken.None));
+                alone.Add(BeatAloneAsync(index, node));
             else if (beat.Gate.Wait(0))
                 polled.Add((index, beat, Request(node.Memcached)));
             // else: the last one has not answered yet, a miss
@@ -75,6 +75,8 @@ public sealed class Heartbeats(NodeTransport? transport = null) : IHeartbeats, I
         }
         await Task.WhenAll(alone);
         return answers;
+
+        async Task BeatAloneAsync(int index, HeartbeatTarget node) => answers[index] = await BeatAsync(node.Host, node.Port, node.Memcached, ct);
     }
 
     private static byte[] Request(bool memcached) => memcached ? MemcachedVersion : RedisPing;
@@ -126,8 +128,7 @@ public sealed class Heartbeats(NodeTransport? transport = null) : IHeartbeats, I
             try
             {
                 _read = 0;
-                // Never blocks the poll thread: a socket that cannot take the bytes now is a miss.
-                socket.Blocking = false;
+                // A socket that cannot take the bytes now is a miss.
                 return socket.Send(request, SocketFlags.None, out var error) == request.Length && error == SocketError.Success || Fail();
             }
             catch (ObjectDisposedException)
@@ -194,7 +195,8 @@ public sealed class Heartbeats(NodeTransport? transport = null) : IHeartbeats, I
                 }
                 else if (_socket is null)
                 {
-                    _socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                    // Non-blocking: the poll thread writes and reads it without ever waiting on it.
+                    _socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true, Blocking = false };
                     await _socket.ConnectAsync(host, port, ct);
                 }
                 if (_stream is not null)

@@ -361,14 +361,6 @@ public sealed partial class RedisAdmin(ILogger<RedisAdmin> logger, TimeProvider?
         AsyncTimeout = 2000,
         ConnectRetry = 1,
         HeartbeatInterval = ClientHeartbeat,
-        // No INFO replication on every connection each minute: commands name their node, so the
-        // client's idea of who is primary is never used, and a multiplexer of a cluster node holds a
-        // connection to every primary of the cluster (it dials them when it meets the node).
-        ConfigCheckSeconds = 0,
-        // Nor a keep-alive PING on every idle connection each minute (the client's default): 10,000
-        // connections for one 100-node cluster made that about 170 round trips a second. TCP's own
-        // keep-alive still finds a dead peer, and a connection the node closed is opened afresh.
-        KeepAlive = 600,
         // A node that does not answer is reported at once; the next call connects afresh.
         AbortOnConnectFail = true,
         BacklogPolicy = BacklogPolicy.FailFast,

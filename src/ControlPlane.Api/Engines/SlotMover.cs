@@ -411,14 +411,6 @@ public sealed partial class SlotMover(ILogger<SlotMover> logger, TimeProvider ti
         AsyncTimeout = 60_000,
         ConnectRetry = 1,
         AbortOnConnectFail = true,
-        // No INFO replication on every connection each minute: commands name their node, so the
-        // client's idea of who is primary is never used, and a multiplexer of a cluster node holds a
-        // connection to every primary of the cluster (it dials them when it meets the node).
-        ConfigCheckSeconds = 0,
-        // Nor a keep-alive PING on every idle connection each minute (the client's default): 10,000
-        // connections for one 100-node cluster made that about 170 round trips a second. TCP's own
-        // keep-alive still finds a dead peer, and a connection the node closed is opened afresh.
-        KeepAlive = 600,
         BacklogPolicy = BacklogPolicy.FailFast,
         ConfigurationChannel = "",
         TieBreaker = "",
