@@ -139,7 +139,11 @@ public sealed partial class Converger(
             && !await db.Snapshots.AnyAsync(s => s.Name == final && s.Status == SnapshotStatus.Available, ct) ? final : null;
         // Before anything is wired: a node serves clients only with the group's users (auth tokens, user group).
         var holdingUsers = group.Status != GroupStatus.Deleting ? await clientAccess.ApplyAsync(db, group, places, observed, view, ct) : new HashSet<string>();
-        var testFailovers = await db.TestFailovers.Where(f => f.ReplicationGroupId == id && f.CompletedAt == null).Select(f => f.ShardId).ToListAsync(ct);
+        // A test failover is asked of an available group only, and the request makes it modifying in the
+        // same transaction: no other group has one pending, and a quiet group's pass skips the read.
+        var testFailovers = group.Status == GroupStatus.Modifying
+            ? await db.TestFailovers.Where(f => f.ReplicationGroupId == id && f.CompletedAt == null).Select(f => f.ShardId).ToListAsync(ct)
+            : [];
         var target = Target(group);
         var moves = target is { Reshard: true } || group.Shards.Any(s => s.Status == ShardStatus.Deleting)
             ? await db.SlotMoves.AsNoTracking().Where(m => m.ReplicationGroupId == id).Select(m => new SlotMove(m.Slot, m.FromShardId, m.ToShardId)).ToListAsync(ct)

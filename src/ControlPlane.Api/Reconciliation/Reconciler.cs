@@ -151,17 +151,19 @@ public sealed partial class Reconciler(
         // Leases before nodes: a lease read here belongs to a node that existed already, so one that
         // is in no node list read next is truly retired, not a new node's.
         var leases = await db.PortLeases.AsNoTracking().Select(l => l.NodeId).ToListAsync(ct);
-        var groups = await db.ReplicationGroups.AsNoTracking().Select(g => g.Id).ToListAsync(ct);
+        var groupModes = await db.ReplicationGroups.AsNoTracking().Select(g => new { g.Id, g.ClusterMode }).ToListAsync(ct);
+        var groups = groupModes.Select(g => g.Id).ToList();
+        var endpointGroups = groupModes.Where(g => g.ClusterMode == ClusterMode.Disabled).Select(g => g.Id).ToList();
         var clusters = await db.CacheClusters.AsNoTracking().Select(c => c.Id).ToListAsync(ct);
-        var nodeIds = (await db.RedisNodes.Select(n => n.Id).ToListAsync(ct)).Concat(await db.CacheNodes.Select(n => n.Id).ToListAsync(ct)).ToHashSet();
-        var endpointGroups = await db.ReplicationGroups.Where(g => g.ClusterMode == ClusterMode.Disabled).Select(g => g.Id).ToListAsync(ct);
+        var redisNodes = await db.RedisNodes.AsNoTracking().Select(n => new { n.Id, n.PoolId }).ToListAsync(ct);
+        var nodeIds = redisNodes.Select(n => n.Id).Concat(await db.CacheNodes.Select(n => n.Id).ToListAsync(ct)).ToHashSet();
         var known = nodeIds
             .Concat(endpointGroups.Select(GroupEndpoints.NodeLabel))
             // Pool nodes: idle ones hold a lease under their pool id, taken ones are named by their node.
             .Concat(leases.Where(WarmPool.IsPoolId))
             // A node's multiplexer of transit encryption's preferred mode lives as long as the node (or less).
             .Concat(nodeIds.Select(Security.Tls.NodeMultiplexer.NodeLabel))
-            .Concat(await db.RedisNodes.Where(n => n.PoolId != null).Select(n => n.PoolId!).ToListAsync(ct))
+            .Concat(redisNodes.Where(n => n.PoolId is not null).Select(n => n.PoolId!))
             .ToHashSet();
 
         var view = new ContainerView(listing, ZonesDownPastGrace(listing), deaths);
