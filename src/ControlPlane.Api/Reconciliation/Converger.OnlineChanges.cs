@@ -22,7 +22,7 @@ public sealed partial class Converger
         if (group.PendingChanges is not { } pending || !OnlineChanges.Any(pending))
             return plan;
         if (pending.TransitEncryptionMode is not null)
-            await TransitAsync(db, SourceType.ReplicationGroup, group.Id, () => transit.ConvergeAsync(db, group, nodes, view, ct), ct);
+            await transit.StepAsync(db, group, nodes, view, ct);
         if (OnlineChanges.Lagging(group, pending, holdingUsers) is { } lagging)
             return [new Wait(lagging)];
         return [available with { Message = OnlineChanges.Done(group.Id, pending) }];
