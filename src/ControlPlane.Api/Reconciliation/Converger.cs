@@ -138,6 +138,7 @@ public sealed partial class Converger(
         var finalSnapshot = group.Status == GroupStatus.Deleting && group.FinalSnapshotName is { } final
             && !await db.Snapshots.AnyAsync(s => s.Name == final && s.Status == SnapshotStatus.Available, ct) ? final : null;
         // Before anything is wired: a node serves clients only with the group's users (auth tokens, user group).
+        // The planner keeps a group modifying for them until every node holds them.
         var holdingUsers = group.Status != GroupStatus.Deleting ? await clientAccess.ApplyAsync(db, group, places, observed, view, ct) : new HashSet<string>();
         var testFailovers = await db.TestFailovers.Where(f => f.ReplicationGroupId == id && f.CompletedAt == null).Select(f => f.ShardId).ToListAsync(ct);
         var target = Target(group);
@@ -146,11 +147,11 @@ public sealed partial class Converger(
             : [];
         var desired = new DesiredGroup(group.Id, group.ClusterMode, group.Status,
             group.Shards.OrderBy(s => s.Id).Select(s => new DesiredShard(s.Id, s.Slots, s.Status,
-                s.Nodes.OrderBy(n => n.Id).Select(n => new DesiredNode(n.Id, n.ShardId, n.Role, n.AvailabilityZone, n.Status, n.Port, n.NodeType, $"{n.Engine} {NodeVersion(group, n)}")).ToList())).ToList(),
+                s.Nodes.OrderBy(n => n.Id).Select(n => new DesiredNode(n.Id, n.ShardId, n.Role, n.AvailabilityZone, n.Status, n.Port, n.NodeType, $"{n.Engine} {NodeVersion(group, n)}",
+                    n.TransitEncryptionMode, holdingUsers.Contains(n.Id))).ToList())).ToList(),
             group.AutomaticFailover, testFailovers.ToHashSet(), target, moves,
-            group.CreatedAt, Window(group.PreferredMaintenanceWindow), group.PendingChanges, group.ScheduledChanges, group.RestoreFromSnapshot, finalSnapshot);
+            group.CreatedAt, Window(group.PreferredMaintenanceWindow), group.PendingChanges, group.ScheduledChanges, group.RestoreFromSnapshot, finalSnapshot, group.TransitEncryptionMode);
         var plan = RedisPlanner.Plan(desired, observed, Context(view) with { RestoreProblem = restoreProblem }, time.GetUtcNow());
-        plan = await AwaitOnlineChangesAsync(db, group, nodes, holdingUsers, plan, view, ct);
         var record = new GroupRecord(db, group, time);
         var becomesAvailable = plan.Any(a => a is MarkGroup { Status: GroupStatus.Available });
         if (!cluster && (becomesAvailable || group.Status is GroupStatus.Available or GroupStatus.Modifying or GroupStatus.Snapshotting or GroupStatus.IncompatibleNetwork))
