@@ -37,4 +37,14 @@ public sealed class PendingChangesTests
         Assert.Equal([], new PendingChanges { RebootNodes = ["a"] }.Rebooted("a").RebootNodes!);
         Assert.Null(PendingChanges.None.Rebooted("a").RebootNodes);
     }
+
+    [Fact]
+    public void Only_who_may_connect_and_how_are_online_changes()
+    {
+        Assert.False(PendingChanges.None.HasOnlineChange);
+        Assert.False(new PendingChanges { NodeType = "cache.medium" }.HasOnlineChange);
+        Assert.True(new PendingChanges { NodeType = "cache.medium", AuthTokenUpdateStrategy = "rotate" } is { HasOnlineChange: true, ChangesUsers: true });
+        Assert.True(new PendingChanges { UserGroupIds = [] } is { HasOnlineChange: true, ChangesUsers: true });
+        Assert.True(new PendingChanges { TransitEncryptionMode = new Change<string?>("required") } is { HasOnlineChange: true, ChangesUsers: false });
+    }
 }

@@ -138,6 +138,7 @@ public sealed partial class Converger(
         var finalSnapshot = group.Status == GroupStatus.Deleting && group.FinalSnapshotName is { } final
             && !await db.Snapshots.AnyAsync(s => s.Name == final && s.Status == SnapshotStatus.Available, ct) ? final : null;
         // Before anything is wired: a node serves clients only with the group's users (auth tokens, user group).
+        // The planner keeps a group modifying for them until every node holds them.
         var holdingUsers = group.Status != GroupStatus.Deleting ? await clientAccess.ApplyAsync(db, group, places, observed, view, ct) : new HashSet<string>();
         // A test failover is asked of an available group only, and the request makes it modifying in the
         // same transaction: no other group has one pending, and a quiet group's pass skips the read.
@@ -150,11 +151,11 @@ public sealed partial class Converger(
             : [];
         var desired = new DesiredGroup(group.Id, group.ClusterMode, group.Status,
             group.Shards.OrderBy(s => s.Id).Select(s => new DesiredShard(s.Id, s.Slots, s.Status,
-                s.Nodes.OrderBy(n => n.Id).Select(n => new DesiredNode(n.Id, n.ShardId, n.Role, n.AvailabilityZone, n.Status, n.Port, n.NodeType, $"{n.Engine} {NodeVersion(group, n)}")).ToList())).ToList(),
+                s.Nodes.OrderBy(n => n.Id).Select(n => new DesiredNode(n.Id, n.ShardId, n.Role, n.AvailabilityZone, n.Status, n.Port, n.NodeType, $"{n.Engine} {NodeVersion(group, n)}",
+                    n.TransitEncryptionMode, holdingUsers.Contains(n.Id))).ToList())).ToList(),
             group.AutomaticFailover, testFailovers.ToHashSet(), target, moves,
-            group.CreatedAt, Window(group.PreferredMaintenanceWindow), group.PendingChanges, group.ScheduledChanges, group.RestoreFromSnapshot, finalSnapshot);
+            group.CreatedAt, Window(group.PreferredMaintenanceWindow), group.PendingChanges, group.ScheduledChanges, group.RestoreFromSnapshot, finalSnapshot, group.TransitEncryptionMode);
         var plan = RedisPlanner.Plan(desired, observed, Context(view) with { RestoreProblem = restoreProblem }, time.GetUtcNow());
-        plan = await AwaitOnlineChangesAsync(db, group, nodes, holdingUsers, plan, view, ct);
         var record = new GroupRecord(db, group, time);
         var becomesAvailable = plan.Any(a => a is MarkGroup { Status: GroupStatus.Available });
         if (!cluster && (becomesAvailable || group.Status is GroupStatus.Available or GroupStatus.Modifying or GroupStatus.Snapshotting or GroupStatus.IncompatibleNetwork))
@@ -170,14 +171,9 @@ public sealed partial class Converger(
         // their command line gives them, and say applying, until the group is available again).
         if (group.Status is GroupStatus.Available or GroupStatus.Snapshotting)
             await parameters.ApplyAsync(db, group, parameterValues, view, ct);
-        if (group.Status == GroupStatus.Available)
-        {
-            var speakingTls = nodes.Count(n => n.TransitEncryptionMode is not null);
-            await TransitAsync(db, SourceType.ReplicationGroup, group.Id, () => transit.ConvergeAsync(db, group, nodes, view, ct), ct);
-            // A step from plain text to TLS changes what the endpoint proxy's checks must speak: at once, not a pass later.
-            if (!cluster && nodes.Count(n => n.TransitEncryptionMode is not null) != speakingTls)
-                await endpoints.EnsureAsync(db, group, view, wiredNow: false, ct);
-        }
+        // A step from plain text to TLS changes what the endpoint proxy's checks must speak: at once, not a pass later.
+        if (group.Status == GroupStatus.Available && await transit.StepAsync(db, group, nodes, view, ct) && !cluster)
+            await endpoints.EnsureAsync(db, group, view, wiredNow: false, ct);
         var primaries = group.Shards.Select(s => (s.Id, Primary: s.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && n.Status == NodeStatus.Available)?.Id))
             .Where(p => p.Primary is not null).ToDictionary(p => p.Id, p => p.Primary!);
         // Work the API asked for joins the request's trace; what the control plane does on its own starts one.
@@ -257,7 +253,7 @@ public sealed partial class Converger(
         if (cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.Modifying)
             await parameters.MarkAsync(db, cluster, parameterValues, view, ct);
         if (cluster.Status == CacheClusterStatus.Available)
-            await TransitAsync(db, SourceType.CacheCluster, cluster.Id, () => transit.ConvergeAsync(db, cluster, ct), ct);
+            await transit.StepAsync(db, cluster, ct);
         // Leased while the cluster is created, so that its record does not change under a client once it is available.
         if (cluster.Status is CacheClusterStatus.Creating or CacheClusterStatus.Available or CacheClusterStatus.Modifying)
             await discovery.EnsureAsync(db, cluster, ct);
@@ -267,24 +263,6 @@ public sealed partial class Converger(
         var progress = await executor.RunAsync(plan, pass, creating ? cluster.CreatedAt : null, cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.IncompatibleNetwork);
         return Ended(progress, Catalog.Memcached, places, observed);
     }
-
-    /// <summary>Transit encryption's online steps and renewals: a node that fails one is tried again at the next pass, and the group goes on meanwhile.</summary>
-    private async Task TransitAsync(ControlPlaneDbContext db, SourceType source, string id, Func<Task<IReadOnlyList<string>>> step, CancellationToken ct)
-    {
-        try
-        {
-            foreach (var message in await step())
-                db.Record(time, source, id, message);
-            await db.SaveChangesAsync(ct);
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-        {
-            LogTransitFailed(logger, id, e.Message);
-        }
-    }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Transit encryption of {Id} did not converge this pass: {Reason}")]
-    private static partial void LogTransitFailed(ILogger logger, string id, string reason);
 
     private PlanContext Context(ContainerView view) =>
         new(zones.All.Select(z => z.Name).OrderBy(z => z).ToList(), view.ZonesDown, view.ZonesUnreachable) { CreateTimeout = Settings.CreateTimeout };

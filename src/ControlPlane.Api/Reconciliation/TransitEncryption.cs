@@ -173,7 +173,37 @@ public sealed partial class TransitEncryption(
     }
 
     /// <summary>
-    /// Once the group is available: every node one step towards the group's mode (none -> preferred ->
+    /// A replication group's transit encryption steps and certificate renewals, their events recorded.
+    /// True when what the nodes' ports speak changed: the endpoints' checks must follow at once.
+    /// </summary>
+    public async Task<bool> StepAsync(ControlPlaneDbContext db, ReplicationGroupEntity group, IReadOnlyList<RedisNodeEntity> nodes, ContainerView view, CancellationToken ct)
+    {
+        var speakingTls = nodes.Count(n => n.TransitEncryptionMode is not null);
+        await RecordedAsync(db, SourceType.ReplicationGroup, group.Id, () => ConvergeAsync(db, group, nodes, view, ct), ct);
+        return nodes.Count(n => n.TransitEncryptionMode is not null) != speakingTls;
+    }
+
+    /// <summary>A cache cluster's certificate renewals, their events recorded.</summary>
+    public Task StepAsync(ControlPlaneDbContext db, CacheClusterEntity cluster, CancellationToken ct) =>
+        RecordedAsync(db, SourceType.CacheCluster, cluster.Id, () => ConvergeAsync(db, cluster, ct), ct);
+
+    /// <summary>A node that fails its step is tried again later (the next pass, or the next step of a group modifying for it), and the group goes on meanwhile.</summary>
+    private async Task RecordedAsync(ControlPlaneDbContext db, SourceType source, string id, Func<Task<IReadOnlyList<string>>> step, CancellationToken ct)
+    {
+        try
+        {
+            foreach (var message in await step())
+                db.Record(time, source, id, message);
+            await db.SaveChangesAsync(ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            LogTransitFailed(logger, id, e.Message);
+        }
+    }
+
+    /// <summary>
+    /// Once the group is available, or while it is modifying for a transit step: every node one step towards the group's mode (none -> preferred ->
     /// required), online, and the certificates due renewed. Each node's new state is saved as soon as it
     /// holds, so that a failure half way leaves every node's row telling what it speaks. Returns the
     /// events to record.
@@ -359,6 +389,9 @@ public sealed partial class TransitEncryption(
     }
 
     private static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Transit encryption of {Id} did not converge this pass: {Reason}")]
+    private static partial void LogTransitFailed(ILogger logger, string id, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Started the multiplexer of node {NodeId} on port {Port} (TLS to {TlsPort}, plain text to {PlainPort})")]
     private static partial void LogMultiplexerStarted(ILogger logger, string nodeId, int port, int tlsPort, int plainPort);

@@ -51,6 +51,13 @@ public sealed record StartRefresh(IReadOnlyList<string> NodeIds, string Message)
 /// <summary>Outdated nodes outside the maintenance window: their renewal is scheduled for when it opens, once, with this event; they serve as they are meanwhile.</summary>
 public sealed record ScheduleRefresh(IReadOnlyList<string> NodeIds, DateTimeOffset At, string Message) : NodeAction;
 
+/// <summary>
+/// A group modifying for a transit encryption step: each serving node not at its mode moves one step
+/// towards it (none -> preferred -> required), online; once every node accepts TLS, the replication
+/// and cluster-bus links switch to it.
+/// </summary>
+public sealed record StepTransitEncryption : NodeAction;
+
 /// <summary>A snapshotting group is healthy and converged: every snapshot it was asked for is taken, then it is available again.</summary>
 public sealed record TakeSnapshots : NodeAction;
 

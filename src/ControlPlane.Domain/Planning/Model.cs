@@ -1,7 +1,13 @@
 namespace ControlPlane.Domain.Planning;
 
-/// <summary>One node as stored: who it should be. Port is null until the control plane allocated one. Engine: "engine version" it runs.</summary>
-public sealed record DesiredNode(string Id, string? ShardId, NodeRole Role, string Zone, NodeStatus Status, int? Port, string NodeType = "", string Engine = "");
+/// <summary>
+/// One node as stored: who it should be. Port is null until the control plane allocated one. Engine:
+/// "engine version" it runs. Redis only: TransitEncryptionMode is what its port speaks, as its row
+/// says (null: plain text); HoldsUsers, that it answered this step and holds the group's client users
+/// (the reconciler writes them to every answering node before it plans).
+/// </summary>
+public sealed record DesiredNode(string Id, string? ShardId, NodeRole Role, string Zone, NodeStatus Status, int? Port, string NodeType = "", string Engine = "",
+    string? TransitEncryptionMode = null, bool HoldsUsers = false);
 
 public sealed record DesiredShard(string Id, string Slots, ShardStatus Status, IReadOnlyList<DesiredNode> Nodes)
 {
@@ -14,7 +20,8 @@ public sealed record DesiredShard(string Id, string Slots, ShardStatus Status, I
 /// Moves are the slots of a stored migration plan that have not moved yet. CreatedAt starts the
 /// create timeout; Window is the maintenance window node-replacing work waits for; Pending and
 /// Scheduled are the changes under way and those waiting for the window; RestoreFromSnapshot names
-/// the snapshot a create restores; FinalSnapshot the one a delete must take first (null once taken).
+/// the snapshot a create restores; FinalSnapshot the one a delete must take first (null once taken);
+/// TransitEncryptionMode the mode every node's port should speak (null: plain text).
 /// </summary>
 public sealed record DesiredGroup(
     string Id, ClusterMode ClusterMode, GroupStatus Status, IReadOnlyList<DesiredShard> Shards,
@@ -22,7 +29,8 @@ public sealed record DesiredGroup(
     GroupTarget? Target = null, IReadOnlyList<SlotMove>? Moves = null,
     DateTimeOffset CreatedAt = default, MaintenanceWindow? Window = null, PendingChanges? Pending = null, PendingChanges? Scheduled = null,
     string? RestoreFromSnapshot = null,
-    string? FinalSnapshot = null)
+    string? FinalSnapshot = null,
+    string? TransitEncryptionMode = null)
 {
     public IEnumerable<DesiredNode> Nodes => Shards.SelectMany(s => s.Nodes);
 }

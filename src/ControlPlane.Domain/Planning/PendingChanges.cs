@@ -54,6 +54,15 @@ public sealed record PendingChanges
     /// <summary>An in-place engine upgrade: nodes running another engine version are replaced.</summary>
     public bool Upgrades => Engine is not null || EngineVersion is not null;
 
+    /// <summary>
+    /// An online change: who may connect (an auth token, the user group or its users) or how (a transit
+    /// encryption step). Every node takes it without a topology step; the group is modifying until every node holds it.
+    /// </summary>
+    public bool HasOnlineChange => ChangesUsers || TransitEncryptionMode is not null;
+
+    /// <summary>Who may connect changes: every node must hold the group's client users.</summary>
+    public bool ChangesUsers => AuthTokenUpdateStrategy is not null || UserGroupIds is not null;
+
     public bool IsEmpty => NumShards is null && !Rebalance && ReplicasPerShard is null && NodeType is null && !Upgrades && ParameterGroupName is null
         && AuthTokenUpdateStrategy is null && UserGroupIds is null && TransitEncryptionMode is null && NumNodes is null && NodeIdsToRemove is null
         && OutdatedNodes is null && RebootNodes is null && SlotMigration is null;

@@ -93,6 +93,8 @@ public static partial class RedisPlanner
             return marks;
         if (group.Target is { } target && Modify(group, target, Seen, context) is { Count: > 0 } modifying)
             return modifying;
+        if (group.Pending is { HasOnlineChange: true } online)
+            return AwaitOnlineChanges(group, online);
         return [new MarkGroup(GroupStatus.Available, $"Replication group {group.Id} is available")];
     }
 

@@ -111,6 +111,21 @@ public sealed class ActionExecutorTests(PostgresFixture postgres) : ApiTest(post
         Assert.Empty(journal);
     }
 
+    /// <summary>A step that may find nothing it can do yet (a transit step beside the wait for it) must not be planned again at once, and for ever.</summary>
+    [Fact]
+    public async Task Steps_that_leave_the_group_waiting_are_taken_then_waited_after()
+    {
+        var journal = new ConcurrentQueue<string>();
+        var executor = Executor(new Scripted<StepTransitEncryption>(journal, waits: true), new Scripted<Wait>(journal, waits: true), new Scripted<StartContainer>(journal));
+        await using var db = Factory.NewDbContext();
+
+        Assert.Equal(Progress.Waiting, await executor.RunAsync([new StepTransitEncryption(), new Wait("nodes lag")], Pass(db, journal), null, settled: false));
+        Assert.Equal(Progress.Settled, await executor.RunAsync([new StepTransitEncryption(), new Wait("nodes lag")], Pass(db, journal), null, settled: true));
+        Assert.Equal(2, journal.Count(e => e == "step StepTransitEncryption"));
+        // Beside a step that does not wait, a wait changes nothing: observed and planned again at once.
+        Assert.Equal(Progress.Acted, await executor.RunAsync([new StartContainer("n1"), new Wait("nodes lag")], Pass(db, journal), null, settled: false));
+    }
+
     [Fact]
     public async Task An_action_only_a_replication_group_has_is_refused_for_a_cache_cluster_before_anything_runs()
     {
@@ -139,10 +154,12 @@ public sealed class ActionExecutorTests(PostgresFixture postgres) : ApiTest(post
         };
 
     /// <summary>Writes down its steps and records; a step may be given work of its own.</summary>
-    private sealed class Scripted<TAction>(ConcurrentQueue<string> journal, Func<TAction, Task>? step = null, bool decision = false, bool changesRoles = false)
+    private sealed class Scripted<TAction>(ConcurrentQueue<string> journal, Func<TAction, Task>? step = null, bool decision = false, bool changesRoles = false, bool waits = false)
         : ActionHandler<TAction, ITargetRecord> where TAction : NodeAction
     {
         public override bool IsDecision => decision;
+
+        public override bool Waits => waits;
 
         public override bool ChangesRoles => changesRoles;
 

@@ -77,7 +77,12 @@ public sealed partial class ActionExecutor(
         await pass.SaveAsync();
         if (steps.Any(s => s.Handler.ChangesRoles))
             await pass.RolesChanged();
-        return steps.Any(s => s.Handler.EndsConvergence) ? Progress.Done : Progress.Acted;
+        if (steps.Any(s => s.Handler.EndsConvergence))
+            return Progress.Done;
+        // Steps that leave the group waiting on its nodes (a transit step beside the wait for it) are followed
+        // by a wait, as a plan of waits alone: planned again at once, a node that cannot take its step yet, or
+        // fails it, would be asked again and again for as long as it lasts, the pass's budget never consulted.
+        return steps.All(s => s.Handler.Waits) ? (settled ? Progress.Settled : Progress.Waiting) : Progress.Acted;
     }
 
     /// <summary>The create cannot finish: nothing else of the plan runs, and the convergence ends.</summary>

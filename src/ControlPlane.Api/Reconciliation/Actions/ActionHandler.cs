@@ -21,6 +21,8 @@ public abstract class ActionHandler<TAction, TRecord> : IActionHandler
 
     public virtual bool EndsConvergence => false;
 
+    public virtual bool Waits => false;
+
     /// <summary>Before any engine step of the plan, with every action of this kind in it at once.</summary>
     protected virtual Task PrepareAsync(IReadOnlyList<TAction> actions, TRecord record, ActionPass pass) => Task.CompletedTask;
 

@@ -23,6 +23,12 @@ public interface IActionHandler
     /// <summary>Once recorded, the group is gone or finished with: the convergence ends.</summary>
     bool EndsConvergence { get; }
 
+    /// <summary>
+    /// Carried out, the group still waits on its nodes (a wait, or an online step each node takes when it
+    /// can): a plan of such steps alone is observed again after a wait, within the pass's budget, not at once.
+    /// </summary>
+    bool Waits { get; }
+
     Task PrepareAsync(IReadOnlyList<NodeAction> actions, ActionPass pass);
 
     Task StepAsync(NodeAction action, ActionPass pass);
