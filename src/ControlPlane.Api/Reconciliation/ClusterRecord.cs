@@ -9,6 +9,8 @@ public sealed class ClusterRecord(ControlPlaneDbContext db, CacheClusterEntity c
 {
     private CacheNodeEntity Node(string id) => cluster.Nodes.First(n => n.Id == id);
 
+    public CacheClusterEntity Entity => cluster;
+
     public SourceType SourceType => SourceType.CacheCluster;
     public string Id => cluster.Id;
     public bool Creating => cluster.Status == CacheClusterStatus.Creating;

@@ -152,7 +152,7 @@ public sealed partial class Converger(
         var desired = new DesiredGroup(group.Id, group.ClusterMode, group.Status,
             group.Shards.OrderBy(s => s.Id).Select(s => new DesiredShard(s.Id, s.Slots, s.Status,
                 s.Nodes.OrderBy(n => n.Id).Select(n => new DesiredNode(n.Id, n.ShardId, n.Role, n.AvailabilityZone, n.Status, n.Port, n.NodeType, $"{n.Engine} {NodeVersion(group, n)}",
-                    n.TransitEncryptionMode, holdingUsers.Contains(n.Id))).ToList())).ToList(),
+                    n.TransitEncryptionMode, holdingUsers.Contains(n.Id), n.CertificateRenewAt, transit.InnerPortsToRelease(n, view))).ToList())).ToList(),
             group.AutomaticFailover, testFailovers.ToHashSet(), target, moves,
             group.CreatedAt, Window(group.PreferredMaintenanceWindow), group.PendingChanges, group.ScheduledChanges, group.RestoreFromSnapshot, finalSnapshot, group.TransitEncryptionMode);
         var plan = RedisPlanner.Plan(desired, observed, Context(view) with { RestoreProblem = restoreProblem }, time.GetUtcNow());
@@ -171,9 +171,6 @@ public sealed partial class Converger(
         // their command line gives them, and say applying, until the group is available again).
         if (group.Status is GroupStatus.Available or GroupStatus.Snapshotting)
             await parameters.ApplyAsync(db, group, parameterValues, view, ct);
-        // A step from plain text to TLS changes what the endpoint proxy's checks must speak: at once, not a pass later.
-        if (group.Status == GroupStatus.Available && await transit.StepAsync(db, group, nodes, view, ct) && !cluster)
-            await endpoints.EnsureAsync(db, group, view, wiredNow: false, ct);
         var primaries = group.Shards.Select(s => (s.Id, Primary: s.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && n.Status == NodeStatus.Available)?.Id))
             .Where(p => p.Primary is not null).ToDictionary(p => p.Id, p => p.Primary!);
         // Work the API asked for joins the request's trace; what the control plane does on its own starts one.
@@ -247,13 +244,12 @@ public sealed partial class Converger(
             return Progress.Acted;
         var reboot = cluster.Status == CacheClusterStatus.Modifying ? cluster.PendingChanges?.RebootNodes?.ToHashSet() : null;
         var desired = new DesiredCluster(cluster.Id, cluster.Status,
-            nodes.Select(n => new DesiredNode(n.Id, null, NodeRole.Primary, n.AvailabilityZone, n.Status, n.Port)).ToList(), reboot,
+            nodes.Select(n => new DesiredNode(n.Id, null, NodeRole.Primary, n.AvailabilityZone, n.Status, n.Port,
+                CertificateRenewAt: cluster.TransitEncryption ? n.CertificateRenewAt : null)).ToList(), reboot,
             cluster.CreatedAt, Window(cluster.PreferredMaintenanceWindow), cluster.ScheduledChanges);
         var plan = MemcachedPlanner.Plan(desired, observed, Context(view), time.GetUtcNow());
         if (cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.Modifying)
             await parameters.MarkAsync(db, cluster, parameterValues, view, ct);
-        if (cluster.Status == CacheClusterStatus.Available)
-            await transit.StepAsync(db, cluster, ct);
         // Leased while the cluster is created, so that its record does not change under a client once it is available.
         if (cluster.Status is CacheClusterStatus.Creating or CacheClusterStatus.Available or CacheClusterStatus.Modifying)
             await discovery.EnsureAsync(db, cluster, ct);

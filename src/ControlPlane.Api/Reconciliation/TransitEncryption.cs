@@ -139,6 +139,16 @@ public sealed partial class TransitEncryption(
 
     private string MultiplexerName(string nodeId) => specs.ContainerName(NodeMultiplexer.NodeLabel(nodeId));
 
+    /// <summary>
+    /// A node that serves TLS only on its port again still holds the inner ports of its preferred-mode
+    /// days, and its zone's listing shows its multiplexer gone: they are to give back (the multiplexer
+    /// carries its last TLS connections for up to <see cref="NodeMultiplexer.Grace"/>, and its exit is a
+    /// container event that wakes the reconciler).
+    /// </summary>
+    public bool InnerPortsToRelease(RedisNodeEntity node, ContainerView view) =>
+        node.TransitEncryptionMode == TransitEncryptionModes.Required && (node.PlainPort is not null || node.InnerTlsPort is not null)
+        && view.Listed(node.AvailabilityZone) && view.Running(node.AvailabilityZone, MultiplexerName(node.Id)) is null;
+
     private static MultiplexedPorts? Inner(RedisNodeEntity node) =>
         node is { Port: { } port, PlainPort: { } plain, InnerTlsPort: { } tls } ? new MultiplexedPorts(port, plain, tls) : null;
 

@@ -58,6 +58,9 @@ public sealed record ScheduleRefresh(IReadOnlyList<string> NodeIds, DateTimeOffs
 /// </summary>
 public sealed record StepTransitEncryption : NodeAction;
 
+/// <summary>A cache cluster's nodes whose certificates are due get renewed ones, online.</summary>
+public sealed record RenewCertificates : NodeAction;
+
 /// <summary>A snapshotting group is healthy and converged: every snapshot it was asked for is taken, then it is available again.</summary>
 public sealed record TakeSnapshots : NodeAction;
 

@@ -16,7 +16,14 @@ public static class MemcachedPlanner
                     .Select(n => n.Id).Order(StringComparer.Ordinal).ToList(), cluster.Window, cluster.Scheduled, now, "rebooting") is { } refresh)
             return [refresh];
         var steps = PlanSteps(cluster, observed, context);
-        return cluster.Status == CacheClusterStatus.Creating ? UnlessTimedOut(steps, cluster.CreatedAt, context, now) : steps;
+        if (cluster.Status == CacheClusterStatus.Creating)
+            return UnlessTimedOut(steps, cluster.CreatedAt, context, now);
+        // Certificates are renewed once nothing but waiting is left to do (they come due well before they
+        // expire), on the nodes that answer: one that waits does not keep the others' from being renewed.
+        if (cluster.Status == CacheClusterStatus.Available && steps.All(s => s is Wait or Hold)
+            && cluster.Nodes.Any(n => n.Status == NodeStatus.Available && n.Port is not null && observed.GetValueOrDefault(n.Id) is { Reachable: true } && n.CertificateRenewAt <= now))
+            return [.. steps, new RenewCertificates()];
+        return steps;
     }
 
     private static IReadOnlyList<NodeAction> PlanSteps(DesiredCluster cluster, IReadOnlyDictionary<string, ObservedNode> observed, PlanContext context)

@@ -4,10 +4,13 @@ namespace ControlPlane.Domain.Planning;
 /// One node as stored: who it should be. Port is null until the control plane allocated one. Engine:
 /// "engine version" it runs. Redis only: TransitEncryptionMode is what its port speaks, as its row
 /// says (null: plain text); HoldsUsers, that it answered this step and holds the group's client users
-/// (the reconciler writes them to every answering node before it plans).
+/// (the reconciler writes them to every answering node before it plans). Both engines:
+/// CertificateRenewAt, when its TLS certificate is due for renewal (null: none). InnerPortsToRelease:
+/// it serves TLS only on its port again and the multiplexer of its preferred-mode days is gone per the
+/// listing, so its inner ports are still to give back.
 /// </summary>
 public sealed record DesiredNode(string Id, string? ShardId, NodeRole Role, string Zone, NodeStatus Status, int? Port, string NodeType = "", string Engine = "",
-    string? TransitEncryptionMode = null, bool HoldsUsers = false);
+    string? TransitEncryptionMode = null, bool HoldsUsers = false, DateTimeOffset? CertificateRenewAt = null, bool InnerPortsToRelease = false);
 
 public sealed record DesiredShard(string Id, string Slots, ShardStatus Status, IReadOnlyList<DesiredNode> Nodes)
 {

@@ -30,7 +30,8 @@ public static partial class RedisPlanner
             GroupStatus.Creating => Created(group, UnlessTimedOut(steps, group.CreatedAt, context, now)),
             // Snapshots are taken of a group that is healthy and wired, with nothing else to do.
             GroupStatus.Snapshotting when steps.Count == 0 => [new TakeSnapshots()],
-            GroupStatus.Available or GroupStatus.IncompatibleNetwork => Reachability(group, observed, steps),
+            GroupStatus.Available => WithTransit(group, observed, Reachability(group, observed, steps), now),
+            GroupStatus.IncompatibleNetwork => Reachability(group, observed, steps),
             _ => steps,
         };
     }

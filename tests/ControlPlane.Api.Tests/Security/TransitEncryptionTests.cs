@@ -428,6 +428,35 @@ public sealed class TransitEncryptionTests(PostgresFixture postgres) : Reconcile
         Assert.Equal(0, await CountAsync(db => db.ReplicationGroups));
     }
 
+    [Fact]
+    public async Task Once_required_a_node_gives_its_inner_ports_back_when_its_multiplexer_has_ended()
+    {
+        var group = await CreateAsync("tls-free", new { id = "tls-free", replicasPerShard = 1, transitEncryption = true, transitEncryptionMode = "preferred" });
+        var inner = group["shards"]!.AsArray().SelectMany(s => s!["nodes"]!.AsArray())
+            .SelectMany(n => new[] { $"{n!["id"]}-plain", $"{n["id"]}-tls" }).ToList();
+        Assert.Equal(inner.Count, await CountAsync(db => db.PortLeases.Where(l => inner.Contains(l.NodeId))));
+        var tls = await TlsClient.FetchAsync(Client);
+        var port = Ports(group).First();
+
+        // A TLS client on a node's port goes through its multiplexer, which carries it on after the step to required.
+        var client = await tls.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port));
+        await client.GetDatabase().StringSetAsync("before", "required");
+        await AssertAcceptedAsync(await PatchAsync("/v1/replication-groups/tls-free", new { transitEncryptionMode = "required" }));
+        var required = await WaitForNodesAsync("tls-free", _ => true, timeout: TimeSpan.FromSeconds(60));
+        Assert.Equal("required", (string?)required["transitEncryptionMode"]);
+        Assert.Equal("required", (string?)await client.GetDatabase().StringGetAsync("before"));
+        // Available and quiet, the group keeps the inner ports of the multiplexer that still carries the client.
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.True(await CountAsync(db => db.PortLeases.Where(l => inner.Contains(l.NodeId))) > 0, "the inner ports went while the multiplexer carried a client");
+
+        // Its last connection ended, the multiplexer ends; the planner sees it gone in the listing, and the inner ports go back.
+        await client.DisposeAsync();
+        await WaitUntilAsync(async () => await CountAsync(db => db.PortLeases.Where(l => inner.Contains(l.NodeId))) == 0,
+            TimeSpan.FromSeconds(60), () => $"tls-free still leases inner ports\n{EventsText()}");
+        foreach (var nodePort in Ports(group))
+            Assert.Null(await TlsClient.PlainTextAsync(nodePort, "PING\r\n", r => r.EndsWith("\r\n", StringComparison.Ordinal)));
+    }
+
     private async Task<JsonObject> CreateAsync(string id, object body)
     {
         await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", body));

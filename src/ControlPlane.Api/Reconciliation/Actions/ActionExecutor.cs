@@ -39,7 +39,9 @@ public sealed partial class ActionExecutor(
             }
             return settled ? Progress.Settled : Progress.Waiting;
         }
-        _held.TryRemove(record.Id, out _);
+        // Still held beside other steps (a certificate renewed while a shard waits): told already, not again.
+        if (!plan.Any(a => a is Hold))
+            _held.TryRemove(record.Id, out _);
         var steps = plan.Select(a => (Action: a, Handler: HandlerOf(a, pass))).ToList();
         using var activity = pass.TraceParent is null
             ? ControlPlaneMetrics.Activities.StartActivity("converge")

@@ -5,9 +5,10 @@ namespace ControlPlane.Api.Reconciliation.Actions;
 
 /// <summary>
 /// A group modifying for a transit encryption step: every serving node one step towards the group's
-/// mode, online, each move told in an event, and the links over TLS once every node accepts it. A node
-/// that fails its step is logged, not thrown for: the group goes on, and the planner asks again at the
-/// next step while the step is pending.
+/// mode, online, each move told in an event, and the links over TLS once every node accepts it. An
+/// available group: the certificates due renewed, the inner ports of a multiplexer that is gone given
+/// back, a step a control plane stopped half way finished. A node that fails its step is logged, not
+/// thrown for: the group goes on, and the planner asks again while the work is due.
 /// </summary>
 public sealed class StepTransitEncryptionHandler(TransitEncryption transit, GroupEndpoints endpoints) : ActionHandler<StepTransitEncryption, GroupRecord>
 {
