@@ -135,7 +135,7 @@ public sealed class GroupRecord(ControlPlaneDbContext db, ReplicationGroupEntity
             Role = role, AvailabilityZone = zone, Status = NodeStatus.Creating, NodeType = nodeType, CreatedAt = time.GetUtcNow(),
             Engine = group.Engine, EngineVersion = group.EngineVersion, TransitEncryptionMode = group.TransitEncryptionMode,
             // In sync only once the reconciler has set its parameter group's values on it.
-            ParameterGroupStatus = Parameters.ParameterStatus.Applying,
+            ParameterGroupStatus = Domain.Parameters.ParameterStatus.Applying,
         };
         shard.Nodes.Add(node);
         db.RedisNodes.Add(node);
