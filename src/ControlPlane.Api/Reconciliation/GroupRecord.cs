@@ -19,6 +19,8 @@ public sealed class GroupRecord(ControlPlaneDbContext db, ReplicationGroupEntity
 
     public void MarkNode(string nodeId, NodeStatus status, NodeRole role) => (Node(nodeId).Status, Node(nodeId).Role) = (status, role);
 
+    public void MarkParameterStatus(string nodeId, string? status) => Node(nodeId).ParameterGroupStatus = status;
+
     public void MarkShard(string shardId, ShardStatus status) => group.Shards.First(s => s.Id == shardId).Status = status;
 
     public void MarkGroup(GroupStatus status)

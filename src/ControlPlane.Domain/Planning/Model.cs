@@ -4,10 +4,20 @@ namespace ControlPlane.Domain.Planning;
 /// One node as stored: who it should be. Port is null until the control plane allocated one. Engine:
 /// "engine version" it runs. Redis only: TransitEncryptionMode is what its port speaks, as its row
 /// says (null: plain text); HoldsUsers, that it answered this step and holds the group's client users
-/// (the reconciler writes them to every answering node before it plans).
+/// (the reconciler writes them to every answering node before it plans). Parameters: where it stands
+/// with its parameter group's values, for an available node whose container runs (null otherwise).
 /// </summary>
 public sealed record DesiredNode(string Id, string? ShardId, NodeRole Role, string Zone, NodeStatus Status, int? Port, string NodeType = "", string Engine = "",
-    string? TransitEncryptionMode = null, bool HoldsUsers = false);
+    string? TransitEncryptionMode = null, bool HoldsUsers = false, NodeParameters? Parameters = null);
+
+/// <summary>
+/// Where a node stands with its parameter group's values, as the reconciler knows it: Set, that the
+/// immediate ones are set on the container it runs now (Redis, with CONFIG SET, in this process;
+/// Memcached has none, so always); RefusedAt, when the node last refused those very values (null: it
+/// has not); StartedWithWanted, that its container started with the group's start-up values; Status,
+/// the parameterGroupStatus its row shows (null: in sync; see <see cref="Parameters.ParameterStatus"/>).
+/// </summary>
+public sealed record NodeParameters(bool Set, bool StartedWithWanted, string? Status = null, DateTimeOffset? RefusedAt = null);
 
 public sealed record DesiredShard(string Id, string Slots, ShardStatus Status, IReadOnlyList<DesiredNode> Nodes)
 {
