@@ -3,6 +3,7 @@ using ControlPlane.Api.Data;
 using ControlPlane.Api.Http;
 using ControlPlane.Api.Parameters;
 using ControlPlane.Domain;
+using ControlPlane.Domain.Parameters;
 using ControlPlane.Domain.Planning;
 
 namespace ControlPlane.Api.Contracts;

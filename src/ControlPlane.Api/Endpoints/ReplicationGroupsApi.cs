@@ -8,6 +8,7 @@ using ControlPlane.Api.Options;
 using ControlPlane.Api.Parameters;
 using ControlPlane.Api.Validation;
 using ControlPlane.Domain;
+using ControlPlane.Domain.Parameters;
 using ControlPlane.Domain.Planning;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;

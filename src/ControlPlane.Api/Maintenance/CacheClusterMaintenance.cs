@@ -60,13 +60,13 @@ public sealed partial class MaintenanceScheduler
         var now = time.GetUtcNow();
         var candidates = await db.CacheClusters.Include(c => c.Nodes)
             .Where(c => c.Status == CacheClusterStatus.Available && c.PreferredMaintenanceWindow != null
-                && c.Nodes.Any(n => n.ParameterGroupStatus == Parameters.ParameterStatus.PendingReboot))
+                && c.Nodes.Any(n => n.ParameterGroupStatus == Domain.Parameters.ParameterStatus.PendingReboot))
             .ToListAsync(ct);
         foreach (var cluster in candidates)
         {
             if (Domain.Planning.MaintenanceWindow.TryParse(cluster.PreferredMaintenanceWindow!, out var window) is not null || !window!.Contains(now))
                 continue;
-            var nodes = cluster.Nodes.Where(n => n.ParameterGroupStatus == Parameters.ParameterStatus.PendingReboot).Select(n => n.Id).Order(StringComparer.Ordinal).ToList();
+            var nodes = cluster.Nodes.Where(n => n.ParameterGroupStatus == Domain.Parameters.ParameterStatus.PendingReboot).Select(n => n.Id).Order(StringComparer.Ordinal).ToList();
             cluster.Status = CacheClusterStatus.Modifying;
             cluster.PendingChanges = new PendingChanges { RebootNodes = nodes };
             cluster.Generation++;

@@ -50,13 +50,13 @@ public sealed partial class MaintenanceScheduler(IServiceScopeFactory scopes, Ti
         var now = time.GetUtcNow();
         var candidates = await db.ReplicationGroups.Include(g => g.Shards).ThenInclude(s => s.Nodes).AsSplitQuery()
             .Where(g => g.Status == GroupStatus.Available && g.PreferredMaintenanceWindow != null
-                && g.Shards.Any(s => s.Nodes.Any(n => n.ParameterGroupStatus == Parameters.ParameterStatus.PendingReboot)))
+                && g.Shards.Any(s => s.Nodes.Any(n => n.ParameterGroupStatus == Domain.Parameters.ParameterStatus.PendingReboot)))
             .ToListAsync(ct);
         foreach (var group in candidates)
         {
             if (Domain.Planning.MaintenanceWindow.TryParse(group.PreferredMaintenanceWindow!, out var window) is not null || !window!.Contains(now))
                 continue;
-            var nodes = group.Shards.SelectMany(s => s.Nodes).Where(n => n.ParameterGroupStatus == Parameters.ParameterStatus.PendingReboot)
+            var nodes = group.Shards.SelectMany(s => s.Nodes).Where(n => n.ParameterGroupStatus == Domain.Parameters.ParameterStatus.PendingReboot)
                 .Select(n => n.Id).Order(StringComparer.Ordinal).ToList();
             await StartAsync(db, group, new PendingChanges { RebootNodes = nodes },
                 $"rebooting cache nodes {string.Join(", ", nodes)} for their parameters", ct);

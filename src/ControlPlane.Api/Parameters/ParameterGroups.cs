@@ -210,11 +210,3 @@ public sealed class ParameterGroups(ControlPlaneDbContext db, TimeProvider time)
     private static ParameterGroupError Invalid(string field, string message) =>
         new(StatusCodes.Status400BadRequest, ErrorCodes.InvalidParameterValue, field, message);
 }
-
-/// <summary>A node's parameterGroupStatus as the contract spells it.</summary>
-public static class ParameterStatus
-{
-    public const string InSync = "in-sync";
-    public const string Applying = "applying";
-    public const string PendingReboot = "pending-reboot";
-}

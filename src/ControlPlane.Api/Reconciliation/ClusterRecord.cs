@@ -19,6 +19,8 @@ public sealed class ClusterRecord(ControlPlaneDbContext db, CacheClusterEntity c
 
     public void MarkNode(string nodeId, NodeStatus status, NodeRole role) => Node(nodeId).Status = status;
 
+    public void MarkParameterStatus(string nodeId, string? status) => Node(nodeId).ParameterGroupStatus = status;
+
     public void MarkGroup(GroupStatus status)
     {
         if (status == GroupStatus.IncompatibleNetwork)

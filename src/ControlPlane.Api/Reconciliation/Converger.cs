@@ -24,7 +24,7 @@ public sealed partial class Converger(
     GroupEndpoints endpoints,
     WarmPool pool,
     SnapshotTaker snapshots,
-    ParameterApplier parameters,
+    ParameterState parameters,
     ClientAccessApplier clientAccess,
     DiscoveryEndpoints discovery,
     TransitEncryption transit,
@@ -120,7 +120,8 @@ public sealed partial class Converger(
         var nodes = group.Shards.SelectMany(s => s.Nodes).OrderBy(n => n.Id).ToList();
         await transit.PrepareAsync(db, group, nodes, view, ct);
         var parameterValues = await Parameters.ParameterGroups.ValuesAsync(db, group.ParameterGroupName, group.Engine, group.EngineVersion, cluster, ct);
-        var startup = Domain.Parameters.ParameterCatalog.Startup(Catalog.Family(group.Engine, group.EngineVersion), parameterValues);
+        var family = Catalog.Family(group.Engine, group.EngineVersion);
+        var startup = Domain.Parameters.ParameterCatalog.Startup(family, parameterValues);
         var places = nodes.Select(n => new NodePlace(n.Id, n.AvailabilityZone, n.Host, n.Port,
             n.Port is { } p ? specs.Redis(group.Id, n.ShardId, n.Id, n.Host!, p, NodeVersion(group, n), n.NodeType, cluster, n.Engine, startup, transit.For(n), nodes.Count) with
             {
@@ -134,6 +135,9 @@ public sealed partial class Converger(
             observer.Settle(places, settled: false);
             return Progress.Acted;
         }
+        var nodeParameters = parameters.Observe(family, cluster, parameterValues, nodes.Zip(places)
+            .Where(n => n.First.Status == NodeStatus.Available && n.First.Host is not null && n.First.Port is not null)
+            .Select(n => (n.Second, n.First.NodeType, n.First.ParameterGroupStatus)), view);
         // A delete's final snapshot is still to take until it is available.
         var finalSnapshot = group.Status == GroupStatus.Deleting && group.FinalSnapshotName is { } final
             && !await db.Snapshots.AnyAsync(s => s.Name == final && s.Status == SnapshotStatus.Available, ct) ? final : null;
@@ -152,7 +156,8 @@ public sealed partial class Converger(
         var desired = new DesiredGroup(group.Id, group.ClusterMode, group.Status,
             group.Shards.OrderBy(s => s.Id).Select(s => new DesiredShard(s.Id, s.Slots, s.Status,
                 s.Nodes.OrderBy(n => n.Id).Select(n => new DesiredNode(n.Id, n.ShardId, n.Role, n.AvailabilityZone, n.Status, n.Port, n.NodeType, $"{n.Engine} {NodeVersion(group, n)}",
-                    n.TransitEncryptionMode, holdingUsers.Contains(n.Id), n.CertificateRenewAt, transit.InnerPortsToRelease(n, view))).ToList())).ToList(),
+                    n.TransitEncryptionMode, holdingUsers.Contains(n.Id), n.CertificateRenewAt, transit.InnerPortsToRelease(n, view),
+                    ParametersOf(nodeParameters, n.Id))).ToList())).ToList(),
             group.AutomaticFailover, testFailovers.ToHashSet(), target, moves,
             group.CreatedAt, Window(group.PreferredMaintenanceWindow), group.PendingChanges, group.ScheduledChanges, group.RestoreFromSnapshot, finalSnapshot, group.TransitEncryptionMode);
         var plan = RedisPlanner.Plan(desired, observed, Context(view) with { RestoreProblem = restoreProblem }, time.GetUtcNow());
@@ -167,15 +172,15 @@ public sealed partial class Converger(
         Func<Task> teardown = cluster ? () => Task.CompletedTask : () => endpoints.RemoveAsync(db, group.Id, view, ct);
         // Once a failover or switchover is stored, the endpoints forward to the new primary without waiting for the next step.
         Func<Task> rolesChanged = cluster ? () => Task.CompletedTask : () => endpoints.EnsureAsync(db, group, view, wiredNow: false, ct);
-        // Not while a modification runs: it may need the engines as they are (new nodes keep the values
-        // their command line gives them, and say applying, until the group is available again).
-        if (group.Status is GroupStatus.Available or GroupStatus.Snapshotting)
-            await parameters.ApplyAsync(db, group, parameterValues, view, ct);
         var primaries = group.Shards.Select(s => (s.Id, Primary: s.Nodes.FirstOrDefault(n => n.Role == NodeRole.Primary && n.Status == NodeStatus.Available)?.Id))
             .Where(p => p.Primary is not null).ToDictionary(p => p.Id, p => p.Primary!);
         // Work the API asked for joins the request's trace; what the control plane does on its own starts one.
         var traceParent = group.Status != GroupStatus.Available || testFailovers.Count > 0 ? group.TraceParent : null;
-        var pass = new ActionPass(db, view, places, observed, record, time, ct) { TeardownExtras = teardown, RolesChanged = rolesChanged, Primaries = primaries, TraceParent = traceParent };
+        var pass = new ActionPass(db, view, places, observed, record, time, ct)
+        {
+            TeardownExtras = teardown, RolesChanged = rolesChanged, Primaries = primaries, TraceParent = traceParent,
+            ImmediateValues = nodeParameters.Where(p => p.Value.Immediate is not null).ToDictionary(p => p.Key, p => p.Value.Immediate!),
+        };
         var progress = await executor.RunAsync(plan, pass, creating ? group.CreatedAt : null, group.Status is GroupStatus.Available or GroupStatus.IncompatibleNetwork);
         var ended = Ended(progress, Catalog.Redis, places, observed);
         // Only a group that ended quiet may have its nodes' cluster views reused at the next observation.
@@ -235,21 +240,22 @@ public sealed partial class Converger(
         var nodes = cluster.Nodes.OrderBy(n => n.Id).ToList();
         await transit.PrepareAsync(cluster, ct);
         var parameterValues = await Parameters.ParameterGroups.ValuesAsync(db, cluster.ParameterGroupName, cluster.Engine, cluster.EngineVersion, false, ct);
-        var startup = Domain.Parameters.ParameterCatalog.Startup(Catalog.Family(cluster.Engine, cluster.EngineVersion), parameterValues);
+        var family = Catalog.Family(cluster.Engine, cluster.EngineVersion);
+        var startup = Domain.Parameters.ParameterCatalog.Startup(family, parameterValues);
         var places = nodes.Select(n => new NodePlace(n.Id, n.AvailabilityZone, n.Host, n.Port,
             n.Port is { } p ? specs.Memcached(cluster.Id, n.Id, n.Host!, p, cluster.EngineVersion, cluster.NodeType, startup, transit.For(cluster, n)) : null, specs.ContainerName(n.Id))).ToList();
         var creating = cluster.Status == CacheClusterStatus.Creating;
         var observed = await observer.ObserveAsync(Catalog.Memcached, false, creating, places, view, Settings, ct);
         if (await ListingContradictedAsync(places, observed, nodes.Where(n => n.Status == NodeStatus.Available).Select(n => n.Id), view, ct))
             return Progress.Acted;
+        var nodeParameters = parameters.Observe(family, false, parameterValues,
+            nodes.Zip(places).Where(n => n.First.Status == NodeStatus.Available).Select(n => (n.Second, cluster.NodeType, n.First.ParameterGroupStatus)), view);
         var reboot = cluster.Status == CacheClusterStatus.Modifying ? cluster.PendingChanges?.RebootNodes?.ToHashSet() : null;
         var desired = new DesiredCluster(cluster.Id, cluster.Status,
             nodes.Select(n => new DesiredNode(n.Id, null, NodeRole.Primary, n.AvailabilityZone, n.Status, n.Port,
-                CertificateRenewAt: cluster.TransitEncryption ? n.CertificateRenewAt : null)).ToList(), reboot,
+                CertificateRenewAt: cluster.TransitEncryption ? n.CertificateRenewAt : null, Parameters: ParametersOf(nodeParameters, n.Id))).ToList(), reboot,
             cluster.CreatedAt, Window(cluster.PreferredMaintenanceWindow), cluster.ScheduledChanges);
         var plan = MemcachedPlanner.Plan(desired, observed, Context(view), time.GetUtcNow());
-        if (cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.Modifying)
-            await parameters.MarkAsync(db, cluster, parameterValues, view, ct);
         // Leased while the cluster is created, so that its record does not change under a client once it is available.
         if (cluster.Status is CacheClusterStatus.Creating or CacheClusterStatus.Available or CacheClusterStatus.Modifying)
             await discovery.EnsureAsync(db, cluster, ct);
@@ -259,6 +265,9 @@ public sealed partial class Converger(
         var progress = await executor.RunAsync(plan, pass, creating ? cluster.CreatedAt : null, cluster.Status is CacheClusterStatus.Available or CacheClusterStatus.IncompatibleNetwork);
         return Ended(progress, Catalog.Memcached, places, observed);
     }
+
+    private static NodeParameters? ParametersOf(IReadOnlyDictionary<string, (NodeParameters Node, ImmediateValues? Immediate)> observed, string nodeId) =>
+        observed.TryGetValue(nodeId, out var node) ? node.Node : null;
 
     private PlanContext Context(ContainerView view) =>
         new(zones.All.Select(z => z.Name).OrderBy(z => z).ToList(), view.ZonesDown, view.ZonesUnreachable) { CreateTimeout = Settings.CreateTimeout };

@@ -19,6 +19,8 @@ public sealed class GroupRecord(ControlPlaneDbContext db, ReplicationGroupEntity
 
     public void MarkNode(string nodeId, NodeStatus status, NodeRole role) => (Node(nodeId).Status, Node(nodeId).Role) = (status, role);
 
+    public void MarkParameterStatus(string nodeId, string? status) => Node(nodeId).ParameterGroupStatus = status;
+
     public void MarkShard(string shardId, ShardStatus status) => group.Shards.First(s => s.Id == shardId).Status = status;
 
     public void MarkGroup(GroupStatus status)
@@ -135,7 +137,7 @@ public sealed class GroupRecord(ControlPlaneDbContext db, ReplicationGroupEntity
             Role = role, AvailabilityZone = zone, Status = NodeStatus.Creating, NodeType = nodeType, CreatedAt = time.GetUtcNow(),
             Engine = group.Engine, EngineVersion = group.EngineVersion, TransitEncryptionMode = group.TransitEncryptionMode,
             // In sync only once the reconciler has set its parameter group's values on it.
-            ParameterGroupStatus = Parameters.ParameterStatus.Applying,
+            ParameterGroupStatus = Domain.Parameters.ParameterStatus.Applying,
         };
         shard.Nodes.Add(node);
         db.RedisNodes.Add(node);

@@ -15,6 +15,9 @@ public interface ITargetRecord
     bool Creating { get; }
     NodeStatus StatusOf(string nodeId);
     void MarkNode(string nodeId, NodeStatus status, NodeRole role);
+
+    /// <summary>The node's parameterGroupStatus (null: in sync).</summary>
+    void MarkParameterStatus(string nodeId, string? status);
     void MarkGroup(GroupStatus status);
     void AssignPort(string nodeId, string host, int port);
 

@@ -14,7 +14,7 @@ namespace ControlPlane.Api.Reconciliation;
 /// </summary>
 public sealed partial class NodeReboots(
     ZoneRegistry zones, IRedisAdmin redis, IMemcachedAdmin memcached, Observer observer, ContainerDeaths deaths,
-    ParameterApplier parameters, ClientAccessApplier clientAccess, TimeProvider time, ILogger<NodeReboots> logger)
+    ParameterState parameters, ClientAccessApplier clientAccess, TimeProvider time, ILogger<NodeReboots> logger)
 {
     /// <summary>How long a restarted engine may take to answer again (loading its data included).</summary>
     private static readonly TimeSpan BackTimeout = TimeSpan.FromSeconds(60);

@@ -15,7 +15,7 @@ public static class ReconcilerSetup
         services.AddSingleton<GroupEndpoints>();
         services.AddSingleton<WarmPool>();
         services.AddSingleton<GroupMemory>();
-        services.AddSingleton<ParameterApplier>();
+        services.AddSingleton<ParameterState>();
         services.AddSingleton<ClientAccessApplier>();
         services.AddSingleton<TransitEncryption>();
         services.AddSingleton<DiscoveryEndpoints>();

@@ -61,6 +61,12 @@ public sealed record StepTransitEncryption : NodeAction;
 /// <summary>A cache cluster's nodes whose certificates are due get renewed ones, online.</summary>
 public sealed record RenewCertificates : NodeAction;
 
+/// <summary>CONFIG SET the immediate values of the node's parameter group; a node that refuses them is asked again later, not thrown for.</summary>
+public sealed record SetParameters(string NodeId) : NodeAction;
+
+/// <summary>The node's parameterGroupStatus becomes this (null: in sync; see <see cref="Parameters.ParameterStatus"/>).</summary>
+public sealed record MarkParameterStatus(string NodeId, string? Status) : NodeAction;
+
 /// <summary>A snapshotting group is healthy and converged: every snapshot it was asked for is taken, then it is available again.</summary>
 public sealed record TakeSnapshots : NodeAction;
 

@@ -15,7 +15,7 @@ public static class MemcachedPlanner
             && Refresh(cluster.Nodes.Where(n => n.Status == NodeStatus.Available && observed.GetValueOrDefault(n.Id)?.Container == ContainerState.Outdated)
                     .Select(n => n.Id).Order(StringComparer.Ordinal).ToList(), cluster.Window, cluster.Scheduled, now, "rebooting") is { } refresh)
             return [refresh];
-        var steps = PlanSteps(cluster, observed, context);
+        var steps = PlanSteps(cluster, observed, context, now);
         if (cluster.Status == CacheClusterStatus.Creating)
             return UnlessTimedOut(steps, cluster.CreatedAt, context, now);
         // Certificates are renewed once nothing but waiting is left to do (they come due well before they
@@ -26,7 +26,7 @@ public static class MemcachedPlanner
         return steps;
     }
 
-    private static IReadOnlyList<NodeAction> PlanSteps(DesiredCluster cluster, IReadOnlyDictionary<string, ObservedNode> observed, PlanContext context)
+    private static IReadOnlyList<NodeAction> PlanSteps(DesiredCluster cluster, IReadOnlyDictionary<string, ObservedNode> observed, PlanContext context, DateTimeOffset now)
     {
         ObservedNode Seen(DesiredNode n) => observed.GetValueOrDefault(n.Id) ?? ObservedNode.Missing(n.Id);
         if (cluster.Status == CacheClusterStatus.Deleting)
@@ -72,9 +72,12 @@ public static class MemcachedPlanner
         if (cluster.Status == CacheClusterStatus.Modifying && cluster.Reboot is { Count: > 0 } reboot
             && serving.Where(n => reboot.Contains(n.Id)).OrderBy(n => n.Id, StringComparer.Ordinal).FirstOrDefault() is { } next)
             return [new RestartNode(next.Id)];
-        return cluster.Status == CacheClusterStatus.Modifying ? [new MarkGroup(GroupStatus.Available, $"Cache cluster {cluster.Id} is available")]
+        // Last, once nothing else is left (healing, node changes, reboots): each node's parameterGroupStatus,
+        // all start-up options in Memcached, so in sync or pending-reboot; also as a modification settles.
+        var parameters = ParameterSteps.Parameters(serving, now);
+        return cluster.Status == CacheClusterStatus.Modifying ? [.. parameters, new MarkGroup(GroupStatus.Available, $"Cache cluster {cluster.Id} is available")]
             : cluster.Status == CacheClusterStatus.IncompatibleNetwork ? [new MarkGroup(GroupStatus.Available, $"Cache cluster {cluster.Id} is available again")]
-            : [];
+            : parameters;
     }
 
     /// <summary>

@@ -7,10 +7,21 @@ namespace ControlPlane.Domain.Planning;
 /// (the reconciler writes them to every answering node before it plans). Both engines:
 /// CertificateRenewAt, when its TLS certificate is due for renewal (null: none). InnerPortsToRelease:
 /// it serves TLS only on its port again and the multiplexer of its preferred-mode days is gone per the
-/// listing, so its inner ports are still to give back.
+/// listing, so its inner ports are still to give back. Parameters: where it stands with its parameter
+/// group's values, for an available node whose container runs (null otherwise).
 /// </summary>
 public sealed record DesiredNode(string Id, string? ShardId, NodeRole Role, string Zone, NodeStatus Status, int? Port, string NodeType = "", string Engine = "",
-    string? TransitEncryptionMode = null, bool HoldsUsers = false, DateTimeOffset? CertificateRenewAt = null, bool InnerPortsToRelease = false);
+    string? TransitEncryptionMode = null, bool HoldsUsers = false, DateTimeOffset? CertificateRenewAt = null, bool InnerPortsToRelease = false,
+    NodeParameters? Parameters = null);
+
+/// <summary>
+/// Where a node stands with its parameter group's values, as the reconciler knows it: Set, that the
+/// immediate ones are set on the container it runs now (Redis, with CONFIG SET, in this process;
+/// Memcached has none, so always); RefusedAt, when the node last refused those very values (null: it
+/// has not); StartedWithWanted, that its container started with the group's start-up values; Status,
+/// the parameterGroupStatus its row shows (null: in sync; see <see cref="Parameters.ParameterStatus"/>).
+/// </summary>
+public sealed record NodeParameters(bool Set, bool StartedWithWanted, string? Status = null, DateTimeOffset? RefusedAt = null);
 
 public sealed record DesiredShard(string Id, string Slots, ShardStatus Status, IReadOnlyList<DesiredNode> Nodes)
 {

@@ -6,7 +6,9 @@ namespace ControlPlane.Domain.Planning;
 /// The pure planner of Redis groups: given a group as stored, what one pass observed and the time,
 /// the next steps. The reconciler acts, observes again and asks again until the plan is empty
 /// (converged) or only waits. Each call returns one kind of step, in order: report, decide, fence,
-/// promote, replace, wire, settle.
+/// promote, replace, wire, settle; then, once an available or snapshotting group has nothing else to
+/// do, its nodes' parameters. Last, so that healing and wiring never wait behind a node that refuses
+/// them, and a parameter group changed while a node is replaced reaches the nodes once they are settled.
 /// </summary>
 public static partial class RedisPlanner
 {
@@ -28,10 +30,14 @@ public static partial class RedisPlanner
         return group.Status switch
         {
             GroupStatus.Creating => Created(group, UnlessTimedOut(steps, group.CreatedAt, context, now)),
-            // Snapshots are taken of a group that is healthy and wired, with nothing else to do.
-            GroupStatus.Snapshotting when steps.Count == 0 => [new TakeSnapshots()],
+            // Snapshots are taken of a group that is healthy and wired, with nothing else to do. Its nodes'
+            // parameters are set beside: a node that refuses them must not hold the snapshot up.
+            GroupStatus.Snapshotting when steps.Count == 0 => [.. ParameterSteps.Parameters(group.Nodes, now), new TakeSnapshots()],
+            GroupStatus.Available when steps.Count == 0 && ParameterSteps.Parameters(group.Nodes, now) is { Count: > 0 } parameters => parameters,
             GroupStatus.Available => WithTransit(group, observed, Reachability(group, observed, steps), now),
             GroupStatus.IncompatibleNetwork => Reachability(group, observed, steps),
+            // Not while a modification runs: it may need the engines as they are (new nodes keep the values
+            // their command line gives them, and say applying, until the group is available again).
             _ => steps,
         };
     }

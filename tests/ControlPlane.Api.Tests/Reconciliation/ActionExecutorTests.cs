@@ -199,6 +199,7 @@ public sealed class ActionExecutorTests(PostgresFixture postgres) : ApiTest(post
         public bool Creating => false;
         public NodeStatus StatusOf(string nodeId) => NodeStatus.Available;
         public void MarkNode(string nodeId, NodeStatus status, NodeRole role) { }
+        public void MarkParameterStatus(string nodeId, string? status) { }
         public void MarkGroup(GroupStatus status) { }
         public void AssignPort(string nodeId, string host, int port) { }
         public string Replace(string nodeId, string zone, bool asPrimary) => nodeId;

@@ -35,6 +35,9 @@ public sealed class ActionPass(
     /// <summary>Each shard's available primary when the plan was made (shard id to node id); a cache cluster has none.</summary>
     public IReadOnlyDictionary<string, string> Primaries { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>Per node of a replication group whose container runs: the immediate values of its parameter group it is to have.</summary>
+    public IReadOnlyDictionary<string, ImmediateValues> ImmediateValues { get; init; } = new Dictionary<string, ImmediateValues>();
+
     /// <summary>The API request's trace this work joins, if it was asked for.</summary>
     public string? TraceParent { get; init; }
 
