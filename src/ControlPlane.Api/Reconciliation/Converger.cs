@@ -64,7 +64,10 @@ public sealed partial class Converger(
                 return step.Quiet;
             // Only a change under way (a create, a delete) waits within the pass for nodes, sync and gossip;
             // a settled group that waits (on a failed node) is looked at again by the next pass, with a fresh listing.
-            if (step.Progress == Progress.Settled || (step.Progress == Progress.Waiting && time.GetUtcNow() >= budgetEnds))
+            // Acting past the budget gives the pass back too: steps planned from nodes held on their last answer
+            // (commands slower than the probes) change nothing the observation shows, and were planned again
+            // and again for as long as that lasted (the simulation found a CLUSTER MEET repeated for ever).
+            if (step.Progress == Progress.Settled || (step.Progress is Progress.Waiting or Progress.Acted && time.GetUtcNow() >= budgetEnds))
                 return null;
             if (step.Progress == Progress.Waiting)
                 await Task.Delay(WaitStep, time, ct);
