@@ -35,6 +35,9 @@ public sealed class ActionPass(
     /// <summary>Each shard's available primary when the plan was made (shard id to node id); a cache cluster has none.</summary>
     public IReadOnlyDictionary<string, string> Primaries { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>The client users a replication group's nodes must hold (what <see cref="SetClientUsers"/> writes); null for a cache cluster.</summary>
+    public GroupClientUsers? ClientUsers { get; init; }
+
     /// <summary>The API request's trace this work joins, if it was asked for.</summary>
     public string? TraceParent { get; init; }
 
