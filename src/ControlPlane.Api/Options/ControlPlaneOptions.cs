@@ -217,7 +217,7 @@ public sealed class ReconcilerOptions
     /// <summary>How long a create may wait for nodes, sync and gossip before the group is create-failed.</summary>
     public TimeSpan CreateTimeout { get; set; } = TimeSpan.FromMinutes(3);
 
-    /// <summary>How long one group's convergence may hold a pass while it only waits.</summary>
+    /// <summary>How long one group's convergence may hold a pass while it waits or acts; the next pass goes on from there.</summary>
     public TimeSpan ConvergeBudget { get; set; } = TimeSpan.FromSeconds(20);
 
     /// <summary>

@@ -3,86 +3,70 @@ using ControlPlane.Api.Data;
 using ControlPlane.Api.Engines;
 using ControlPlane.Api.Runtime;
 using ControlPlane.Api.Security;
-using ControlPlane.Domain;
 using ControlPlane.Domain.Planning;
 using Microsoft.EntityFrameworkCore;
 
 namespace ControlPlane.Api.Reconciliation;
 
 /// <summary>
-/// Brings every answering node of a replication group to the client users its desired state names
-/// (its auth tokens, or its user group's users), on every reconciler step, through the control
-/// plane's admin connection: online, so clients stay connected, and on nodes that join later too
-/// (replacements, scale-out, failover replicas, restored snapshots, warm-pool containers) as soon
-/// as they answer. A node is only written to when what it should hold changed since it was last
-/// written (per container). Once every answering node holds a user group's current revision, the
-/// group says so (<see cref="ReplicationGroupEntity.ClientAccessApplied"/>): users and user groups
-/// are active again. It answers which nodes hold the users now, so that a modification of them
-/// ends only once every node does (<see cref="OnlineChanges"/>).
+/// Gives a replication group's nodes the client users its desired state names (its auth tokens, or its
+/// user group's users), through the control plane's admin connection: online, so clients stay connected.
+/// Which nodes, and when, is the planner's decision (<see cref="SetClientUsers"/>); this class loads what
+/// they must hold, writes it to one node, and remembers what it wrote to each node's container, so that
+/// the planner knows which nodes hold the users now (<see cref="ObservedNode.HoldsUsers"/>) without the
+/// users being read back from every node at every step.
 /// </summary>
 public sealed partial class ClientAccessApplier(IRedisAdmin redis, ClientSecrets secrets, ILogger<ClientAccessApplier> logger)
 {
     private readonly ConcurrentDictionary<string, string> _applied = new();
 
-    /// <summary>The client users a group's nodes must have now.</summary>
-    public async Task<IReadOnlyList<AclUser>> DesiredAsync(ControlPlaneDbContext db, ReplicationGroupEntity group, CancellationToken ct)
+    /// <summary>The client users a group's nodes must have now, with the revision of its user group they are.</summary>
+    public async Task<GroupClientUsers> DesiredAsync(ControlPlaneDbContext db, ReplicationGroupEntity group, CancellationToken ct)
     {
         if (group.UserGroupId is not { } userGroupId)
-            return ClientAccess.ForTokens(secrets.Unprotect(group.AuthTokens));
+            return For(ClientAccess.ForTokens(secrets.Unprotect(group.AuthTokens)), null);
         var userGroup = await db.UserGroups.AsNoTracking().FirstOrDefaultAsync(g => g.Id == userGroupId, ct);
         if (userGroup is null)
-            return ClientAccess.ForTokens([]);
+            return For(ClientAccess.ForTokens([]), null);
         var users = await db.Users.AsNoTracking().Where(u => userGroup.UserIds.Contains(u.Id)).ToListAsync(ct);
-        return ClientAccess.ForUsers(users.Select(u => new ClientUser(u.UserName,
-            u.NoPasswordRequired ? [] : secrets.Unprotect(u.Passwords).OfType<string>().ToList(), u.NoPasswordRequired, u.AccessString)));
+        return For(ClientAccess.ForUsers(users.Select(u => new ClientUser(u.UserName,
+            u.NoPasswordRequired ? [] : secrets.Unprotect(u.Passwords).OfType<string>().ToList(), u.NoPasswordRequired, u.AccessString))), userGroup.AppliedMark);
+    }
+
+    private static GroupClientUsers For(IReadOnlyList<AclUser> users, string? mark) => new(users, ClientAccess.Fingerprint(users), mark);
+
+    /// <summary>What was observed, each node saying whether it holds these users (written to its container since its engine last started).</summary>
+    public IReadOnlyDictionary<string, ObservedNode> Holding(IReadOnlyDictionary<string, ObservedNode> observed, IReadOnlyList<NodePlace> places, ContainerView view, string fingerprint)
+    {
+        var holding = new Dictionary<string, ObservedNode>(observed);
+        foreach (var place in places)
+            if (holding.GetValueOrDefault(place.NodeId) is { } node)
+                holding[place.NodeId] = node with { HoldsUsers = place.Port is not null && _applied.GetValueOrDefault(place.NodeId) == Key(place, view, fingerprint) };
+        return holding;
+    }
+
+    /// <summary>Writes the users to the node and remembers it; a failure is logged, and the planner asks again while the node lacks them.</summary>
+    public async Task ApplyAsync(NodePlace place, ContainerView view, GroupClientUsers users, CancellationToken ct)
+    {
+        try
+        {
+            await redis.SetClientUsersAsync(place.Host!, place.Port!.Value, users.Users, ct);
+            _applied[place.NodeId] = Key(place, view, users.Fingerprint);
+            LogApplied(logger, place.NodeId, users.Fingerprint, users.Users.Count);
+        }
+        catch (Exception e) when (e is EngineException or TimeoutException or InvalidOperationException)
+        {
+            LogApplyFailed(logger, place.NodeId, e.Message);
+        }
     }
 
     /// <summary>The node's engine restarted in its container (a reboot): it runs with its start-up users again until written to.</summary>
     public void Restarted(string nodeId) => _applied.TryRemove(nodeId, out _);
 
-    /// <summary>Writes the users to every answering node that does not have them yet; returns the ids of the nodes that hold them now.</summary>
-    public async Task<IReadOnlySet<string>> ApplyAsync(ControlPlaneDbContext db, ReplicationGroupEntity group, IReadOnlyList<NodePlace> places,
-        IReadOnlyDictionary<string, ObservedNode> observed, ContainerView view, CancellationToken ct)
-    {
-        var users = await DesiredAsync(db, group, ct);
-        var fingerprint = ClientAccess.Fingerprint(users);
-        var everywhere = true;
-        var holding = new HashSet<string>();
-        foreach (var place in places.Where(p => p.Host is not null && p.Port is not null && observed.GetValueOrDefault(p.NodeId) is { Reachable: true }))
-        {
-            var container = view.ContainerIdOf(place);
-            var key = $"{container}|{place.Host}:{place.Port}|{fingerprint}";
-            if (container is not null && _applied.GetValueOrDefault(place.NodeId) == key)
-            {
-                holding.Add(place.NodeId);
-                continue;
-            }
-            try
-            {
-                await redis.SetClientUsersAsync(place.Host!, place.Port!.Value, users, ct);
-                holding.Add(place.NodeId);
-                // A container this pass's listing does not show yet is written again next step, until it does.
-                if (container is not null)
-                    _applied[place.NodeId] = key;
-                LogApplied(logger, place.NodeId, fingerprint, users.Count);
-            }
-            catch (Exception e) when (e is EngineException or TimeoutException or InvalidOperationException)
-            {
-                everywhere = false;
-                LogApplyFailed(logger, place.NodeId, e.Message);
-            }
-        }
-        var mark = everywhere && group.UserGroupId is { } id
-            ? (await db.UserGroups.AsNoTracking().Where(g => g.Id == id).Select(g => new { g.Id, g.Revision }).FirstOrDefaultAsync(ct)) is { } current
-                ? $"{current.Id}@{current.Revision}" : null
-            : null;
-        if (everywhere && group.ClientAccessApplied != mark)
-        {
-            group.ClientAccessApplied = mark;
-            await db.SaveChangesAsync(ct);
-        }
-        return holding;
-    }
+    // A new container starts with its start-up users. One the pass's view does not know (its zone's engine
+    // did not answer the listing) is taken for the one written to: nothing replaces a container in a zone
+    // this control plane cannot reach, and a reboot forgets what was written anyway.
+    private static string Key(NodePlace place, ContainerView view, string fingerprint) => $"{view.ContainerIdOf(place)}|{place.Host}:{place.Port}|{fingerprint}";
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Client users {Fingerprint} ({Count}) applied to node {NodeId}")]
     private static partial void LogApplied(ILogger logger, string nodeId, string fingerprint, int count);

@@ -64,7 +64,10 @@ public sealed partial class Converger(
                 return step.Quiet;
             // Only a change under way (a create, a delete) waits within the pass for nodes, sync and gossip;
             // a settled group that waits (on a failed node) is looked at again by the next pass, with a fresh listing.
-            if (step.Progress == Progress.Settled || (step.Progress == Progress.Waiting && time.GetUtcNow() >= budgetEnds))
+            // Acting past the budget gives the pass back too: steps planned from nodes held on their last answer
+            // (commands slower than the probes) change nothing the observation shows, and were planned again
+            // and again for as long as that lasted (the simulation found a CLUSTER MEET repeated for ever).
+            if (step.Progress == Progress.Settled || (step.Progress is Progress.Waiting or Progress.Acted && time.GetUtcNow() >= budgetEnds))
                 return null;
             if (step.Progress == Progress.Waiting)
                 await Task.Delay(WaitStep, time, ct);
@@ -141,9 +144,10 @@ public sealed partial class Converger(
         // A delete's final snapshot is still to take until it is available.
         var finalSnapshot = group.Status == GroupStatus.Deleting && group.FinalSnapshotName is { } final
             && !await db.Snapshots.AnyAsync(s => s.Name == final && s.Status == SnapshotStatus.Available, ct) ? final : null;
-        // Before anything is wired: a node serves clients only with the group's users (auth tokens, user group).
-        // The planner keeps a group modifying for them until every node holds them.
-        var holdingUsers = group.Status != GroupStatus.Deleting ? await clientAccess.ApplyAsync(db, group, places, observed, view, ct) : new HashSet<string>();
+        // The client users the nodes must hold (auth tokens, user group), and which nodes hold them: the
+        // planner gives them to a node that lacks them before anything wires it to serve.
+        var users = await clientAccess.DesiredAsync(db, group, ct);
+        observed = clientAccess.Holding(observed, places, view, users.Fingerprint);
         // A test failover is asked of an available group only, and the request makes it modifying in the
         // same transaction: no other group has one pending, and a quiet group's pass skips the read.
         var testFailovers = group.Status == GroupStatus.Modifying
@@ -156,10 +160,11 @@ public sealed partial class Converger(
         var desired = new DesiredGroup(group.Id, group.ClusterMode, group.Status,
             group.Shards.OrderBy(s => s.Id).Select(s => new DesiredShard(s.Id, s.Slots, s.Status,
                 s.Nodes.OrderBy(n => n.Id).Select(n => new DesiredNode(n.Id, n.ShardId, n.Role, n.AvailabilityZone, n.Status, n.Port, n.NodeType, $"{n.Engine} {NodeVersion(group, n)}",
-                    n.TransitEncryptionMode, holdingUsers.Contains(n.Id), n.CertificateRenewAt, transit.InnerPortsToRelease(n, view),
+                    n.TransitEncryptionMode, n.CertificateRenewAt, transit.InnerPortsToRelease(n, view),
                     ParametersOf(nodeParameters, n.Id))).ToList())).ToList(),
             group.AutomaticFailover, testFailovers.ToHashSet(), target, moves,
-            group.CreatedAt, Window(group.PreferredMaintenanceWindow), group.PendingChanges, group.ScheduledChanges, group.RestoreFromSnapshot, finalSnapshot, group.TransitEncryptionMode);
+            group.CreatedAt, Window(group.PreferredMaintenanceWindow), group.PendingChanges, group.ScheduledChanges, group.RestoreFromSnapshot, finalSnapshot, group.TransitEncryptionMode,
+            users.Mark, group.ClientAccessApplied);
         var plan = RedisPlanner.Plan(desired, observed, Context(view) with { RestoreProblem = restoreProblem }, time.GetUtcNow());
         var record = new GroupRecord(db, group, time);
         var becomesAvailable = plan.Any(a => a is MarkGroup { Status: GroupStatus.Available });
@@ -178,7 +183,7 @@ public sealed partial class Converger(
         var traceParent = group.Status != GroupStatus.Available || testFailovers.Count > 0 ? group.TraceParent : null;
         var pass = new ActionPass(db, view, places, observed, record, time, ct)
         {
-            TeardownExtras = teardown, RolesChanged = rolesChanged, Primaries = primaries, TraceParent = traceParent,
+            TeardownExtras = teardown, RolesChanged = rolesChanged, Primaries = primaries, TraceParent = traceParent, ClientUsers = users,
             ImmediateValues = nodeParameters.Where(p => p.Value.Immediate is not null).ToDictionary(p => p.Key, p => p.Value.Immediate!),
         };
         var progress = await executor.RunAsync(plan, pass, creating ? group.CreatedAt : null, group.Status is GroupStatus.Available or GroupStatus.IncompatibleNetwork);

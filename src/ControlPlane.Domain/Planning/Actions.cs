@@ -67,6 +67,16 @@ public sealed record SetParameters(string NodeId) : NodeAction;
 /// <summary>The node's parameterGroupStatus becomes this (null: in sync; see <see cref="Parameters.ParameterStatus"/>).</summary>
 public sealed record MarkParameterStatus(string NodeId, string? Status) : NodeAction;
 
+/// <summary>
+/// The node is given its group's client users (its auth tokens, or its user group's users), online.
+/// A node starts shut to clients and without the endpoint proxy's health user: it gets them before
+/// anything makes it serve.
+/// </summary>
+public sealed record SetClientUsers(string NodeId) : NodeAction;
+
+/// <summary>Every answering node holds the group's client users: the group says which user group revision that is ("id@revision"; null: none), and its users show active again.</summary>
+public sealed record MarkClientAccess(string? Applied) : NodeAction;
+
 /// <summary>A snapshotting group is healthy and converged: every snapshot it was asked for is taken, then it is available again.</summary>
 public sealed record TakeSnapshots : NodeAction;
 

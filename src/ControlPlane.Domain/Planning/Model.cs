@@ -3,15 +3,14 @@ namespace ControlPlane.Domain.Planning;
 /// <summary>
 /// One node as stored: who it should be. Port is null until the control plane allocated one. Engine:
 /// "engine version" it runs. Redis only: TransitEncryptionMode is what its port speaks, as its row
-/// says (null: plain text); HoldsUsers, that it answered this step and holds the group's client users
-/// (the reconciler writes them to every answering node before it plans). Both engines:
+/// says (null: plain text). Both engines:
 /// CertificateRenewAt, when its TLS certificate is due for renewal (null: none). InnerPortsToRelease:
 /// it serves TLS only on its port again and the multiplexer of its preferred-mode days is gone per the
 /// listing, so its inner ports are still to give back. Parameters: where it stands with its parameter
 /// group's values, for an available node whose container runs (null otherwise).
 /// </summary>
 public sealed record DesiredNode(string Id, string? ShardId, NodeRole Role, string Zone, NodeStatus Status, int? Port, string NodeType = "", string Engine = "",
-    string? TransitEncryptionMode = null, bool HoldsUsers = false, DateTimeOffset? CertificateRenewAt = null, bool InnerPortsToRelease = false,
+    string? TransitEncryptionMode = null, DateTimeOffset? CertificateRenewAt = null, bool InnerPortsToRelease = false,
     NodeParameters? Parameters = null);
 
 /// <summary>
@@ -35,7 +34,9 @@ public sealed record DesiredShard(string Id, string Slots, ShardStatus Status, I
 /// create timeout; Window is the maintenance window node-replacing work waits for; Pending and
 /// Scheduled are the changes under way and those waiting for the window; RestoreFromSnapshot names
 /// the snapshot a create restores; FinalSnapshot the one a delete must take first (null once taken);
-/// TransitEncryptionMode the mode every node's port should speak (null: plain text).
+/// TransitEncryptionMode the mode every node's port should speak (null: plain text). ClientAccess is
+/// the revision of its user group its nodes should hold ("id@revision"; null without one), and
+/// ClientAccessApplied the one the group says they hold (what users and user groups show active by).
 /// </summary>
 public sealed record DesiredGroup(
     string Id, ClusterMode ClusterMode, GroupStatus Status, IReadOnlyList<DesiredShard> Shards,
@@ -44,7 +45,8 @@ public sealed record DesiredGroup(
     DateTimeOffset CreatedAt = default, MaintenanceWindow? Window = null, PendingChanges? Pending = null, PendingChanges? Scheduled = null,
     string? RestoreFromSnapshot = null,
     string? FinalSnapshot = null,
-    string? TransitEncryptionMode = null)
+    string? TransitEncryptionMode = null,
+    string? ClientAccess = null, string? ClientAccessApplied = null)
 {
     public IEnumerable<DesiredNode> Nodes => Shards.SelectMany(s => s.Nodes);
 }
@@ -103,7 +105,10 @@ public enum ContainerState { Missing, Running, Exited, Outdated, ZoneUnreachable
 /// its link up that its own primary does not list as an online replica, or whose offset has not
 /// reached where that primary was one probe earlier: it may not have the data yet. In cluster mode,
 /// KnownNodeIds are the group's nodes it knows and ViewClusterIds every cluster node id in its view
-/// (its own may be among them); nodes that see the same may share one set instance.
+/// (its own may be among them); nodes that see the same may share one set instance. HoldsUsers (Redis):
+/// the node holds its group's client users as they are now. No probe reads them back: the reconciler
+/// remembers what it wrote to each node's container, and forgets it when the engine restarts. A Redis
+/// node is always told one way or the other; the default suits a Memcached node, which has none.
 /// </summary>
 public sealed record ObservedNode(
     string NodeId,
@@ -125,7 +130,8 @@ public sealed record ObservedNode(
     long ConfigEpoch = 0,
     bool Lagging = false,
     IReadOnlySet<string>? OnlineReplicas = null,
-    long? Keys = null)
+    long? Keys = null,
+    bool HoldsUsers = true)
 {
     public static ObservedNode Missing(string nodeId) => new(nodeId, ContainerState.Missing);
 

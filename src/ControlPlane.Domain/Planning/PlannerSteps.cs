@@ -97,7 +97,9 @@ internal static class PlannerSteps
                 case ContainerState.ZoneUnreachable when !o.Reachable:
                     waits.Add(new Wait($"the zone of node {node.Id} is unreachable"));
                     break;
-                case ContainerState.Running when !o.Reachable:
+                // Nor is one wired that lacks its group's client users (Redis) and cannot be given them in this
+                // step: it missed its last probe, and it starts shut to clients.
+                case ContainerState.Running or ContainerState.ZoneUnreachable when !o.Reachable || (!o.HoldsUsers && o.Stale):
                     waits.Add(new Wait($"node {node.Id} is starting"));
                     break;
             }

@@ -6,9 +6,10 @@ namespace ControlPlane.Domain.Planning;
 /// The pure planner of Redis groups: given a group as stored, what one pass observed and the time,
 /// the next steps. The reconciler acts, observes again and asks again until the plan is empty
 /// (converged) or only waits. Each call returns one kind of step, in order: report, decide, fence,
-/// promote, replace, wire, settle; then, once an available or snapshotting group has nothing else to
-/// do, its nodes' parameters. Last, so that healing and wiring never wait behind a node that refuses
+/// promote, replace, start, wire, settle; then, once an available or snapshotting group has nothing else
+/// to do, its nodes' parameters. Last, so that healing and wiring never wait behind a node that refuses
 /// them, and a parameter group changed while a node is replaced reaches the nodes once they are settled.
+/// The client users of the nodes that lack them go with the steps that are no failure handling.
 /// </summary>
 public static partial class RedisPlanner
 {
@@ -26,8 +27,8 @@ public static partial class RedisPlanner
                 group.Window, group.Scheduled, now, "replacing") is { } refresh)
             return [refresh];
 
-        var steps = PlanSteps(group, observed, context);
-        return group.Status switch
+        var (steps, healing) = PlanSteps(group, observed, context);
+        return WithClientAccess(group, observed, group.Status switch
         {
             GroupStatus.Creating => Created(group, UnlessTimedOut(steps, group.CreatedAt, context, now)),
             // Snapshots are taken of a group that is healthy and wired, with nothing else to do. Its nodes'
@@ -39,7 +40,7 @@ public static partial class RedisPlanner
             // Not while a modification runs: it may need the engines as they are (new nodes keep the values
             // their command line gives them, and say applying, until the group is available again).
             _ => steps,
-        };
+        }, healing);
     }
 
     /// <summary>Restored into the snapshot's shape, a group that asked for another shard count goes on to reshard instead of becoming available.</summary>
@@ -66,42 +67,51 @@ public static partial class RedisPlanner
         return steps;
     }
 
-    private static IReadOnlyList<NodeAction> PlanSteps(DesiredGroup group, IReadOnlyDictionary<string, ObservedNode> observed, PlanContext context)
+    /// <summary>The steps, and whether they handle a failure (the client users then wait for the next step).</summary>
+    private static (IReadOnlyList<NodeAction> Steps, bool Healing) PlanSteps(DesiredGroup group, IReadOnlyDictionary<string, ObservedNode> observed, PlanContext context)
     {
         ObservedNode Seen(DesiredNode n) => observed.GetValueOrDefault(n.Id) ?? ObservedNode.Missing(n.Id);
-        var nodes = group.Nodes.ToList();
 
         // A final snapshot still to take comes before anything is removed.
         if (group.Status == GroupStatus.Deleting)
-            return group.FinalSnapshot is { } final ? [new TakeFinalSnapshot(final)] : Teardown(nodes.Select(Seen));
+            return (group.FinalSnapshot is { } final ? [new TakeFinalSnapshot(final)] : Teardown(group.Nodes.Select(Seen)), false);
         if (group.Status == GroupStatus.CreateFailed)
-            return [];
+            return ([], false);
 
         var creating = group.Status == GroupStatus.Creating;
+        // Held fire is no failure being handled: the nodes that answer are given their users beside it.
         if (!creating && Heal(group, Seen, context) is { Count: > 0 } healing)
-            return healing;
+            return (healing, healing.Any(s => s is not Hold));
+        return (Converge(group, Seen, context), false);
+    }
+
+    /// <summary>A group with no failure to handle: ports, containers, wiring, statuses, then what a modification asks.</summary>
+    private static IReadOnlyList<NodeAction> Converge(DesiredGroup group, Func<DesiredNode, ObservedNode> seen, PlanContext context)
+    {
+        var nodes = group.Nodes.ToList();
+        var creating = group.Status == GroupStatus.Creating;
         // A node this control plane has not heard from yet is neither rewired nor given a role from a guess.
-        if (!creating && nodes.FirstOrDefault(n => Active(n) && Seen(n).Unknown) is { } unknown)
+        if (!creating && nodes.FirstOrDefault(n => Active(n) && seen(n).Unknown) is { } unknown)
             return [new Wait($"node {unknown.Id} has not answered a probe yet")];
 
         // While creating, every node is new; afterwards only replacements are, and they start like new ones.
         var starting = creating ? nodes : nodes.Where(n => n.Status == NodeStatus.Creating).ToList();
-        if (Containers(starting, Seen, creating) is { Count: > 0 } containerSteps)
+        if (Containers(starting, seen, creating) is { Count: > 0 } containerSteps)
             return containerSteps;
 
-        var wiring = group.ClusterMode == ClusterMode.Disabled ? WireReplication(group, Seen) : WireCluster(group, Seen);
+        var wiring = group.ClusterMode == ClusterMode.Disabled ? WireReplication(group, seen) : WireCluster(group, seen);
         if (wiring.Count > 0)
             return wiring;
 
-        var marks = Statuses(group, Seen);
+        var marks = Statuses(group, seen);
         if (group.Status == GroupStatus.Creating)
             return [.. marks, new MarkGroup(GroupStatus.Available, $"Replication group {group.Id} created")];
         if (marks.Count > 0 || group.Status != GroupStatus.Modifying)
             return marks;
-        if (group.Target is { } target && Modify(group, target, Seen, context) is { Count: > 0 } modifying)
+        if (group.Target is { } target && Modify(group, target, seen, context) is { Count: > 0 } modifying)
             return modifying;
         if (group.Pending is { HasOnlineChange: true } online)
-            return AwaitOnlineChanges(group, online);
+            return AwaitOnlineChanges(group, online, seen);
         return [new MarkGroup(GroupStatus.Available, $"Replication group {group.Id} is available")];
     }
 

@@ -8,8 +8,8 @@ namespace ControlPlane.Api.Reconciliation.Actions;
 /// <summary>
 /// Carries out one plan against the engines and the database. Each action has one handler, found by
 /// the action's type, that does its engine step and records it. This class only keeps the order a
-/// plan needs as a whole: decisions stored first, every engine step at once, then every record in
-/// plan order, saved together.
+/// plan needs as a whole: what must precede everything prepared (ports leased, client users written),
+/// decisions stored, every engine step at once, then every record in plan order, saved together.
 /// </summary>
 public sealed partial class ActionExecutor(
     IEnumerable<IActionHandler> handlers, ControlPlaneMetrics metrics, ILogger<ActionExecutor> logger)
@@ -49,7 +49,8 @@ public sealed partial class ActionExecutor(
         activity?.SetTag("controlplane.group", record.Id);
         LogActing(logger, record.Id, string.Join(", ", plan.Where(a => a is not Wait)));
 
-        // Ports are leased (committed) before anything may bind them.
+        // Ports are leased (committed) before anything may bind them, and nodes given their client users
+        // before anything wires them to serve.
         foreach (var kind in steps.GroupBy(s => s.Handler))
             await kind.Key.PrepareAsync(kind.Select(s => s.Action).ToList(), pass);
         // A decision is stored before anything acts on it: a control plane that dies after this point

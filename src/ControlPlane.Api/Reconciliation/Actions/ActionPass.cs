@@ -37,6 +37,8 @@ public sealed class ActionPass(
 
     /// <summary>Per node of a replication group whose container runs: the immediate values of its parameter group it is to have.</summary>
     public IReadOnlyDictionary<string, ImmediateValues> ImmediateValues { get; init; } = new Dictionary<string, ImmediateValues>();
+    /// <summary>The client users a replication group's nodes must hold (what <see cref="SetClientUsers"/> writes); null for a cache cluster.</summary>
+    public GroupClientUsers? ClientUsers { get; init; }
 
     /// <summary>The API request's trace this work joins, if it was asked for.</summary>
     public string? TraceParent { get; init; }
