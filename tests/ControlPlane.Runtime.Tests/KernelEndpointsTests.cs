@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using ControlPlane.Api.Engines;
 using ControlPlane.Api.Options;
 using ControlPlane.Api.Reconciliation;
 using ControlPlane.Api.Runtime;
@@ -170,7 +171,20 @@ public sealed class KernelEndpointsTests(ITestOutputHelper output) : NodeTest
         await UntilAnsweringAsync([primary, .. replicas]);
         foreach (var replica in replicas)
         {
-            await Redis.ReplicaOfAsync(Loopback, replica, Loopback, primary, Ct);
+            // Told again until it takes: on a machine running every suite at once, a node that has just
+            // started can outlast the admin client's command timeout.
+            await Eventually.UntilAsync(async () =>
+            {
+                try
+                {
+                    await Redis.ReplicaOfAsync(Loopback, replica, Loopback, primary, Ct);
+                    return true;
+                }
+                catch (EngineException)
+                {
+                    return false;
+                }
+            }, Deadline, () => $"127.0.0.1:{replica} never took REPLICAOF");
             await Eventually.UntilAsync(() => Redis.ProbeAsync(Loopback, replica, Ct), s => s is { MasterLinkUp: true }, Deadline, "linked to the primary");
         }
         return (primary, replicas);
