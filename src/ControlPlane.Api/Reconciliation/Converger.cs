@@ -160,7 +160,7 @@ public sealed partial class Converger(
         var desired = new DesiredGroup(group.Id, group.ClusterMode, group.Status,
             group.Shards.OrderBy(s => s.Id).Select(s => new DesiredShard(s.Id, s.Slots, s.Status,
                 s.Nodes.OrderBy(n => n.Id).Select(n => new DesiredNode(n.Id, n.ShardId, n.Role, n.AvailabilityZone, n.Status, n.Port, n.NodeType, $"{n.Engine} {NodeVersion(group, n)}",
-                    n.TransitEncryptionMode, n.CertificateRenewAt, transit.InnerPortsToRelease(n, view),
+                    n.TransitEncryptionMode, n.TransitEncryptionMode is not null ? n.CertificateRenewAt : null, transit.InnerPortsToRelease(n, view),
                     ParametersOf(nodeParameters, n.Id))).ToList())).ToList(),
             group.AutomaticFailover, testFailovers.ToHashSet(), target, moves,
             group.CreatedAt, Window(group.PreferredMaintenanceWindow), group.PendingChanges, group.ScheduledChanges, group.RestoreFromSnapshot, finalSnapshot, group.TransitEncryptionMode,

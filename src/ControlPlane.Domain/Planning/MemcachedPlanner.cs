@@ -18,10 +18,8 @@ public static class MemcachedPlanner
         var steps = PlanSteps(cluster, observed, context, now);
         if (cluster.Status == CacheClusterStatus.Creating)
             return UnlessTimedOut(steps, cluster.CreatedAt, context, now);
-        // Certificates are renewed once nothing but waiting is left to do (they come due well before they
-        // expire), on the nodes that answer: one that waits does not keep the others' from being renewed.
-        if (cluster.Status == CacheClusterStatus.Available && steps.All(s => s is Wait or Hold)
-            && cluster.Nodes.Any(n => n.Status == NodeStatus.Available && n.Port is not null && observed.GetValueOrDefault(n.Id) is { Reachable: true } && n.CertificateRenewAt <= now))
+        // Certificates are renewed once nothing but waiting is left to do: they come due well before they expire.
+        if (cluster.Status == CacheClusterStatus.Available && steps.All(s => s is Wait or Hold) && Answering(cluster.Nodes, observed).Any(n => CertificateDue(n, now)))
             return [.. steps, new RenewCertificates()];
         return steps;
     }

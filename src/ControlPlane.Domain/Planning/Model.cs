@@ -3,11 +3,11 @@ namespace ControlPlane.Domain.Planning;
 /// <summary>
 /// One node as stored: who it should be. Port is null until the control plane allocated one. Engine:
 /// "engine version" it runs. Redis only: TransitEncryptionMode is what its port speaks, as its row
-/// says (null: plain text). Both engines:
-/// CertificateRenewAt, when its TLS certificate is due for renewal (null: none). InnerPortsToRelease:
-/// it serves TLS only on its port again and the multiplexer of its preferred-mode days is gone per the
-/// listing, so its inner ports are still to give back. Parameters: where it stands with its parameter
-/// group's values, for an available node whose container runs (null otherwise).
+/// says (null: plain text); InnerPortsToRelease, that it serves TLS only on its port again and the
+/// multiplexer of its preferred-mode days is gone per the listing, so its inner ports are still to
+/// give back. Both engines: CertificateRenewAt, when its TLS certificate is due for renewal (null: it
+/// speaks no TLS); Parameters, where it stands with its parameter group's values, for an available
+/// node whose container runs (null otherwise).
 /// </summary>
 public sealed record DesiredNode(string Id, string? ShardId, NodeRole Role, string Zone, NodeStatus Status, int? Port, string NodeType = "", string Engine = "",
     string? TransitEncryptionMode = null, DateTimeOffset? CertificateRenewAt = null, bool InnerPortsToRelease = false,

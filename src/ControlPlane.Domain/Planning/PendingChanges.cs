@@ -64,7 +64,7 @@ public sealed record PendingChanges
     public bool ChangesUsers => AuthTokenUpdateStrategy is not null || UserGroupIds is not null;
 
     public bool IsEmpty => NumShards is null && !Rebalance && ReplicasPerShard is null && NodeType is null && !Upgrades && ParameterGroupName is null
-        && AuthTokenUpdateStrategy is null && UserGroupIds is null && TransitEncryptionMode is null && NumNodes is null && NodeIdsToRemove is null
+        && !HasOnlineChange && NumNodes is null && NodeIdsToRemove is null
         && OutdatedNodes is null && RebootNodes is null && SlotMigration is null;
 
     /// <summary>The changes without the node in the reboot list.</summary>

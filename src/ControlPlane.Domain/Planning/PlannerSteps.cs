@@ -16,6 +16,16 @@ internal static class PlannerSteps
     internal static bool Dead(ObservedNode o) => o.Gone || o.Unanswering;
 
     /// <summary>
+    /// The serving nodes that answer this step: the ones an online step (a certificate renewed, say) can
+    /// ask. One that waits does not keep the others from being asked.
+    /// </summary>
+    internal static IEnumerable<DesiredNode> Answering(IEnumerable<DesiredNode> nodes, IReadOnlyDictionary<string, ObservedNode> observed) =>
+        nodes.Where(n => n.Status == NodeStatus.Available && n.Port is not null && observed.GetValueOrDefault(n.Id) is { Reachable: true });
+
+    /// <summary>A node's certificate is due for renewal (the reconciler gives a renewal time only to a node that speaks TLS).</summary>
+    internal static bool CertificateDue(DesiredNode node, DateTimeOffset now) => node.CertificateRenewAt <= now;
+
+    /// <summary>
     /// The nodes to report failed: every available node whose container is gone, and those that stopped
     /// answering unless no node of their shard answers any more (and their zone is not down past the grace). Then the silent ones are held (one Hold
     /// step): failing them over or replacing them empty could lose data that is still there.

@@ -20,9 +20,9 @@ public static partial class RedisPlanner
         // (ClientUsers), and waited for until it holds them. The transit step is taken at every step while
         // it is pending, also once every node's row says it is at the mode: the replication and cluster-bus
         // links, which nobody observes, switch to TLS in that step, and one cut short after the last node's
-        // mode was saved is finished there before the group says available. Beside the wait, the step waits too (its handler says so): a node
-        // that cannot move yet, or fails to, is tried again after the wait, within the pass's budget, not at
-        // once and for ever.
+        // mode was saved is finished there before the group says available. Beside the wait, the step waits
+        // too (its handler says so): a node that cannot move yet, or fails to, is tried again after the
+        // wait, within the pass's budget, not at once and for ever.
         return pending.TransitEncryptionMode is not null ? [new StepTransitEncryption(), settle] : [settle];
     }
 

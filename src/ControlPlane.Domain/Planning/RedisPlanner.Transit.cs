@@ -1,3 +1,5 @@
+using static ControlPlane.Domain.Planning.PlannerSteps;
+
 namespace ControlPlane.Domain.Planning;
 
 public static partial class RedisPlanner
@@ -17,10 +19,10 @@ public static partial class RedisPlanner
     {
         if (!steps.All(s => s is Wait or Hold))
             return steps;
-        var due = group.Nodes.Where(n => n.Status == NodeStatus.Available && n.Port is not null && observed.GetValueOrDefault(n.Id) is { Reachable: true }).Any(n =>
+        var due = Answering(group.Nodes, observed).Any(n =>
             (group.TransitEncryptionMode is not null && n.TransitEncryptionMode != group.TransitEncryptionMode)
             || n.InnerPortsToRelease
-            || (n.TransitEncryptionMode is not null && n.CertificateRenewAt <= now));
+            || CertificateDue(n, now));
         return due ? [.. steps, new StepTransitEncryption()] : steps;
     }
 }
