@@ -445,8 +445,10 @@ public sealed class TransitEncryptionTests(PostgresFixture postgres) : Reconcile
         var required = await WaitForNodesAsync("tls-free", _ => true, timeout: TimeSpan.FromSeconds(60));
         Assert.Equal("required", (string?)required["transitEncryptionMode"]);
         Assert.Equal("required", (string?)await client.GetDatabase().StringGetAsync("before"));
-        // Available and quiet, the group keeps the inner ports of the multiplexer that still carries the client.
-        await Task.Delay(TimeSpan.FromSeconds(2));
+        // Available and quiet, the group keeps the inner ports of the multiplexer that still carries the client,
+        // through two full passes that looked at it.
+        var passes = await FullPassesAsync();
+        await WaitUntilAsync(async () => await FullPassesAsync() >= passes + 2, TimeSpan.FromSeconds(60), () => "no two full passes in a minute");
         Assert.True(await CountAsync(db => db.PortLeases.Where(l => inner.Contains(l.NodeId))) > 0, "the inner ports went while the multiplexer carried a client");
 
         // Its last connection ended, the multiplexer ends; the planner sees it gone in the listing, and the inner ports go back.
@@ -476,6 +478,12 @@ public sealed class TransitEncryptionTests(PostgresFixture postgres) : Reconcile
         }, timeout ?? TimeSpan.FromSeconds(30), () => $"{id}: {last?.ToJsonString()}\n{EventsText()}");
         return last!;
     }
+
+    /// <summary>How many full reconcile passes have ended, as /metrics counts them.</summary>
+    private async Task<double> FullPassesAsync() =>
+        (await Client.GetStringAsync("/metrics")).Split('\n')
+            .Where(l => l.StartsWith("controlplane_reconcile_full_pass_duration_seconds_count", StringComparison.Ordinal))
+            .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
 
     private static IEnumerable<int> Ports(JsonObject group) =>
         group["shards"]!.AsArray().SelectMany(s => s!["nodes"]!.AsArray()).Select(n => (int)n!["endpoint"]!["port"]!);
