@@ -13,7 +13,7 @@
 #   CONTROLPLANE_DEPLOY_LIB             path of deploy/lib/common.sh
 # CONTROLPLANE_TEST_RESULTS_DIR keeps the TRX files and the console's screenshots (default: inside
 # the temp folder, removed).
-# CONTROLPLANE_TEST_PORTS (default 20000-32599) is the window the API tests take node and endpoint
+# CONTROLPLANE_TEST_PORTS (default 20000-22599) is the window the API tests take node and endpoint
 # ports from: give two test runs on one machine windows that do not overlap.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail

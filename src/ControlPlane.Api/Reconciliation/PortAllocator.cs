@@ -20,6 +20,27 @@ namespace ControlPlane.Api.Reconciliation;
 /// </summary>
 public sealed class PortAllocator(IOptions<ControlPlaneOptions> options)
 {
+    /// <summary>
+    /// The kernel's ephemeral port range ("32768-60999") when node ports from start to end, or their
+    /// cluster bus ports, reach into it; null when they do not, or off Linux. A port there may be the
+    /// source port of any connection of the machine when a node comes to bind it, and the node exits.
+    /// </summary>
+    public static string? EphemeralOverlap(int start, int end)
+    {
+        const string path = "/proc/sys/net/ipv4/ip_local_port_range";
+        return File.Exists(path) ? EphemeralOverlap(start, end, File.ReadAllText(path)) : null;
+    }
+
+    /// <summary>The same, against the kernel's range as its file gives it ("32768\t60999").</summary>
+    public static string? EphemeralOverlap(int start, int end, string kernelRange)
+    {
+        var parts = kernelRange.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length != 2 || !int.TryParse(parts[0], out var low) || !int.TryParse(parts[1], out var high))
+            return null;
+        bool Reaches(int first, int last) => first <= high && last >= low;
+        return Reaches(start, end) || Reaches(start + SlotRanges.ClusterBusOffset, end + SlotRanges.ClusterBusOffset) ? $"{low}-{high}" : null;
+    }
+
     public async Task AllocateAsync(ControlPlaneDbContext db, IReadOnlyList<(string NodeId, string Host, Action<int> Assign)> requests, CancellationToken ct)
     {
         var settings = options.Value.Reconciler;

@@ -55,6 +55,8 @@ public sealed partial class Reconciler(
     {
         if (!Settings.Enabled)
             return;
+        if (PortAllocator.EphemeralOverlap(Settings.PortRangeStart, Settings.PortRangeEnd) is { } ephemeral)
+            LogPortsEphemeral(logger, Settings.PortRangeStart, Settings.PortRangeEnd, ephemeral);
         var (woken, again) = (true, (IReadOnlySet<string>)new HashSet<string>());
         while (!ct.IsCancellationRequested)
         {
@@ -376,6 +378,9 @@ public sealed partial class Reconciler(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "A pass: {Id} has work or waits")]
     private static partial void LogNotQuiet(ILogger logger, string id);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Node ports {Start}-{End} or their cluster bus ports (port + 10000) reach the kernel's ephemeral range {Ephemeral}: a node may find its port taken by some connection's source port and exit. Choose ControlPlane:Reconciler:PortRangeStart/End below it.")]
+    private static partial void LogPortsEphemeral(ILogger logger, int start, int end, string ephemeral);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Reconcile pass failed")]
     private static partial void LogPassFailed(ILogger logger, Exception e);

@@ -23,16 +23,19 @@ public abstract class ReconcilerTest(PostgresFixture postgres) : ApiTest(postgre
     protected string Instance { get; } = $"t{Environment.ProcessId % 10000}x{Random.Shared.Next(1000)}";
 
     /// <summary>
-    /// Each test's own ports, all below the kernel's ephemeral range (32768 and up): a node or
-    /// endpoint port there may also be the source port of some connection of the machine, and
-    /// slices of 300 ran into it after 42 tests. Slices are reused once the window is used up; a
-    /// test removes its containers and rules when it ends, and tests of this collection run one at
-    /// a time. CONTROLPLANE_TEST_PORTS ("20000-32599", the default) narrows the window, so that two
-    /// test runs on one machine (two working copies) never share a port.
+    /// Each test's own ports, and their cluster bus ports (port + 10000), all below the kernel's
+    /// ephemeral range (32768 and up): a port there may also be the source port of some connection
+    /// of the machine. Slices of 300 ran into it after 42 tests; a node port of 22768 or more once
+    /// found its bus port taken and the node exited while its group was created. Slices are reused
+    /// once the window is used up; a test removes its containers and rules when it ends, and tests
+    /// of this collection run one at a time. CONTROLPLANE_TEST_PORTS ("20000-22599", the default)
+    /// narrows the window, so that two test runs on one machine (two working copies) never share a port.
     /// </summary>
     protected int PortRangeStart => Window.Start + _slice % ((Window.End - Window.Start + 1) / 200) * 200;
 
-    private static readonly (int Start, int End) Window = PortWindow(Environment.GetEnvironmentVariable("CONTROLPLANE_TEST_PORTS") ?? "20000-32599");
+    public const string DefaultPortWindow = "20000-22599";
+
+    private static readonly (int Start, int End) Window = PortWindow(Environment.GetEnvironmentVariable("CONTROLPLANE_TEST_PORTS") ?? DefaultPortWindow);
 
     private static (int Start, int End) PortWindow(string text)
     {
@@ -40,6 +43,8 @@ public abstract class ReconcilerTest(PostgresFixture postgres) : ApiTest(postgre
         var (start, end) = (int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture), int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
         if (end - start + 1 < 200)
             throw new InvalidOperationException($"CONTROLPLANE_TEST_PORTS {text} holds fewer than the 200 ports one test needs.");
+        if (ControlPlane.Api.Reconciliation.PortAllocator.EphemeralOverlap(start, end) is { } ephemeral)
+            throw new InvalidOperationException($"CONTROLPLANE_TEST_PORTS {text}: the cluster bus ports (port + 10000) reach the kernel's ephemeral range {ephemeral}.");
         return (start, end);
     }
 

@@ -40,7 +40,7 @@ public sealed class SimulationTests(PostgresFixture postgres, ITestOutputHelper 
     /// </summary>
     private static int PortStart(int seed)
     {
-        var window = (Environment.GetEnvironmentVariable("CONTROLPLANE_TEST_PORTS") ?? "20000-32599").Split('-').Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToArray();
+        var window = (Environment.GetEnvironmentVariable("CONTROLPLANE_TEST_PORTS") ?? ReconcilerTest.DefaultPortWindow).Split('-').Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToArray();
         return window[1] - 999 + 200 * (seed % PortWindows);
     }
 

@@ -27,7 +27,7 @@ public abstract class MemoryWorldTest(PostgresFixture postgres) : ApiTest(postgr
     {
         get
         {
-            var window = (Environment.GetEnvironmentVariable("CONTROLPLANE_TEST_PORTS") ?? "20000-32599").Split('-').Select(int.Parse).ToArray();
+            var window = (Environment.GetEnvironmentVariable("CONTROLPLANE_TEST_PORTS") ?? ReconcilerTest.DefaultPortWindow).Split('-').Select(int.Parse).ToArray();
             return window[1] - 199 - (_slice % 4) * 200;
         }
     }
