@@ -44,6 +44,16 @@ public sealed partial class SlotMover(ILogger<SlotMover> logger, TimeProvider ti
     /// </summary>
     public long BytesPerBatch { get; init; } = 8L << 20;
 
+    /// <summary>
+    /// Connections per node that a chunk's SETSLOTs are spread over, for the length of one move. Valkey 8
+    /// replicates each SETSLOT to the node's replicas and answers it only once they acknowledged it (each
+    /// wait ending in a save of nodes.conf); its connection waits meanwhile. On one connection a chunk's
+    /// 256 slots wait in turn: Valkey's reshard test with replicas took 64-73 s against Redis 7's 13, and
+    /// 42-47 s with 8 lanes (32 read no better on this machine, whose disk made each wait tens of ms).
+    /// Commands on separate connections wait together.
+    /// </summary>
+    public int SetSlotLanes { get; init; } = 8;
+
     /// <summary>MIGRATEs sent and not answered yet, so that none waits for its reply longer than the client timeout.</summary>
     public int MigratesInFlight { get; init; } = 32;
 
@@ -88,11 +98,12 @@ public sealed partial class SlotMover(ILogger<SlotMover> logger, TimeProvider ti
         var started = timeProvider.GetTimestamp();
         var moved = new List<int>();
         var keysMoved = 0L;
+        await using var lanes = new Lanes(this);
         foreach (var chunk in slots.Distinct().Chunk(SlotsPerChunk))
         {
             if (moved.Count > 0 && timeProvider.GetElapsedTime(started) >= budget)
                 break;
-            var keys = await MoveChunkAsync(source, target, others, chunk, ct);
+            var keys = await MoveChunkAsync(source, target, others, chunk, lanes, ct);
             moved.AddRange(chunk);
             keysMoved += keys;
             LogChunkMoved(logger, chunk.Length, keys, source.ToString(), target.ToString());
@@ -122,7 +133,7 @@ public sealed partial class SlotMover(ILogger<SlotMover> logger, TimeProvider ti
     }
 
     /// <summary>Opens, drains and switches a chunk of slots; returns the keys sent.</summary>
-    private async Task<long> MoveChunkAsync(ClusterMaster source, ClusterMaster target, List<ClusterMaster> others, int[] chunk, CancellationToken ct)
+    private async Task<long> MoveChunkAsync(ClusterMaster source, ClusterMaster target, List<ClusterMaster> others, int[] chunk, Lanes lanes, CancellationToken ct)
     {
         var sourceServer = await ServerAsync(source, ct);
         var targetServer = await ServerAsync(target, ct);
@@ -152,30 +163,66 @@ public sealed partial class SlotMover(ILogger<SlotMover> logger, TimeProvider ti
         }
 
         // Importing before migrating: a client sent by the source's ASK to the target must be accepted there.
-        await AllAsync(importing.Select(s => Execute(targetServer, "CLUSTER", "SETSLOT", s, "IMPORTING", source.ClusterId)).ToList(),
-            AlreadyOwner, target, ct);
-        // The first listing of keys rides in the same pipeline: once MIGRATING, the source gets no new key.
-        var migrations = migrating.Select(s => Execute(sourceServer, "CLUSTER", "SETSLOT", s, "MIGRATING", target.ClusterId)).ToList();
+        await AllAsync(await lanes.SetSlotsAsync(target, importing, "IMPORTING", source.ClusterId, ct), AlreadyOwner, target, ct);
+        // Keys are listed once every MIGRATING is answered: from then on the source gets no new key of the chunk.
+        // (The SETSLOTs went over other connections, so a listing sent beside them could be served first.)
+        await AllAsync(await lanes.SetSlotsAsync(source, migrating, "MIGRATING", target.ClusterId, ct), NotOwner, source, ct);
         var listings = ListKeys(sourceServer, chunk);
-        await AllAsync(migrations, NotOwner, source, ct);
 
         var keys = await DrainAsync(sourceServer, source, target, chunk, listings, ct);
 
         // Target first: it bumps its config epoch and owns the slot for good, so gossip cannot undo it; then
         // the source (which clears its MIGRATING state, as it holds no key of the slot any more), then the rest.
-        await AllAsync(chunk.Select(s => Execute(targetServer, "CLUSTER", "SETSLOT", s, "NODE", target.ClusterId)).ToList(), null, target, ct);
-        await AllAsync(chunk.Select(s => Execute(sourceServer, "CLUSTER", "SETSLOT", s, "NODE", target.ClusterId)).ToList(), null, source, ct);
+        await AllAsync(await lanes.SetSlotsAsync(target, chunk, "NODE", target.ClusterId, ct), null, target, ct);
+        await AllAsync(await lanes.SetSlotsAsync(source, chunk, "NODE", target.ClusterId, ct), null, source, ct);
         var rest = new List<Task>();
         foreach (var other in others)
-            rest.Add(SetSlotsNodeAsync(other, chunk, target.ClusterId, ct));
+            rest.Add(SetSlotsNodeAsync(other, chunk, target.ClusterId, lanes, ct));
         await Task.WhenAll(rest).WaitAsync(ct);
         return keys;
     }
 
-    private async Task SetSlotsNodeAsync(ClusterMaster node, int[] slots, string ownerId, CancellationToken ct)
+    private static async Task SetSlotsNodeAsync(ClusterMaster node, int[] slots, string ownerId, Lanes lanes, CancellationToken ct) =>
+        await AllAsync(await lanes.SetSlotsAsync(node, slots, "NODE", ownerId, ct), null, node, ct);
+
+    /// <summary>
+    /// One move's SETSLOT connections: a node's own connection and <see cref="SetSlotLanes"/> - 1 more,
+    /// opened when the move first sets a slot on the node and closed when the move ends, so that nodes
+    /// keep one connection of the mover between reshards.
+    /// </summary>
+    private sealed class Lanes(SlotMover mover) : IAsyncDisposable
     {
-        var server = await ServerAsync(node, ct);
-        await AllAsync(slots.Select(s => Execute(server, "CLUSTER", "SETSLOT", s, "NODE", ownerId)).ToList(), null, node, ct);
+        private readonly Dictionary<string, IServer[]> _byNode = [];
+        private readonly List<ConnectionMultiplexer> _opened = [];
+
+        /// <summary>CLUSTER SETSLOT slot subcommand nodeId for each slot, round robin over the node's lanes, sent at once.</summary>
+        public async Task<List<Task<RedisResult>>> SetSlotsAsync(ClusterMaster node, IReadOnlyList<int> slots, string subcommand, string nodeId, CancellationToken ct)
+        {
+            if (slots.Count == 0)
+                return [];
+            var lanes = await ServersAsync(node, Math.Min(slots.Count, mover.SetSlotLanes), ct);
+            return slots.Select((s, i) => Execute(lanes[i % lanes.Length], "CLUSTER", "SETSLOT", s, subcommand, nodeId)).ToList();
+        }
+
+        private async Task<IServer[]> ServersAsync(ClusterMaster node, int wanted, CancellationToken ct)
+        {
+            var key = mover.Key(node.Host, node.Port);
+            var have = _byNode.GetValueOrDefault(key) ?? [await mover.ServerAsync(node, ct)];
+            if (have.Length < wanted)
+            {
+                var added = await Task.WhenAll(Enumerable.Range(0, wanted - have.Length).Select(_ => mover.ConnectAsync(node.Host, node.Port, ct)));
+                _opened.AddRange(added);
+                have = [.. have, .. added.Select(m => m.GetServer(node.Host, node.Port))];
+            }
+            _byNode[key] = have;
+            return have;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var multiplexer in _opened)
+                await multiplexer.DisposeAsync();
+        }
     }
 
     /// <summary>
@@ -390,9 +437,12 @@ public sealed partial class SlotMover(ILogger<SlotMover> logger, TimeProvider ti
 
     private async Task<IServer> ServerAsync(ClusterMaster node, CancellationToken ct)
     {
-        var connection = _connections.GetOrAdd(Key(node.Host, node.Port), _ => new NodeConnection((h, p, c) => NodeLogin.ConnectAsync(Transport.Apply(Options(h, p), h, p), secrets, c)));
+        var connection = _connections.GetOrAdd(Key(node.Host, node.Port), _ => new NodeConnection(ConnectAsync));
         return await connection.ServerAsync(node.Host, node.Port, ct);
     }
+
+    private Task<ConnectionMultiplexer> ConnectAsync(string host, int port, CancellationToken ct) =>
+        NodeLogin.ConnectAsync(Transport.Apply(Options(host, port), host, port), secrets, ct);
 
     private NodeTransport Transport { get; } = transport ?? new NodeTransport();
 
