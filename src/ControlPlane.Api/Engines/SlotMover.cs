@@ -218,8 +218,14 @@ public sealed partial class SlotMover(ILogger<SlotMover> logger, TimeProvider ti
             var have = _byNode.GetValueOrDefault(key) ?? [await mover.ServerAsync(node, ct)];
             if (have.Length < wanted)
             {
-                var added = await Task.WhenAll(Enumerable.Range(0, wanted - have.Length).Select(_ => mover.ConnectAsync(node.Host, node.Port, ct)));
-                _opened.AddRange(added);
+                // Each kept as it opens: if one fails, those already open are still closed at the end.
+                var added = await Task.WhenAll(Enumerable.Range(0, wanted - have.Length).Select(async _ =>
+                {
+                    var multiplexer = await mover.ConnectAsync(node.Host, node.Port, ct);
+                    lock (_opened)
+                        _opened.Add(multiplexer);
+                    return multiplexer;
+                }));
                 have = [.. have, .. added.Select(m => m.GetServer(node.Host, node.Port))];
             }
             _byNode[key] = have;

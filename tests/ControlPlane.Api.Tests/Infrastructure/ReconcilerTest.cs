@@ -33,9 +33,8 @@ public abstract class ReconcilerTest(PostgresFixture postgres) : ApiTest(postgre
     /// </summary>
     protected int PortRangeStart => Window.Start + _slice % ((Window.End - Window.Start + 1) / 200) * 200;
 
-    public const string DefaultPortWindow = "20000-22599";
-
-    private static readonly (int Start, int End) Window = PortWindow(Environment.GetEnvironmentVariable("CONTROLPLANE_TEST_PORTS") ?? DefaultPortWindow);
+    /// <summary>CONTROLPLANE_TEST_PORTS, or 20000-22599: every test's ports come from it, the in-memory ones too.</summary>
+    internal static readonly (int Start, int End) Window = PortWindow(Environment.GetEnvironmentVariable("CONTROLPLANE_TEST_PORTS") ?? "20000-22599");
 
     private static (int Start, int End) PortWindow(string text)
     {
