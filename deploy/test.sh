@@ -99,6 +99,10 @@ while IFS= read -r line; do
   failed=$((failed + $(counter failed "$line") + $(counter error "$line") + $(counter timeout "$line") + $(counter aborted "$line")))
 done < <(find "$results" -name '*.trx' -newer "$state/started" -exec grep -ho '<Counters [^>]*>' {} + 2>/dev/null)
 echo "tests: $passed passed, $failed failed, $((total - executed)) skipped"
+# The failed tests again, last, with the head of their messages: the end of the output is what a CI page keeps.
+if ((failed > 0)); then
+  find "$results" -name '*.trx' -newer "$state/started" -exec "$CP_PYTHON" deploy/lib/trx-failures.py {} + || true
+fi
 # A project that does not build (or a crashed test host) writes no results: say so, the counts above miss it.
 if ((rc != 0 && failed == 0)); then echo "tests: dotnet test exited with $rc without a failed test: a build error or a crashed test host (see above)"; fi
 

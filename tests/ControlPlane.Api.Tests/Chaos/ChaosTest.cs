@@ -28,6 +28,11 @@ public abstract class ChaosTest(PostgresFixture postgres) : ReconcilerTest(postg
         return plane;
     }
 
+    /// <summary>The last lines each control plane started here printed, for a failure message.</summary>
+    protected string PlanesTail(int lines = 15) =>
+        string.Join("\n", _planes.Select((plane, i) =>
+            $"control plane {i + 1}:\n  {string.Join("\n  ", plane.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(lines))}"));
+
     public override async Task DisposeAsync()
     {
         foreach (var plane in _planes)

@@ -133,8 +133,8 @@ public abstract class ApiTest(PostgresFixture postgres) : IAsyncLifetime
         return last!;
     }
 
-    protected static Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> because) =>
-        Eventually.UntilAsync(condition, timeout, because);
+    protected static Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> because, TimeSpan? interval = null) =>
+        Eventually.UntilAsync(condition, timeout, because, interval);
 
     protected string EventsText() =>
         Client.GetStringAsync("/v1/events?limit=100").GetAwaiter().GetResult();

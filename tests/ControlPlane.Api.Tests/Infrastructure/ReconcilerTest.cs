@@ -31,21 +31,7 @@ public abstract class ReconcilerTest(PostgresFixture postgres) : ApiTest(postgre
     /// of this collection run one at a time. CONTROLPLANE_TEST_PORTS ("20000-22599", the default)
     /// narrows the window, so that two test runs on one machine (two working copies) never share a port.
     /// </summary>
-    protected int PortRangeStart => Window.Start + _slice % ((Window.End - Window.Start + 1) / 200) * 200;
-
-    /// <summary>CONTROLPLANE_TEST_PORTS, or 20000-22599: every test's ports come from it, the in-memory ones too.</summary>
-    internal static readonly (int Start, int End) Window = PortWindow(Environment.GetEnvironmentVariable("CONTROLPLANE_TEST_PORTS") ?? "20000-22599");
-
-    private static (int Start, int End) PortWindow(string text)
-    {
-        var parts = text.Split('-');
-        var (start, end) = (int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture), int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
-        if (end - start + 1 < 200)
-            throw new InvalidOperationException($"CONTROLPLANE_TEST_PORTS {text} holds fewer than the 200 ports one test needs.");
-        if (ControlPlane.Api.Reconciliation.PortAllocator.EphemeralOverlap(start, end) is { } ephemeral)
-            throw new InvalidOperationException($"CONTROLPLANE_TEST_PORTS {text}: the cluster bus ports (port + 10000) reach the kernel's ephemeral range {ephemeral}.");
-        return (start, end);
-    }
+    protected int PortRangeStart => TestPorts.Window.Start + _slice % ((TestPorts.Window.End - TestPorts.Window.Start + 1) / 200) * 200;
 
     protected int PortRangeEnd => PortRangeStart + 199;
 

@@ -38,7 +38,7 @@ public sealed class SimulationTests(PostgresFixture postgres, ITestOutputHelper 
     /// machine: each seed gets a window of 200 in the test window's last thousand, chosen by the seed
     /// alone, so that seeds side by side never probe each other's ports and a replay uses the same ones.
     /// </summary>
-    private static int PortStart(int seed) => ReconcilerTest.Window.End - 999 + 200 * (seed % PortWindows);
+    private static int PortStart(int seed) => TestPorts.Window.End - 999 + 200 * (seed % PortWindows);
 
     /// <summary>Seeds in memory run side by side, one per core (CONTROLPLANE_SIM_WORKERS), each on its own thread, database and world.</summary>
     private static int Workers => Math.Clamp(

@@ -23,7 +23,7 @@ public abstract class MemoryWorldTest(PostgresFixture postgres) : ApiTest(postgr
     /// Node ports are numbers only here, but a Memcached cluster's configuration endpoint listens for
     /// real (loopback): the ports come from the end of CONTROLPLANE_TEST_PORTS, apart from the Docker tests' slices.
     /// </summary>
-    private int PortRangeStart => ReconcilerTest.Window.End - 199 - (_slice % 4) * 200;
+    private int PortRangeStart => TestPorts.Window.End - 199 - (_slice % 4) * 200;
 
     protected override IReadOnlyDictionary<string, string?> Settings
     {
