@@ -12,7 +12,7 @@ public sealed class SlotMoverTests(ITestOutputHelper output) : NodeTest
 {
     private static readonly TimeSpan NoBudgetLimit = TimeSpan.FromMinutes(5);
 
-    private readonly Dictionary<int, ConnectionMultiplexer> _admin = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, Lazy<Task<ConnectionMultiplexer>>> _admin = new();
     private readonly List<IAsyncDisposable> _disposables = [];
 
     [Fact]
@@ -261,29 +261,21 @@ public sealed class SlotMoverTests(ITestOutputHelper output) : NodeTest
         return [.. keys];
     }
 
+    /// <summary>
+    /// One admin connection per node, made by the first caller and awaited by the rest: a count over
+    /// hundreds of slots once opened a connection per slot at the same moment, and on a loaded machine
+    /// some missed the connect timeout.
+    /// </summary>
     private async Task<RedisResult> AdminAsync(int port, params object[] args)
     {
-        ConnectionMultiplexer? connection;
-        lock (_admin)
-            _admin.TryGetValue(port, out connection);
-        if (connection is null)
+        var connection = await _admin.GetOrAdd(port, p => new Lazy<Task<ConnectionMultiplexer>>(() => ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions
         {
-            connection = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions
-            {
-                EndPoints = { { Loopback, port } },
-                AllowAdmin = true,
-                Protocol = RedisProtocol.Resp2,
-                AsyncTimeout = 30_000,
-            });
-            lock (_admin)
-            {
-                if (!_admin.TryAdd(port, connection))
-                {
-                    _disposables.Add(connection);
-                    connection = _admin[port];
-                }
-            }
-        }
+            EndPoints = { { Loopback, p } },
+            AllowAdmin = true,
+            Protocol = RedisProtocol.Resp2,
+            ConnectTimeout = 30_000,
+            AsyncTimeout = 30_000,
+        }))).Value;
         return await connection.GetServer(Loopback, port).ExecuteAsync((string)args[0], args[1..], CommandFlags.NoRedirect);
     }
 
@@ -309,8 +301,8 @@ public sealed class SlotMoverTests(ITestOutputHelper output) : NodeTest
 
     public override async Task DisposeAsync()
     {
-        foreach (var connection in _admin.Values)
-            await connection.DisposeAsync();
+        foreach (var connection in _admin.Values.Where(c => c.IsValueCreated && c.Value.IsCompletedSuccessfully))
+            await connection.Value.Result.DisposeAsync();
         foreach (var disposable in _disposables)
             await disposable.DisposeAsync();
         await base.DisposeAsync();
