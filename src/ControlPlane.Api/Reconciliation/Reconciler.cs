@@ -60,29 +60,7 @@ public sealed partial class Reconciler(
         var (woken, again) = (true, (IReadOnlySet<string>)new HashSet<string>());
         while (!ct.IsCancellationRequested)
         {
-            var started = time.GetTimestamp();
-            var (succeeded, passed) = (false, false);
-            try
-            {
-                if (woken || time.GetUtcNow() - _lastFullPass >= Settings.QuietPassInterval)
-                {
-                    passed = true;
-                    await PassAsync(woken, skip: null, ct);
-                }
-                else if (await HeartbeatAsync(ct) is { } answered && answered.Except(again).ToHashSet() is var skip && AnyToConverge(skip))
-                {
-                    passed = true;
-                    await PassAsync(woken: false, skip, ct);
-                }
-                succeeded = true;
-            }
-            catch (Exception e) when (!ct.IsCancellationRequested)
-            {
-                LogPassFailed(logger, e);
-            }
-            // The light passes of a quiet control plane are heartbeats, not reconcile passes.
-            if (passed || !succeeded)
-                metrics.PassFinished(time.GetElapsedTime(started), succeeded);
+            await TurnAsync(woken, again, ct);
             try
             {
                 await signal.WaitAsync(Settings.PassInterval, ct);
@@ -94,6 +72,41 @@ public sealed partial class Reconciler(
             }
         }
         await Task.WhenAll(_running.Values);
+    }
+
+    /// <summary>
+    /// One turn of the loop: a full pass when <paramref name="woken"/> by an outside change or when the
+    /// last full one is QuietPassInterval old; otherwise the heartbeat, and a pass for the groups it did
+    /// not hear from, those in <paramref name="again"/> and those with work. A failed turn is logged; the
+    /// next one tries again. The simulation tests drive the loop through this, one turn per step.
+    /// </summary>
+    public async Task<Turn> TurnAsync(bool woken, IReadOnlySet<string> again, CancellationToken ct)
+    {
+        var started = time.GetTimestamp();
+        var turn = Turn.Heartbeat;
+        try
+        {
+            if (woken || time.GetUtcNow() - _lastFullPass >= Settings.QuietPassInterval)
+            {
+                turn = Turn.Pass;
+                await PassAsync(woken, skip: null, ct);
+            }
+            else if (await HeartbeatAsync(ct) is { } answered && answered.Except(again).ToHashSet() is var skip && AnyToConverge(skip))
+            {
+                turn = Turn.HeartbeatThenPass;
+                await PassAsync(woken: false, skip, ct);
+            }
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            LogPassFailed(logger, e);
+            metrics.PassFinished(time.GetElapsedTime(started), succeeded: false);
+            return Turn.Failed;
+        }
+        // The light passes of a quiet control plane are heartbeats, not reconcile passes.
+        if (turn != Turn.Heartbeat)
+            metrics.PassFinished(time.GetElapsedTime(started), succeeded: true);
+        return turn;
     }
 
     /// <summary>

@@ -31,6 +31,8 @@ public sealed class SimControlPlane(SimDatabase database, MemoryWorld world, Sim
 
     public Reconciler Reconciler => Services.GetRequiredService<Reconciler>();
 
+    public ReconcileSignal Signal => Services.GetRequiredService<ReconcileSignal>();
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
@@ -88,6 +90,7 @@ public sealed class FailingCommands : DbCommandInterceptor
     private sealed class Countdown
     {
         public int Left;
+        public long Executed;
     }
 
     private readonly AsyncLocal<Countdown?> _countdown = new();
@@ -104,8 +107,13 @@ public sealed class FailingCommands : DbCommandInterceptor
             Volatile.Write(ref countdown.Left, n);
     }
 
+    /// <summary>EF commands this flow's control plane ran since <see cref="Begin"/>.</summary>
+    public long Executed => _countdown.Value?.Executed ?? 0;
+
     private void Count(DbCommand command)
     {
+        if (_countdown.Value is { } counted)
+            counted.Executed++;
         if (_countdown.Value is { } countdown && Volatile.Read(ref countdown.Left) > 0 && Interlocked.Decrement(ref countdown.Left) == 0)
             throw new NpgsqlException($"Simulated: the connection to the database broke before: {command.CommandText.Split('\n')[0]}");
     }

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using ControlPlane.Api.Data;
 using ControlPlane.Api.Engines;
+using ControlPlane.Api.Reconciliation;
 using ControlPlane.Api.Runtime;
 using ControlPlane.Api.World.InMemory;
 using ControlPlane.Domain;
@@ -12,7 +13,7 @@ using Microsoft.EntityFrameworkCore;
 namespace ControlPlane.Api.Tests.Simulation;
 
 /// <summary>What one seed did: whether every invariant held, the first one broken, and the trace to compare a replay with.</summary>
-public sealed record SimOutcome(int Seed, string? Violation, IReadOnlyList<string> Trace, int Steps, long WorldCalls, int Restarts, long ClockJumps)
+public sealed record SimOutcome(int Seed, string? Violation, IReadOnlyList<string> Trace, int Steps, long WorldCalls, int Restarts, long ClockJumps, long Commands)
 {
     /// <summary>Where the wall-clock time went: starting control planes, running passes, the rest (checks, the database wipe).</summary>
     public (TimeSpan Starting, TimeSpan Passes, TimeSpan Total) Time { get; init; }
@@ -37,7 +38,9 @@ public sealed class Simulation
 {
     private const int FaultSteps = 40;
     private const int RecoverySteps = 240;
-    private const int SettleSteps = 3;
+    /// <summary>Full passes after convergence before the leftovers are judged, and the most steps that may take.</summary>
+    private const int SettlePasses = 3;
+    private const int SettleSteps = 80;
     private const long KeysPerShard = 1000;
     private static readonly TimeSpan PassLimit = TimeSpan.FromMinutes(10);
 
@@ -60,16 +63,21 @@ public sealed class Simulation
     private long _killAtCall;
     private Action? _atCall;
     private bool _dead;
+    private readonly bool _fullPassesOnly;
+    private bool _woken;
+    private IReadOnlySet<string> _again = new HashSet<string>();
     private bool _looking;
     private int _restarts;
+    private int _fullPasses;
     private int _step;
 
     /// <summary>Shape and faults the seed chose, for the failure message.</summary>
     private int _shards;
     private int _replicas;
 
-    private Simulation(int seed, SimDatabase database, int portStart)
+    private Simulation(int seed, SimDatabase database, int portStart, bool fullPasses)
     {
+        _fullPassesOnly = fullPasses;
         _seed = seed;
         _database = database;
         _portStart = portStart;
@@ -81,11 +89,15 @@ public sealed class Simulation
         _world.BeforeCall = OnCall;
     }
 
-    /// <summary>Runs the seed on <paramref name="database"/>, emptied first.</summary>
-    public static async Task<SimOutcome> RunAsync(int seed, SimDatabase database, int portStart)
+    /// <summary>
+    /// Runs the seed on <paramref name="database"/>, emptied first. With <paramref name="fullPasses"/>
+    /// every turn is a full pass, woken as by an outside change: how the seeds ran before the loop's
+    /// own turns were simulated, so that those that found a bug then replay the same runs.
+    /// </summary>
+    public static async Task<SimOutcome> RunAsync(int seed, SimDatabase database, int portStart, bool fullPasses = false)
     {
         await database.ResetAsync();
-        var simulation = new Simulation(seed, database, portStart);
+        var simulation = new Simulation(seed, database, portStart, fullPasses);
         try
         {
             var violation = await simulation.RunAsync();
@@ -102,7 +114,7 @@ public sealed class Simulation
     }
 
     private SimOutcome Outcome(string? violation) =>
-        new(_seed, violation, _trace, _step, _calls, _restarts, _scheduler.ClockJumps) { Time = (_starting.Elapsed, _passes.Elapsed, _total.Elapsed) };
+        new(_seed, violation, _trace, _step, _calls, _restarts, _scheduler.ClockJumps, _failing.Executed) { Time = (_starting.Elapsed, _passes.Elapsed, _total.Elapsed) };
 
     private readonly System.Diagnostics.Stopwatch _starting = new(), _passes = new(), _total = System.Diagnostics.Stopwatch.StartNew();
 
@@ -147,8 +159,10 @@ public sealed class Simulation
             {
                 Log($"converged after {recovery + 1} recovery steps{(await CreateFailedAsync() ? " (the create failed)" : "")}");
                 _step++;
-                // Leftovers go at the passes after (a retired node's lease once its container is gone): a few more, then none may be left.
-                for (var after = 0; after < SettleSteps; after++, _step++)
+                // Leftovers go at the full passes after (a retired node's lease once its container is gone; a quiet
+                // loop runs one every QuietPassInterval, heartbeats between): a few more, then none may be left.
+                var passesBefore = _fullPasses;
+                for (var after = 0; after < SettleSteps && _fullPasses - passesBefore < SettlePasses; after++, _step++)
                     if (await StepAsync() is { } brokenAfter)
                         return brokenAfter;
                 return await NotConvergedAsync() is { } lost ? $"converged, then not: {lost}" : await LeftoversAsync();
@@ -159,12 +173,16 @@ public sealed class Simulation
 
     // ---- Steps ----
 
-    /// <summary>One pass of the reconciler (every convergence it starts, to the end), the invariants, then the clock moves on.</summary>
+    /// <summary>
+    /// One turn of the reconciler's loop (a full pass, or the heartbeat and a pass for the groups it did
+    /// not hear from, every convergence it starts run to the end), the invariants, then the clock moves on.
+    /// </summary>
     private async Task<string?> StepAsync()
     {
         var controlPlane = _controlPlane;
         var callsBefore = _calls;
         var holdersBefore = Holders();
+        var turn = Turn.Failed;
         _passes.Start();
         try
         {
@@ -172,7 +190,7 @@ public sealed class Simulation
             {
                 try
                 {
-                    await controlPlane.Reconciler.PassAsync(woken: true, skip: null, controlPlane.Life.Token);
+                    turn = await controlPlane.Reconciler.TurnAsync(_woken || _fullPassesOnly, _again, controlPlane.Life.Token);
                 }
                 finally
                 {
@@ -185,9 +203,13 @@ public sealed class Simulation
         }
         catch (Exception e) when (e is not TimeoutException)
         {
-            // The real loop logs a failed pass and runs the next one.
-            Log($"  pass failed: {e.GetType().Name}: {e.Message.Split('\n')[0]}");
+            // A turn logs its own failures and throws only once its life is cancelled: what the kill left.
+            Log($"  the turn threw: {e.GetType().Name}: {e.Message.Split('\n')[0]}");
         }
+        if (turn == Turn.Pass)
+            _fullPasses++;
+        // What woke the loop while it turned, as its wait would take it.
+        (_woken, _again) = controlPlane.Signal.Take();
         _passes.Stop();
         _failing.Arm(0);
         (_killAtCall, _atCall) = (0, null);
@@ -196,7 +218,7 @@ public sealed class Simulation
             Log("  the control plane died mid-pass; a new one starts");
             await RestartAsync();
         }
-        Log($"step {_step} at {_clock.GetUtcNow():HH:mm:ss.fff}: {_calls - callsBefore} calls; {WorldText()}");
+        Log($"step {_step} at {_clock.GetUtcNow():HH:mm:ss.fff}: {turn}, {_calls - callsBefore} calls; {WorldText()}");
         if (Violation(holdersBefore) is { } broken)
             return broken;
         await WriteDataAsync();
@@ -208,6 +230,8 @@ public sealed class Simulation
     {
         _starting.Start();
         _dead = false;
+        // A control plane starts with a full pass, as the loop does.
+        (_woken, _again) = (true, new HashSet<string>());
         var controlPlane = new SimControlPlane(_database, _world, _clock, _failing, _portStart);
         _ = controlPlane.Services;
         _starting.Stop();

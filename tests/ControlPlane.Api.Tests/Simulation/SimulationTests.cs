@@ -65,8 +65,12 @@ public sealed class SimulationTests(PostgresFixture postgres, ITestOutputHelper 
         {
             foreach (var seed in FoundSeeds)
             {
-                var outcome = await Simulation.RunAsync(seed, database, PortStart(seed));
-                Assert.True(outcome.Passed, $"seed {seed} on {database.GetType().Name}: {outcome.Violation}\n{string.Join('\n', outcome.Trace.TakeLast(60))}");
+                // As they ran when they found their bug (a full pass every turn), and as seeds run now.
+                foreach (var fullPasses in new[] { true, false })
+                {
+                    var outcome = await Simulation.RunAsync(seed, database, PortStart(seed), fullPasses);
+                    Assert.True(outcome.Passed, $"seed {seed} on {database.GetType().Name}{(fullPasses ? ", full passes" : "")}: {outcome.Violation}\n{string.Join('\n', outcome.Trace.TakeLast(60))}");
+                }
             }
         });
     }
@@ -143,7 +147,7 @@ public sealed class SimulationTests(PostgresFixture postgres, ITestOutputHelper 
             // Many seeds print one line per hundred; a few print each.
             if (count <= 100 || outcome.Seed % 100 == 0 || !outcome.Passed)
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"seed {outcome.Seed}: {outcome.Steps} steps, {outcome.WorldCalls} calls, {outcome.ClockJumps} clock jumps, {outcome.Restarts} restarts; {outcome.Time.Total.TotalSeconds:0.000} s ({outcome.Time.Starting.TotalSeconds:0.000} starting, {outcome.Time.Passes.TotalSeconds:0.000} in passes) {outcome.Digest}"));
+                    $"seed {outcome.Seed}: {outcome.Steps} steps, {outcome.WorldCalls} calls, {outcome.Commands} database commands, {outcome.ClockJumps} clock jumps, {outcome.Restarts} restarts; {outcome.Time.Total.TotalSeconds:0.000} s ({outcome.Time.Starting.TotalSeconds:0.000} starting, {outcome.Time.Passes.TotalSeconds:0.000} in passes) {outcome.Digest}"));
             if (!outcome.Passed)
             {
                 failed.Add(outcome);
@@ -151,7 +155,7 @@ public sealed class SimulationTests(PostgresFixture postgres, ITestOutputHelper 
             }
         }
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{kind}: {count} seeds ({first}..{first + count - 1}) in {seconds:0.0} s on {workers} worker(s): {count / seconds:0.00} seeds/s; {outcomes.Sum(o => o.Steps)} reconciler passes, {outcomes.Sum(o => o.WorldCalls)} calls into the world, {outcomes.Sum(o => o.Restarts)} control-plane restarts; {failed.Count} failed"));
+            $"{kind}: {count} seeds ({first}..{first + count - 1}) in {seconds:0.0} s on {workers} worker(s): {count / seconds:0.00} seeds/s; {outcomes.Sum(o => o.Steps)} reconciler passes, {outcomes.Sum(o => o.WorldCalls)} calls into the world, {outcomes.Sum(o => o.Commands)} database commands, {outcomes.Sum(o => o.Restarts)} control-plane restarts; {failed.Count} failed"));
         if (failed.Count > 0)
         {
             var worst = failed[0];
