@@ -112,9 +112,10 @@ public sealed class FailingCommands : DbCommandInterceptor
 
     private void Count(DbCommand command)
     {
-        if (_countdown.Value is { } counted)
-            counted.Executed++;
-        if (_countdown.Value is { } countdown && Volatile.Read(ref countdown.Left) > 0 && Interlocked.Decrement(ref countdown.Left) == 0)
+        if (_countdown.Value is not { } countdown)
+            return;
+        countdown.Executed++;
+        if (Volatile.Read(ref countdown.Left) > 0 && Interlocked.Decrement(ref countdown.Left) == 0)
             throw new NpgsqlException($"Simulated: the connection to the database broke before: {command.CommandText.Split('\n')[0]}");
     }
 
