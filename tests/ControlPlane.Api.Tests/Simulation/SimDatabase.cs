@@ -51,7 +51,7 @@ public sealed class SimPostgres(string connectionString, PostgresInFlight inFlig
     public override string Setting => connectionString;
 
     public override void Configure(IServiceCollection services, FailingCommands failing) =>
-        services.ConfigureDbContext<ControlPlaneDbContext>(o => o.AddInterceptors(failing));
+        services.ConfigureDbContext<ControlPlaneDbContext>(o => o.AddInterceptors(failing), Database.OptionsLifetime);
 
     /// <summary>Every row the previous seed left (groups, nodes, leases, events).</summary>
     public override async Task ResetAsync()
@@ -93,7 +93,7 @@ public sealed class SimSqlite : SimDatabase
     {
         // The host's own registration is Postgres's; this one replaces it whole.
         services.RemoveAll<IDbContextOptionsConfiguration<ControlPlaneDbContext>>();
-        services.ConfigureDbContext<ControlPlaneDbContext>(o => Use(o, ConnectionString).AddInterceptors(failing));
+        services.ConfigureDbContext<ControlPlaneDbContext>(o => Use(o, ConnectionString).AddInterceptors(failing), Database.OptionsLifetime);
     }
 
     /// <summary>A new, empty database (the previous seed's goes with its last connection).</summary>
