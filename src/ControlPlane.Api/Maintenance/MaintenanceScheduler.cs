@@ -91,11 +91,15 @@ public sealed partial class MaintenanceScheduler(IServiceScopeFactory scopes, Ti
     private static partial void LogRaced(ILogger logger, string groupId);
 }
 
-/// <summary>Looks for maintenance windows that opened every few seconds, where the reconciler runs.</summary>
-public sealed class MaintenanceWorker(MaintenanceScheduler scheduler, TimeProvider time, IOptions<ControlPlaneOptions> options, ILogger<MaintenanceWorker> logger)
-    : PeriodicWorker(time, options, logger)
+/// <summary>
+/// Looks for maintenance windows that opened (they are minutes wide) every half minute, and within
+/// seconds of an API write (a change deferred to the window), where the reconciler runs.
+/// </summary>
+public sealed class MaintenanceWorker(
+    MaintenanceScheduler scheduler, DatabaseChanges changes, TimeProvider time, IOptions<ControlPlaneOptions> options, ILogger<MaintenanceWorker> logger)
+    : PeriodicWorker(time, options, logger, changes)
 {
-    protected override TimeSpan Interval => TimeSpan.FromSeconds(5);
+    protected override TimeSpan Interval => TimeSpan.FromSeconds(30);
 
     protected override async Task RoundAsync(CancellationToken ct)
     {

@@ -7,9 +7,9 @@ using Npgsql;
 
 namespace ControlPlane.Api.Reconciliation;
 
-/// <summary>LISTEN for the API's NOTIFY (from this process or another) and wake the reconciler.</summary>
+/// <summary>LISTEN for the API's NOTIFY (from this process or another) and wake the reconciler and the periodic workers.</summary>
 public sealed partial class ChangeListener(
-    IServiceScopeFactory scopes, ReconcileSignal signal, TimeProvider time, IOptions<ControlPlaneOptions> options, ILogger<ChangeListener> logger) : BackgroundService
+    IServiceScopeFactory scopes, ReconcileSignal signal, DatabaseChanges changes, TimeProvider time, IOptions<ControlPlaneOptions> options, ILogger<ChangeListener> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken ct)
     {
@@ -24,10 +24,10 @@ public sealed partial class ChangeListener(
             {
                 await using var connection = new NpgsqlConnection(connectionString);
                 await connection.OpenAsync(ct);
-                connection.Notification += (_, _) => signal.Wake();
+                connection.Notification += (_, _) => Changed();
                 await using (var listen = new NpgsqlCommand($"LISTEN {Store.ChangesChannel}", connection))
                     await listen.ExecuteNonQueryAsync(ct);
-                signal.Wake(); // whatever changed while we were not listening
+                Changed(); // whatever changed while we were not listening
                 while (!ct.IsCancellationRequested)
                     await connection.WaitAsync(ct);
             }
@@ -37,6 +37,12 @@ public sealed partial class ChangeListener(
                 await Task.Delay(TimeSpan.FromSeconds(1), time, ct);
             }
         }
+    }
+
+    private void Changed()
+    {
+        signal.Wake();
+        changes.Changed();
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Listening for changes failed, retrying: {Reason}")]

@@ -205,12 +205,16 @@ public sealed partial class SnapshotHousekeeping(
     private static partial void LogStepFailed(ILogger logger, string id, Exception exception);
 }
 
-/// <summary>Runs the snapshot housekeeping every few seconds where the reconciler runs.</summary>
+/// <summary>
+/// Runs the snapshot housekeeping where the reconciler runs: within seconds of an API write (a copy or
+/// a delete to carry out), and every half minute for the automatic snapshots' windows (minutes wide)
+/// and the retention limits.
+/// </summary>
 public sealed class SnapshotHousekeepingWorker(
-    SnapshotHousekeeping housekeeping, TimeProvider time, IOptions<ControlPlaneOptions> options, ILogger<SnapshotHousekeepingWorker> logger)
-    : PeriodicWorker(time, options, logger)
+    SnapshotHousekeeping housekeeping, DatabaseChanges changes, TimeProvider time, IOptions<ControlPlaneOptions> options, ILogger<SnapshotHousekeepingWorker> logger)
+    : PeriodicWorker(time, options, logger, changes)
 {
-    protected override TimeSpan Interval => TimeSpan.FromSeconds(5);
+    protected override TimeSpan Interval => TimeSpan.FromSeconds(30);
 
     protected override Task RoundAsync(CancellationToken ct) => housekeeping.RunAsync(ct);
 }
