@@ -15,6 +15,8 @@ Standard library only.
                                                     "available"; print the seconds
   benchlib.py cpu SECONDS PID...                    each process tree's CPU time over SECONDS of wall
                                                     time, as a fraction of one core
+  benchlib.py cpujit SECONDS PID...                 the same, then the share of it that the first
+                                                    process's JIT (tiered compilation) took
 """
 
 import http.client
@@ -206,13 +208,32 @@ def tree_ticks(pid):
     return ticks
 
 
-def cpu(seconds, pids):
-    """Each process tree's CPU time over SECONDS of wall time, as a fraction of one core."""
+def jit_ticks(pid):
+    """CPU clock ticks of the runtime's tiered-compilation threads (utime + stime), by thread id."""
+    ticks = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                if f.read().startswith(".NET Tiered"):
+                    ticks[tid] = sum(int(v) for v in stat_fields(f"{pid}/task/{tid}")[11:13])
+        except FileNotFoundError:
+            pass  # ended meanwhile
+    return ticks
+
+
+def cpu(seconds, pids, jit=False):
+    """
+    Each process tree's CPU time over SECONDS of wall time, as a fraction of one core; with JIT,
+    then the part of it that the first process's tiered-compilation threads took.
+    """
     hz = os.sysconf("SC_CLK_TCK")
-    before, start = [tree_ticks(p) for p in pids], time.monotonic()
+    before, jit_before, start = [tree_ticks(p) for p in pids], jit_ticks(pids[0]), time.monotonic()
     time.sleep(seconds)
-    after, wall = [tree_ticks(p) for p in pids], time.monotonic() - start
-    print(" ".join(f"{(a - b) / hz / wall:.4f}" for a, b in zip(after, before)))
+    after, jit_after, wall = [tree_ticks(p) for p in pids], jit_ticks(pids[0]), time.monotonic() - start
+    shares = [(a - b) / hz / wall for a, b in zip(after, before)]
+    if jit:
+        shares.append(sum(t - jit_before.get(tid, 0) for tid, t in jit_after.items()) / hz / wall)
+    print(" ".join(f"{share:.4f}" for share in shares))
 
 
 def main(argv):
@@ -242,6 +263,8 @@ def main(argv):
         provision(args[0], float(args[1]), args[2:])
     elif command == "cpu":
         cpu(float(args[0]), [int(p) for p in args[1:]])
+    elif command == "cpujit":
+        cpu(float(args[0]), [int(p) for p in args[1:]], jit=True)
     else:
         fail(f"unknown command {command}")
 
