@@ -227,12 +227,13 @@ def cpu(seconds, pids, jit=False):
     then the part of it that the first process's tiered-compilation threads took.
     """
     hz = os.sysconf("SC_CLK_TCK")
-    before, jit_before, start = [tree_ticks(p) for p in pids], jit_ticks(pids[0]), time.monotonic()
+    jit_before = jit_ticks(pids[0]) if jit else {}
+    before, start = [tree_ticks(p) for p in pids], time.monotonic()
     time.sleep(seconds)
-    after, jit_after, wall = [tree_ticks(p) for p in pids], jit_ticks(pids[0]), time.monotonic() - start
+    after, wall = [tree_ticks(p) for p in pids], time.monotonic() - start
     shares = [(a - b) / hz / wall for a, b in zip(after, before)]
     if jit:
-        shares.append(sum(t - jit_before.get(tid, 0) for tid, t in jit_after.items()) / hz / wall)
+        shares.append(sum(t - jit_before.get(tid, 0) for tid, t in jit_ticks(pids[0]).items()) / hz / wall)
     print(" ".join(f"{share:.4f}" for share in shares))
 
 
