@@ -18,6 +18,7 @@ public sealed class ContainerView(
 
     private readonly ConcurrentDictionary<string, (ContainerState State, long? ExitCode, string? ContainerId)> _changed = new();
     private readonly ConcurrentDictionary<string, bool> _confirmed = new();
+    private readonly ConcurrentDictionary<(string Zone, string Name), ContainerInfo?> _relisted = new();
 
     public IReadOnlyDictionary<string, IReadOnlyList<ContainerInfo>?> ByZone => byZone;
 
@@ -52,11 +53,22 @@ public sealed class ContainerView(
 
     public bool Confirmed(string nodeId) => _confirmed.ContainsKey(nodeId);
 
+    /// <summary>
+    /// What a second look at one container found: its listing entry may predate a change another control
+    /// plane made (a reboot gives the node a new container). Named, Running and StateOf answer from it
+    /// for the rest of the pass.
+    /// </summary>
+    public void Relisted(string zone, string name, ContainerInfo? container) => _relisted[(zone, name)] = container;
+
+    public bool WasRelisted(string zone, string name) => _relisted.ContainsKey((zone, name));
+
     /// <summary>Whether the zone's engine answered this pass's listing.</summary>
     public bool Listed(string zone) => _index.ContainsKey(zone);
 
     /// <summary>The listed container of that name in the zone; null when the zone did not answer or has none.</summary>
-    public ContainerInfo? Named(string zone, string name) => _index.GetValueOrDefault(zone).ByName?.GetValueOrDefault(name);
+    public ContainerInfo? Named(string zone, string name) => _relisted.TryGetValue((zone, name), out var relisted)
+        ? relisted
+        : _index.GetValueOrDefault(zone).ByName?.GetValueOrDefault(name);
 
     /// <summary>The listed container of that name in the zone when it runs; null otherwise.</summary>
     public ContainerInfo? Running(string zone, string name) => Named(zone, name) is { Running: true } container ? container : null;
@@ -83,8 +95,8 @@ public sealed class ContainerView(
         if (!_index.TryGetValue(node.Zone, out var containers))
             return (ContainerState.ZoneUnreachable, null);
         // A node that took a pool container is found by that container's name; its spec is the pool's.
-        var container = node.FromPool
-            ? containers.ByName.GetValueOrDefault(node.ContainerName)
+        var container = _relisted.TryGetValue((node.Zone, node.ContainerName), out var relisted) ? relisted
+            : node.FromPool ? containers.ByName.GetValueOrDefault(node.ContainerName)
             : containers.ByNode.GetValueOrDefault(node.NodeId);
         if (container is null)
             return (ContainerState.Missing, null);

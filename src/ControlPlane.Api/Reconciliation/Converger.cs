@@ -138,9 +138,9 @@ public sealed partial class Converger(
             observer.Settle(places, settled: false);
             return Progress.Acted;
         }
-        var nodeParameters = parameters.Observe(family, cluster, parameterValues, nodes.Zip(places)
+        var nodeParameters = await ObserveParametersAsync(family, cluster, parameterValues, nodes.Zip(places)
             .Where(n => n.First.Status == NodeStatus.Available && n.First.Host is not null && n.First.Port is not null)
-            .Select(n => (n.Second, n.First.NodeType, n.First.ParameterGroupStatus)), view);
+            .Select(n => (n.Second, n.First.NodeType, n.First.ParameterGroupStatus)).ToList(), view, ct);
         // A delete's final snapshot is still to take until it is available.
         var finalSnapshot = group.Status == GroupStatus.Deleting && group.FinalSnapshotName is { } final
             && !await db.Snapshots.AnyAsync(s => s.Name == final && s.Status == SnapshotStatus.Available, ct) ? final : null;
@@ -220,6 +220,42 @@ public sealed partial class Converger(
         return contradicted;
     }
 
+    /// <summary>
+    /// Where each node stands with its parameter group's values (<see cref="ParameterState.Observe"/>). A node
+    /// about to be told pending-reboot because its listed container started with other start-up values is
+    /// looked at once more first: another control plane may have rebooted it after this pass's listing (its
+    /// new container has the values), and only the process that rebooted it remembers that. Once per node
+    /// and pass; a node told pending-reboot already is not looked at again.
+    /// </summary>
+    private async Task<IReadOnlyDictionary<string, (NodeParameters Node, ImmediateValues? Immediate)>> ObserveParametersAsync(string family, bool cluster,
+        IReadOnlyDictionary<string, string> values, IReadOnlyList<(NodePlace Place, string NodeType, string? Status)> nodes, ContainerView view, CancellationToken ct)
+    {
+        var observed = parameters.Observe(family, cluster, values, nodes, view);
+        var doubtful = nodes.Where(n => observed.GetValueOrDefault(n.Place.NodeId).Node is { StartedWithWanted: false }
+                && n.Status != Domain.Parameters.ParameterStatus.PendingReboot && !view.WasRelisted(n.Place.Zone, n.Place.ContainerName))
+            .Select(n => n.Place).ToList();
+        var relisted = false;
+        // One listing per zone, however many nodes a parameter change touched. A zone that does not answer
+        // now keeps what the pass's listing said.
+        foreach (var zone in doubtful.GroupBy(p => p.Zone))
+        {
+            IReadOnlyList<ContainerInfo> listing;
+            try
+            {
+                listing = await zones[zone.Key].Runtime.ListAsync(ct);
+            }
+            catch (ZoneUnreachableException)
+            {
+                continue;
+            }
+            var named = listing.DistinctBy(c => c.Name).ToDictionary(c => c.Name);
+            foreach (var place in zone)
+                view.Relisted(zone.Key, place.ContainerName, named.GetValueOrDefault(place.ContainerName));
+            relisted = true;
+        }
+        return relisted ? parameters.Observe(family, cluster, values, nodes, view) : observed;
+    }
+
     /// <summary>The maintenance window stored, or null (none, or one that does not parse).</summary>
     private static MaintenanceWindow? Window(string? text) =>
         text is not null && MaintenanceWindow.TryParse(text, out var window) is null ? window : null;
@@ -253,8 +289,8 @@ public sealed partial class Converger(
         var observed = await observer.ObserveAsync(Catalog.Memcached, false, creating, places, view, Settings, ct);
         if (await ListingContradictedAsync(places, observed, nodes.Where(n => n.Status == NodeStatus.Available).Select(n => n.Id), view, ct))
             return Progress.Acted;
-        var nodeParameters = parameters.Observe(family, false, parameterValues,
-            nodes.Zip(places).Where(n => n.First.Status == NodeStatus.Available).Select(n => (n.Second, cluster.NodeType, n.First.ParameterGroupStatus)), view);
+        var nodeParameters = await ObserveParametersAsync(family, false, parameterValues,
+            nodes.Zip(places).Where(n => n.First.Status == NodeStatus.Available).Select(n => (n.Second, cluster.NodeType, n.First.ParameterGroupStatus)).ToList(), view, ct);
         var reboot = cluster.Status == CacheClusterStatus.Modifying ? cluster.PendingChanges?.RebootNodes?.ToHashSet() : null;
         var desired = new DesiredCluster(cluster.Id, cluster.Status,
             nodes.Select(n => new DesiredNode(n.Id, null, NodeRole.Primary, n.AvailabilityZone, n.Status, n.Port,

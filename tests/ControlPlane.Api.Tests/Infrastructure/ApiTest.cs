@@ -98,6 +98,9 @@ public abstract class ApiTest(PostgresFixture postgres) : IAsyncLifetime
         return problem;
     }
 
+    protected static async Task AssertOkAsync(HttpResponseMessage response) =>
+        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+
     protected static async Task<JsonObject> AssertAcceptedAsync(HttpResponseMessage response)
     {
         var text = await response.Content.ReadAsStringAsync();

@@ -125,9 +125,6 @@ public sealed class ParameterGroupTests(PostgresFixture postgres) : ReconcilerTe
         return group!;
     }
 
-    private static async Task AssertOkAsync(HttpResponseMessage response) =>
-        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
-
     private static List<string> NodeIds(JsonObject group) => Nodes(group).Select(n => (string)n["id"]!).Order().ToList();
 
     private static IEnumerable<JsonNode> Nodes(JsonObject group) =>
