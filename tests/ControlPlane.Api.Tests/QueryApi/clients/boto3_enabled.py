@@ -1,4 +1,5 @@
 """Cluster mode enabled and Memcached through boto3 with its waiters; REST and query API on the same resources."""
+import datetime
 import time
 
 from common import *
@@ -59,9 +60,14 @@ expect(code == 202, f"REST create {code} {body}")
 ec.get_waiter("replication_group_available").wait(ReplicationGroupId="rest-made", WaiterConfig=fast)
 r = group("rest-made")
 expect(r["ClusterEnabled"] is False and len(r["MemberClusters"]) == 2, f"rest-made {r}")
-ec.modify_replication_group(ReplicationGroupId="rest-made", ReplicationGroupDescription="via boto3", SnapshotRetentionLimit=3, ApplyImmediately=True)
+# With a retention limit and no window, the daily automatic snapshot starts within seconds, and a group
+# that is snapshotting cannot be deleted: the window is put half a day away, so the delete below finds it available.
+hour = (datetime.datetime.now(datetime.timezone.utc).hour + 12) % 24
+window = f"{hour:02d}:00-{(hour + 1) % 24:02d}:00"
+ec.modify_replication_group(ReplicationGroupId="rest-made", ReplicationGroupDescription="via boto3", SnapshotRetentionLimit=3,
+                            SnapshotWindow=window, ApplyImmediately=True)
 body = rest("GET", "/v1/replication-groups/rest-made")[1]
-expect(body["description"] == "via boto3" and body["snapshotRetentionLimit"] == 3, f"REST after modify {body}")
+expect(body["description"] == "via boto3" and body["snapshotRetentionLimit"] == 3 and body["snapshotWindow"] == window, f"REST after modify {body}")
 code, status, _ = fault(ec.create_replication_group, ReplicationGroupId="rest-made", ReplicationGroupDescription="again")
 expect((code, status) == ("ReplicationGroupAlreadyExists", 400), f"twice: {code} {status}")
 ec.delete_replication_group(ReplicationGroupId="rest-made")
