@@ -239,15 +239,8 @@ public sealed partial class Converger(
         // now keeps what the pass's listing said.
         foreach (var zone in doubtful.GroupBy(p => p.Zone))
         {
-            IReadOnlyList<ContainerInfo> listing;
-            try
-            {
-                listing = await zones[zone.Key].Runtime.ListAsync(ct);
-            }
-            catch (ZoneUnreachableException)
-            {
+            if (await zones.ListAsync(zone.Key, ct) is not { } listing)
                 continue;
-            }
             var named = listing.DistinctBy(c => c.Name).ToDictionary(c => c.Name);
             foreach (var place in zone)
                 view.Relisted(zone.Key, place.ContainerName, named.GetValueOrDefault(place.ContainerName));

@@ -26,22 +26,25 @@ public sealed partial class ZoneRegistry : IDisposable
     /// <summary>This control plane's containers in every zone, one call per zone; null for a zone whose engine does not answer.</summary>
     public async Task<IReadOnlyDictionary<string, IReadOnlyList<ContainerInfo>?>> ListAsync(CancellationToken ct)
     {
-        var listings = await Task.WhenAll(All.Select(async zone =>
+        var listings = await Task.WhenAll(All.Select(async zone => (zone.Name, Listing: await ListAsync(zone.Name, ct))));
+        return listings.ToDictionary(l => l.Name, l => l.Listing);
+    }
+
+    /// <summary>This control plane's containers in one zone; null when its engine does not answer within <see cref="ListTimeout"/>.</summary>
+    public async Task<IReadOnlyList<ContainerInfo>?> ListAsync(string zone, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(ListTimeout);
+        try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(ListTimeout);
-            try
-            {
-                var all = await zone.Runtime.ListAsync(timeout.Token);
-                return (zone.Name, (IReadOnlyList<ContainerInfo>?)all.Where(c => c.Labels.GetValueOrDefault(Labels.Instance) == _instance).ToList());
-            }
-            catch (Exception e) when (!ct.IsCancellationRequested)
-            {
-                LogZoneUnreachable(_logger, zone.Name, e.Message);
-                return (zone.Name, null);
-            }
-        }));
-        return listings.ToDictionary(l => l.Name, l => l.Item2);
+            var all = await _zones[zone].Runtime.ListAsync(timeout.Token);
+            return all.Where(c => c.Labels.GetValueOrDefault(Labels.Instance) == _instance).ToList();
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            LogZoneUnreachable(_logger, zone, e.Message);
+            return null;
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Zone {Zone} did not answer: {Reason}")]
