@@ -105,8 +105,8 @@ public sealed partial class Converger(
         if (group is null)
             return Progress.Done;
         var cluster = group.ClusterMode == ClusterMode.Enabled;
+        // Saves what it takes itself, in the transaction that moves the pool node's lease.
         await pool.TakeAsync(db, group, view, ct);
-        await db.SaveChangesAsync(ct);
         var creating = group.Status == GroupStatus.Creating;
         // A create from a snapshot checks every file against its checksum before anything starts,
         // and each new primary starts with its shard's file in place.
