@@ -166,6 +166,11 @@ public sealed partial class Converger(
             group.CreatedAt, Window(group.PreferredMaintenanceWindow), group.PendingChanges, group.ScheduledChanges, group.RestoreFromSnapshot, finalSnapshot, group.TransitEncryptionMode,
             users.Mark, group.ClientAccessApplied);
         var plan = RedisPlanner.Plan(desired, observed, Context(view) with { RestoreProblem = restoreProblem }, time.GetUtcNow());
+        if (await RefreshDoubtfulAsync(plan, places, view, ct))
+        {
+            observer.Settle(places, settled: false);
+            return Progress.Acted;
+        }
         var record = new GroupRecord(db, group, time);
         var becomesAvailable = plan.Any(a => a is MarkGroup { Status: GroupStatus.Available });
         if (!cluster && (becomesAvailable || group.Status is GroupStatus.Available or GroupStatus.Modifying or GroupStatus.Snapshotting or GroupStatus.IncompatibleNetwork))
@@ -234,10 +239,18 @@ public sealed partial class Converger(
         var doubtful = nodes.Where(n => observed.GetValueOrDefault(n.Place.NodeId).Node is { StartedWithWanted: false }
                 && n.Status != Domain.Parameters.ParameterStatus.PendingReboot && !view.WasRelisted(n.Place.Zone, n.Place.ContainerName))
             .Select(n => n.Place).ToList();
+        return await RelistAsync(doubtful, view, ct) ? parameters.Observe(family, cluster, values, nodes, view) : observed;
+    }
+
+    /// <summary>
+    /// Looks at the nodes' containers once more, one listing per zone however many nodes: the view answers
+    /// from it for the rest of the pass. A zone that does not answer now keeps what the pass's listing said.
+    /// True when some zone answered.
+    /// </summary>
+    private async Task<bool> RelistAsync(IReadOnlyList<NodePlace> places, ContainerView view, CancellationToken ct)
+    {
         var relisted = false;
-        // One listing per zone, however many nodes a parameter change touched. A zone that does not answer
-        // now keeps what the pass's listing said.
-        foreach (var zone in doubtful.GroupBy(p => p.Zone))
+        foreach (var zone in places.GroupBy(p => p.Zone))
         {
             if (await zones.ListAsync(zone.Key, ct) is not { } listing)
                 continue;
@@ -246,7 +259,26 @@ public sealed partial class Converger(
                 view.Relisted(zone.Key, place.ContainerName, named.GetValueOrDefault(place.ContainerName));
             relisted = true;
         }
-        return relisted ? parameters.Observe(family, cluster, values, nodes, view) : observed;
+        return relisted;
+    }
+
+    /// <summary>
+    /// A refresh (nodes replaced, or scheduled to be, for an outdated command line) is decided from the
+    /// pass's listing, which may predate another control plane's reboot of a node: its new container runs
+    /// the new command line. Before the refresh starts or is scheduled, its nodes' zones are listed once
+    /// more. True when that changed what the view says of one of them; the group is then observed again.
+    /// </summary>
+    private async Task<bool> RefreshDoubtfulAsync(IReadOnlyList<NodeAction> plan, IReadOnlyList<NodePlace> places, ContainerView view, CancellationToken ct)
+    {
+        var ids = plan switch
+        {
+            [StartRefresh start] => start.NodeIds,
+            [ScheduleRefresh schedule] => schedule.NodeIds,
+            _ => [],
+        };
+        var doubtful = places.Where(p => ids.Contains(p.NodeId) && !view.WasRelisted(p.Zone, p.ContainerName)).ToList();
+        var before = doubtful.ToDictionary(p => p.NodeId, p => view.StateOf(p));
+        return await RelistAsync(doubtful, view, ct) && doubtful.Any(p => view.StateOf(p) != before[p.NodeId]);
     }
 
     /// <summary>The maintenance window stored, or null (none, or one that does not parse).</summary>
@@ -290,6 +322,8 @@ public sealed partial class Converger(
                 CertificateRenewAt: cluster.TransitEncryption ? n.CertificateRenewAt : null, Parameters: ParametersOf(nodeParameters, n.Id))).ToList(), reboot,
             cluster.CreatedAt, Window(cluster.PreferredMaintenanceWindow), cluster.ScheduledChanges);
         var plan = MemcachedPlanner.Plan(desired, observed, Context(view), time.GetUtcNow());
+        if (await RefreshDoubtfulAsync(plan, places, view, ct))
+            return Progress.Acted;
         // Leased while the cluster is created, so that its record does not change under a client once it is available.
         if (cluster.Status is CacheClusterStatus.Creating or CacheClusterStatus.Available or CacheClusterStatus.Modifying)
             await discovery.EnsureAsync(db, cluster, ct);

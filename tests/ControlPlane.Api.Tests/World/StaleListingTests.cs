@@ -50,6 +50,28 @@ public sealed class StaleListingTests(PostgresFixture postgres) : MemoryWorldTes
         Assert.Equal("in-sync", ParameterStatus(group, node));
     }
 
+    [Fact]
+    public async Task A_node_renewed_after_the_listing_is_not_refreshed_again_from_its_old_container()
+    {
+        const string id = "stale-spec";
+        await AssertAcceptedAsync(await PostAsync("/v1/replication-groups", new { id, clusterMode = "enabled", numShards = 1, replicasPerShard = 1 }));
+        var group = await PassesUntilAsync(id, g => (string?)g["status"] == "available");
+        var replica = Nodes(group).Single(n => (string?)n["role"] == "replica");
+        var (node, name) = ((string)replica["id"]!, ContainerName(replica));
+        // What another control plane listed just before this one gave the node a container with a new command
+        // line (a reboot after an upgrade of the control plane): the old container's spec hash.
+        var listing = await Factory.Services.GetRequiredService<ZoneRegistry>().ListAsync(CancellationToken.None);
+        var stale = new ContainerView(listing.ToDictionary(z => z.Key, z => (IReadOnlyList<ContainerInfo>?)z.Value?.Select(c => c.Name != name ? c
+            : c with { Labels = new Dictionary<string, string>(c.Labels) { [Labels.SpecHash] = "an-older-command-line" } }).ToList()));
+
+        var converger = Factory.Services.GetRequiredService<Converger>();
+        await converger.ConvergeAsync(new Target(Catalog.Redis, id), stale, CancellationToken.None);
+        group = await BodyAsync(await Client.GetAsync($"/v1/replication-groups/{id}"));
+        Assert.Equal("available", (string?)group["status"]);
+        Assert.Contains(node, Nodes(group).Select(n => (string?)n["id"]));
+        Assert.DoesNotContain("outdated configuration", EventsText(), StringComparison.Ordinal);
+    }
+
     private static IEnumerable<string?> Statuses(JsonObject group) => Nodes(group).Select(n => (string?)n["parameterGroupStatus"]);
 
     private static string? ParameterStatus(JsonObject group, string node) =>
