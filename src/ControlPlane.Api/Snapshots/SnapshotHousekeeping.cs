@@ -177,8 +177,20 @@ public sealed partial class SnapshotHousekeeping(
         group.Generation++;
         group.UpdatedAt = now;
         db.Record(time, SourceType.Snapshot, name, $"Automatic snapshot {name} of replication group {group.Id} started");
-        await db.SaveChangesAsync(ct);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        // Another control plane's housekeeping asked for the same snapshot first (the same name), or the
+        // group changed under ours: not a failure, the snapshot is taken once and the next round looks again.
+        catch (Exception e) when (e is DbUpdateConcurrencyException || e is DbUpdateException { InnerException: Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.UniqueViolation } })
+        {
+            LogAutomaticRaced(logger, group.Id, name);
+        }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Automatic snapshot {Name} of {GroupId} was asked for by another control plane first")]
+    private static partial void LogAutomaticRaced(ILogger logger, string groupId, string name);
 
     /// <summary>Runs the step for each id in a scope of its own; a failure is logged and left for the next round.</summary>
     private async Task ForEachAsync(
